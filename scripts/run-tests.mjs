@@ -1,0 +1,34 @@
+// Runs every test/**/*.test.ts in its own Node process (a crash fails one file, not the run),
+// streams its output, and ends with the line CI reads: `N passed, N failed`.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function find(dir) {
+  return readdirSync(dir).sort().flatMap((n) => {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) return n === 'fixtures' ? [] : find(p);
+    return n.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const filter = process.argv.slice(2);
+const files = find('test').filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
+let passed = 0;
+let failed = 0;
+for (const file of files) {
+  process.stdout.write(`\n# ${file}\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 28 });
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  const text = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, '');
+  const total = [...text.matchAll(/Total:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  const ok = [...text.matchAll(/Passed:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  const skipped = [...text.matchAll(/Skipped:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  let fileFailed = total - ok - skipped;
+  if (r.status !== 0 && fileFailed === 0) fileFailed = 1; // crashed before or after its tests
+  passed += ok;
+  failed += fileFailed;
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || files.length === 0 ? 1 : 0);

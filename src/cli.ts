@@ -1,0 +1,26 @@
+/**
+ * The `earshot` command line. Each command lives in src/commands/<name>.ts and registers itself
+ * on the program; this file only wires them and turns an EarshotError into a clear message and
+ * a non-zero exit.
+ */
+import { Command } from 'commander';
+import { EarshotError } from './errors.ts';
+import { registerFeatures } from './commands/features.ts';
+
+const program = new Command('earshot')
+  .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerFeatures(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof EarshotError) {
+    process.stderr.write(`earshot: ${e.message}\n`);
+    process.exitCode = 2;
+  } else {
+    throw e;
+  }
+}
