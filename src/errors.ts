@@ -3,6 +3,7 @@ export type ErrorCode =
   | 'E_CONFIG' // a configuration value is invalid (frontend, daemon, CLI flags)
   | 'E_AUDIO_FORMAT' // a file is not audio, is truncated, empty or in an unsupported encoding
   | 'E_AUDIO_IO' // a file or device cannot be opened or read
+  | 'E_CORPUS' // a corpus folder holds files whose names do not fit the corpus's naming scheme
   | 'E_SAMPLE_RATE' // a sample rate the resampler cannot convert
   | 'E_MODEL' // a model is missing, corrupt or needs a frontend the runtime cannot build
   | 'E_CAPTURE' // a capture source failed, timed out or flat-lined
