@@ -1,0 +1,248 @@
+/**
+ * Sample-rate conversion to the frontend's rate (16 kHz by default), streaming, in WASM
+ * (assembly/resampler.ts). A polyphase Kaiser-windowed sinc: exact rational ratios, every phase's
+ * taps computed once when a Resampler is built.
+ *
+ * Filter specification (measured by test/resampler.test.ts, see the numbers there):
+ * - pass-band 0 .. 0.9 * min(from, to) / 2   (0 .. 7.2 kHz when converting to 16 kHz)
+ * - stop-band from min(from, to) / 2 upward   (>= 8 kHz: nothing above 8 kHz aliases into the output)
+ * - Kaiser design for DESIGN_ATTENUATION_DB, which puts the stop-band at least STOPBAND_DB down
+ *   and keeps the pass-band within +-PASSBAND_RIPPLE_DB.
+ *
+ * Time alignment: output sample j is the signal at time j / toRate, with the filter's delay
+ * compensated (zero-phase), so a click at 0.5 s is at 0.5 s in the output. The stream therefore
+ * looks ahead: `latencySamples` output samples stay inside until more input (or flush()) arrives.
+ */
+import { readFileSync } from 'node:fs';
+import { EarshotError } from '../errors.ts';
+
+/** Input rates the resampler converts (Hz). 24414.0625 is TESS's native rate (25 MHz / 1024). */
+export const SUPPORTED_RATES: readonly number[] = [8000, 16000, 22050, 24000, 24414, 24414.0625, 32000, 44100, 48000, 96000];
+
+/** Kaiser design target; the window formulas below turn it into beta and a length. */
+export const DESIGN_ATTENUATION_DB = 90;
+/** What the tests hold every supported rate to (design target minus a margin for the estimate). */
+export const STOPBAND_DB = 85;
+/** Pass-band ripple bound the tests hold every supported rate to (dB, +-). */
+export const PASSBAND_RIPPLE_DB = 0.001;
+/** Pass-band edge as a fraction of the lower Nyquist frequency (0.9 * 8 kHz = 7.2 kHz). */
+export const PASSBAND_FRACTION = 0.9;
+/** Phase tables above this size (bytes) are refused: the pair needs a two-step conversion. */
+const MAX_TABLE_BYTES = 16 << 20;
+
+/** The low-pass behind one from -> to conversion. */
+export interface ResamplerDesign {
+  /** input step per output as the reduced fraction m / l = from / to */
+  m: number;
+  l: number;
+  /** pass-band edge and stop-band edge (Hz) */
+  passbandHz: number;
+  stopbandHz: number;
+  /** cut-off (-6 dB point) in cycles per input sample */
+  cutoff: number;
+  /** Kaiser shape parameter */
+  beta: number;
+  /** window half-width H in input samples; each output is a dot product of 2H taps */
+  halfTaps: number;
+}
+
+/** A rate as an exact fraction num / den with den a power of two (24414.0625 = 390625 / 16). */
+function rateFraction(rate: number): { num: number; den: number } {
+  for (let den = 1; den <= 1024; den *= 2) {
+    if (Number.isInteger(rate * den)) return { num: rate * den, den };
+  }
+  return { num: NaN, den: 1 }; // unreachable for SUPPORTED_RATES
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+function rateError(rate: number, which: string): EarshotError {
+  return new EarshotError(
+    'E_SAMPLE_RATE',
+    `cannot resample ${which} ${rate} Hz: supported rates are ${SUPPORTED_RATES.join(', ')} Hz; ` +
+      `convert the audio first, e.g. \`sox in.wav -r 16000 out.wav\``,
+  );
+}
+
+/**
+ * The Kaiser window design (Kaiser 1974; Oppenheim & Schafer, Discrete-Time Signal Processing,
+ * 3rd ed., eqs. 7.62-7.63) for converting `from` to `to`. Throws E_SAMPLE_RATE for a rate
+ * outside SUPPORTED_RATES.
+ */
+export function designResampler(from: number, to: number): ResamplerDesign {
+  if (!SUPPORTED_RATES.includes(from)) throw rateError(from, 'from');
+  if (!SUPPORTED_RATES.includes(to)) throw rateError(to, 'to');
+  const f = rateFraction(from);
+  const t = rateFraction(to);
+  let m = f.num * t.den;
+  let l = t.num * f.den;
+  const g = gcd(m, l);
+  m /= g;
+  l /= g;
+  const nyquist = Math.min(from, to) / 2;
+  const passbandHz = PASSBAND_FRACTION * nyquist;
+  const stopbandHz = nyquist;
+  const A = DESIGN_ATTENUATION_DB;
+  // Transition width in radians per input sample, and the Kaiser length estimate
+  // N = (A - 8) / (2.285 * dw) (eq. 7.63), beta = 0.1102 (A - 8.7) for A > 50 (eq. 7.62).
+  const dw = (2 * Math.PI * (stopbandHz - passbandHz)) / from;
+  const length = (A - 8) / (2.285 * dw);
+  const beta = 0.1102 * (A - 8.7);
+  // The window spans [-H, H]; H is rounded up to a multiple of 4 so the 2H taps are a whole
+  // number of the kernel's two 4-lane SIMD accumulators.
+  const halfTaps = Math.ceil(length / 2 / 4) * 4;
+  const cutoff = (passbandHz + stopbandHz) / 2 / from;
+  if (l * 2 * halfTaps * 4 > MAX_TABLE_BYTES) {
+    throw new EarshotError(
+      'E_SAMPLE_RATE',
+      `resampling ${from} Hz to ${to} Hz needs a ${l}-phase filter table (too large); ` +
+        `convert through 16000 Hz, e.g. \`sox in.wav -r 16000 out.wav\``,
+    );
+  }
+  return { m, l, passbandHz, stopbandHz, cutoff, beta, halfTaps };
+}
+
+/** The raw exports of build/resampler.wasm (assembly/resampler.ts). */
+interface ResamplerKernel {
+  memory: WebAssembly.Memory;
+  init(m: number, l: number, halfTaps: number, cutoff: number, beta: number): number;
+  reset(): void;
+  reserve(n: number): number;
+  outputPointer(): number;
+  process(n: number): number;
+  flush(): number;
+}
+
+const WASM_URL = new URL('../../build/resampler.wasm', import.meta.url);
+let compiled: WebAssembly.Module | undefined;
+
+/** Compiles build/resampler.wasm once per process. */
+function resamplerModule(): WebAssembly.Module {
+  if (compiled) return compiled;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(WASM_URL);
+  } catch (e) {
+    throw new EarshotError('E_WASM', `cannot read ${WASM_URL.pathname}: run \`npm run build:wasm\` first`, { cause: e });
+  }
+  try {
+    compiled = new WebAssembly.Module(bytes);
+  } catch (e) {
+    throw new EarshotError('E_WASM', `${WASM_URL.pathname} is not a valid WASM module: rebuild it with \`npm run build:wasm\``, { cause: e });
+  }
+  return compiled;
+}
+
+/** A fresh instance (its own memory, its own stream). `abort` decodes AssemblyScript's UTF-16 message. */
+function instantiateKernel(): ResamplerKernel {
+  let memory: WebAssembly.Memory | undefined;
+  const readString = (ptr: number): string => {
+    if (!memory || ptr === 0) return '';
+    const bytes = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
+    return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
+  };
+  const instance = new WebAssembly.Instance(resamplerModule(), {
+    env: {
+      abort(message: number, file: number, line: number, column: number): never {
+        throw new EarshotError('E_WASM', `resampler kernel aborted: ${readString(message)} at ${readString(file)}:${line}:${column}`);
+      },
+    },
+  });
+  const kernel = instance.exports as unknown as ResamplerKernel;
+  memory = kernel.memory;
+  return kernel;
+}
+
+const EMPTY = new Float32Array(0);
+
+/** Streaming converter from `fromRate` to `toRate`; one instance per audio stream. */
+export class Resampler {
+  readonly fromRate: number;
+  readonly toRate: number;
+  /** Output samples (at toRate) held back for look-ahead: after n inputs, process() has returned
+   *  about ceil(n * to / from) - latencySamples outputs; flush() returns the rest. 0 for identity. */
+  readonly latencySamples: number;
+  /** The filter in use, or null when fromRate === toRate (input passes through untouched). */
+  readonly design: ResamplerDesign | null;
+  private readonly kernel: ResamplerKernel | null;
+  private heap: Float32Array;
+
+  constructor(fromRate: number, toRate = 16000) {
+    const design = designResampler(fromRate, toRate);
+    this.fromRate = fromRate;
+    this.toRate = toRate;
+    if (fromRate === toRate) {
+      this.design = null;
+      this.kernel = null;
+      this.latencySamples = 0;
+      this.heap = EMPTY;
+      return;
+    }
+    this.design = design;
+    this.kernel = instantiateKernel();
+    this.kernel.init(design.m, design.l, design.halfTaps, design.cutoff, design.beta);
+    this.heap = new Float32Array(this.kernel.memory.buffer);
+    this.latencySamples = Math.ceil((design.halfTaps * design.l) / design.m);
+  }
+
+  /** Converts the next chunk. Returns a view into the resampler's memory, valid until the next
+   *  call on this instance (copy it to keep it); for identity it returns `input` itself. */
+  process(input: Float32Array): Float32Array {
+    const k = this.kernel;
+    if (!k) return input;
+    const at = k.reserve(input.length);
+    this.view().set(input, at >>> 2);
+    const count = k.process(input.length); // may grow memory for a larger output block
+    const out = k.outputPointer() >>> 2;
+    return this.view().subarray(out, out + count);
+  }
+
+  /** Ends the stream: returns the held-back outputs, so the stream's total is
+   *  ceil(inputs * to / from) samples, and resets for a new stream. Same view rules as process(). */
+  flush(): Float32Array {
+    const k = this.kernel;
+    if (!k) return EMPTY;
+    const count = k.flush();
+    const out = k.outputPointer() >>> 2;
+    return this.view().subarray(out, out + count);
+  }
+
+  /** Drops all buffered input; the next sample fed is time 0 of a new stream. */
+  reset(): void {
+    this.kernel?.reset();
+  }
+
+  /** The Float32Array over WASM memory, renewed when memory.grow detached the old one. */
+  private view(): Float32Array {
+    const buffer = this.kernel!.memory.buffer;
+    if (this.heap.buffer !== buffer) this.heap = new Float32Array(buffer);
+    return this.heap;
+  }
+}
+
+/** One Resampler per rate pair, reused by resample() so the table is built once per process. */
+const shared = new Map<string, Resampler>();
+
+/**
+ * Converts a whole signal; the result has ceil(input.length * to / from) samples and is
+ * time-aligned with the input. Returns `input` itself when from === to.
+ */
+export function resample(input: Float32Array, from: number, to = 16000): Float32Array {
+  const key = `${from}>${to}`;
+  let r = shared.get(key);
+  if (!r) {
+    r = new Resampler(from, to);
+    shared.set(key, r);
+  }
+  if (from === to) return input;
+  r.reset();
+  const { m, l } = r.design!;
+  const result = new Float32Array(Math.floor((input.length * l + m - 1) / m));
+  const head = r.process(input);
+  result.set(head);
+  result.set(r.flush(), head.length);
+  return result;
+}
