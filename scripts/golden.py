@@ -106,13 +106,13 @@ def loud_synthetic(n=EXCERPT):
     return np.concatenate([chirp, square]).astype('<i2')
 
 
-def window(cfg, dtype=torch.float64):
+def window(cfg, periodic=True):
     L = cfg['frameLength']
     if cfg['window'] == 'hann':
-        return torch.hann_window(L, periodic=True, dtype=dtype)
+        return torch.hann_window(L, periodic=periodic)
     if cfg['window'] == 'hamming':
-        return torch.hamming_window(L, periodic=True, alpha=0.54, beta=0.46, dtype=dtype)
-    return torch.ones(L, dtype=dtype)
+        return torch.hamming_window(L, periodic=periodic, alpha=0.54, beta=0.46)
+    return torch.ones(L)
 
 
 def preemphasis(x, a):
@@ -123,62 +123,94 @@ def preemphasis(x, a):
     return y
 
 
-def log_mel(x, cfg, win=None, fb=None, framing_offset=0):
-    """Steps 2-6. x: float64 tensor in [-1, 1]. win/fb/framing_offset exist so --mistakes can swap them."""
+def radix2_rfft_f32(frames, n):
+    """Textbook iterative radix-2 FFT in complex64 with a rounded twiddle table: stands in for a
+    float32 WASM kernel when --mistakes measures what a CORRECT float32 implementation scores."""
+    a = np.zeros((frames.shape[0], n), np.complex64)
+    a[:, :frames.shape[1]] = frames
+    bits = n.bit_length() - 1
+    a = a[:, [int(format(i, f'0{bits}b')[::-1], 2) for i in range(n)]]
+    size = 2
+    while size <= n:
+        half = size // 2
+        tw = np.exp(-2j * np.pi * np.arange(half) / size).astype(np.complex64)
+        a = a.reshape(a.shape[0], n // size, size)
+        even, odd = a[:, :, :half], a[:, :, half:] * tw
+        a = np.concatenate([even + odd, even - odd], axis=2).reshape(a.shape[0], n)
+        size *= 2
+    return torch.from_numpy(a[:, :n // 2 + 1])
+
+
+def log_mel(x, cfg, v):
+    """Steps 2-6. x: tensor in [-1, 1]. v holds the deliberate deviations --mistakes swaps in ({} = the definition)."""
     L, hop, nfft = cfg['frameLength'], cfg['hopLength'], cfg['fftSize']
-    y = preemphasis(x, cfg['preEmphasis'])
-    frames = y[framing_offset:].unfold(0, L, hop)  # [frames, L]
-    w = window(cfg) if win is None else win
-    power = torch.fft.rfft(frames * w, n=nfft).abs() ** 2
-    if fb is None:
-        fb = AF.melscale_fbanks(nfft // 2 + 1, f_min=float(cfg['fMin']), f_max=float(cfg['fMax']), n_mels=cfg['melBands'],
-                                sample_rate=cfg['sampleRate'], norm=cfg['melNorm'], mel_scale=cfg['melScale'])
+    dt = x.dtype
+    y = preemphasis(x, cfg['preEmphasis']) if cfg['preEmphasis'] > 0 else x
+    frames = y[v.get('offset', 0):].unfold(0, L, hop)  # [frames, L]
+    w = window(cfg, periodic=not v.get('symmetric_window')).to(dt)
+    if v.get('f32'):
+        X = radix2_rfft_f32((frames * w).numpy(), nfft)
+        power = X.real ** 2 + X.imag ** 2
+    else:
+        power = torch.fft.rfft(frames * w, n=nfft).abs() ** 2
+    scale = {'htk': 'slaney', 'slaney': 'htk'}[cfg['melScale']] if v.get('other_mel_scale') else cfg['melScale']
+    norm = ({None: 'slaney', 'slaney': None}[cfg['melNorm']]) if v.get('other_mel_norm') else cfg['melNorm']
+    fb = AF.melscale_fbanks(nfft // 2 + 1, f_min=float(cfg['fMin']), f_max=float(cfg['fMax']), n_mels=cfg['melBands'],
+                            sample_rate=cfg['sampleRate'], norm=norm, mel_scale=scale).to(dt)
     mel = (power @ fb).clamp_min(cfg['logFloor'])
     return torch.log(mel) if cfg['log'] == 'ln' else 10 * torch.log10(mel)
 
 
-def cepstra(logmel, cfg, dct_norm='ortho'):
+def cepstra(logmel, cfg, v):
     """Step 7."""
     if cfg['mfcc'] == 0:
         return logmel
-    c = logmel @ AF.create_dct(cfg['mfcc'], cfg['melBands'], norm=dct_norm)
+    dct = AF.create_dct(cfg['mfcc'], cfg['melBands'], norm=v.get('dct_norm', 'ortho')).to(logmel.dtype)
+    if v.get('dct_c0_unscaled'):
+        dct[:, 0] *= math.sqrt(2)  # ortho scaling but without c0's 1/sqrt(2)
+    c = logmel @ dct
     L = cfg['lifter']
     if L > 0:
-        n = torch.arange(cfg['mfcc'], dtype=torch.float64)
-        c = c * (1 + (L / 2) * torch.sin(math.pi * n / L))
+        n = torch.arange(cfg['mfcc'])
+        c = c * (1 + (L / 2) * torch.sin(math.pi * n / L)).to(c.dtype)
     return c
 
 
-def extras(x, cfg):
+def extras(x, cfg, v):
     """Step 8, on the raw (not pre-emphasised, not windowed) frames."""
     frames = x.unfold(0, cfg['frameLength'], cfg['hopLength'])
     cols = []
     for e in cfg['extras']:
         if e == 'rms':
-            cols.append(torch.sqrt((frames ** 2).mean(dim=1)))
+            f = preemphasis(x, cfg['preEmphasis']).unfold(0, cfg['frameLength'], cfg['hopLength']) if v.get('rms_preemph') else frames
+            cols.append(torch.sqrt((f ** 2).mean(dim=1)))
         else:
-            s = frames >= 0
-            cols.append((s[:, 1:] != s[:, :-1]).sum(dim=1).to(torch.float64) / cfg['frameLength'])
-    return torch.stack(cols, dim=1) if cols else torch.zeros(frames.shape[0], 0)
+            s = frames > 0 if v.get('zcr_strict') else frames >= 0
+            cols.append((s[:, 1:] != s[:, :-1]).sum(dim=1).to(x.dtype) / cfg['frameLength'])
+    return torch.stack(cols, dim=1) if cols else torch.zeros(frames.shape[0], 0, dtype=x.dtype)
 
 
-def with_deltas(base, cfg):
+def with_deltas(base, cfg, v):
     """Step 9: deltas over time (compute_deltas works along the last axis, hence the transposes)."""
+    mode = 'constant' if v.get('deltas_zero_pad') else 'replicate'
     out = [base]
     if cfg['deltas'] >= 1:
-        d = AF.compute_deltas(base.T.contiguous(), win_length=5, mode='replicate').T
+        d = AF.compute_deltas(base.T.contiguous(), win_length=5, mode=mode).T
         out.append(d)
         if cfg['deltas'] == 2:
-            out.append(AF.compute_deltas(d.T.contiguous(), win_length=5, mode='replicate').T)
+            out.append(AF.compute_deltas(d.T.contiguous(), win_length=5, mode=mode).T)
     return torch.cat(out, dim=1)
 
 
-def features(s16, cfg):
+def features(s16, cfg, v=None):
+    """The golden features of int16 samples s16 under cfg, float64 (float32 when v['f32'])."""
+    v = v or {}
     x = torch.from_numpy(s16.astype(np.float64) / 32768.0)
-    base = torch.cat([cepstra(log_mel(x, cfg), cfg), extras(x, cfg)], dim=1)
-    feats = with_deltas(base, cfg)
-    n = len(s16)
-    assert feats.shape[0] == 1 + (n - cfg['frameLength']) // cfg['hopLength']
+    if v.get('f32'):
+        x = x.to(torch.float32)
+    base = torch.cat([cepstra(log_mel(x, cfg, v), cfg, v), extras(x, cfg, v)], dim=1)
+    feats = with_deltas(base, cfg, v)
+    assert v.get('offset') or feats.shape[0] == 1 + (len(s16) - cfg['frameLength']) // cfg['hopLength']
     return feats.numpy()
 
 
@@ -215,9 +247,77 @@ def write_fixtures():
     print(f'{len(os.listdir(OUT))} files, {total / 1024:.0f} KiB in {OUT}')
 
 
+# ---- --mistakes: the test's tolerances (MIRROR of test/golden.test.ts tolerance(); keep in step) ----
+EPS32 = 2.0 ** -23
+
+
+def tolerance(cfg, gold):
+    """Per-value tolerance for a float32 frontend against gold [frames, features].
+    log-mel (ln units, x 10/ln10 for dB): 2e-3 + 1e-4|b| + 32 eps32 exp(depth/2), depth = how far the
+      band lies below the frame's loudest band in ln units: float32 FFT error is relative to the
+      frame's energy, so a band 2*depth below it carries relative error ~eps*exp(depth/2).
+    cepstra: 5e-3 (g_n + |b|), g_n the lifter gain of coefficient n (1 without a lifter).
+    rms: 1e-4 |b| + 1e-7. zcr: 1e-6 (the count must be exact: one crossing is 1/frameLength).
+    deltas: 0.6 x the largest tolerance in the 5-frame window (sum |k| / sum k^2 = 6/10)."""
+    T = gold.shape[0]
+    nb = cfg['mfcc'] or cfg['melBands']
+    base = []
+    if cfg['mfcc'] == 0:
+        u = 1.0 if cfg['log'] == 'ln' else 10 / math.log(10)
+        b = gold[:, :nb].astype(np.float64)
+        depth = (b.max(axis=1, keepdims=True) - b) / u
+        base.append(u * (2e-3 + 32 * EPS32 * np.exp(depth / 2)) + 1e-4 * np.abs(b))
+    else:
+        L = cfg['lifter']
+        g = 1 + (L / 2) * np.sin(np.pi * np.arange(nb) / L) if L > 0 else np.ones(nb)
+        base.append(5e-3 * (g + np.abs(gold[:, :nb])))
+    for j, e in enumerate(cfg['extras']):
+        b = gold[:, nb + j:nb + j + 1].astype(np.float64)
+        base.append(1e-4 * np.abs(b) + 1e-7 if e == 'rms' else np.full((T, 1), 1e-6))
+    t = np.concatenate(base, axis=1)
+    out = [t]
+    for _ in range(cfg['deltas']):
+        t = 0.6 * np.stack([t[np.clip(np.arange(T) + k, 0, T - 1)] for k in range(-2, 3)]).max(axis=0)
+        out.append(t)
+    return np.concatenate(out, axis=1)
+
+
+MISTAKES = [
+    ('symmetric window', {'symmetric_window': True}, None),
+    ('frames start 1 sample late', {'offset': 1}, None),
+    ('other mel scale (htk<->slaney)', {'other_mel_scale': True}, None),
+    ('mel norm toggled (slaney<->none)', {'other_mel_norm': True}, None),
+    ('DCT norm=None instead of ortho', {'dct_norm': None}, lambda c: c['mfcc'] > 0),
+    ('DCT ortho but c0 not /sqrt(2)', {'dct_c0_unscaled': True}, lambda c: c['mfcc'] > 0),
+    ('zcr counts x > 0 not x >= 0', {'zcr_strict': True}, lambda c: 'zcr' in c['extras']),
+    ('rms of the pre-emphasised frame', {'rms_preemph': True}, lambda c: 'rms' in c['extras']),
+    ('deltas zero-padded, not replicated', {'deltas_zero_pad': True}, lambda c: c['deltas'] > 0),
+]
+
+
+def report(clips, configs):
+    """Prints, per deviation and config, the worst |err|/tol over the clips and the share of values
+    outside tolerance. 'float32 radix-2 (correct)' must stay below 1; every bug must exceed it."""
+    rows = [('float32 radix-2 (correct)', {'f32': True}, None)] + MISTAKES
+    for name, v, applies in rows:
+        for cname, cfg in configs.items():
+            if applies and not applies(cfg):
+                continue
+            worst, bad, total, counts = 0.0, 0, 0, set()
+            for clip, (s, _) in clips.items():
+                gold = features(s, cfg).astype(np.float32)
+                got = features(s, cfg, v).astype(np.float32)
+                if got.shape != gold.shape:
+                    counts.add(f'{got.shape[0]} vs {gold.shape[0]} frames')
+                    got = got[:gold.shape[0]]
+                r = np.abs(got.astype(np.float64) - gold) / tolerance(cfg, gold)
+                worst, bad, total = max(worst, r.max()), bad + int((r > 1).sum()), total + r.size
+            extra = f' (frame count {", ".join(sorted(counts))})' if counts else ''
+            print(f'{name:36s} {cname:8s} worst err/tol {worst:9.3g}  outside tol {100 * bad / total:6.2f}%{extra}')
+
+
 if __name__ == '__main__':
     if '--mistakes' in sys.argv:
-        from golden_mistakes import report  # scripts/golden_mistakes.py
         report(load_clips(), CONFIGS)
     else:
         write_fixtures()
