@@ -1,0 +1,115 @@
+/**
+ * `earshot eval DIR --corpus ravdess|tess|emodb`: scores a model on a corpus through the
+ * runtime's own path (WASM frontend + onnxruntime-node) and prints accuracy, UAR, macro F1,
+ * per-class precision/recall/F1 and the confusion matrix; optional JSON and SVG plot.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CORPORA, filterSpeakers, loadCorpus, type CorpusKind } from '../corpus/index.ts';
+import { EarshotError } from '../errors.ts';
+import { confusionSvg } from '../model/confusion-svg.ts';
+import { evaluateItems, type EvalReport } from '../model/evaluate.ts';
+import { formatReport } from '../model/metrics.ts';
+import { EmotionClassifier } from '../model/session.ts';
+
+export interface EvalOptions {
+  corpus: string;
+  model?: string;
+  json?: string;
+  plot?: string;
+  actors?: string;
+  predictions?: boolean;
+}
+
+/** "1,2,17-20" -> ["01","02","17","18","19","20"] (RAVDESS/EmoDB ids are two digits; TESS names pass through). */
+export function parseSpeakers(spec: string): string[] {
+  const out: string[] = [];
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      for (let a = Number(range[1]); a <= Number(range[2]); a++) out.push(String(a).padStart(2, '0'));
+    } else if (/^\d+$/.test(part)) out.push(part.padStart(2, '0'));
+    else out.push(part.toUpperCase());
+  }
+  if (out.length === 0) throw new EarshotError('E_CONFIG', `--actors "${spec}" names no speaker; use e.g. --actors 1,2,3,4 or 17-20`);
+  return out;
+}
+
+export function parseCorpusKind(s: string): CorpusKind {
+  if (!(CORPORA as readonly string[]).includes(s)) throw new EarshotError('E_CONFIG', `--corpus "${s}" is not one of ${CORPORA.join(', ')}`);
+  return s as CorpusKind;
+}
+
+/** The JSON written by --json: the issue's keys first, then context. */
+export function reportJson(r: EvalReport, withPredictions: boolean): object {
+  const { accuracy, uar, f1Macro, perClass, confusion, n, model } = r;
+  return {
+    accuracy,
+    uar,
+    f1Macro,
+    perClass,
+    confusion,
+    n,
+    model,
+    corpus: r.corpus,
+    sharedLabelsOnly: r.sharedLabelsOnly,
+    scoredLabels: r.scoredLabels,
+    excluded: r.excluded,
+    speakers: r.speakers,
+    seconds: r.seconds,
+    ...(withPredictions ? { predictions: r.predictions } : {}),
+  };
+}
+
+export async function runEval(dir: string, opts: EvalOptions, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<EvalReport> {
+  const corpus = parseCorpusKind(opts.corpus);
+  let items = loadCorpus(corpus, dir);
+  if (opts.actors) items = filterSpeakers(items, parseSpeakers(opts.actors));
+  const classifier = await EmotionClassifier.load(opts.model);
+  try {
+    let last = 0;
+    const report = await evaluateItems(classifier, items, {
+      corpus,
+      onProgress: (done, total) => {
+        const now = Date.now();
+        if (process.stderr.isTTY && (now - last > 250 || done === total)) {
+          process.stderr.write(`\r  ${done}/${total} clips`);
+          if (done === total) process.stderr.write('\n');
+          last = now;
+        }
+      },
+    });
+    log(`model ${report.model} on ${corpus} (${dir}), speakers ${report.speakers.join(',')}: ${report.n} clips in ${report.seconds.toFixed(1)} s`);
+    if (report.sharedLabelsOnly || report.excluded > 0) {
+      log(
+        `scored over the shared labels only: ${report.scoredLabels.join(', ')} (model has ${classifier.labels.length}, ` +
+          `predictions restricted to these; ${report.excluded} clip(s) with labels the model lacks left out)`,
+      );
+    }
+    log(formatReport(report));
+    if (opts.json) writeFileSync(opts.json, `${JSON.stringify(reportJson(report, opts.predictions ?? false), null, 2)}\n`);
+    if (opts.plot) {
+      if (!opts.plot.endsWith('.svg')) throw new EarshotError('E_CONFIG', `--plot ${opts.plot}: only SVG is written; name the file *.svg`);
+      writeFileSync(opts.plot, confusionSvg(report, `${report.model} on ${corpus} (speakers ${report.speakers.join(',')})`));
+    }
+    return report;
+  } finally {
+    await classifier.close();
+  }
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('score a model on an emotional speech corpus: accuracy, UAR, macro F1, per-class P/R/F1, confusion matrix')
+    .argument('<dir>', 'corpus root folder (official layout, .wav or .flac)')
+    .requiredOption('--corpus <kind>', `corpus naming scheme: ${CORPORA.join(', ')}`)
+    .option('--model <name>', 'model name in models/ or path to NAME.json (default: the default model)')
+    .option('--json <file>', 'write the metrics as JSON')
+    .option('--plot <file.svg>', 'plot the confusion matrix to an SVG file')
+    .option('--actors <list>', 'only these speakers, e.g. 1,2,3,4 or 17-20 (held-out actors)')
+    .option('--predictions', 'include per-clip predictions in the JSON')
+    .action(async (dir: string, opts: EvalOptions) => {
+      await runEval(dir, opts);
+    });
+}

@@ -1,0 +1,156 @@
+/**
+ * One ONNX Runtime session per model, created once and reused by `earshot eval`, `earshot
+ * analyze` and the daemon. It owns the feature normalisation the model was trained with, so a
+ * caller hands it raw frontend features and gets class probabilities back.
+ *
+ * Buffers: the normalised input and the probability vector are preallocated and grown only when
+ * a longer input arrives; nothing is allocated per frame.
+ */
+import * as ort from 'onnxruntime-node';
+import { EarshotError } from '../errors.ts';
+import type { Emotion } from '../corpus/index.ts';
+import { featureCount } from '../frontend/config.ts';
+import { loadModel, MODELS_DIR, type LoadedModel, type ModelMetadata } from './metadata.ts';
+
+export interface Classification {
+  /** Softmax probabilities in `labels` order. The array is reused by the next call: copy to keep. */
+  probabilities: Float32Array;
+  label: Emotion;
+  confidence: number;
+}
+
+/** Variance floor of per-utterance CMVN; scripts/train/data.py uses the same value. */
+export const UTTERANCE_VAR_FLOOR = 1e-6;
+
+export class EmotionClassifier {
+  readonly meta: ModelMetadata;
+  readonly labels: readonly Emotion[];
+  readonly dim: number;
+  readonly model: LoadedModel;
+  private readonly session: ort.InferenceSession;
+  private input: Float32Array;
+  private readonly probs: Float32Array;
+  private readonly invStd: Float32Array;
+  private readonly utterMean: Float32Array;
+  private readonly utterInvStd: Float32Array;
+  private readonly windowProbs: Float32Array;
+
+  private constructor(model: LoadedModel, session: ort.InferenceSession) {
+    this.model = model;
+    this.meta = model.meta;
+    this.labels = model.meta.labels;
+    this.dim = featureCount(model.frontend);
+    this.session = session;
+    this.input = new Float32Array(this.dim * Math.max(model.meta.window.frames, 512));
+    this.probs = new Float32Array(this.labels.length);
+    this.windowProbs = new Float32Array(this.labels.length);
+    this.invStd = Float32Array.from(model.meta.normalization.std, (s) => 1 / s);
+    this.utterMean = new Float32Array(this.dim);
+    this.utterInvStd = new Float32Array(this.dim);
+  }
+
+  /** Loads a model by name (models/NAME.json), path, or the default; checks it and opens a session. */
+  static async load(nameOrPath?: string, opts: { modelsDir?: string; threads?: number } = {}): Promise<EmotionClassifier> {
+    const model = loadModel(nameOrPath, opts.modelsDir ?? MODELS_DIR);
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model.onnxBytes, {
+        intraOpNumThreads: opts.threads ?? 1,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+      });
+    } catch (e) {
+      throw new EarshotError('E_MODEL', `onnxruntime cannot open ${model.onnxPath}: ${(e as Error).message}; re-export it with scripts/train.py (opset 17)`, { cause: e });
+    }
+    const { input, output } = model.meta;
+    if (!session.inputNames.includes(input.name) || !session.outputNames.includes(output.name)) {
+      throw new EarshotError(
+        'E_MODEL',
+        `${model.onnxPath} has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}] but its metadata names input "${input.name}" and output "${output.name}"; re-export the model`,
+      );
+    }
+    return new EmotionClassifier(model, session);
+  }
+
+  /**
+   * Classifies one utterance or window: `features` is frames*dim row-major raw frontend output.
+   * Fixed-length models (window.fixed) are run over windows of window.frames (the last one
+   * zero-padded after normalisation) and their probabilities averaged.
+   */
+  async classify(features: Float32Array, frames: number): Promise<Classification> {
+    if (frames <= 0 || features.length < frames * this.dim) {
+      throw new EarshotError('E_CONFIG', `classify needs frames*${this.dim} features, got ${features.length} for ${frames} frames`);
+    }
+    const w = this.meta.window;
+    if (!w.fixed) {
+      await this.run(features, 0, frames, frames, this.probs);
+    } else {
+      this.probs.fill(0);
+      let count = 0;
+      for (let start = 0; count === 0 || start + w.frames <= frames; start += w.hopFrames) {
+        await this.run(features, start, Math.min(w.frames, frames - start), w.frames, this.windowProbs);
+        for (let k = 0; k < this.probs.length; k++) this.probs[k] += this.windowProbs[k];
+        count++;
+      }
+      for (let k = 0; k < this.probs.length; k++) this.probs[k] /= count;
+    }
+    let best = 0;
+    for (let k = 1; k < this.probs.length; k++) if (this.probs[k] > this.probs[best]) best = k;
+    return { probabilities: this.probs, label: this.labels[best], confidence: this.probs[best] };
+  }
+
+  /** Normalises frames [start, start+n) into the input buffer, pads to `length`, runs, softmaxes into `out`. */
+  private async run(features: Float32Array, start: number, n: number, length: number, out: Float32Array): Promise<void> {
+    const d = this.dim;
+    if (this.input.length < length * d) this.input = new Float32Array(length * d * 2);
+    const x = this.input.subarray(0, length * d);
+    const src = features.subarray(start * d, (start + n) * d);
+    const mode = this.meta.normalization.mode;
+    if (mode === 'utterance') this.utteranceStats(src, n);
+    const mean = mode === 'global' ? this.meta.normalization.mean : this.utterMean;
+    const inv = mode === 'global' ? this.invStd : this.utterInvStd;
+    if (mode === 'none') x.set(src);
+    else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
+    x.fill(0, n * d); // padding sits at the normalised mean
+    const tensor = new ort.Tensor('float32', x, [1, length, d]);
+    const result = await this.session.run({ [this.meta.input.name]: tensor });
+    const logits = result[this.meta.output.name].data as Float32Array;
+    if (logits.length !== out.length) {
+      throw new EarshotError('E_MODEL', `${this.model.onnxPath} returned ${logits.length} outputs but its metadata lists ${out.length} labels; re-export the model`);
+    }
+    if (this.meta.output.kind === 'probabilities') out.set(logits);
+    else softmax(logits, out);
+  }
+
+  private utteranceStats(src: Float32Array, n: number): void {
+    const d = this.dim;
+    this.utterMean.fill(0);
+    this.utterInvStd.fill(0);
+    for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) this.utterMean[j] += src[t * d + j];
+    for (let j = 0; j < d; j++) this.utterMean[j] /= n;
+    for (let t = 0; t < n; t++) {
+      for (let j = 0; j < d; j++) {
+        const v = src[t * d + j] - this.utterMean[j];
+        this.utterInvStd[j] += v * v;
+      }
+    }
+    for (let j = 0; j < d; j++) this.utterInvStd[j] = 1 / Math.sqrt(this.utterInvStd[j] / n + UTTERANCE_VAR_FLOOR);
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Numerically stable softmax of `logits` into `out`. */
+export function softmax(logits: ArrayLike<number>, out: Float32Array): Float32Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    out[i] = Math.exp(logits[i] - max);
+    sum += out[i];
+  }
+  for (let i = 0; i < logits.length; i++) out[i] /= sum;
+  return out;
+}
