@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { EarshotError } from './errors.ts';
 import { registerFeatures } from './commands/features.ts';
+import { registerDevices } from './commands/devices.ts';
 
 const program = new Command('earshot')
   .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')
@@ -13,6 +14,7 @@ const program = new Command('earshot')
   .showHelpAfterError();
 
 registerFeatures(program);
+registerDevices(program);
 
 try {
   await program.parseAsync(process.argv);
