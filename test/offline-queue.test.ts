@@ -1,0 +1,142 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OfflineQueue } from '../src/publish/offline-queue.ts';
+import { isEarshotError } from '../src/errors.ts';
+
+const fresh = () => mkdtempSync(join(tmpdir(), 'earshot-queue-'));
+const clockAt = (t: number) => ({ now: () => t });
+const segment = (dir: string) => join(dir, 'queue.jsonl');
+const payloads = (q: OfflineQueue) => q.peek(1e9).map((e) => e.payload);
+
+test('entries come back in order after reopening, with their enqueue time and increasing seqs', () => {
+  const dir = fresh();
+  const q = new OfflineQueue({ dir, clock: clockAt(1000) });
+  const a = q.append('a');
+  const b = q.append('b');
+  q.append('c');
+  assert.ok(b.seq > a.seq);
+  q.close();
+  const r = new OfflineQueue({ dir });
+  assert.equal(payloads(r), ['a', 'b', 'c']);
+  assert.equal(r.peek(1)[0].enqueuedAt, 1000);
+  const d = r.append('d');
+  assert.ok(d.seq > r.peek(3)[2].seq, 'seq continues after the persisted maximum, never reused');
+  r.close();
+});
+
+test('acked entries (in any order) are gone after reopen; an empty queue leaves an empty file', () => {
+  const dir = fresh();
+  const q = new OfflineQueue({ dir });
+  const [a, b, c] = [q.append('a'), q.append('b'), q.append('c')];
+  assert.ok(q.ack(b.seq));
+  assert.not.ok(q.ack(b.seq), 'a second ack is ignored');
+  q.close();
+  const r = new OfflineQueue({ dir });
+  assert.equal(payloads(r), ['a', 'c']);
+  r.ack(c.seq);
+  r.ack(a.seq);
+  assert.is(r.depth, 0);
+  assert.is(statSync(segment(dir)).size, 0);
+  r.close();
+  assert.is(new OfflineQueue({ dir }).depth, 0);
+});
+
+test('a torn last line from a crash is ignored, and appends after it stay readable', () => {
+  const dir = fresh();
+  const q = new OfflineQueue({ dir });
+  q.append('{"id":"e1"}');
+  q.append('{"id":"e2"}');
+  q.close();
+  appendFileSync(segment(dir), '{"s":3,"t":5,"p":"{\\"id\\":\\"e'); // process died mid-write
+  const warnings: string[] = [];
+  const r = new OfflineQueue({ dir, log: { info() {}, warn: (_o, m) => warnings.push(m ?? '') } });
+  assert.equal(payloads(r), ['{"id":"e1"}', '{"id":"e2"}']);
+  assert.ok(warnings.some((w) => w.includes('torn')), 'the torn line is reported');
+  r.append('{"id":"e3"}');
+  r.close();
+  assert.equal(payloads(new OfflineQueue({ dir })), ['{"id":"e1"}', '{"id":"e2"}', '{"id":"e3"}']);
+});
+
+test('a corrupt line in the middle is skipped, the rest survives', () => {
+  const dir = fresh();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(segment(dir), '{"s":1,"t":0,"p":"x"}\nGARBAGE\n{"s":2,"t":0,"p":"y"}\n{"a":1}\n');
+  const q = new OfflineQueue({ dir });
+  assert.equal(payloads(q), ['y']);
+  assert.is(q.append('z').seq, 3);
+});
+
+test('full by entries: the oldest are dropped, counted and logged', () => {
+  const dir = fresh();
+  const warned: object[] = [];
+  const q = new OfflineQueue({ dir, maxEntries: 5, log: { info() {}, warn: (o) => warned.push(o) } });
+  for (let i = 1; i <= 8; i++) q.append(`e${i}`);
+  assert.equal(payloads(q), ['e4', 'e5', 'e6', 'e7', 'e8']);
+  assert.is(q.droppedCount, 3);
+  assert.is(warned.length, 3);
+  q.close();
+  assert.equal(payloads(new OfflineQueue({ dir, maxEntries: 5 })), ['e4', 'e5', 'e6', 'e7', 'e8'], 'drops are persisted');
+});
+
+test('full by bytes: the oldest are dropped until the new entry fits', () => {
+  const dir = fresh();
+  const body = 'x'.repeat(100);
+  const q = new OfflineQueue({ dir, maxBytes: 1000 });
+  for (let i = 0; i < 20; i++) q.append(`${i}:${body}`);
+  assert.ok(q.bytes <= 1000, `bytes ${q.bytes}`);
+  const kept = payloads(q).map((p) => Number(p.split(':')[0]));
+  assert.ok(kept.length >= 7 && kept.length < 20, `kept ${kept.length}`);
+  assert.equal(kept, Array.from({ length: kept.length }, (_, i) => 20 - kept.length + i), 'the newest are kept, in order');
+  assert.is(q.droppedCount, 20 - kept.length);
+  assert.throws(() => q.append('y'.repeat(2000)), (e: unknown) => isEarshotError(e) && e.code === 'E_CONFIG');
+});
+
+test('reopening with smaller limits keeps the newest entries', () => {
+  const dir = fresh();
+  const q = new OfflineQueue({ dir });
+  for (let i = 1; i <= 10; i++) q.append(`e${i}`);
+  q.close();
+  const r = new OfflineQueue({ dir, maxEntries: 4 });
+  assert.equal(payloads(r), ['e7', 'e8', 'e9', 'e10']);
+  assert.is(r.droppedCount, 6);
+});
+
+test('long runs with a backlog compact the segment instead of growing it', () => {
+  const dir = fresh();
+  const q = new OfflineQueue({ dir, fsync: 'none' });
+  q.append('keep-me'); // one entry never acked, so the file is never simply truncated
+  for (let i = 0; i < 5000; i++) q.ack(q.append(`event-${i}-${'p'.repeat(50)}`).seq);
+  const size = statSync(segment(dir)).size;
+  assert.ok(size < 64 * 1024, `segment is ${size} bytes; 5000 acked entries were not compacted`);
+  q.close();
+  assert.equal(payloads(new OfflineQueue({ dir })), ['keep-me']);
+  assert.ok(readFileSync(segment(dir), 'utf8').endsWith('\n'));
+});
+
+test('peek skips what the caller marks (in-flight) and honours the limit', () => {
+  const q = new OfflineQueue({ dir: fresh() });
+  const seqs = ['a', 'b', 'c', 'd'].map((p) => q.append(p).seq);
+  assert.equal(
+    q.peek(2, (s) => s === seqs[0]).map((e) => e.payload),
+    ['b', 'c'],
+  );
+});
+
+test('an unusable directory is an E_CONFIG error naming it', () => {
+  const parent = fresh();
+  const file = join(parent, 'not-a-dir');
+  writeFileSync(file, '');
+  chmodSync(file, 0o400);
+  try {
+    new OfflineQueue({ dir: join(file, 'queue') });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.ok(isEarshotError(e) && e.code === 'E_CONFIG');
+    assert.match((e as Error).message, file);
+  }
+});
+
+test.run();
