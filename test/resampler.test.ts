@@ -138,7 +138,7 @@ for (const from of CONVERTING) {
     }
   }
 
-  test(`${from} Hz: chunks of 1, 160, 1000 and 4096 samples give the whole-signal output bit for bit`, () => {
+  test(`${from} Hz: chunks of 1, 160, 1000, 4096 samples and one whole chunk all give resample()'s output bit for bit`, () => {
     const x = new Float32Array(Math.round(from * 0.7) + 13);
     let s = 12345;
     for (let i = 0; i < x.length; i++) {
@@ -147,7 +147,7 @@ for (const from of CONVERTING) {
     }
     const whole = resample(x, from);
     const r = new Resampler(from);
-    for (const size of [1, 160, 1000, 4096]) {
+    for (const size of [1, 160, 1000, 4096, x.length]) {
       const got = new Float32Array(whole.length + 8);
       let n = 0;
       for (let i = 0; i < x.length; i += size) {
