@@ -68,6 +68,9 @@ function crossFieldIssues(c: Partial<z.output<typeof shape>>): Issue[] {
   if (has('fMax', 'sampleRate') && c.fMax! > c.sampleRate! / 2) out.push({ path: 'fMax', message: `must be <= sampleRate/2 (${c.sampleRate! / 2} Hz, Nyquist)` });
   if (has('fMin', 'fMax') && c.fMin! >= c.fMax!) out.push({ path: 'fMin', message: `must be < fMax (${c.fMax} Hz)` });
   if (has('mfcc', 'melBands') && c.mfcc! > c.melBands!) out.push({ path: 'mfcc', message: `must be <= melBands (${c.melBands})` });
+  if (has('noiseSuppression', 'arithmetic') && c.noiseSuppression !== 'off' && c.arithmetic === 'q15') {
+    out.push({ path: 'noiseSuppression', message: 'is only available with arithmetic "f32" (the noise tracker runs in float); set it to "off" or use f32' });
+  }
   if (has('extras') && new Set(c.extras).size !== c.extras!.length) out.push({ path: 'extras', message: 'must not repeat an entry' });
   return out;
 }

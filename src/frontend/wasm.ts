@@ -1,0 +1,43 @@
+/**
+ * Loads the compiled AssemblyScript kernels. Each module is compiled once per process and
+ * instantiated once per user (a Frontend owns its instance, so its tables and buffers are its own).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { EarshotError } from '../errors.ts';
+
+const BUILD_DIR = fileURLToPath(new URL('../../build/', import.meta.url));
+const compiled = new Map<string, WebAssembly.Module>();
+
+/** Whether this engine can compile WASM SIMD (a 1-instruction probe module). */
+export const simdSupported: boolean = (() => {
+  // (module (func (result v128) i32.const 0 i8x16.splat))
+  const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 11]);
+  return WebAssembly.validate(probe);
+})();
+
+export function compileKernel(file: string): WebAssembly.Module {
+  let mod = compiled.get(file);
+  if (!mod) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(BUILD_DIR + file);
+    } catch (e) {
+      throw new EarshotError('E_WASM', `the WASM kernel build/${file} is missing: run \`npm run build:wasm\` (it compiles assembly/ with AssemblyScript)`, { cause: e });
+    }
+    mod = new WebAssembly.Module(bytes);
+    compiled.set(file, mod);
+  }
+  return mod;
+}
+
+/** Instantiates a kernel; AssemblyScript's abort() becomes an E_WASM error. */
+export function instantiateKernel<T>(file: string): T & { memory: WebAssembly.Memory } {
+  const env = {
+    abort(_msg: number, _file: number, line: number, col: number) {
+      throw new EarshotError('E_WASM', `WASM kernel ${file} aborted at ${line}:${col}`);
+    },
+  };
+  const instance = new WebAssembly.Instance(compileKernel(file), { env });
+  return instance.exports as unknown as T & { memory: WebAssembly.Memory };
+}
