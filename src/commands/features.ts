@@ -1,0 +1,121 @@
+/**
+ * `earshot features PATH... --out DIR`: the training features, computed by the same WASM kernels
+ * the daemon runs. Writes DIR/<name>.npy (float32 [frames, features]) per input and
+ * DIR/manifest.json (the frontend config, the feature names, and per item its frames and, with
+ * --corpus, label and speaker) for scripts/train.py.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { CORPORA, loadCorpus, type CorpusItem, type CorpusKind } from '../corpus/index.ts';
+import { EarshotError, isEarshotError } from '../errors.ts';
+import { featureNames, parseFrontendConfig, type FrontendConfig } from '../frontend/config.ts';
+import { fileFeatures } from '../frontend/file-features.ts';
+import { Frontend } from '../frontend/frontend.ts';
+import { writeNpy } from '../io/npy.ts';
+import { loadModel } from '../model/metadata.ts';
+import { ProgressBar } from '../util/progress.ts';
+
+const AUDIO_EXT = /\.(wav|flac|aif|aiff|aifc)$/i;
+
+export interface FeaturesOptions {
+  out: string;
+  config?: string;
+  model?: string;
+  corpus?: string;
+  quiet?: boolean;
+}
+
+type ManifestItem = Partial<CorpusItem> & { name: string; path: string; frames: number };
+
+/** Reads a frontend config file (JSON or YAML); a file with a `frontend` key (model metadata) works too. */
+export function readFrontendConfigFile(path: string): FrontendConfig {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new EarshotError('E_CONFIG', `cannot read frontend config ${path}: ${(e as Error).message}; pass a JSON or YAML file`, { cause: e });
+  }
+  const obj = raw && typeof raw === 'object' && 'frontend' in raw ? (raw as { frontend: unknown }).frontend : raw;
+  return parseFrontendConfig(obj, `frontend config ${path}`);
+}
+
+function chooseFrontend(opts: FeaturesOptions): FrontendConfig {
+  if (opts.config && opts.model) throw new EarshotError('E_CONFIG', 'give either --config or --model, not both');
+  if (opts.config) return readFrontendConfigFile(opts.config);
+  if (opts.model) return loadModel(opts.model).frontend;
+  return parseFrontendConfig({});
+}
+
+function listAudio(path: string): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new EarshotError('E_AUDIO_IO', `${path}: no such file or folder`);
+  }
+  if (!st.isDirectory()) return [path];
+  return readdirSync(path)
+    .sort()
+    .flatMap((n) => (n.startsWith('.') ? [] : statSync(join(path, n)).isDirectory() ? listAudio(join(path, n)) : AUDIO_EXT.test(n) ? [join(path, n)] : []));
+}
+
+function collectItems(paths: string[], corpus?: string): ManifestItem[] {
+  if (corpus) {
+    if (!CORPORA.includes(corpus as CorpusKind)) throw new EarshotError('E_CONFIG', `--corpus ${corpus}: use one of ${CORPORA.join(', ')}`);
+    return paths.flatMap((root) => loadCorpus(corpus as CorpusKind, root)).map((i) => ({ ...i, frames: 0 }));
+  }
+  const items = paths.flatMap(listAudio).map((p) => ({ name: basename(p, extname(p)), path: p, frames: 0 }));
+  const byName = new Map<string, string>();
+  for (const it of items) {
+    const prev = byName.get(it.name);
+    if (prev) throw new EarshotError('E_CONFIG', `${prev} and ${it.path} would both be written as ${it.name}.npy; rename one or run them into different --out folders`);
+    byName.set(it.name, it.path);
+  }
+  return items;
+}
+
+export async function runFeatures(paths: string[], opts: FeaturesOptions): Promise<{ written: number; failed: number }> {
+  const config = chooseFrontend(opts);
+  const items = collectItems(paths, opts.corpus);
+  if (items.length === 0) throw new EarshotError('E_AUDIO_IO', `no audio files (.wav, .flac, .aiff) found in ${paths.join(', ')}`);
+  mkdirSync(opts.out, { recursive: true });
+  const frontend = new Frontend(config);
+  const progress = opts.quiet ? null : new ProgressBar(items.length, 'features');
+  const done: ManifestItem[] = [];
+  const failures: string[] = [];
+  for (const [i, item] of items.entries()) {
+    try {
+      const f = await fileFeatures(item.path, frontend);
+      await writeNpy(join(opts.out, `${item.name}.npy`), f.data, [f.frames, f.dim]);
+      done.push({ ...item, path: resolve(item.path), frames: f.frames });
+    } catch (e) {
+      if (!isEarshotError(e)) throw e;
+      failures.push(e.message);
+      process.stderr.write(`\nearshot: skipped ${item.path}: ${e.message}\n`);
+    }
+    progress?.tick(i + 1, item.name);
+  }
+  const manifest = { frontend: config, featureNames: featureNames(config), corpus: opts.corpus ?? null, items: done, failed: failures };
+  writeFileSync(join(opts.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  return { written: done.length, failed: failures.length };
+}
+
+export function registerFeatures(program: Command): void {
+  program
+    .command('features')
+    .description('compute features (float32 .npy [frames, features]) with a model\'s or a given frontend config, for training')
+    .argument('<paths...>', 'audio files or folders (with --corpus: corpus root folders)')
+    .requiredOption('-o, --out <dir>', 'output folder for <name>.npy and manifest.json')
+    .option('-c, --config <file>', 'frontend config (JSON or YAML; defaults fill the rest)')
+    .option('-m, --model <name>', 'use this model\'s frontend config (name in models/ or path to NAME.json)')
+    .option('--corpus <kind>', `paths are corpus roots of this kind (${CORPORA.join(', ')}): labels and speakers go into the manifest`)
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (paths: string[], opts: FeaturesOptions) => {
+      const r = await runFeatures(paths, opts);
+      process.stderr.write(`features: wrote ${r.written} file(s) to ${opts.out}${r.failed ? `, ${r.failed} skipped (see above)` : ''}\n`);
+      if (r.failed > 0) process.exitCode = 1;
+    });
+}
