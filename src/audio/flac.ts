@@ -1,12 +1,12 @@
 /**
- * FLAC via @wasm-audio-decoders/flac (libFLAC in WASM), checked against the stream's own STREAMINFO:
- * the decoder skips frames it cannot sync to without always reporting an error, so the sample count
- * and the MD5 signature of the decoded audio (FLAC format spec, METADATA_BLOCK_STREAMINFO) are what
- * tell a damaged file from a good one.
+ * FLAC via @wasm-audio-decoders/flac (libFLAC in WASM), fed frames we split and CRC-check ourselves
+ * (see flac-frames.ts for why), then checked against the stream's own STREAMINFO: the sample count
+ * and the MD5 signature of the decoded audio (RFC 9639 section 8.2) tell a damaged file from a good one.
  */
 import { createHash } from 'node:crypto';
 import { FLACDecoder, type FLACDecodedAudio } from '@wasm-audio-decoders/flac';
 import { EarshotError } from '../errors.ts';
+import { splitFlacFrames } from './flac-frames.ts';
 import type { DecodedAudio } from './decode.ts';
 
 const REEXPORT = 're-export it (e.g. `flac -d` then `flac` again from the original) or re-copy it if the transfer was cut short';
@@ -23,7 +23,17 @@ interface StreamInfo {
 
 export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const info = parseStreamInfo(bytes, name);
-  const decoded = await decodeWithLibFlac(bytes, name);
+  const { frames, samples: headerSamples } = splitFlacFrames(bytes, name, REEXPORT);
+  if (frames.length === 0) {
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC file has no audio frames (${info.totalSamples} samples declared): it is empty or truncated; ${REEXPORT}`);
+  }
+  if (info.totalSamples !== 0 && headerSamples !== info.totalSamples) {
+    throw new EarshotError(
+      'E_AUDIO_FORMAT',
+      `${name}: the FLAC file is truncated or damaged: STREAMINFO declares ${info.totalSamples} samples but its frames hold ${headerSamples}; ${REEXPORT}`,
+    );
+  }
+  const decoded = await decodeWithLibFlac(frames, name);
   const { channelData, samplesDecoded } = decoded;
 
   if (decoded.errors.length > 0) {
@@ -36,11 +46,8 @@ export async function decodeFlac(bytes: Uint8Array, name: string): Promise<Decod
   if (samplesDecoded === 0 || channelData.length === 0) {
     throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC file decodes to no audio (${info.totalSamples} samples declared, none decoded): it is empty or damaged; ${REEXPORT}`);
   }
-  if (info.totalSamples !== 0 && samplesDecoded !== info.totalSamples) {
-    throw new EarshotError(
-      'E_AUDIO_FORMAT',
-      `${name}: the FLAC file is truncated or damaged: STREAMINFO declares ${info.totalSamples} samples but ${samplesDecoded} decoded; ${REEXPORT}`,
-    );
+  if (samplesDecoded !== headerSamples) {
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC frames declare ${headerSamples} samples but ${samplesDecoded} decoded; the file is damaged: ${REEXPORT}`);
   }
   if (channelData.length !== info.channels) {
     throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC frames carry ${channelData.length} channel(s) but STREAMINFO declares ${info.channels}; the file is damaged: ${REEXPORT}`);
@@ -89,19 +96,19 @@ function toIntegerScaleMono(channelData: Float32Array[], frames: number, info: S
   return out;
 }
 
-/** Runs libFLAC once over the whole file and frees its WASM instance whatever happens. */
-async function decodeWithLibFlac(bytes: Uint8Array, name: string): Promise<FLACDecodedAudio> {
+/** Runs libFLAC once over all frames and frees its WASM instance whatever happens. */
+async function decodeWithLibFlac(frames: Uint8Array[], name: string): Promise<FLACDecodedAudio> {
   const decoder = new FLACDecoder();
   try {
     await decoder.ready;
     // The library console.error()s every frame error as well as returning it; we report them
-    // ourselves in one EarshotError, so silence it for the synchronous part of decodeFile (the
+    // ourselves in one EarshotError, so silence it for the synchronous part of decodeFrames (the
     // whole decode runs before its first await, so no other code can log in between).
     const consoleError = console.error;
     let pending: Promise<FLACDecodedAudio>;
     console.error = () => {};
     try {
-      pending = decoder.decodeFile(bytes);
+      pending = decoder.decodeFrames(frames);
     } finally {
       console.error = consoleError;
     }
