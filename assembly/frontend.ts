@@ -301,16 +301,16 @@ function frameFixed(src: usize, row: usize): void {
   const f = f16fft;
   const m = f.m;
   const aq = <i32>nearest<f32>(preEmph * 32768.0);
-  // pre-emphasis + window in Q15, into the (not yet reversed) re buffer as scratch: find the peak
-  const scratch = power; // i64[M+1] >= 2*M bytes of i16: reuse as frame scratch
+  // pre-emphasis + window, kept in i32 (|e| < 2^16: a full-scale sign flip gives 1.97, which
+  // int16 would clip), into a scratch frame; find the peak for the block normalisation
+  const scratch = power; // i64[M+1] holds >= 2M i32 values; the power spectrum comes later
   let peak = 0;
   for (let j = 0; j < frameLength; j++) {
     const x = <i32>load<i16>(src + (<usize>j << 1));
     const xp = <i32>load<i16>(src + (<usize>(j - 1) << 1));
-    let e = x - ((aq * xp + 0x4000) >> 15);
-    e = e > 32767 ? 32767 : e < -32768 ? -32768 : e;
+    const e = x - ((aq * xp + 0x4000) >> 15);
     const v = (e * <i32>load<i16>(win + (<usize>j << 1)) + 0x4000) >> 15;
-    store<i16>(scratch + (<usize>j << 1), <i16>v);
+    store<i32>(scratch + (<usize>j << 2), v);
     peak = max(peak, v < 0 ? -v : v);
   }
   // block normalisation into [2^12, 2^13): quiet frames keep their precision
@@ -319,8 +319,8 @@ function frameFixed(src: usize, row: usize): void {
   for (let i = 0; i < m; i++) {
     const j0 = i << 1;
     let x0 = 0, x1 = 0;
-    if (j0 < frameLength) x0 = <i32>load<i16>(scratch + (<usize>j0 << 1));
-    if (j0 + 1 < frameLength) x1 = <i32>load<i16>(scratch + (<usize>(j0 + 1) << 1));
+    if (j0 < frameLength) x0 = load<i32>(scratch + (<usize>j0 << 2));
+    if (j0 + 1 < frameLength) x1 = load<i32>(scratch + (<usize>(j0 + 1) << 2));
     if (norm >= 0) {
       x0 <<= norm;
       x1 <<= norm;

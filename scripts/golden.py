@@ -73,7 +73,8 @@ CONFIGS = {
 
 CORPUS_CLIPS = {
     'ravdess': ('ravdess/Actor_01/03-01-05-02-01-01-01.flac', 'RAVDESS (CC BY-NC-SA 4.0), actor 01, angry, strong'),
-    'tess': ('tess/YAF_angry/YAF_back_angry.flac', 'TESS (CC BY-NC-ND 4.0), YAF, "back", angry'),
+    # a second RAVDESS voice rather than TESS: TESS is CC BY-NC-ND, and a committed excerpt is arguably a derivative
+    'ravdess_f': ('ravdess/Actor_02/03-01-06-02-01-01-02.flac', 'RAVDESS (CC BY-NC-SA 4.0), actor 02, fearful, strong'),
     'emodb': ('emodb/03a01Wa.flac', 'EmoDB (free for research), speaker 03, anger'),
 }
 
