@@ -21,7 +21,6 @@ export interface PortAudioDevice {
 export interface PortAudioInput {
   start(): void;
   quit(callback?: () => void): void;
-  abort(callback?: () => void): void;
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'end' | 'close', listener: () => void): unknown;
@@ -43,32 +42,43 @@ export interface PortAudioModule {
 
 export type LoadPortAudio = () => Promise<PortAudioModule>;
 
-let cached: Promise<PortAudioModule> | null = null;
+/**
+ * A loader for naudiodon as resolved from `resolveFrom` (a file URL or path; default: this module),
+ * loaded on first call and cached. Rejects with E_CAPTURE saying why: not installed, built for
+ * another CPU, or libportaudio missing.
+ */
+export function createNaudiodonLoader(resolveFrom: string = import.meta.url): LoadPortAudio {
+  let cached: Promise<PortAudioModule> | null = null;
+  return () => {
+    cached ??= (async () => {
+      try {
+        // createRequire: naudiodon is CommonJS with a native addon; require() gives its exports object as is.
+        return createRequire(resolveFrom)('naudiodon') as PortAudioModule;
+      } catch (e) {
+        cached = null;
+        const why = (e as Error).message.split('\n')[0];
+        const arm = 'on arm64 run `bash scripts/portaudio-arm64.sh` to build it against the system libportaudio (apt-get install libportaudio2 portaudio19-dev)';
+        const hint = /Cannot find module/.test(why)
+          ? `naudiodon is not installed (its native build fails on arm64); ${arm}`
+          : /ELF|wrong format|cannot open shared object/i.test(why)
+            ? `its native build does not match this machine; ${arm}`
+            : 'rebuild it with `npm rebuild naudiodon`';
+        throw new EarshotError('E_CAPTURE', `PortAudio (naudiodon) could not be loaded: ${why}; ${hint}`, { cause: e });
+      }
+    })();
+    return cached;
+  };
+}
 
-/** Load naudiodon once. Rejects with E_CAPTURE saying why (not installed, wrong architecture, missing libportaudio). */
-export const loadNaudiodon: LoadPortAudio = () => {
-  cached ??= (async () => {
-    try {
-      // createRequire: naudiodon is CommonJS with a native addon; require() gives its exports object as is.
-      return createRequire(import.meta.url)('naudiodon') as PortAudioModule;
-    } catch (e) {
-      cached = null;
-      const why = (e as Error).message.split('\n')[0];
-      const hint = /ELF|wrong format|cannot open shared object/i.test(why)
-        ? 'its native build does not match this machine; on arm64 run `bash scripts/portaudio-arm64.sh` (needs apt-get install libportaudio2 portaudio19-dev)'
-        : 'reinstall it with `npm rebuild naudiodon`';
-      throw new EarshotError('E_CAPTURE', `PortAudio (naudiodon) could not be loaded: ${why}; ${hint}`, { cause: e });
-    }
-  })();
-  return cached;
-};
+/** The process-wide loader: naudiodon from this package's node_modules. */
+export const loadNaudiodon: LoadPortAudio = createNaudiodonLoader();
 
 export interface PortAudioOptions extends CaptureTiming {
   /** device index, or a (case-insensitive) part of its name; default: PortAudio's default input */
   device?: string | number;
   /** Hz; default 16000 */
   sampleRate?: number;
-  /** ms to wait for quit() before abort() on stop(); default 2000 */
+  /** ms to wait for quit() on stop() before giving up on the stream; default 2000 */
   stopGraceMs?: number;
 }
 
@@ -134,9 +144,11 @@ export class PortAudioSource extends CaptureSourceBase {
     if (!stream) return;
     this.stream = null;
     await new Promise<void>((resolve) => {
+      // Not abort(): Pa_AbortStream joins the callback thread, and a thread stuck in a driver read would
+      // then freeze the event loop (seen with an ALSA device whose input never comes). Abandon it instead.
       const t = this.timers.setTimeout(() => {
-        this.log.warn(`${this.name}: PortAudio did not quit within ${this.opts.stopGraceMs ?? 2000} ms; aborting the stream`);
-        stream.abort(() => resolve());
+        this.log.warn(`${this.name}: PortAudio did not quit within ${this.opts.stopGraceMs ?? 2000} ms; abandoning the stream (its audio thread is stuck in the driver)`);
+        resolve();
       }, this.opts.stopGraceMs ?? 2000);
       stream.quit(() => {
         this.timers.clearTimeout(t);
