@@ -90,6 +90,10 @@ test('24-bit and stereo FLAC (sox-encoded) decode exactly, MD5 verified', async 
   const st = await decodeAudioFile(stereo);
   assert.is(st.channels, 2);
   assert.is(maxError(st, Array.from(ref, (v, i) => (v + rev[i]!) / 2)), 0);
+  // Some taggers put an ID3v2 tag (10-byte header + syncsafe size) before 'fLaC'.
+  const id3 = new Uint8Array([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 20, ...new Uint8Array(20)]);
+  const tagged = await decodeAudioBuffer(new Uint8Array([...id3, ...readFileSync(CLIP)]), 'tagged.flac');
+  assert.is(maxError(tagged, ref), 0);
 });
 
 // [file name, sox output options, expected format, expected WAV format tag, tolerance vs the 16-bit clip]
@@ -231,8 +235,11 @@ test('bad files: missing, directory, empty, text, PNG, MP3, truncated header', a
   await rejects(write('notes.wav', 'these are my notes, not a recording\n'), 'E_AUDIO_FORMAT', 'text file');
   await rejects(write('image.flac', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])), 'E_AUDIO_FORMAT', 'PNG');
   await rejects(write('song.wav', new Uint8Array([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 2, 0, 0, 0xff, 0xfb, 0x90, 0x44])), 'E_AUDIO_FORMAT', 'MP3', 'ffmpeg');
+  await rejects(write('voice.wav', new Uint8Array([...Buffer.from('OggS'), 0, 2, ...new Uint8Array(30)])), 'E_AUDIO_FORMAT', 'Ogg');
+  await rejects(write('clip.wav', new Uint8Array([...Buffer.from('RIFF'), 100, 0, 0, 0, ...Buffer.from('AVI LIST'), ...new Uint8Array(20)])), 'E_AUDIO_FORMAT', "not WAVE (type 'AVI ')");
   const b = pcm16();
   await rejects(write('hdr8.wav', b.subarray(0, 8)), 'E_AUDIO_FORMAT', 'truncated');
+  await rejects(write('hdr2.flac', new Uint8Array([0x66, 0x4c])), 'E_AUDIO_FORMAT', 'truncated');
   await rejects(write('hdr30.wav', b.subarray(0, 30)), 'E_AUDIO_FORMAT', 'truncated');
   await rejects(write('hdr44.wav', b.subarray(0, 44)), 'E_AUDIO_FORMAT', /truncated: its data chunk declares \d+ bytes but only 0/);
 });

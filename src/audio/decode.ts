@@ -67,7 +67,7 @@ function sniffContainer(b: Uint8Array): 'wav' | 'flac' | 'flac-id3' | 'aiff' | s
     if (after + 4 <= b.length && b[after] === 0x66 && b[after + 1] === 0x4c && b[after + 2] === 0x61 && b[after + 3] === 0x43) return 'flac-id3';
     return `looks like an MP3 file (ID3 tag), which earshot does not decode; ${convert}`;
   }
-  if (b.length < 12 && (head(0, 'RIFF') || head(0, 'RF64') || head(0, 'FORM') || head(0, 'fLaC'.slice(0, b.length)))) {
+  if (b.length < 12 && ['RIFF', 'RF64', 'FORM', 'fLaC'].some((magic) => head(0, magic.slice(0, b.length)))) {
     return `is only ${b.length} bytes, too short for a WAV, FLAC or AIFF header: it is truncated; re-record or re-copy it`;
   }
   if (head(0, 'RIFF')) return `is a RIFF file but not WAVE (type '${String.fromCharCode(...b.subarray(8, 12))}'); ${convert}`;
