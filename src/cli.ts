@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { EarshotError } from './errors.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerDevices } from './commands/devices.ts';
+import { registerBench } from './commands/bench.ts';
 
 const program = new Command('earshot')
   .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')
@@ -15,6 +16,7 @@ const program = new Command('earshot')
 
 registerFeatures(program);
 registerDevices(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);
