@@ -8,10 +8,9 @@
  * label the model lacks are left out (counted), and the model's prediction is the most probable
  * of the shared labels (so an 8-class model on EmoDB competes over EmoDB's 6 classes).
  */
-import { decodeAudioFile } from '../audio/decode.ts';
 import { CORPUS_LABELS, type CorpusItem, type CorpusKind, type Emotion } from '../corpus/index.ts';
 import { Frontend } from '../frontend/frontend.ts';
-import { resample } from '../frontend/resampler.ts';
+import { fileFeatures } from '../frontend/file-features.ts';
 import { EarshotError } from '../errors.ts';
 import { confusionMatrix, scoreConfusion, type EvalMetrics } from './metrics.ts';
 import type { EmotionClassifier } from './session.ts';
@@ -56,16 +55,10 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   const scoredIndex = scored.map((l) => classifier.labels.indexOf(l));
   const kept = items.filter((i) => scored.includes(i.label));
   const frontend = new Frontend(classifier.model.frontend);
-  const rate = classifier.model.frontend.sampleRate;
   const predictions: Prediction[] = [];
   for (const item of kept) {
-    const audio = await decodeAudioFile(item.path);
-    const samples = resample(audio.samples, audio.sampleRate, rate);
-    frontend.reset();
-    const features = frontend.computeAll(samples);
-    const frames = features.length / frontend.dim;
-    if (frames < 1) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: too short for one frame (${samples.length} samples); remove it from the corpus folder`);
-    const r = await classifier.classify(features, frames);
+    const f = await fileFeatures(item.path, frontend);
+    const r = await classifier.classify(f.data, f.frames);
     let best = scoredIndex[0];
     for (const k of scoredIndex) if (r.probabilities[k] > r.probabilities[best]) best = k;
     let mass = 0;

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""Trains an earshot emotion model from feature folders written by `earshot features --corpus`,
+exports ONNX (opset 17) and writes the metadata JSON. Run with Debian's /usr/bin/python3 (torch 1.13).
+
+  /usr/bin/python3 scripts/train.py --features build/features/ravdess --arch lstm-attn \\
+      --holdout ravdess:01,02,03,04 --out build/folds/lstm-fold1
+
+Protocols: --holdout CORPUS:SPK,... trains on every other speaker (speaker-independent);
+--random-split 0.2 holds out a stratified 20% of clips (speaker-DEPENDENT, only for comparison with
+papers that use it); neither trains on everything. Test clips are never used for model selection:
+training runs a fixed number of epochs. The numbers a model ships with come from `earshot eval`
+(TypeScript, onnxruntime-node); the python-side check printed here is for progress only.
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train.data import EMOTIONS, Augment, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from train.export import export_onnx, write_metadata  # noqa: E402
+from train.models import ARCHITECTURES, build  # noqa: E402
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--features', nargs='+', required=True, help='feature folders (manifest.json + .npy)')
+    p.add_argument('--arch', default='lstm-attn', choices=sorted(ARCHITECTURES))
+    p.add_argument('--out', required=True, help='output stem: writes OUT.onnx and OUT.json')
+    p.add_argument('--name', help='model name in the metadata (default: basename of --out)')
+    p.add_argument('--holdout', default='', help='held-out speakers, e.g. ravdess:01,02,03,04')
+    p.add_argument('--random-split', type=float, default=0.0, help='hold out this fraction of clips at random (speaker-dependent)')
+    p.add_argument('--epochs', type=int, default=40)
+    p.add_argument('--batch', type=int, default=32)
+    p.add_argument('--lr', type=float, default=3e-3)
+    p.add_argument('--hidden', type=int, default=96)
+    p.add_argument('--layers', type=int, default=2)
+    p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
+    p.add_argument('--norm', choices=['global', 'utterance', 'none'], default='global')
+    p.add_argument('--no-specaugment', action='store_true')
+    p.add_argument('--no-tempo', action='store_true')
+    p.add_argument('--no-crop', action='store_true')
+    p.add_argument('--no-jitter', action='store_true')
+    p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
+    p.add_argument('--fixed-frames', type=int, default=0, help='(fixed-window archs) window length in frames')
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--report', help='write the python-side check of the held-out clips as JSON')
+    return p.parse_args(argv)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fixed_windows(x, frames):
+    """Pads or random-crops to a fixed number of frames (training side of window.fixed models)."""
+    if x.shape[0] >= frames:
+        return x
+    out = np.zeros((frames, x.shape[1]), np.float32)
+    out[:x.shape[0]] = x
+    return out
+
+
+def evaluate(model, xs, ys, n_classes, fixed):
+    model.eval()
+    cm = np.zeros((n_classes, n_classes), int)
+    with torch.no_grad():
+        for x, y in zip(xs, ys):
+            if fixed:
+                x = fixed_windows(x, fixed)
+                starts = list(range(0, x.shape[0] - fixed + 1, fixed // 2)) or [0]
+                p = sum(torch.softmax(model(torch.from_numpy(x[s:s + fixed][None])), 1)[0] for s in starts)
+            else:
+                p = model(torch.from_numpy(x[None]))[0]
+            cm[y, int(p.argmax())] += 1
+    recalls = [cm[i, i] / cm[i].sum() for i in range(n_classes) if cm[i].sum() > 0]
+    return {'accuracy': float(np.trace(cm) / max(1, cm.sum())), 'uar': float(np.mean(recalls)) if recalls else 0.0,
+            'n': int(cm.sum()), 'confusion': cm.tolist()}
+
+
+def main(argv):
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    seed_everything(a.seed)
+    t0 = time.time()
+    fs = load_feature_dirs(a.features)
+    items = fs.items
+    held_out = []
+    if a.holdout:
+        corpus, _, spk = a.holdout.partition(':')
+        held_out = [f'{corpus}:{s.strip()}' for s in spk.split(',') if s.strip()]
+        train, test = split_holdout(items, set(held_out))
+        protocol = f'speaker-independent: trained without {", ".join(held_out)}'
+        if not test:
+            raise SystemExit(f'train.py: --holdout {a.holdout} matches no clip (speakers look like {speaker_key(items[0])})')
+    elif a.random_split > 0:
+        train, test = split_random(items, a.random_split, a.seed)
+        protocol = f'speaker-DEPENDENT random {round(100 * (1 - a.random_split))}/{round(100 * a.random_split)} clip split (seed {a.seed})'
+    else:
+        train, test = items, []
+        protocol = 'all clips of the listed corpora'
+    labels = [e for e in EMOTIONS if any(i['label'] == e for i in train)]
+    index = {l: k for k, l in enumerate(labels)}
+    test = [i for i in test if i['label'] in index]
+    mean, std = global_stats(train)
+    prep = lambda its: [normalise(i['x'], a.norm, mean, std).astype(np.float32) for i in its]  # noqa: E731
+    xtr, ytr = prep(train), [index[i['label']] for i in train]
+    xte, yte = prep(test), [index[i['label']] for i in test]
+    model, fixed = build(a.arch, len(fs.feature_names), len(labels), {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack})
+    fixed = a.fixed_frames or fixed
+    params = sum(p.numel() for p in model.parameters())
+    print(f'{a.arch}: {params} parameters, {len(labels)} classes, {len(train)} train / {len(test)} held-out clips; {protocol}', flush=True)
+
+    counts = np.bincount(ytr, minlength=len(labels)).astype(np.float64)
+    weights = torch.tensor(counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-2)
+    steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=max(1, steps), pct_start=0.15)
+    aug = Augment(specaugment=not a.no_specaugment, tempo=not a.no_tempo, crop=not a.no_crop, jitter=not a.no_jitter, seed=a.seed)
+    if fixed:
+        base_aug = aug
+        def aug(x):  # noqa: E306
+            x = fixed_windows(base_aug(x), fixed)
+            s = np.random.randint(0, x.shape[0] - fixed + 1)
+            return x[s:s + fixed]
+    rng = np.random.default_rng(a.seed)
+    for epoch in range(1, a.epochs + 1):
+        model.train()
+        tot, correct, n = 0.0, 0, 0
+        for x, lengths, y in batches(xtr, ytr, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
+            logits = model(x, None if fixed else lengths)
+            loss = loss_fn(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            tot += float(loss) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            n += len(y)
+        line = f'epoch {epoch}/{a.epochs} loss {tot / n:.3f} train-acc {correct / n:.3f}'
+        if xte and (epoch % 5 == 0 or epoch == a.epochs):
+            r = evaluate(model, xte, yte, len(labels), fixed)
+            line += f' | held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}'
+        print(f'{line}  [{time.time() - t0:.0f} s]', flush=True)
+
+    out_dir = os.path.dirname(os.path.abspath(a.out))
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_path = a.out + '.onnx'
+    export_onnx(model, len(fs.feature_names), onnx_path, fixed)
+    corpora = sorted({i['corpus'] for i in train})
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'max_frames']}
+    options['features'] = [os.path.relpath(d) for d in a.features]
+    write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],
+                   labels=labels, frontend=fs.frontend, feature_names=fs.feature_names, norm_mode=a.norm, mean=mean, std=std,
+                   onnx_path=onnx_path, fixed_frames=fixed, parameters=params, corpora=corpora, protocol=protocol,
+                   held_out=held_out, seed=a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0)
+    print(f'wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes) and {a.out}.json in {time.time() - t0:.0f} s', flush=True)
+    if a.report:
+        r = evaluate(model, xte, yte, len(labels), fixed) if xte else {}
+        with open(a.report, 'w') as fh:
+            json.dump({'labels': labels, 'protocol': protocol, 'measuredBy': 'train.py', **r,
+                       'heldOut': [{'corpus': i['corpus'], 'name': i['name']} for i in test]}, fh, indent=2)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

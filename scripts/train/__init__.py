@@ -1,0 +1,1 @@
+"""earshot training package: data (features + manifest from `earshot features`), models, export."""

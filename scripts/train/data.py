@@ -1,0 +1,149 @@
+"""Feature sets written by `earshot features --corpus` (DIR/manifest.json + DIR/<name>.npy, float32
+[frames, features] from the same WASM kernels the daemon runs), splits, normalisation, batching
+and feature-domain augmentation."""
+import json
+import os
+
+import numpy as np
+import torch
+
+# Canonical label order (src/corpus/index.ts EMOTIONS): RAVDESS codes 01..08.
+EMOTIONS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised']
+# Variance floor of per-utterance CMVN; src/model/session.ts UTTERANCE_VAR_FLOOR is the same.
+UTTERANCE_VAR_FLOOR = 1e-6
+
+
+class FeatureSet:
+    def __init__(self, frontend, feature_names, items, dirs):
+        self.frontend = frontend
+        self.feature_names = feature_names
+        self.items = items  # dicts from the manifests, plus 'x' (np.float32 [T, F]) and 'dir'
+        self.dirs = dirs
+
+
+def load_feature_dirs(dirs, log=print):
+    """Reads one or more feature folders; they must share one frontend config."""
+    frontend, names, items = None, None, []
+    for d in dirs:
+        path = os.path.join(d, 'manifest.json')
+        if not os.path.exists(path):
+            raise SystemExit(f'train.py: {path} is missing; write it with `earshot features CORPUS_ROOT --corpus KIND --out {d}`')
+        with open(path) as fh:
+            m = json.load(fh)
+        if frontend is None:
+            frontend, names = m['frontend'], m['featureNames']
+        elif m['frontend'] != frontend:
+            raise SystemExit(f'train.py: {d} was computed with another frontend config than {dirs[0]}; recompute with one config')
+        for it in m['items']:
+            x = np.load(os.path.join(d, os.path.splitext(os.path.basename(it.get('file', it['name'] + '.npy')))[0] + '.npy'))
+            if x.ndim != 2 or x.shape[1] != len(names):
+                raise SystemExit(f"train.py: {d}/{it['name']}.npy has shape {x.shape}, expected [frames, {len(names)}]")
+            items.append({**it, 'x': x.astype(np.float32), 'dir': d})
+        log(f'loaded {len(m["items"])} clips from {d}')
+    return FeatureSet(frontend, names, items, list(dirs))
+
+
+def speaker_key(item):
+    return f"{item['corpus']}:{item['speaker']}"
+
+
+def split_holdout(items, holdout):
+    """holdout: set of 'corpus:speaker' keys (speaker-independent)."""
+    train = [i for i in items if speaker_key(i) not in holdout]
+    test = [i for i in items if speaker_key(i) in holdout]
+    return train, test
+
+
+def split_random(items, fraction, seed):
+    """Random clip split (speaker-DEPENDENT: the same voices in train and test), stratified by label."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for lab in sorted({i['label'] for i in items}):
+        group = [i for i in items if i['label'] == lab]
+        idx = rng.permutation(len(group))
+        k = int(round(fraction * len(group)))
+        test += [group[j] for j in idx[:k]]
+        train += [group[j] for j in idx[k:]]
+    return train, test
+
+
+def global_stats(items):
+    cat = np.concatenate([i['x'] for i in items], axis=0).astype(np.float64)
+    mean = cat.mean(axis=0)
+    std = np.maximum(cat.std(axis=0), 1e-5)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def normalise(x, mode, mean, std):
+    if mode == 'global':
+        return (x - mean) / std
+    if mode == 'utterance':
+        m = x.mean(axis=0, keepdims=True)
+        v = x.var(axis=0, keepdims=True)
+        return (x - m) / np.sqrt(v + UTTERANCE_VAR_FLOOR)
+    return x
+
+
+class Augment:
+    """Feature-domain augmentation, each part a switch:
+    - specaugment: time masks (up to 2 x 10% of frames) and feature masks (up to 2 x 4 features), set
+      to 0 (= the normalised mean), after Park et al. 2019, SpecAugment;
+    - tempo: resample the frame sequence by a factor in [0.9, 1.1] (linear interpolation), a cheap
+      feature-domain stand-in for speed perturbation (Ko et al. 2015);
+    - crop: a random crop of 60-100% of the utterance, so windows of a live stream look familiar;
+    - jitter: Gaussian noise of sd 0.05 on the normalised features."""
+
+    def __init__(self, specaugment=True, tempo=True, crop=True, jitter=True, seed=0):
+        self.specaugment, self.tempo, self.crop, self.jitter = specaugment, tempo, crop, jitter
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, x):
+        r = self.rng
+        if self.crop and x.shape[0] > 50 and r.random() < 0.5:
+            n = int(x.shape[0] * r.uniform(0.6, 1.0))
+            s = r.integers(0, x.shape[0] - n + 1)
+            x = x[s:s + n]
+        if self.tempo and r.random() < 0.5:
+            f = r.uniform(0.9, 1.1)
+            n = max(2, int(round(x.shape[0] / f)))
+            pos = np.linspace(0, x.shape[0] - 1, n)
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, x.shape[0] - 1)
+            w = (pos - lo)[:, None].astype(np.float32)
+            x = x[lo] * (1 - w) + x[hi] * w
+        else:
+            x = x.copy()
+        if self.specaugment:
+            T, F = x.shape
+            for _ in range(r.integers(0, 3)):
+                w = r.integers(0, max(1, T // 10) + 1)
+                s = r.integers(0, max(1, T - w) + 1)
+                x[s:s + w] = 0
+            for _ in range(r.integers(0, 3)):
+                w = r.integers(0, 5)
+                s = r.integers(0, max(1, F - w) + 1)
+                x[:, s:s + w] = 0
+        if self.jitter:
+            x = x + r.normal(0, 0.05, x.shape).astype(np.float32)
+        return x
+
+
+def batches(xs, ys, batch_size, rng, augment=None, max_frames=None):
+    """Length-bucketed shuffled batches: sort by length within random chunks to limit padding.
+    Yields (x [B, T, F] float32, lengths [B], y [B])."""
+    order = rng.permutation(len(xs))
+    chunk = batch_size * 8
+    groups = []
+    for c in range(0, len(order), chunk):
+        part = sorted(order[c:c + chunk], key=lambda i: xs[i].shape[0])
+        groups += [part[b:b + batch_size] for b in range(0, len(part), batch_size)]
+    rng.shuffle(groups)
+    for g in groups:
+        seqs = [augment(xs[i]) if augment else xs[i] for i in g]
+        if max_frames:
+            seqs = [s[:max_frames] for s in seqs]
+        T = max(s.shape[0] for s in seqs)
+        x = np.zeros((len(seqs), T, seqs[0].shape[1]), np.float32)
+        for k, s in enumerate(seqs):
+            x[k, :s.shape[0]] = s
+        yield torch.from_numpy(x), torch.tensor([s.shape[0] for s in seqs]), torch.tensor([ys[i] for i in g])

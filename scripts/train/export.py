@@ -1,0 +1,79 @@
+"""ONNX export (opset 17, dynamic time axis) and the model metadata JSON that src/model/metadata.ts
+validates. Metrics are added later by `earshot eval` / `earshot train` (TypeScript), because the
+numbers a model ships with must come from the runtime that serves it."""
+import hashlib
+import json
+import os
+
+import onnx
+import torch
+
+OPSET = 17
+
+LICENCES = {
+    'ravdess': 'RAVDESS (Livingstone & Russo 2018): CC BY-NC-SA 4.0',
+    'tess': 'TESS (Dupuis & Pichora-Fuller 2010): CC BY-NC-ND 4.0',
+    'emodb': 'EmoDB (Burkhardt et al. 2005): free for research use only',
+}
+
+
+def licence_note(corpora):
+    parts = '; '.join(LICENCES[c] for c in sorted(corpora) if c in LICENCES)
+    return (f'NON-COMMERCIAL. Weights trained on {parts}. A model inherits the terms of its training data: '
+            'use it for research and non-commercial purposes only, with attribution to the corpora.')
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        h.update(fh.read())
+    return h.hexdigest()
+
+
+def export_onnx(model, n_features, path, fixed_frames=None):
+    model.eval()
+    T = fixed_frames or 200
+    dummy = torch.zeros(1, T, n_features)
+    dynamic = {'features': {0: 'batch'}, 'logits': {0: 'batch'}}
+    if not fixed_frames:
+        dynamic['features'][1] = 'time'
+    with torch.no_grad():
+        torch.onnx.export(model, (dummy,), path, opset_version=OPSET, input_names=['features'], output_names=['logits'],
+                          dynamic_axes=dynamic, do_constant_folding=True)
+    onnx.checker.check_model(onnx.load(path))
+
+
+def write_metadata(path, *, name, arch, description, labels, frontend, feature_names, norm_mode, mean, std, onnx_path,
+                   fixed_frames, parameters, corpora, protocol, held_out, seed, epochs, options, seconds):
+    hop = frontend.get('hopLength', 160)
+    rate = frontend.get('sampleRate', 16000)
+    if fixed_frames:
+        window = {'frames': fixed_frames, 'hopFrames': fixed_frames // 2, 'minFrames': fixed_frames // 4, 'fixed': True}
+    else:
+        # 3 s windows every second on a live stream; anything shorter than 0.5 s is not worth a guess.
+        window = {'frames': int(round(3.0 * rate / hop)), 'hopFrames': int(round(1.0 * rate / hop)),
+                  'minFrames': int(round(0.5 * rate / hop)), 'fixed': False}
+    meta = {
+        'schema': 1,
+        'name': name,
+        'architecture': arch,
+        'description': description,
+        'labels': labels,
+        'frontend': frontend,
+        'featureNames': feature_names,
+        'normalization': {'mode': norm_mode, 'mean': [float(v) for v in mean], 'std': [float(v) for v in std]},
+        'input': {'name': 'features', 'layout': 'batch,time,features'},
+        'output': {'name': 'logits', 'kind': 'logits'},
+        'window': window,
+        'onnx': {'file': os.path.basename(onnx_path), 'sha256': sha256_file(onnx_path), 'opset': OPSET,
+                 'bytes': os.path.getsize(onnx_path)},
+        'parameters': int(parameters),
+        'training': {'corpora': sorted(corpora), 'protocol': protocol, 'heldOutSpeakers': held_out, 'seed': seed,
+                     'epochs': epochs, 'options': options, 'seconds': round(seconds, 1)},
+        'metrics': {},
+        'licence': licence_note(corpora),
+    }
+    with open(path, 'w') as fh:
+        json.dump(meta, fh, indent=2)
+        fh.write('\n')
+    return meta

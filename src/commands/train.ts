@@ -1,0 +1,198 @@
+/**
+ * `earshot train`: corpus folders -> features (the WASM frontend, `earshot features`) -> PyTorch
+ * training (scripts/train.py, Debian's /usr/bin/python3) -> ONNX + metadata -> evaluation through
+ * the runtime (`earshot eval`'s code path). Protocols, each optional:
+ *  - folds: speaker-independent, RAVDESS actors held out 4 at a time (2 male + 2 female), mean ± sd;
+ *  - random: the papers' random 80/20 clip split, speaker-DEPENDENT, only for comparison;
+ *  - final: trained on every clip, shipped to models/NAME, scored cross-corpus on EmoDB.
+ * Every reported number is measured here, in TypeScript, on clips the model never saw.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { filterSpeakers, loadCorpus, type CorpusKind } from '../corpus/index.ts';
+import { EarshotError } from '../errors.ts';
+import { parseFrontendConfig, type FrontendConfig } from '../frontend/config.ts';
+import { evaluateItems, type EvalReport } from '../model/evaluate.ts';
+import { MODELS_DIR, type ModelMetric } from '../model/metadata.ts';
+import { mean, sd } from '../model/metrics.ts';
+import { EmotionClassifier } from '../model/session.ts';
+import { readFrontendConfigFile, runFeatures } from './features.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const TRAIN_SCRIPT = join(REPO, 'scripts', 'train.py');
+
+/** RAVDESS actors in 5 folds of 4, two male (odd) and two female (even) each. */
+export const RAVDESS_FOLDS = [
+  ['01', '02', '03', '04'],
+  ['05', '06', '07', '08'],
+  ['09', '10', '11', '12'],
+  ['13', '14', '15', '16'],
+  ['17', '18', '19', '20'],
+];
+
+/** The default model's frontend: 20 MFCCs + RMS + ZCR per 25 ms frame, 10 ms hop. */
+export const DEFAULT_TRAIN_FRONTEND = { extras: ['rms', 'zcr'] };
+
+export interface TrainOptions {
+  data: string;
+  name: string;
+  arch: string;
+  protocols: string;
+  tess?: boolean;
+  config?: string;
+  work: string;
+  modelsDir: string;
+  folds?: string;
+  python: string;
+  /** Extra arguments passed through to scripts/train.py (e.g. "--epochs 30 --hidden 64"). */
+  trainArgs?: string;
+  quiet?: boolean;
+}
+
+export type PythonRunner = (args: string[]) => Promise<void>;
+
+/** Runs scripts/train.py with progress on our stderr; rejects with E_MODEL on a non-zero exit. */
+export function pythonRunner(python: string): PythonRunner {
+  return (args) =>
+    new Promise((ok, fail) => {
+      const child = spawn(python, [TRAIN_SCRIPT, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', (e) => fail(new EarshotError('E_CONFIG', `cannot run ${python}: ${e.message}; install python3-torch python3-onnx python3-numpy (apt) or pass --python`, { cause: e })));
+      child.on('exit', (code) => (code === 0 ? ok() : fail(new EarshotError('E_MODEL', `scripts/train.py ${args.join(' ')} failed (exit ${code}); see its output above`))));
+    });
+}
+
+/** Features of one corpus under `work`, keyed by the frontend config; reused when already there. */
+async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean): Promise<string> {
+  const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
+  const dir = resolve(work, 'features', `${kind}-${key}`);
+  const manifest = join(dir, 'manifest.json');
+  if (existsSync(manifest)) {
+    const m = JSON.parse(readFileSync(manifest, 'utf8'));
+    if (JSON.stringify(m.frontend) === JSON.stringify(config) && m.items.length === loadCorpus(kind, root).length) return dir;
+  }
+  mkdirSync(dir, { recursive: true });
+  const cfgFile = join(dir, 'frontend.json');
+  writeFileSync(cfgFile, JSON.stringify(config));
+  const r = await runFeatures([root], { out: dir, config: cfgFile, corpus: kind, quiet });
+  if (r.failed > 0) throw new EarshotError('E_AUDIO_FORMAT', `${r.failed} clip(s) of ${root} could not be read (listed above); fix or remove them`);
+  return dir;
+}
+
+function metric(r: EvalReport, protocol: string): ModelMetric {
+  return { accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n, protocol, measuredBy: 'earshot eval', labels: r.scoredLabels };
+}
+
+async function score(modelJson: string, items: Parameters<typeof evaluateItems>[1], corpus: CorpusKind, out: string): Promise<EvalReport> {
+  const c = await EmotionClassifier.load(modelJson);
+  try {
+    const r = await evaluateItems(c, items, { corpus });
+    const { predictions, ...rest } = r;
+    writeFileSync(out, `${JSON.stringify({ ...rest, predictions }, null, 1)}\n`);
+    return r;
+  } finally {
+    await c.close();
+  }
+}
+
+const pct = (x: number) => (100 * x).toFixed(1);
+
+export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log = (s: string) => process.stderr.write(`${s}\n`)) {
+  const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
+  for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_CONFIG', `--protocols: "${p}" is not one of folds, random, final`);
+  const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(DEFAULT_TRAIN_FRONTEND);
+  const work = resolve(opts.work);
+  const runDir = join(work, opts.name);
+  mkdirSync(runDir, { recursive: true });
+  const ravdessRoot = join(opts.data, 'ravdess');
+  const ravdess = loadCorpus('ravdess', ravdessRoot);
+  const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false)];
+  if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false));
+  const extra = opts.trainArgs ? opts.trainArgs.split(/\s+/).filter(Boolean) : [];
+  const base = ['--arch', opts.arch, '--features', ...featureDirs, ...extra];
+  const metrics: Record<string, ModelMetric> = {};
+  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: extra };
+
+  if (protocols.has('folds')) {
+    const folds = opts.folds ? opts.folds.split(';').map((f) => f.split(',').map((a) => a.trim().padStart(2, '0'))) : RAVDESS_FOLDS;
+    const results: EvalReport[] = [];
+    for (const [k, actors] of folds.entries()) {
+      log(`\n== fold ${k + 1}/${folds.length}: RAVDESS actors ${actors.join(',')} held out`);
+      const stem = join(runDir, `fold${k + 1}`);
+      await runPython([...base, '--holdout', `ravdess:${actors.join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`]);
+      const r = await score(`${stem}.json`, filterSpeakers(ravdess, actors), 'ravdess', `${stem}.eval.json`);
+      log(`fold ${k + 1} (earshot eval, actors ${actors.join(',')}): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
+      results.push(r);
+    }
+    const acc = results.map((r) => r.accuracy);
+    const uar = results.map((r) => r.uar);
+    metrics['ravdess-speaker-independent'] = {
+      accuracy: mean(acc),
+      uar: mean(uar),
+      f1Macro: mean(results.map((r) => r.f1Macro)),
+      accuracySd: sd(acc),
+      uarSd: sd(uar),
+      n: results.reduce((a, r) => a + r.n, 0),
+      protocol: `RAVDESS leave-4-actors-out, ${folds.length} folds (${folds.map((f) => f.join('/')).join('; ')}), same recipe${opts.tess ? ' (+ TESS in training)' : ''}, mean ± sd over folds`,
+      measuredBy: 'earshot eval',
+      labels: results[0].scoredLabels,
+    };
+    summary.folds = results.map((r, k) => ({ actors: folds[k], accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n }));
+    log(`\nspeaker-independent RAVDESS: accuracy ${pct(mean(acc))} ± ${pct(sd(acc))}%  UAR ${pct(mean(uar))} ± ${pct(sd(uar))}%`);
+  }
+
+  if (protocols.has('random')) {
+    log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
+    const stem = join(runDir, 'random');
+    await runPython([...base, '--random-split', '0.2', '--out', stem, '--name', `${opts.name}-random`, '--report', `${stem}.py.json`]);
+    const held = new Set((JSON.parse(readFileSync(`${stem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
+    const r = await score(`${stem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${stem}.eval.json`);
+    metrics['ravdess-random-split'] = metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only');
+    log(`random split (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
+  }
+
+  if (protocols.has('final')) {
+    log(`\n== final model: all clips -> ${join(opts.modelsDir, opts.name)}.onnx`);
+    mkdirSync(opts.modelsDir, { recursive: true });
+    const stem = join(opts.modelsDir, opts.name);
+    await runPython([...base, '--out', stem, '--name', opts.name]);
+    const emodbRoot = join(opts.data, 'emodb');
+    if (existsSync(emodbRoot)) {
+      const r = await score(`${stem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'));
+      metrics['emodb-cross-corpus'] = metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped`);
+      log(`cross-corpus EmoDB (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
+    }
+    // The shipped metadata carries the numbers measured on held-out speakers with the same recipe.
+    const metaPath = `${stem}.json`;
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+    meta.metrics = { ...meta.metrics, ...metrics };
+    writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
+  }
+  summary.metrics = metrics;
+  writeFileSync(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return { metrics, runDir };
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('features -> PyTorch training -> ONNX -> speaker-independent evaluation through the runtime')
+    .option('--data <dir>', 'folder holding ravdess/, tess/, emodb/ corpus roots', '../shared/data')
+    .option('--name <name>', 'model name (models/NAME.onnx + NAME.json)', 'earshot-lstm')
+    .option('--arch <id>', 'architecture: lstm-attn, bilstm, lstm2x64, rnn, cnn1d, stride-cnn, cnn2d', 'lstm-attn')
+    .option('--protocols <list>', 'any of folds,random,final', 'folds,random,final')
+    .option('--folds <spec>', 'held-out actor folds, ";"-separated (default: 1-4;5-8;9-12;13-16;17-20)')
+    .option('--tess', 'add TESS to the training data')
+    .option('-c, --config <file>', 'frontend config (JSON/YAML); default 20 MFCC + RMS + ZCR')
+    .option('--work <dir>', 'features and fold models go here', 'build/train')
+    .option('--models-dir <dir>', 'where the final model is written', MODELS_DIR)
+    .option('--python <path>', 'python with torch and onnx', '/usr/bin/python3')
+    .option('--train-args <args>', 'passed through to scripts/train.py, e.g. "--epochs 30 --hidden 64"')
+    .option('-q, --quiet', 'no feature progress bar')
+    .action(async (opts: TrainOptions) => {
+      await runTrain(opts);
+    });
+}
