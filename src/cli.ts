@@ -8,6 +8,8 @@ import { EarshotError } from './errors.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerDevices } from './commands/devices.ts';
 import { registerBench } from './commands/bench.ts';
+import { registerEval } from './commands/eval.ts';
+import { registerTrain } from './commands/train.ts';
 
 const program = new Command('earshot')
   .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')
@@ -17,6 +19,8 @@ const program = new Command('earshot')
 registerFeatures(program);
 registerDevices(program);
 registerBench(program);
+registerEval(program);
+registerTrain(program);
 
 try {
   await program.parseAsync(process.argv);
