@@ -111,17 +111,39 @@ export function powerSpectrum32(f: Fft32, power: usize): void {
   const m = f.m;
   const re = f.re;
   const im = f.im;
-  for (let k = 0; k <= m; k++) {
-    const ka = <usize>(k == m ? 0 : k) << 2;
-    const kb = <usize>(k == 0 ? 0 : m - k) << 2;
-    const a = load<f32>(re + ka), b = load<f32>(im + ka);
-    const c = load<f32>(re + kb), d = load<f32>(im + kb);
-    // E = (Z[k] + conj Z[M-k]) / 2, O = -i (Z[k] - conj Z[M-k]) / 2
-    const er = (a + c) * 0.5, ei = (b - d) * 0.5;
-    const or = (b + d) * 0.5, oi = (c - a) * 0.5;
-    const wr = load<f32>(f.spRe + (<usize>k << 2)), wi = load<f32>(f.spIm + (<usize>k << 2));
-    const xr = er + wr * or - wi * oi;
-    const xi = ei + wr * oi + wi * or;
-    store<f32>(power + (<usize>k << 2), xr * xr + xi * xi);
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    splitScalar32(f, power, 0);
+    // four bins k..k+3 per step; their partners M-k..M-k-3 are one load, lanes reversed
+    const half = f32x4.splat(0.5);
+    for (k = 1; k + 4 <= m; k += 4) {
+      const kb = <usize>(m - k - 3) << 2;
+      const a = v128.load(re + (<usize>k << 2)), b = v128.load(im + (<usize>k << 2));
+      const c0 = v128.load(re + kb), d0 = v128.load(im + kb);
+      const c = v128.shuffle<f32>(c0, c0, 3, 2, 1, 0), d = v128.shuffle<f32>(d0, d0, 3, 2, 1, 0);
+      const er = f32x4.mul(f32x4.add(a, c), half), ei = f32x4.mul(f32x4.sub(b, d), half);
+      const or = f32x4.mul(f32x4.add(b, d), half), oi = f32x4.mul(f32x4.sub(c, a), half);
+      const wr = v128.load(f.spRe + (<usize>k << 2)), wi = v128.load(f.spIm + (<usize>k << 2));
+      const xr = f32x4.add(er, f32x4.sub(f32x4.mul(wr, or), f32x4.mul(wi, oi)));
+      const xi = f32x4.add(ei, f32x4.add(f32x4.mul(wr, oi), f32x4.mul(wi, or)));
+      v128.store(power + (<usize>k << 2), f32x4.add(f32x4.mul(xr, xr), f32x4.mul(xi, xi)));
+    }
   }
+  for (; k <= m; k++) splitScalar32(f, power, k);
+}
+
+// @ts-ignore: decorator
+@inline function splitScalar32(f: Fft32, power: usize, k: i32): void {
+  const m = f.m;
+  const ka = <usize>(k == m ? 0 : k) << 2;
+  const kb = <usize>(k == 0 ? 0 : m - k) << 2;
+  const a = load<f32>(f.re + ka), b = load<f32>(f.im + ka);
+  const c = load<f32>(f.re + kb), d = load<f32>(f.im + kb);
+  // E = (Z[k] + conj Z[M-k]) / 2, O = -i (Z[k] - conj Z[M-k]) / 2
+  const er = (a + c) * 0.5, ei = (b - d) * 0.5;
+  const or = (b + d) * 0.5, oi = (c - a) * 0.5;
+  const wr = load<f32>(f.spRe + (<usize>k << 2)), wi = load<f32>(f.spIm + (<usize>k << 2));
+  const xr = er + wr * or - wi * oi;
+  const xi = ei + wr * oi + wi * or;
+  store<f32>(power + (<usize>k << 2), xr * xr + xi * xi);
 }

@@ -43,7 +43,7 @@ let maxFrames = 0;
 
 let win: usize = 0; // f32[frameLength] window (or i16 Q15 for the fixed path)
 let rev: usize = 0; // i32[M] bit reversal
-let power: usize = 0; // f32[M+1] (f32 path) or i64[M+1] (Q15 path)
+let power: usize = 0; // f32[M+1] (f32 path) or u32[M+1] (Q15 path)
 let noise: usize = 0; // f32[M+1] noise estimate
 let noiseInit = false;
 let mel: usize = 0; // f32[melPad] log-mel of the current frame (i16 Q for the fixed DCT)
@@ -126,7 +126,7 @@ function initFixed(fftSize: i32): void {
     const w = <i32>Math.round(windowValue(windowKind, j, frameLength) * 32767.0);
     store<i16>(win + (<usize>j << 1), <i16>w);
   }
-  power = alloc(nBins * 8);
+  power = alloc(max(nBins * 4, frameLength * 4 + 16)); // u32 power; also the i32 frame scratch
   mel = alloc(melPad * 2);
   dct = alloc(max(nMfcc, 1) * melPad * 2);
   for (let k = 0; k < nMfcc; k++) {
@@ -303,9 +303,25 @@ function frameFixed(src: usize, row: usize): void {
   const aq = <i32>nearest<f32>(preEmph * 32768.0);
   // pre-emphasis + window, kept in i32 (|e| < 2^16: a full-scale sign flip gives 1.97, which
   // int16 would clip), into a scratch frame; find the peak for the block normalisation
-  const scratch = power; // i64[M+1] holds >= 2M i32 values; the power spectrum comes later
+  const scratch = power; // sized for frameLength i32 values; the power spectrum comes later
   let peak = 0;
-  for (let j = 0; j < frameLength; j++) {
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    // four samples per step in i32 lanes: e = x - (a*x[n-1] + 2^14) >> 15, v = (e*w + 2^14) >> 15
+    const av = i32x4.splat(aq);
+    const round = i32x4.splat(0x4000);
+    let vpeak = i32x4.splat(0);
+    for (; j + 4 <= frameLength; j += 4) {
+      const x = v128.load16x4_s(src + (<usize>j << 1));
+      const xp = v128.load16x4_s(src + (<usize>(j - 1) << 1));
+      const e = i32x4.sub(x, i32x4.shr_s(i32x4.add(i32x4.mul(av, xp), round), 15));
+      const v = i32x4.shr_s(i32x4.add(i32x4.mul(e, v128.load16x4_s(win + (<usize>j << 1))), round), 15);
+      v128.store(scratch + (<usize>j << 2), v);
+      vpeak = i32x4.max_s(vpeak, i32x4.abs(v));
+    }
+    peak = max(max(i32x4.extract_lane(vpeak, 0), i32x4.extract_lane(vpeak, 1)), max(i32x4.extract_lane(vpeak, 2), i32x4.extract_lane(vpeak, 3)));
+  }
+  for (; j < frameLength; j++) {
     const x = <i32>load<i16>(src + (<usize>j << 1));
     const xp = <i32>load<i16>(src + (<usize>(j - 1) << 1));
     const e = x - ((aq * xp + 0x4000) >> 15);
@@ -343,9 +359,9 @@ function frameFixed(src: usize, row: usize): void {
     const s = load<i32>(bank.start + (<usize>b << 2));
     const len = load<i32>(bank.len + (<usize>b << 2));
     const w = melWeights16 + (<usize>load<i32>(bank.offset + (<usize>b << 2)) << 1);
-    const p = power + (<usize>s << 3);
+    const p = power + (<usize>s << 2);
     let acc: i64 = 0;
-    for (let t = 0; t < len; t++) acc += <i64>load<i16>(w + (<usize>t << 1)) * load<i64>(p + (<usize>t << 3));
+    for (let t = 0; t < len; t++) acc += <i64>load<i16>(w + (<usize>t << 1)) * <i64>load<u32>(p + (<usize>t << 2));
     let lnQ16: i64 = acc > 0 ? ((<i64>log2Q16(acc) * LN2_Q16) >> 16) + frameOff + <i64>load<i32>(melBandOffset + (<usize>b << 2)) : floorQ16;
     if (lnQ16 < floorQ16) lnQ16 = floorQ16;
     const vQ16 = logDb ? (lnQ16 * DB_PER_LN_Q16) >> 16 : lnQ16;

@@ -12,7 +12,7 @@ const compiled = new Map<string, WebAssembly.Module>();
 /** Whether this engine can compile WASM SIMD (a 1-instruction probe module). */
 export const simdSupported: boolean = (() => {
   // (module (func (result v128) i32.const 0 i8x16.splat))
-  const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 11]);
+  const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 15, 11]);
   return WebAssembly.validate(probe);
 })();
 
