@@ -32,7 +32,7 @@ test('RAVDESS: 1200 clips, 20 actors of 60, 8 emotions, neutral half, sex from a
 test('TESS: 2798 clips, two female speakers, ps -> surprised, fear -> fearful, OA_bite_neutral kept as OAF', () => {
   const items = loadCorpus('tess', join(DATA, 'tess'));
   assert.is(items.length, 2798);
-  assert.equal(countBy(items, (i) => i.speaker), { OAF: 1399, YAF: 1399 } // each speaker lost one damaged clip);
+  assert.equal(countBy(items, (i) => i.speaker), { OAF: 1399, YAF: 1399 }); // each speaker lost one damaged clip
   const byLabel = countBy(items, (i) => i.label);
   assert.equal(Object.keys(byLabel).sort(), [...CORPUS_LABELS.tess].sort());
   assert.is(byLabel.angry, 399); // OAF_back_angry is missing from the distribution
