@@ -1,0 +1,122 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isEarshotError } from '../src/errors.ts';
+import { listModels, loadModel, modelMetadataSchema, resolveModelPath } from '../src/model/metadata.ts';
+import { confusionMatrix, scoreConfusion, sd } from '../src/model/metrics.ts';
+import { EmotionClassifier, softmax } from '../src/model/session.ts';
+import { confusionSvg } from '../src/model/confusion-svg.ts';
+
+// A real exported model (scripts/train.py on RAVDESS actors 01-02), committed as a test fixture.
+const FIXTURE = new URL('./fixtures/models/', import.meta.url).pathname;
+const NAME = 'tiny-lstm';
+
+function tempModelDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'earshot-model-'));
+  copyFileSync(join(FIXTURE, `${NAME}.json`), join(dir, `${NAME}.json`));
+  copyFileSync(join(FIXTURE, `${NAME}.onnx`), join(dir, `${NAME}.onnx`));
+  return dir;
+}
+
+function expectModelError(fn: () => unknown, pattern: RegExp): void {
+  try {
+    fn();
+    assert.unreachable('expected E_MODEL');
+  } catch (e) {
+    assert.ok(isEarshotError(e), String(e));
+    assert.is(e.code, 'E_MODEL');
+    assert.match(e.message, pattern);
+  }
+}
+
+test('metrics: accuracy, UAR, macro F1 and per-class scores from a known confusion matrix', () => {
+  const labels = ['a', 'b', 'c'];
+  const truth = ['a', 'a', 'a', 'a', 'b', 'b', 'c', 'c'];
+  const pred = ['a', 'a', 'a', 'b', 'b', 'a', 'c', 'a'];
+  const m = scoreConfusion(labels, confusionMatrix(labels, truth, pred));
+  assert.equal(m.confusion.matrix, [[3, 1, 0], [1, 1, 0], [1, 0, 1]]);
+  assert.is(m.n, 8);
+  assert.is(m.accuracy, 5 / 8);
+  assert.ok(Math.abs(m.uar - (3 / 4 + 1 / 2 + 1 / 2) / 3) < 1e-12);
+  assert.ok(Math.abs(m.perClass.a.precision - 3 / 5) < 1e-12);
+  assert.is(m.perClass.c.precision, 1);
+  const f1a = (2 * (3 / 5) * (3 / 4)) / (3 / 5 + 3 / 4);
+  assert.ok(Math.abs(m.perClass.a.f1 - f1a) < 1e-12);
+  assert.is(m.perClass.b.support, 2);
+  assert.ok(Math.abs(sd([0.6, 0.7, 0.8]) - 0.1) < 1e-12);
+  const svg = confusionSvg(m, 'test <model>');
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /test &lt;model&gt;/);
+  assert.is((svg.match(/<rect x=/g) ?? []).length, 9);
+});
+
+test('softmax is stable for large logits and sums to 1', () => {
+  const p = softmax([1000, 1001, 999], new Float32Array(3));
+  assert.ok(Math.abs(p[0] + p[1] + p[2] - 1) < 1e-6);
+  assert.ok(p[1] > p[0] && p[0] > p[2]);
+});
+
+test('metadata: the fixture validates; resolution by name and by path; missing model lists what exists', () => {
+  const dir = tempModelDir();
+  try {
+    assert.equal(listModels(dir), [NAME]);
+    const m = loadModel(NAME, dir);
+    assert.is(m.meta.name, NAME);
+    assert.is(m.frontend.sampleRate, 16000);
+    assert.is(loadModel(join(dir, `${NAME}.onnx`)).meta.name, NAME);
+    expectModelError(() => resolveModelPath('nope', dir), new RegExp(`Available in .*: ${NAME}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('metadata: a changed .onnx (sha256), an unbuildable frontend and a bad field are refused with E_MODEL', () => {
+  const dir = tempModelDir();
+  try {
+    const onnx = join(dir, `${NAME}.onnx`);
+    const bytes = readFileSync(onnx);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(onnx, bytes);
+    expectModelError(() => loadModel(NAME, dir), /sha256 .* expects/);
+    copyFileSync(join(FIXTURE, `${NAME}.onnx`), onnx);
+    const jsonPath = join(dir, `${NAME}.json`);
+    const good = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    writeFileSync(jsonPath, JSON.stringify({ ...good, frontend: { ...good.frontend, hopLength: 4000 } }));
+    expectModelError(() => loadModel(NAME, dir), /frontend.hopLength/);
+    writeFileSync(jsonPath, JSON.stringify({ ...good, normalization: { ...good.normalization, mean: [0] } }));
+    expectModelError(() => loadModel(NAME, dir), /normalization.mean: has 1 values/);
+    assert.ok(modelMetadataSchema.safeParse(good).success);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('session: classifies features into probabilities over the labels; a bad input is refused', async () => {
+  const c = await EmotionClassifier.load(join(FIXTURE, `${NAME}.json`));
+  try {
+    const frames = 120;
+    const x = new Float32Array(frames * c.dim);
+    for (let i = 0; i < x.length; i++) x[i] = c.meta.normalization.mean[i % c.dim] + Math.sin(i) * c.meta.normalization.std[i % c.dim];
+    const r = await c.classify(x, frames);
+    assert.is(r.probabilities.length, c.labels.length);
+    const sum = r.probabilities.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5);
+    assert.is(r.confidence, Math.max(...r.probabilities));
+    assert.is(r.label, c.labels[r.probabilities.indexOf(r.confidence)]);
+    const first = Float32Array.from(r.probabilities);
+    const again = await c.classify(x, frames);
+    assert.equal(Array.from(again.probabilities), Array.from(first), 'same input, same output');
+    try {
+      await c.classify(x, frames * 2);
+      assert.unreachable();
+    } catch (e) {
+      assert.ok(isEarshotError(e));
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+test.run();
