@@ -4,6 +4,7 @@ numbers a model ships with must come from the runtime that serves it."""
 import hashlib
 import json
 import os
+import warnings
 
 import onnx
 import torch
@@ -37,7 +38,9 @@ def export_onnx(model, n_features, path, fixed_frames=None):
     dynamic = {'features': {0: 'batch'}, 'logits': {0: 'batch'}}
     if not fixed_frames:
         dynamic['features'][1] = 'time'
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 1.13's exporter warns about shape inference of constants it then handles; the graph is checked below.
+        warnings.simplefilter('ignore')
         torch.onnx.export(model, (dummy,), path, opset_version=OPSET, input_names=['features'], output_names=['logits'],
                           dynamic_axes=dynamic, do_constant_folding=True)
     onnx.checker.check_model(onnx.load(path))

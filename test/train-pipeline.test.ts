@@ -1,0 +1,76 @@
+// The whole training path on a handful of real RAVDESS clips, so it cannot rot:
+// corpus -> `earshot features` (WASM) -> scripts/train.py (a few seconds) -> ONNX + metadata ->
+// `earshot eval` (onnxruntime-node) loads and scores it. Needs /usr/bin/python3 with torch + onnx.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runEval } from '../src/commands/eval.ts';
+import { runTrain } from '../src/commands/train.ts';
+import { loadModel } from '../src/model/metadata.ts';
+
+const RAVDESS = new URL('../../shared/data/ravdess/', import.meta.url).pathname;
+
+test('features -> short training -> ONNX -> earshot eval scores every clip', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-train-'));
+  try {
+    // 8 clips from each of two actors (one male, one female): every emotion once, normal intensity, statement 1.
+    const data = join(tmp, 'data');
+    for (const actor of ['01', '02']) {
+      mkdirSync(join(data, 'ravdess', `Actor_${actor}`), { recursive: true });
+      for (let e = 1; e <= 8; e++) {
+        const name = `03-01-0${e}-01-01-01-${actor}.flac`;
+        symlinkSync(join(RAVDESS, `Actor_${actor}`, name), join(data, 'ravdess', `Actor_${actor}`, name));
+      }
+    }
+    const models = join(tmp, 'models');
+    const logs: string[] = [];
+    const { metrics, runDir } = await runTrain(
+      {
+        data,
+        name: 'ci-lstm',
+        arch: 'lstm-attn',
+        protocols: 'folds,final',
+        folds: '1;2',
+        work: join(tmp, 'work'),
+        modelsDir: models,
+        python: '/usr/bin/python3',
+        trainArgs: '--epochs 2 --hidden 8 --layers 1 --threads 1',
+        quiet: true,
+      },
+      undefined,
+      (s) => logs.push(s),
+    );
+    assert.equal(readdirSync(models).sort(), ['ci-lstm.json', 'ci-lstm.onnx']);
+    const si = metrics['ravdess-speaker-independent'];
+    assert.ok(si, 'speaker-independent folds were scored');
+    assert.is(si.n, 16, 'each clip scored once, by the fold that held its actor out');
+    assert.is(si.measuredBy, 'earshot eval');
+    assert.ok(si.accuracy >= 0 && si.accuracy <= 1 && si.accuracySd !== undefined);
+    const fold1 = JSON.parse(readFileSync(join(runDir, 'fold1.json'), 'utf8'));
+    assert.equal(fold1.training.heldOutSpeakers, ['ravdess:01']);
+
+    const model = loadModel(join(models, 'ci-lstm.json'));
+    assert.is(model.meta.labels.length, 8);
+    assert.match(model.meta.licence, /NON-COMMERCIAL/);
+    assert.ok(model.meta.metrics['ravdess-speaker-independent'], 'fold metrics copied into the shipped metadata');
+
+    const jsonOut = join(tmp, 'eval.json');
+    const lines: string[] = [];
+    await runEval(join(data, 'ravdess'), { corpus: 'ravdess', model: join(models, 'ci-lstm.json'), json: jsonOut, plot: join(tmp, 'cm.svg') }, (s) => lines.push(s));
+    const r = JSON.parse(readFileSync(jsonOut, 'utf8'));
+    for (const k of ['accuracy', 'uar', 'f1Macro', 'perClass', 'confusion', 'n', 'model']) assert.ok(k in r, `JSON has ${k}`);
+    assert.is(r.n, 16);
+    assert.is(r.model, 'ci-lstm');
+    assert.is(r.confusion.labels.length, 8);
+    assert.is(r.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0), 16);
+    assert.is(Object.values(r.perClass as Record<string, { support: number }>).reduce((a, c) => a + c.support, 0), 16);
+    assert.match(readFileSync(join(tmp, 'cm.svg'), 'utf8'), /<svg/);
+    assert.match(lines.join('\n'), /accuracy .*UAR/);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test.run();
