@@ -1,0 +1,109 @@
+/**
+ * Runs the classifier on segments, one inference at a time. A segment that arrives while one is
+ * running waits in a queue of `queueDepth` slots (default 1); when the queue is full the oldest
+ * waiting segment is dropped and counted, so the newest audio wins and a slow device sheds load
+ * instead of falling ever further behind. The segment's features are copied into a preallocated
+ * slot when it is queued (the segmenter's ring moves on); no allocation per frame, one small
+ * record per segment.
+ */
+import type { Classification } from '../model/session.ts';
+import type { Segment } from './segmenter.ts';
+
+/** The part of EmotionClassifier the queue needs. */
+export interface Classifier {
+  classify(features: Float32Array, frames: number): Promise<Classification>;
+}
+
+/** A queued segment with whatever the caller attached (timings, stream times). */
+export interface Job<T> {
+  segment: Segment;
+  info: T;
+  frames: number;
+  features: Float32Array;
+  /** monotonic ms when queued */
+  queuedAt: number;
+}
+
+export interface InferenceCallbacks<T> {
+  /** the classification's arrays are reused by the classifier: copy what you keep, before returning */
+  result(job: Job<T>, c: Classification, startedAt: number, doneAt: number): void;
+  error(job: Job<T>, e: Error): void;
+}
+
+export class InferenceQueue<T> {
+  droppedInferences = 0;
+  inferenceErrors = 0;
+  /** ms spent inside classify() */
+  busyMs = 0;
+  private readonly free: Float32Array[] = [];
+  private readonly waiting: Job<T>[] = [];
+  private running: Job<T> | null = null;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly classifier: Classifier,
+    private readonly dim: number,
+    maxFrames: number,
+    private readonly queueDepth: number,
+    private readonly now: () => number,
+    private readonly callbacks: InferenceCallbacks<T>,
+  ) {
+    for (let i = 0; i < queueDepth + 1; i++) this.free.push(new Float32Array(maxFrames * dim));
+  }
+
+  /** Queues a segment; `fill` copies its features into the slot and returns the frame count. */
+  submit(segment: Segment, info: T, fill: (dst: Float32Array) => number): void {
+    if (this.waiting.length === this.queueDepth) {
+      const old = this.waiting.shift()!;
+      this.free.push(old.features);
+      this.droppedInferences++;
+    }
+    const features = this.free.pop()!;
+    const frames = fill(features);
+    this.waiting.push({ segment, info, frames, features, queuedAt: this.now() });
+    if (!this.running) void this.runNext();
+  }
+
+  get inFlight(): boolean {
+    return this.running !== null;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** Resolves when nothing is running or waiting. */
+  drain(): Promise<void> {
+    if (!this.running && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Drops every waiting segment (not counted as dropped: the stream was abandoned). */
+  clear(): void {
+    while (this.waiting.length) this.free.push(this.waiting.shift()!.features);
+  }
+
+  private async runNext(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const job = this.waiting.shift()!;
+      this.running = job;
+      const startedAt = this.now();
+      try {
+        const c = await this.classifier.classify(job.features.subarray(0, job.frames * this.dim), job.frames);
+        const doneAt = this.now();
+        this.busyMs += doneAt - startedAt;
+        this.callbacks.result(job, c, startedAt, doneAt);
+      } catch (e) {
+        this.busyMs += this.now() - startedAt;
+        this.inferenceErrors++;
+        this.callbacks.error(job, e as Error);
+      } finally {
+        this.running = null;
+        this.free.push(job.features);
+      }
+    }
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

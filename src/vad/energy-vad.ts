@@ -1,0 +1,151 @@
+/**
+ * Voice activity detection by an adaptive energy threshold with onset and hang-over.
+ *
+ * - Noise floor: minimum statistics (R. Martin, "Noise power spectral density estimation based on
+ *   optimal smoothing and minimum statistics", IEEE TSAP 9(5), 2001), on the broadband frame
+ *   energy: the floor is the lowest frame energy of the last `floorWindowMs`, kept as the minima
+ *   of 8 sub-windows so one frame costs O(1). It follows a drop at once (fast down) and a rise only
+ *   after a whole window without quieter frames (slow up), so speech, which always dips between
+ *   words, does not drag the floor up with it, while a fan switched on is learned within a window.
+ *   It never goes below `minFloorDb`, so digital silence does not make the threshold zero.
+ * - Decision: a frame is active when its energy exceeds floor + `thresholdDb` and `minSpeechDb`.
+ *   Speech starts after `onsetMs` of consecutive active frames (at the first of them: the onset is
+ *   retroactive) and ends `hangoverMs` after the last active frame (at that frame: the hang-over
+ *   bridges pauses between words but is not part of the segment).
+ *
+ * The detector is fed frame energies in order and reports boundaries to a sink as frame indices;
+ * segment i covers frames [start, end). Nothing is allocated per frame.
+ */
+import { z } from 'zod';
+
+export const vadConfigSchema = z.object({
+  /** dB a frame must be above the tracked noise floor to count as active. Default 9. */
+  thresholdDb: z.number().min(0).max(60).default(9),
+  /** Absolute gate: frames below this level (dBFS, mean square) are never active. Default -60. */
+  minSpeechDb: z.number().max(0).default(-60),
+  /** The noise floor never goes below this (dBFS); keeps digital silence from zeroing the threshold. Default -75. */
+  minFloorDb: z.number().max(0).default(-75),
+  /** Consecutive active audio needed to start speech (ms); shorter clicks are ignored. Default 50. */
+  onsetMs: z.number().min(0).max(2000).default(50),
+  /** Quiet audio after the last active frame before speech ends (ms); bridges pauses between words. Default 300. */
+  hangoverMs: z.number().min(0).max(5000).default(300),
+  /** Window of the minimum-statistics noise floor (ms): how long a louder noise takes to be learned. Default 2000. */
+  floorWindowMs: z.number().min(100).max(60000).default(2000),
+});
+export type VadConfig = z.output<typeof vadConfigSchema>;
+export type VadConfigInput = z.input<typeof vadConfigSchema>;
+
+/** Where the detector reports boundaries (frame indices since reset). */
+export interface VadSink {
+  speechStart(frame: number): void;
+  /** `frame` is exclusive: the frame after the last active one. */
+  speechEnd(frame: number): void;
+}
+
+const SUB_WINDOWS = 8;
+
+/** The onset and hang-over in frames of `hopSeconds` (what the segmenter must be able to look back over). */
+export function vadFrames(config: VadConfig, hopSeconds: number): { onsetFrames: number; hangoverFrames: number } {
+  const frames = (ms: number) => Math.max(0, Math.round(ms / 1000 / hopSeconds));
+  return { onsetFrames: Math.max(1, frames(config.onsetMs)), hangoverFrames: frames(config.hangoverMs) };
+}
+
+export class EnergyVad {
+  readonly config: VadConfig;
+  readonly onsetFrames: number;
+  readonly hangoverFrames: number;
+  private readonly subLength: number;
+  private readonly subMin = new Float64Array(SUB_WINDOWS);
+  private subCount = 0; // completed sub-windows (saturates at SUB_WINDOWS)
+  private subNext = 0; // ring index of the next completed sub-window
+  private curMin = Infinity;
+  private curLen = 0;
+  private frame = 0;
+  private speaking = false;
+  private activeRun = 0;
+  private lastActive = -1;
+  private floorDb = NaN;
+  private activeFrames = 0;
+
+  /** `hopSeconds` is the frame step (hopLength / sampleRate). */
+  constructor(config: VadConfigInput | VadConfig, hopSeconds: number, private readonly sink: VadSink) {
+    this.config = vadConfigSchema.parse(config);
+    ({ onsetFrames: this.onsetFrames, hangoverFrames: this.hangoverFrames } = vadFrames(this.config, hopSeconds));
+    this.subLength = Math.max(1, Math.round(this.config.floorWindowMs / 1000 / hopSeconds / SUB_WINDOWS));
+  }
+
+  /** Processes the energy (dBFS) of the next frame. */
+  step(levelDb: number): void {
+    const t = this.frame++;
+    const floor = this.updateFloor(levelDb);
+    const active = levelDb > floor + this.config.thresholdDb && levelDb > this.config.minSpeechDb;
+    if (active) this.activeFrames++;
+    if (!this.speaking) {
+      this.activeRun = active ? this.activeRun + 1 : 0;
+      if (this.activeRun >= this.onsetFrames) {
+        this.speaking = true;
+        this.lastActive = t;
+        this.sink.speechStart(t - this.onsetFrames + 1);
+      }
+      return;
+    }
+    if (active) this.lastActive = t;
+    else if (t - this.lastActive >= this.hangoverFrames) this.endSpeech();
+  }
+
+  /** End of stream: closes open speech at its last active frame. */
+  finish(): void {
+    if (this.speaking) this.endSpeech();
+    this.activeRun = 0;
+  }
+
+  reset(): void {
+    this.subMin.fill(0);
+    this.subCount = 0;
+    this.subNext = 0;
+    this.curMin = Infinity;
+    this.curLen = 0;
+    this.frame = 0;
+    this.speaking = false;
+    this.activeRun = 0;
+    this.lastActive = -1;
+    this.floorDb = NaN;
+    this.activeFrames = 0;
+  }
+
+  /** The current noise floor (dBFS); NaN before the first frame. */
+  get noiseFloorDb(): number {
+    return this.floorDb;
+  }
+
+  get inSpeech(): boolean {
+    return this.speaking;
+  }
+
+  /** Frames that passed the threshold since reset (for statistics). */
+  get activeFrameCount(): number {
+    return this.activeFrames;
+  }
+
+  private endSpeech(): void {
+    this.speaking = false;
+    this.activeRun = 0;
+    this.sink.speechEnd(this.lastActive + 1);
+  }
+
+  /** Minimum over the completed sub-windows and the one filling now, clamped to minFloorDb. */
+  private updateFloor(levelDb: number): number {
+    if (levelDb < this.curMin) this.curMin = levelDb;
+    let floor = this.curMin;
+    for (let i = 0; i < this.subCount; i++) if (this.subMin[i] < floor) floor = this.subMin[i];
+    if (++this.curLen === this.subLength) {
+      this.subMin[this.subNext] = this.curMin;
+      this.subNext = (this.subNext + 1) % SUB_WINDOWS;
+      if (this.subCount < SUB_WINDOWS) this.subCount++;
+      this.curMin = Infinity;
+      this.curLen = 0;
+    }
+    this.floorDb = Math.max(floor, this.config.minFloorDb);
+    return this.floorDb;
+  }
+}
