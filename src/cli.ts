@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { EarshotError } from './errors.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerDevices } from './commands/devices.ts';
+import { registerAnalyze } from './commands/analyze.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerTrain } from './commands/train.ts';
@@ -18,6 +19,7 @@ const program = new Command('earshot')
 
 registerFeatures(program);
 registerDevices(program);
+registerAnalyze(program);
 registerBench(program);
 registerEval(program);
 registerTrain(program);
