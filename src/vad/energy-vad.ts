@@ -5,9 +5,11 @@
  *   optimal smoothing and minimum statistics", IEEE TSAP 9(5), 2001), on the broadband frame
  *   energy: the floor is the lowest frame energy of the last `floorWindowMs`, kept as the minima
  *   of 8 sub-windows so one frame costs O(1). It follows a drop at once (fast down) and a rise only
- *   after a whole window without quieter frames (slow up), so speech, which always dips between
- *   words, does not drag the floor up with it, while a fan switched on is learned within a window.
- *   It never goes below `minFloorDb`, so digital silence does not make the threshold zero.
+ *   after a whole window without quieter frames (slow up). Active frames inside speech are kept
+ *   out of the tracker, so a long sentence without deep pauses does not lift the floor into its
+ *   own quiet syllables; after `floorFreezeMs` of continuous speech they are let in again, so a
+ *   fan switched on (which looks like endless speech) is learned after freeze + window.
+ *   The floor never goes below `minFloorDb`, so digital silence does not zero the threshold.
  * - Decision: a frame is active when its energy exceeds floor + `thresholdDb` and `minSpeechDb`.
  *   Speech starts after `onsetMs` of consecutive active frames (at the first of them: the onset is
  *   retroactive) and ends `hangoverMs` after the last active frame (at that frame: the hang-over
@@ -31,6 +33,8 @@ export const vadConfigSchema = z.object({
   hangoverMs: z.number().min(0).max(5000).default(300),
   /** Window of the minimum-statistics noise floor (ms): how long a louder noise takes to be learned. Default 2000. */
   floorWindowMs: z.number().min(100).max(60000).default(2000),
+  /** Continuous speech after which its frames feed the noise floor again (ms); bounds how long a new steady noise passes for speech. Default 8000. */
+  floorFreezeMs: z.number().min(0).max(600000).default(8000),
 });
 export type VadConfig = z.output<typeof vadConfigSchema>;
 export type VadConfigInput = z.input<typeof vadConfigSchema>;
@@ -55,6 +59,8 @@ export class EnergyVad {
   readonly onsetFrames: number;
   readonly hangoverFrames: number;
   private readonly subLength: number;
+  private readonly freezeFrames: number;
+  private speechStartFrame = 0;
   private readonly subMin = new Float64Array(SUB_WINDOWS);
   private subCount = 0; // completed sub-windows (saturates at SUB_WINDOWS)
   private subNext = 0; // ring index of the next completed sub-window
@@ -72,20 +78,23 @@ export class EnergyVad {
     this.config = vadConfigSchema.parse(config);
     ({ onsetFrames: this.onsetFrames, hangoverFrames: this.hangoverFrames } = vadFrames(this.config, hopSeconds));
     this.subLength = Math.max(1, Math.round(this.config.floorWindowMs / 1000 / hopSeconds / SUB_WINDOWS));
+    this.freezeFrames = Math.round(this.config.floorFreezeMs / 1000 / hopSeconds);
   }
 
   /** Processes the energy (dBFS) of the next frame. */
   step(levelDb: number): void {
     const t = this.frame++;
-    const floor = this.updateFloor(levelDb);
-    const active = levelDb > floor + this.config.thresholdDb && levelDb > this.config.minSpeechDb;
+    if (Number.isNaN(this.floorDb)) this.floorDb = Math.max(levelDb, this.config.minFloorDb);
+    const active = levelDb > this.floorDb + this.config.thresholdDb && levelDb > this.config.minSpeechDb;
+    if (!(active && this.speaking && t - this.speechStartFrame < this.freezeFrames)) this.updateFloor(levelDb);
     if (active) this.activeFrames++;
     if (!this.speaking) {
       this.activeRun = active ? this.activeRun + 1 : 0;
       if (this.activeRun >= this.onsetFrames) {
         this.speaking = true;
         this.lastActive = t;
-        this.sink.speechStart(t - this.onsetFrames + 1);
+        this.speechStartFrame = t - this.onsetFrames + 1;
+        this.sink.speechStart(this.speechStartFrame);
       }
       return;
     }
@@ -111,6 +120,7 @@ export class EnergyVad {
     this.lastActive = -1;
     this.floorDb = NaN;
     this.activeFrames = 0;
+    this.speechStartFrame = 0;
   }
 
   /** The current noise floor (dBFS); NaN before the first frame. */
@@ -134,7 +144,7 @@ export class EnergyVad {
   }
 
   /** Minimum over the completed sub-windows and the one filling now, clamped to minFloorDb. */
-  private updateFloor(levelDb: number): number {
+  private updateFloor(levelDb: number): void {
     if (levelDb < this.curMin) this.curMin = levelDb;
     let floor = this.curMin;
     for (let i = 0; i < this.subCount; i++) if (this.subMin[i] < floor) floor = this.subMin[i];
@@ -146,6 +156,5 @@ export class EnergyVad {
       this.curLen = 0;
     }
     this.floorDb = Math.max(floor, this.config.minFloorDb);
-    return this.floorDb;
   }
 }
