@@ -26,6 +26,7 @@ function detect(x: Float32Array, config: VadConfigInput = {}, chunk = 1600): [nu
   const vad = new EnergyVad(config, HOP_SEC, {
     speechStart: (f) => (start = f),
     speechEnd: (e) => segs.push([start * HOP_SEC, ((e - 1) * HOP + FRAME) / RATE]),
+    speechActive() {},
   });
   const energy = new FrameEnergy(FRAME, HOP);
   for (let i = 0; i < x.length; i += chunk) {
@@ -202,12 +203,12 @@ test('frame energy: frames as the frontend frames them, the same for any chunk s
 
 test('config: defaults, units, and every error with its path', () => {
   const c = vadConfigSchema.parse({});
-  assert.equal(c, { thresholdDb: 9, minSpeechDb: -60, minFloorDb: -75, onsetMs: 50, hangoverMs: 300, floorWindowMs: 2000, floorFreezeMs: 8000 });
+  assert.equal(c, { thresholdDb: 9, minSpeechDb: -60, minFloorDb: -75, onsetMs: 50, hangoverMs: 300, floorWindowMs: 2000, floorFreezeMs: 5000 });
   const r = vadConfigSchema.safeParse({ thresholdDb: -3, hangoverMs: 'long' });
   assert.not.ok(r.success);
   const paths = r.error!.issues.map((i) => i.path.join('.')).sort();
   assert.equal(paths, ['hangoverMs', 'thresholdDb']);
-  const vad = new EnergyVad({ onsetMs: 50, hangoverMs: 300 }, HOP_SEC, { speechStart() {}, speechEnd() {} });
+  const vad = new EnergyVad({ onsetMs: 50, hangoverMs: 300 }, HOP_SEC, { speechStart() {}, speechEnd() {}, speechActive() {} });
   assert.is(vad.onsetFrames, 5);
   assert.is(vad.hangoverFrames, 30);
 });

@@ -176,7 +176,9 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       try {
         this.feed(this.resampler.flush());
         this.vad.finish();
-        this.segmenter.push(this.frontend.flush());
+        const tail = this.frontend.flush();
+        this.framesProcessed += tail.frames;
+        this.segmenter.push(tail);
       } catch (e) {
         this.fire('error', e as Error);
       }

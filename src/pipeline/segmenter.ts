@@ -63,6 +63,8 @@ export class Segmenter implements VadSink {
   private cursor = 0;
   /** window mode: end of the last window handed over in this stretch of speech */
   private lastEnd = 0;
+  /** the open speech lasts at least until this frame (exclusive), whenever the VAD ends it */
+  private confirmed = 0;
 
   constructor(options: SegmenterOptions, private readonly onSegment: (segment: Segment) => void) {
     this.options = options;
@@ -82,6 +84,10 @@ export class Segmenter implements VadSink {
 
   speechEnd(frame: number): void {
     this.enqueue(frame, 0);
+  }
+
+  speechActive(frame: number): void {
+    this.confirmed = frame + 1;
   }
 
   /** Appends the frontend's rows (the next frames in order) and hands over what is complete. */
@@ -125,7 +131,7 @@ export class Segmenter implements VadSink {
     this.qHead = 0;
     this.qLen = 0;
     this.active = false;
-    this.segStart = this.cursor = this.lastEnd = 0;
+    this.segStart = this.cursor = this.lastEnd = this.confirmed = 0;
   }
 
   private enqueue(frame: number, start: number): void {
@@ -153,9 +159,15 @@ export class Segmenter implements VadSink {
         this.pop();
         continue;
       }
-      const end = this.qLen > 0 ? this.qFrame[this.qHead] : Infinity;
+      // Cut or slide only over frames the VAD has confirmed as speech (its end, once queued, or its
+      // newest active frame): deciding on frames that may turn out to be hang-over would make the
+      // segments depend on how far the VAD happened to be ahead, i.e. on the chunk sizes.
+      const endKnown = this.qLen > 0;
+      const end = endKnown ? this.qFrame[this.qHead] : Infinity;
+      const sure = endKnown ? end : this.confirmed;
       if (o.mode === 'utterance') {
-        if (end - this.cursor > o.maxFrames && this.available >= this.cursor + o.maxFrames) {
+        const longer = endKnown ? end - this.cursor > o.maxFrames : sure - this.cursor >= o.maxFrames;
+        if (longer && this.available >= this.cursor + o.maxFrames) {
           this.emit(this.cursor, this.cursor + o.maxFrames);
           this.cursor += o.maxFrames;
           continue;
@@ -164,7 +176,7 @@ export class Segmenter implements VadSink {
         if (end > this.cursor) this.emit(this.cursor, end); // (== when the last cut landed on the end)
       } else {
         const w = this.cursor;
-        if (w + o.windowFrames <= end && this.available >= w + o.windowFrames) {
+        if (w + o.windowFrames <= sure && this.available >= w + o.windowFrames) {
           this.emit(w, w + o.windowFrames);
           this.lastEnd = w + o.windowFrames;
           this.cursor += o.hopFrames;

@@ -33,8 +33,8 @@ export const vadConfigSchema = z.object({
   hangoverMs: z.number().min(0).max(5000).default(300),
   /** Window of the minimum-statistics noise floor (ms): how long a louder noise takes to be learned. Default 2000. */
   floorWindowMs: z.number().min(100).max(60000).default(2000),
-  /** Continuous speech after which its frames feed the noise floor again (ms); bounds how long a new steady noise passes for speech. Default 8000. */
-  floorFreezeMs: z.number().min(0).max(600000).default(8000),
+  /** Continuous speech after which its frames feed the noise floor again (ms); bounds how long a new steady noise passes for speech. Default 5000. */
+  floorFreezeMs: z.number().min(0).max(600000).default(5000),
 });
 export type VadConfig = z.output<typeof vadConfigSchema>;
 export type VadConfigInput = z.input<typeof vadConfigSchema>;
@@ -42,6 +42,8 @@ export type VadConfigInput = z.input<typeof vadConfigSchema>;
 /** Where the detector reports boundaries (frame indices since reset). */
 export interface VadSink {
   speechStart(frame: number): void;
+  /** An active frame inside speech (also each onset frame): speech lasts at least until frame + 1. */
+  speechActive(frame: number): void;
   /** `frame` is exclusive: the frame after the last active one. */
   speechEnd(frame: number): void;
 }
@@ -95,10 +97,14 @@ export class EnergyVad {
         this.lastActive = t;
         this.speechStartFrame = t - this.onsetFrames + 1;
         this.sink.speechStart(this.speechStartFrame);
+        this.sink.speechActive(t);
       }
       return;
     }
-    if (active) this.lastActive = t;
+    if (active) {
+      this.lastActive = t;
+      this.sink.speechActive(t);
+    }
     else if (t - this.lastActive >= this.hangoverFrames) this.endSpeech();
   }
 
