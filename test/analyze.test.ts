@@ -1,0 +1,158 @@
+// `earshot analyze` as a user runs it (the CLI in a child process) against the pipeline fed the
+// same audio in other ways: random chunk sizes in-process, and a real file-replay capture source.
+// Same segments, same labels, probabilities within 1e-6. Bad files are named and skipped.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeAudioFile } from '../src/audio/decode.ts';
+import { FileReplaySource } from '../src/capture/file-replay.ts';
+import { analyzeFile, type AnalyzedSegment, type FileAnalysis } from '../src/commands/analyze.ts';
+import { fileFeatures } from '../src/frontend/file-features.ts';
+import { Frontend } from '../src/frontend/frontend.ts';
+import { EmotionClassifier } from '../src/model/session.ts';
+import { EmotionPipeline } from '../src/pipeline/pipeline.ts';
+import type { PipelineResult } from '../src/pipeline/types.ts';
+import { DATA, ROOT } from './helpers/paths.ts';
+
+const MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
+const tmp = mkdtempSync(join(tmpdir(), 'earshot-analyze-'));
+const classifier = await EmotionClassifier.load(MODEL);
+
+// a RAVDESS clip as it is (16 kHz FLAC), and two EmoDB clips joined with a pause, as 44.1 kHz WAV
+const RAVDESS = join(DATA, 'ravdess/Actor_05/03-01-05-02-01-01-05.flac');
+const WAV44 = join(tmp, 'two-sentences-44k.wav');
+const emodb = ['03a01Fa.flac', '08a01Wa.flac'].map((f) => join(DATA, 'emodb', f));
+{
+  const r = spawnSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', join(tmp, 'pause.wav'), 'synth', '0.7', 'whitenoise', 'vol', '0.0005']); // a pause of low noise
+  assert.is(r.status, 0, String(r.stderr));
+  const s = spawnSync('sox', [emodb[0], join(tmp, 'pause.wav'), emodb[1], '-r', '44100', WAV44]);
+  assert.is(s.status, 0, String(s.stderr));
+}
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'analyze', '--model', MODEL, ...args], { encoding: 'utf8', cwd: ROOT });
+}
+
+/** The file through a fresh pipeline in random-sized chunks (1..5000 samples), as a capture might deliver it. */
+async function randomChunks(path: string, mode: 'utterance' | 'window'): Promise<PipelineResult[]> {
+  const audio = await decodeAudioFile(path);
+  const p = new EmotionPipeline({ classifier, config: { mode } });
+  const out: PipelineResult[] = [];
+  p.on('result', (r) => out.push(r));
+  let seed = 99;
+  for (let i = 0; i < audio.samples.length; ) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const n = 1 + (seed % 5000);
+    p.push({ samples: audio.samples.subarray(i, i + n), sampleRate: audio.sampleRate, time: i / audio.sampleRate });
+    i += n;
+    if (p.busy) await p.drain();
+  }
+  await p.end();
+  return out;
+}
+
+function assertSame(cliSegs: AnalyzedSegment[], other: { startSec?: number; start: number | string; endSec?: number; label: string; probabilities: Record<string, number> }[], what: string): void {
+  assert.is(other.length, cliSegs.length, what);
+  cliSegs.forEach((s, i) => {
+    const o = other[i];
+    const start = typeof o.start === 'number' ? o.start : o.startSec!;
+    assert.ok(Math.abs(start - s.start) < 1e-9, `${what} #${i} start ${start} vs ${s.start}`);
+    assert.is(o.label, s.label, `${what} #${i}`);
+    for (const l of classifier.labels) {
+      if (Math.abs(o.probabilities[l] - s.probabilities[l]) > 1e-6) assert.unreachable(`${what} #${i} ${l}: ${o.probabilities[l]} vs ${s.probabilities[l]}`);
+    }
+  });
+}
+
+for (const mode of ['utterance', 'window'] as const) {
+  test(`${mode}: earshot analyze --json and the pipeline fed random chunks agree per segment`, async () => {
+    const r = cli('--json', '--mode', mode, RAVDESS, WAV44);
+    assert.is(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as FileAnalysis[];
+    assert.equal(out.map((a) => a.file), [RAVDESS, WAV44]);
+    assert.is(out[1].sampleRate, 44100);
+    assert.ok(out[1].segments.length >= 2, `two sentences: ${JSON.stringify(out[1].segments)}`);
+    for (const a of out) {
+      assert.ok(a.segments.length > 0 && a.segments.every((s) => s.kind === mode));
+      assertSame(a.segments, await randomChunks(a.file, mode), `${mode} ${a.file}`);
+      // the overall label is the duration-weighted mean of the segments
+      const total = a.segments.reduce((t, s) => t + (s.end - s.start), 0);
+      for (const l of classifier.labels) {
+        const mean = a.segments.reduce((t, s) => t + (s.end - s.start) * s.probabilities[l], 0) / total;
+        assert.ok(Math.abs(mean - a.overall!.probabilities[l]) < 1e-9);
+      }
+      const best = classifier.labels.reduce((b, l) => (a.overall!.probabilities[l] > a.overall!.probabilities[b] ? l : b));
+      assert.is(a.overall!.label, best);
+    }
+  });
+}
+
+test('a real file-replay capture source into the pipeline gives what analyze gives', async () => {
+  const cliOut = JSON.parse(cli('--json', WAV44).stdout) as FileAnalysis[];
+  const source = await FileReplaySource.fromFile(WAV44, { chunkSamples: 4410 });
+  // as fast as the file can be read: a queue long enough that nothing is dropped
+  const p = new EmotionPipeline({ classifier, config: { queueDepth: 64 } });
+  const got: PipelineResult[] = [];
+  p.on('result', (r) => got.push(r));
+  const ended = new Promise<void>((resolve) => source.once('end', () => resolve()));
+  source.on('chunk', (c) => p.push(c));
+  await source.start();
+  await ended;
+  await p.end();
+  await source.stop();
+  assert.is(p.stats().droppedInferences, 0);
+  assertSame(cliOut[0].segments, got, 'file replay');
+});
+
+test('wholeFile is the model on the features `earshot features` computes for the file', async () => {
+  const p = new EmotionPipeline({ classifier });
+  const a = await analyzeFile(RAVDESS, p);
+  const f = await fileFeatures(RAVDESS, new Frontend(classifier.model.frontend));
+  const c = await classifier.classify(f.data, f.frames);
+  assert.is(a.wholeFile!.label, c.label);
+  classifier.labels.forEach((l, k) => assert.ok(Math.abs(a.wholeFile!.probabilities[l] - c.probabilities[k]) < 1e-6));
+  assert.ok(Math.abs(a.durationSec - f.durationSec) < 1e-9);
+});
+
+test('text output: overall label and a timeline line per segment', () => {
+  const r = cli(RAVDESS);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.match(lines[0], new RegExp(`^${RAVDESS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\w+ \\d+% \\(1 utterance, 1\\.6 s of speech in 3\\.4 s\\); whole file: \\w+ \\d+%$`));
+  assert.is(lines.length, 2);
+  assert.match(lines[1], /^\s+0\.9\d -\s+2\.[56]\d s  \w+\s+\d+%$/);
+});
+
+test('bad files are named on stderr, the good ones still analysed, exit code 1', () => {
+  const text = join(tmp, 'notes.wav');
+  writeFileSync(text, 'this is not audio\n');
+  const truncated = join(tmp, 'truncated.flac');
+  writeFileSync(truncated, readFileSync(RAVDESS).subarray(0, 3000));
+  const silence = join(tmp, 'silence.wav');
+  assert.is(spawnSync('sox', ['-n', '-r', '16000', '-b', '16', silence, 'trim', '0', '2']).status, 0);
+  const missing = join(tmp, 'missing.flac');
+  const r = cli(text, RAVDESS, truncated, missing, silence);
+  assert.is(r.status, 1, r.stderr);
+  for (const bad of [text, truncated, missing]) assert.ok(r.stderr.includes(bad), `stderr names ${bad}: ${r.stderr}`);
+  assert.match(r.stderr, /3 of 5 file\(s\) could not be analysed/);
+  assert.ok(r.stdout.includes(`${RAVDESS}: `), r.stdout);
+  assert.ok(r.stdout.includes(`${silence}: no speech detected in 2.0 s`), r.stdout);
+});
+
+test('bad flags and a missing model are clear errors', () => {
+  const m = cli('--mode', 'sentences', RAVDESS);
+  assert.is(m.status, 2);
+  assert.match(m.stderr, /--mode sentences: use one of utterance, window/);
+  const n = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'analyze', '--model', 'no-such-model', RAVDESS], { encoding: 'utf8', cwd: ROOT });
+  assert.is(n.status, 2);
+  assert.match(n.stderr, /model "no-such-model" not found/);
+});
+
+test.after(async () => {
+  await classifier.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+test.run();
