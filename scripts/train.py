@@ -24,7 +24,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train.data import EMOTIONS, Augment, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
-from train.export import export_onnx, write_metadata  # noqa: E402
+from train.export import export_onnx, export_streaming, write_metadata  # noqa: E402
 from train.models import ARCHITECTURES, build  # noqa: E402
 
 
@@ -158,13 +158,16 @@ def main(argv):
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = a.out + '.onnx'
     export_onnx(model, len(fs.feature_names), onnx_path, fixed)
+    # Per-utterance CMVN needs the whole window's statistics, so an incremental form would not see
+    # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
+    streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.norm != 'utterance' else None
     corpora = sorted({i['corpus'] for i in train})
     options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'max_frames']}
     options['features'] = [os.path.relpath(d) for d in a.features]
     write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],
                    labels=labels, frontend=fs.frontend, feature_names=fs.feature_names, norm_mode=a.norm, mean=mean, std=std,
                    onnx_path=onnx_path, fixed_frames=fixed, parameters=params, corpora=corpora, protocol=protocol,
-                   held_out=held_out, seed=a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0)
+                   held_out=held_out, seed=a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming)
     print(f'wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes) and {a.out}.json in {time.time() - t0:.0f} s', flush=True)
     if a.report:
         r = evaluate(model, xte, yte, len(labels), fixed) if xte else {}

@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
 import { runTrain } from '../src/commands/train.ts';
+import { Frontend } from '../src/frontend/frontend.ts';
+import { fileFeatures } from '../src/frontend/file-features.ts';
 import { loadModel } from '../src/model/metadata.ts';
+import { EmotionClassifier } from '../src/model/session.ts';
+import { EmotionStream } from '../src/model/stream.ts';
 
 const RAVDESS = new URL('../../shared/data/ravdess/', import.meta.url).pathname;
 
@@ -42,7 +46,7 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
       undefined,
       (s) => logs.push(s),
     );
-    assert.equal(readdirSync(models).sort(), ['ci-lstm.json', 'ci-lstm.onnx']);
+    assert.equal(readdirSync(models).sort(), ['ci-lstm.json', 'ci-lstm.onnx', 'ci-lstm.stream.onnx']);
     const si = metrics['ravdess-speaker-independent'];
     assert.ok(si, 'speaker-independent folds were scored');
     assert.is(si.n, 16, 'each clip scored once, by the fold that held its actor out');
@@ -55,6 +59,28 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
     assert.is(model.meta.labels.length, 8);
     assert.match(model.meta.licence, /NON-COMMERCIAL/);
     assert.ok(model.meta.metrics['ravdess-speaker-independent'], 'fold metrics copied into the shipped metadata');
+
+    // The streaming form, fed in uneven chunks, gives the full model's probabilities.
+    const full = await EmotionClassifier.load(join(models, 'ci-lstm.json'));
+    const stream = await EmotionStream.load(join(models, 'ci-lstm.json'));
+    try {
+      const f = await fileFeatures(join(RAVDESS, 'Actor_01', '03-01-05-01-01-01-01.flac'), new Frontend(model.frontend));
+      const want = Array.from((await full.classify(f.data, f.frames)).probabilities);
+      for (const chunk of [1, 7, 50]) {
+        stream.reset();
+        let got: Float32Array | null = null;
+        for (let t = 0; t < f.frames; t += chunk) {
+          const n = Math.min(chunk, f.frames - t);
+          const r = await stream.push(f.data.subarray(t * f.dim, (t + n) * f.dim), n);
+          if (r) got = r.probabilities;
+        }
+        assert.ok(got, 'a classification after the last chunk');
+        want.forEach((p, i) => assert.ok(Math.abs(p - got![i]) < 1e-4, `chunk ${chunk}, class ${i}: ${p} vs ${got![i]}`));
+      }
+    } finally {
+      await full.close();
+      await stream.close();
+    }
 
     const jsonOut = join(tmp, 'eval.json');
     const lines: string[] = [];

@@ -46,8 +46,44 @@ def export_onnx(model, n_features, path, fixed_frames=None):
     onnx.checker.check_model(onnx.load(path))
 
 
+def streaming_state(model):
+    """State tensors of LstmAttentionStep: (name, shape, initial value), inputs `<name>_in`, outputs `<name>_out`."""
+    L, H = model.layers, model.hidden
+    return [('h', [L, 1, H], 0.0), ('c', [L, 1, H], 0.0), ('att_max', [1, 1], -1e4), ('att_den', [1, 1], 0.0), ('att_num', [1, H], 0.0)]
+
+
+def export_streaming(model, n_features, path):
+    """Exports LstmAttentionStep and checks that feeding a random utterance in chunks gives the
+    full model's logits (max abs difference < 1e-4)."""
+    from .models import LstmAttentionStep
+    model.eval()
+    step = LstmAttentionStep(model).eval()
+    state = streaming_state(model)
+    k = model.stack
+    init = [torch.full(shape, v) for _, shape, v in state]
+    names_in = ['features'] + [f'{n}_in' for n, _, _ in state]
+    names_out = ['logits'] + [f'{n}_out' for n, _, _ in state]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(step, (torch.zeros(1, 4 * k, n_features), *init), path, opset_version=OPSET, input_names=names_in,
+                          output_names=names_out, dynamic_axes={'features': {1: 'time'}}, do_constant_folding=True)
+        onnx.checker.check_model(onnx.load(path))
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(1, 40 * k, n_features, generator=g)
+        full = model(x)
+        st = init
+        for s in range(0, x.shape[1], 5 * k):
+            logits, *st = step(x[:, s:s + 5 * k], *st)
+        diff = float((logits - full).abs().max())
+        if diff > 1e-4:
+            raise SystemExit(f'streaming export differs from the full model by {diff}; not writing {path}')
+    return {'file': os.path.basename(path), 'sha256': sha256_file(path), 'framesPerStep': k,
+            'stateInputs': [{'name': f'{n}_in', 'shape': shape, 'init': v} for n, shape, v in state],
+            'stateOutputs': [{'name': f'{n}_out', 'shape': shape} for n, shape, _ in state]}
+
+
 def write_metadata(path, *, name, arch, description, labels, frontend, feature_names, norm_mode, mean, std, onnx_path,
-                   fixed_frames, parameters, corpora, protocol, held_out, seed, epochs, options, seconds):
+                   fixed_frames, parameters, corpora, protocol, held_out, seed, epochs, options, seconds, streaming=None):
     hop = frontend.get('hopLength', 160)
     rate = frontend.get('sampleRate', 16000)
     if fixed_frames:
@@ -70,6 +106,7 @@ def write_metadata(path, *, name, arch, description, labels, frontend, feature_n
         'window': window,
         'onnx': {'file': os.path.basename(onnx_path), 'sha256': sha256_file(onnx_path), 'opset': OPSET,
                  'bytes': os.path.getsize(onnx_path)},
+        **({'streaming': streaming} if streaming else {}),
         'parameters': int(parameters),
         'training': {'corpora': sorted(corpora), 'protocol': protocol, 'heldOutSpeakers': held_out, 'seed': seed,
                      'epochs': epochs, 'options': options, 'seconds': round(seconds, 1)},

@@ -156,3 +156,27 @@ def build(arch, n_in, n_classes, options=None):
         raise SystemExit(f'train.py: unknown --arch {arch}; use one of {", ".join(ARCHITECTURES)}')
     ctor, fixed, _ = ARCHITECTURES[arch]
     return ctor(n_in, n_classes, options or {}), fixed
+
+
+class LstmAttentionStep(nn.Module):
+    """Streaming form of LstmAttention with the same weights: advances the LSTM over a chunk of
+    frames (a multiple of `stack`) from explicit state and keeps the attention pooling as running
+    sums (online softmax: running max, denominator and weighted sum), so the logits after any
+    chunk equal the full model's logits over everything fed so far."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x, h, c, att_max, att_den, att_num):
+        m = self.m
+        t = x.shape[1] // m.stack
+        x = x[:, :t * m.stack].reshape(x.shape[0], t, x.shape[2] * m.stack)
+        out, (h2, c2) = m.lstm(x, (h, c))
+        s = m.pool.v(torch.tanh(m.pool.proj(out))).squeeze(-1)
+        new_max = torch.maximum(att_max, s.max(dim=1, keepdim=True).values)
+        scale = torch.exp(att_max - new_max)
+        e = torch.exp(s - new_max)
+        den = att_den * scale + e.sum(dim=1, keepdim=True)
+        num = att_num * scale + torch.bmm(e.unsqueeze(1), out).squeeze(1)
+        return m.head(num / den), h2, c2, new_max, den, num

@@ -100,7 +100,7 @@ async function score(modelJson: string, items: Parameters<typeof evaluateItems>[
 
 const pct = (x: number) => (100 * x).toFixed(1);
 
-export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log = (s: string) => process.stderr.write(`${s}\n`)) {
+export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
   for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_CONFIG', `--protocols: "${p}" is not one of folds, random, final`);
   const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(DEFAULT_TRAIN_FRONTEND);

@@ -38,7 +38,12 @@ const metricSchema = z.object({
 });
 export type ModelMetric = z.infer<typeof metricSchema>;
 
-const tensorSchema = z.object({ name: z.string().min(1), shape: z.array(z.union([z.number().int().positive(), z.string()])) });
+const tensorSchema = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.union([z.number().int().positive(), z.string()])),
+  /** Initial value of every element of a state input (e.g. 0 for LSTM state, -1e4 for a running max). */
+  init: z.number().optional(),
+});
 
 export const modelMetadataSchema = z
   .object({
@@ -84,12 +89,17 @@ export const modelMetadataSchema = z
     onnx: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), opset: z.number().int(), bytes: z.number().int().positive() }),
     /**
      * Optional incremental form: the same weights with explicit state inputs/outputs, so the
-     * daemon can advance a few frames at a time. Outputs are fed back as inputs, in order.
+     * daemon can advance a few frames at a time. Outputs are fed back as inputs, in order. The
+     * input `features` takes a multiple of framesPerStep frames, normalised as `normalization`
+     * says (only exported for "global" or "none": per-utterance CMVN cannot be computed ahead).
+     * The logits after each chunk are those of the full model over everything fed since the
+     * state was initialised.
      */
     streaming: z
       .object({
         file: z.string(),
         sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        framesPerStep: z.number().int().positive(),
         stateInputs: z.array(tensorSchema),
         stateOutputs: z.array(tensorSchema),
       })
