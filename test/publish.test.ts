@@ -1,0 +1,386 @@
+// The MQTT publisher against a real Mosquitto (test/helpers/mosquitto.ts) and the embedded aedes
+// broker. Only the backoff test uses a fake client: it checks timing decisions, not the wire.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type MqttClient } from 'mqtt';
+import { startMosquitto, freePort } from './helpers/mosquitto.ts';
+import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/publish/publisher.ts';
+import { parsePublisherConfig, type PublisherConfigInput } from '../src/publish/config.ts';
+import { startEmbeddedBroker } from '../src/publish/embedded-broker.ts';
+import { EventIdSource } from '../src/publish/event-id.ts';
+import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent, type EmotionState } from '../src/publish/payloads.ts';
+
+// Everything a test starts is registered here and torn down after it, pass or fail, so a failed
+// assertion cannot leave a broker or client keeping the process alive.
+const cleanups: (() => unknown)[] = [];
+const defer = <T>(thing: T, undo: (t: T) => unknown): T => (cleanups.push(() => undo(thing)), thing);
+test.after.each(async () => {
+  while (cleanups.length) await Promise.resolve().then(cleanups.pop()!).catch(() => {});
+});
+const mosquitto = async (opts?: { persistence?: boolean }) => defer(await startMosquitto(opts), (b) => b.stop());
+const newPublisher = (ctx: ConstructorParameters<typeof MqttPublisher>[0]) => defer(new MqttPublisher(ctx), (p) => p.stop());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitUntil(what: string, done: () => boolean, timeoutMs = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!done()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+interface Received { topic: string; payload: string; retain: boolean; qos: number }
+interface Subscriber { client: MqttClient; messages: Received[]; on(topic: string): Received[]; end(): Promise<void> }
+async function subscribe(url: string, topics: string[], opts: { clientId?: string; clean?: boolean } = {}): Promise<Subscriber> {
+  const client = await connectClient(url, opts);
+  const messages: Received[] = [];
+  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos }));
+  await client.subscribeAsync(topics, { qos: 1 });
+  return defer({ client, messages, on: (t) => messages.filter((m) => m.topic === t), end: () => client.endAsync(true) }, (x) => x.end());
+}
+function connectClient(url: string, opts: { clientId?: string; clean?: boolean } = {}): Promise<MqttClient> {
+  const client = connect(url, { protocolVersion: 4, reconnectPeriod: 50, connectTimeout: 2000, ...opts });
+  defer(client, (c) => c.endAsync(true));
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+  });
+}
+
+function memoryLog(): PublisherLog & { lines: { level: string; obj: object; msg: string }[] } {
+  const lines: { level: string; obj: object; msg: string }[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj, msg: msg ?? '' });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+const stateDir = () => mkdtempSync(join(tmpdir(), 'earshot-pub-'));
+function config(url: string, extra: Partial<PublisherConfigInput> = {}) {
+  return parsePublisherConfig({ url, deviceId: 'testdev', stateDir: stateDir(), reconnectMinMs: 50, reconnectMaxMs: 200, connectTimeoutMs: 1000, stopTimeoutMs: 2000, ...extra });
+}
+
+const labels = ['angry', 'happy', 'neutral', 'sad'];
+function makeEvent(ids: EventIdSource, i: number): EmotionEvent {
+  const start = new Date(Date.UTC(2025, 2, 1, 12, 0, 0) + i * 2000);
+  const p = [0.1, 0.2, 0.3, 0.4].map((x, k) => ((x + i * 0.07 * (k + 1)) % 1) + 0.01);
+  const sum = p.reduce((a, b) => a + b, 0);
+  const probabilities = Object.fromEntries(labels.map((l, k) => [l, p[k] / sum]));
+  const best = labels.reduce((a, b) => (probabilities[a] >= probabilities[b] ? a : b));
+  return {
+    id: ids.next(), deviceId: 'testdev', start: start.toISOString(), end: new Date(start.getTime() + 1500).toISOString(), durationMs: 1500,
+    label: best, confidence: probabilities[best], probabilities, model: 'ser-test', kind: i % 2 ? 'window' : 'utterance',
+  };
+}
+const emotion = (label: string, confidence: number): EmotionState => ({
+  label, confidence, probabilities: { angry: 0.1, happy: confidence, neutral: 0.9 - confidence, sad: 0 }, timestamp: new Date().toISOString(), model: 'ser-test',
+});
+/** Ids in first-arrival order, and how many arrived more than once. */
+function firstArrivals(messages: Received[]): { ids: string[]; duplicates: number } {
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (const m of messages) {
+    const id = (JSON.parse(m.payload) as EmotionEvent).id;
+    if (seen.has(id)) duplicates++;
+    else seen.add(id);
+  }
+  return { ids: [...seen], duplicates };
+}
+
+test('status is retained online; stop() leaves a retained offline', async () => {
+  const broker = await mosquitto();
+  const pub = newPublisher({ config: config(broker.url) });
+  await pub.start();
+  assert.ok(pub.connected);
+  const late = await subscribe(broker.url, ['earshot/testdev/status']);
+  await waitUntil('retained online', () => late.messages.length > 0);
+  assert.equal(late.messages[0], { topic: 'earshot/testdev/status', payload: 'online', retain: true, qos: 1 });
+  await pub.stop();
+  await waitUntil('offline', () => late.messages.some((m) => m.payload === 'offline'));
+  const after = await subscribe(broker.url, ['earshot/testdev/status']);
+  await waitUntil('retained offline', () => after.messages.length > 0);
+  assert.is(after.messages[0].payload, 'offline');
+  assert.ok(after.messages[0].retain);
+});
+
+test('a publisher process killed with SIGKILL shows as offline through its last will', async () => {
+  const broker = await mosquitto();
+  const watcher = await subscribe(broker.url, ['earshot/testdev/status']);
+  const cfg = JSON.stringify({ url: broker.url, deviceId: 'testdev', stateDir: stateDir(), keepaliveSec: 60 });
+  const src = new URL('../src/publish/', import.meta.url).href;
+  const code = `
+    import { MqttPublisher } from '${src}publisher.ts';
+    import { parsePublisherConfig } from '${src}config.ts';
+    const p = new MqttPublisher({ config: parsePublisherConfig(JSON.parse(process.env.CFG)) });
+    await p.start();
+    if (p.connected) console.log('ready');
+    setInterval(() => {}, 1000);`;
+  const child = defer(spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, CFG: cfg }, stdio: ['ignore', 'pipe', 'inherit'] }), (c) => c.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await waitUntil('child publisher connected', () => out.includes('ready'), 10_000);
+  await waitUntil('online', () => watcher.messages.some((m) => m.payload === 'online'));
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  await waitUntil('last will offline', () => watcher.messages.at(-1)?.payload === 'offline', 3000);
+  const late = await subscribe(broker.url, ['earshot/testdev/status']);
+  await waitUntil('retained will', () => late.messages.length > 0);
+  assert.equal(late.messages[0], { topic: 'earshot/testdev/status', payload: 'offline', retain: true, qos: 1 }, 'the will is retained');
+});
+
+test('emotion state is retained and matches the contract; metrics carry the queue numbers', async () => {
+  const broker = await mosquitto();
+  const pub = newPublisher({ config: config(broker.url, { baseTopic: 'lab/rig1' }), version: '9.9.9' });
+  await pub.start();
+  const live = await subscribe(broker.url, ['lab/rig1/metrics']);
+  pub.publishEmotion(emotion('neutral', 0.5));
+  pub.publishEmotion(emotion('happy', 0.7));
+  pub.publishMetrics({ uptimeSec: 12, realTimeFactor: 0.04, latencyMs: { p50: 18, p99: 40 }, droppedFrames: 0, droppedInferences: 1, version: '9.9.9', timestamp: new Date().toISOString() });
+  const late = await subscribe(broker.url, ['lab/rig1/emotion']);
+  await waitUntil('retained emotion', () => late.messages.length > 0);
+  assert.is(late.messages.length, 1, 'only the latest state is retained');
+  const state = emotionStateSchema.parse(JSON.parse(late.messages[0].payload));
+  assert.is(state.label, 'happy');
+  assert.ok(late.messages[0].retain);
+  await waitUntil('metrics', () => live.messages.length > 0);
+  const m = metricsSchema.parse(JSON.parse(live.messages[0].payload));
+  assert.is(m.queueDepth, 0);
+  assert.is(m.droppedEvents, 0);
+  assert.is(live.messages[0].retain, false);
+  await pub.stop();
+});
+
+test('events arrive QoS 1, not retained, in order, matching the schema', async () => {
+  const broker = await mosquitto();
+  const sub = await subscribe(broker.url, ['earshot/testdev/events']);
+  const pub = newPublisher({ config: config(broker.url) });
+  await pub.start();
+  const ids = new EventIdSource('testdev');
+  const sent = Array.from({ length: 50 }, (_, i) => makeEvent(ids, i));
+  for (const e of sent) pub.publishEvent(e);
+  await waitUntil('50 events', () => sub.messages.length >= 50);
+  for (const [i, m] of sub.messages.entries()) {
+    assert.is(m.qos, 1);
+    assert.is(m.retain, false);
+    assert.equal(emotionEventSchema.parse(JSON.parse(m.payload)), sent[i]);
+  }
+  await waitUntil('queue drained', () => pub.queueDepth === 0);
+  const retained = await subscribe(broker.url, ['earshot/testdev/events']);
+  await sleep(200);
+  assert.is(retained.messages.length, 0, 'events are not retained');
+  await pub.stop();
+});
+
+test('Home Assistant discovery is retained and republished when HA announces online', async () => {
+  const broker = await mosquitto();
+  const pub = newPublisher({ config: config(broker.url, { deviceName: 'Kitchen' }), version: '1.2.3', deviceModel: 'ser-test' });
+  await pub.start();
+  const ha = await subscribe(broker.url, ['homeassistant/sensor/+/config']);
+  await waitUntil('two retained configs', () => ha.messages.length >= 2);
+  const emotionCfg = ha.on('homeassistant/sensor/testdev_emotion/config');
+  assert.is(emotionCfg.length, 1);
+  assert.ok(emotionCfg[0].retain);
+  const cfg = haDiscoveryConfigSchema.parse(JSON.parse(emotionCfg[0].payload));
+  assert.is(cfg.state_topic, 'earshot/testdev/emotion');
+  assert.is(cfg.json_attributes_topic, 'earshot/testdev/emotion');
+  assert.is(cfg.availability_topic, 'earshot/testdev/status');
+  assert.is(cfg.value_template, '{{ value_json.label }}');
+  assert.equal(cfg.device, { identifiers: ['earshot_testdev'], name: 'Kitchen', model: 'ser-test', manufacturer: 'earshot', sw_version: '1.2.3' });
+  const conf = haDiscoveryConfigSchema.parse(JSON.parse(ha.on('homeassistant/sensor/testdev_emotion_confidence/config')[0].payload));
+  assert.is(conf.unit_of_measurement, '%');
+  assert.is.not(conf.unique_id, cfg.unique_id);
+
+  const homeAssistant = await connectClient(broker.url);
+  await homeAssistant.publishAsync('homeassistant/status', 'offline');
+  await sleep(100);
+  assert.is(ha.messages.length, 2, 'offline from HA triggers nothing');
+  await homeAssistant.publishAsync('homeassistant/status', 'online');
+  await waitUntil('republished configs', () => ha.messages.length >= 4);
+  assert.equal(ha.messages.slice(2).map((m) => m.topic).sort(), ha.messages.slice(0, 2).map((m) => m.topic).sort());
+  await pub.stop();
+});
+
+test('broker restart mid-stream: every event arrives, in order (dedupe by id)', async () => {
+  const broker = await mosquitto({ persistence: true });
+  const sub = await subscribe(broker.url, ['earshot/testdev/events'], { clientId: 'restart-sub', clean: false });
+  const log = memoryLog();
+  const pub = newPublisher({ config: config(broker.url), log });
+  await pub.start();
+  const ids = new EventIdSource('testdev');
+  const total = 200;
+  const sent: string[] = [];
+  let maxDepth = 0;
+  const publishing = (async () => {
+    for (let i = 0; i < total; i++) {
+      const e = makeEvent(ids, i);
+      sent.push(e.id);
+      pub.publishEvent(e);
+      maxDepth = Math.max(maxDepth, pub.queueDepth);
+      await sleep(10);
+    }
+  })();
+  const outage = (async () => {
+    await waitUntil('some events before the outage', () => sent.length >= 40);
+    await broker.stop();
+    await waitUntil('events during the outage', () => sent.length >= 120);
+    await broker.restart();
+  })();
+  await Promise.all([publishing, outage]);
+  await waitUntil('all events at the subscriber', () => firstArrivals(sub.messages).ids.length >= total, 15_000);
+  const { ids: got, duplicates } = firstArrivals(sub.messages);
+  assert.equal(got, sent, 'first arrivals are exactly the sent ids, in order');
+  assert.ok(maxDepth >= 40, `the queue held the outage backlog (max depth ${maxDepth})`);
+  await waitUntil('queue drained', () => pub.queueDepth === 0);
+  assert.ok(log.lines.some((l) => l.level === 'warn' && l.msg.includes('lost the MQTT connection')));
+  assert.ok(log.lines.some((l) => l.level === 'info' && l.msg.includes('reachable again')));
+  console.log(`  broker restart: ${total} events, max queue depth ${maxDepth}, ${duplicates} duplicates`);
+  await pub.stop();
+});
+
+test('daemon restart: events queued while the broker is down are delivered by the next process, first and in order', async () => {
+  const broker = await mosquitto({ persistence: true });
+  const sub = await subscribe(broker.url, ['earshot/testdev/events'], { clientId: 'daemon-sub', clean: false });
+  await broker.stop();
+  const cfg = config(broker.url);
+  const log = memoryLog();
+  const first = newPublisher({ config: cfg, log });
+  const t0 = Date.now();
+  await first.start();
+  assert.ok(Date.now() - t0 < 2000, 'start() does not wait for an unreachable broker');
+  assert.not.ok(first.connected);
+  const err = log.lines.find((l) => l.level === 'error');
+  assert.ok(err, 'the failure is logged');
+  assert.is((err!.obj as { code: string }).code, 'E_BROKER');
+  assert.match(err!.msg, broker.url);
+  assert.match(err!.msg, 'is the broker running');
+  const ids = new EventIdSource('testdev');
+  const sent = Array.from({ length: 30 }, (_, i) => makeEvent(ids, i));
+  for (const e of sent) first.publishEvent(e);
+  assert.is(first.queueDepth, 30);
+  await sleep(300); // several failed retries
+  assert.is(log.lines.filter((l) => l.level === 'error').length, 1, 'one error per outage, retries at debug');
+  await first.stop();
+
+  await broker.restart();
+  await waitUntil('subscriber back', () => sub.client.connected);
+  const second = newPublisher({ config: cfg });
+  await second.start();
+  const ids2 = new EventIdSource('testdev');
+  const more = Array.from({ length: 5 }, (_, i) => makeEvent(ids2, i));
+  for (const e of more) second.publishEvent(e);
+  await waitUntil('35 events', () => firstArrivals(sub.messages).ids.length >= 35);
+  assert.equal(firstArrivals(sub.messages).ids, [...sent, ...more].map((e) => e.id));
+  await waitUntil('queue drained', () => second.queueDepth === 0);
+  await second.stop();
+});
+
+/** A TCP relay to the broker that can silently swallow client bytes, like a half-open Wi-Fi link. */
+async function blackholeRelay(brokerPort: number): Promise<{ url: string; swallow(on: boolean): void; close(): Promise<void> }> {
+  let swallowing = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = netConnect(brokerPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => (client.destroy(), upstream.destroy()));
+    }
+    client.on('data', (d) => swallowing || upstream.write(d));
+    upstream.on('data', (d) => client.write(d));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    swallow: (on) => (swallowing = on),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+test('events handed to the client but never acknowledged (half-open link) are delivered by the next process', async () => {
+  const broker = await mosquitto();
+  const relay = defer(await blackholeRelay(broker.port), (r) => r.close());
+  const sub = await subscribe(broker.url, ['earshot/testdev/events']);
+  const dir = stateDir();
+  const first = newPublisher({ config: config(relay.url, { stateDir: dir, stopTimeoutMs: 300, keepaliveSec: 60 }) });
+  await first.start();
+  const ids = new EventIdSource('testdev');
+  const sent = Array.from({ length: 20 }, (_, i) => makeEvent(ids, i));
+  for (const e of sent.slice(0, 5)) first.publishEvent(e);
+  await waitUntil('first 5 delivered', () => sub.messages.length >= 5);
+  relay.swallow(true); // the connection looks alive, but nothing reaches the broker any more
+  for (const e of sent.slice(5)) first.publishEvent(e);
+  await sleep(200);
+  assert.is(sub.messages.length, 5);
+  assert.is(first.queueDepth, 15, 'unacknowledged events stay queued although they were published');
+  await first.stop(); // gives up after stopTimeoutMs: the process goes down with 15 in flight
+  await relay.close();
+  const second = newPublisher({ config: config(broker.url, { stateDir: dir }) });
+  await second.start();
+  await waitUntil('all 20', () => firstArrivals(sub.messages).ids.length >= 20);
+  assert.equal(firstArrivals(sub.messages).ids, sent.map((e) => e.id));
+  await second.stop();
+});
+
+test('the embedded aedes broker carries status, emotion and events', async () => {
+  const broker = defer(await startEmbeddedBroker({ port: 0 }), (b) => b.close());
+  assert.ok(broker.port > 0);
+  assert.is(broker.url, `mqtt://127.0.0.1:${broker.port}`);
+  const sub = await subscribe(broker.url, ['earshot/testdev/#']);
+  const pub = newPublisher({ config: config(broker.url) });
+  await pub.start();
+  pub.publishEmotion(emotion('happy', 0.8));
+  const ids = new EventIdSource('testdev');
+  const sent = Array.from({ length: 10 }, (_, i) => makeEvent(ids, i));
+  for (const e of sent) pub.publishEvent(e);
+  await waitUntil('events', () => sub.on('earshot/testdev/events').length >= 10);
+  assert.equal(sub.on('earshot/testdev/events').map((m) => JSON.parse(m.payload).id), sent.map((e) => e.id));
+  assert.ok(sub.on('earshot/testdev/status').some((m) => m.payload === 'online'));
+  const late = await subscribe(broker.url, ['earshot/testdev/emotion']);
+  await waitUntil('retained emotion', () => late.messages.length > 0);
+  assert.is(JSON.parse(late.messages[0].payload).label, 'happy');
+  await pub.stop();
+  const port = await freePort();
+  await broker.close();
+  const again = defer(await startEmbeddedBroker({ port }), (b) => b.close());
+  assert.is(again.port, port);
+});
+
+test('reconnect delay doubles per failed attempt up to the cap and resets on connect (fake client)', async () => {
+  // A fake is enough here: the publisher only reads and writes options.reconnectPeriod.
+  class FakeClient extends EventEmitter { options = { reconnectPeriod: 0 }; publish() {} subscribe() {} end(_f: boolean, _o: object, cb: () => void) { cb(); } }
+  const fake = new FakeClient();
+  let seenOpts: { reconnectPeriod: number; protocolVersion: number; clean: boolean; will: { topic: string; retain: boolean } } | undefined;
+  const pub = newPublisher({
+    config: config('mqtt://broker.invalid:1883', { reconnectMinMs: 100, reconnectMaxMs: 1000 }),
+    createClient: (_url, opts) => {
+      seenOpts = opts;
+      fake.options.reconnectPeriod = opts.reconnectPeriod;
+      return fake as unknown as MqttClientLike;
+    },
+  });
+  const started = pub.start();
+  fake.emit('close');
+  await started;
+  assert.is(seenOpts!.protocolVersion, 4);
+  assert.equal([seenOpts!.will.topic, seenOpts!.will.retain], ['earshot/testdev/status', true]);
+  const periods: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    fake.emit('reconnect');
+    periods.push(fake.options.reconnectPeriod);
+    fake.emit('close');
+  }
+  assert.equal(periods, [200, 400, 800, 1000, 1000, 1000]);
+  fake.emit('connect');
+  assert.is(fake.options.reconnectPeriod, 100);
+  await pub.stop();
+});
+
+test.run();
