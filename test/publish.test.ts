@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,14 @@ function firstArrivals(messages: Received[]): { ids: string[]; duplicates: numbe
   }
   return { ids: [...seen], duplicates };
 }
+
+test('the @example payloads documented in payloads.ts satisfy their schemas', () => {
+  const text = readFileSync(new URL('../src/publish/payloads.ts', import.meta.url), 'utf8');
+  const examples = [...text.matchAll(/@example\n((?: \*  ?[^@\n/].*\n)+)/g)].map((m) => JSON.parse(m[1].replace(/^ \* ?/gm, '').replace(/\n/g, '')));
+  const schemas = [emotionStateSchema, emotionEventSchema, metricsSchema, haDiscoveryConfigSchema];
+  assert.is(examples.length, schemas.length);
+  examples.forEach((e, i) => schemas[i].parse(e));
+});
 
 test('status is retained online; stop() leaves a retained offline', async () => {
   const broker = await mosquitto();

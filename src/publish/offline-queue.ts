@@ -122,6 +122,7 @@ export class OfflineQueue {
 
   /** Persist `payload` (fsync'ed per policy) and return its entry; drops the oldest if full. */
   append(payload: string): QueueEntry {
+    if (this.fd < 0) throw new Error(`OfflineQueue ${this.dir} is closed`);
     const seq = this.nextSeq++;
     const enqueuedAt = this.clock.now();
     const line = `${JSON.stringify({ s: seq, t: enqueuedAt, p: payload })}\n`;
@@ -182,6 +183,7 @@ export class OfflineQueue {
   private remove(entry: QueueEntry, kind: 'a' | 'd'): void {
     this.live.delete(entry.seq);
     this.liveBytes -= entry.bytes;
+    if (this.fd < 0) return; // a late ack after close(): the next open replays it as live, a harmless redelivery
     if (this.live.size === 0) {
       // Nothing waits: an empty file is the cheapest compaction.
       ftruncateSync(this.fd, 0);

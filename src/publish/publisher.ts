@@ -97,6 +97,7 @@ export class MqttPublisher {
   private queue: OfflineQueue | undefined;
   private online = false;
   private stopping = false;
+  private stopped = false;
   /** Bumped on every `connect`; acks from an older connection do not touch current counters. */
   private generation = 0;
   private readonly inFlight = new Set<number>();
@@ -238,6 +239,7 @@ export class MqttPublisher {
     this.online = false;
     if (this.queueDepth > 0) this.log.warn({ queued: this.queueDepth, dir: this.queue?.dir }, 'stopped with undelivered events on disk; they are sent first on the next start');
     this.queue?.close();
+    this.stopped = true;
   }
 
   private onConnect(): void {
@@ -370,6 +372,7 @@ export class MqttPublisher {
 
   private requireQueue(): OfflineQueue {
     if (!this.queue) throw new Error('MqttPublisher: call start() before publishing events');
+    if (this.stopped) throw new Error('MqttPublisher: publishEvent after stop(); stop the pipeline before the publisher');
     return this.queue;
   }
 
