@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train.data import EMOTIONS, Augment, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from train.data import EMOTIONS, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, write_metadata  # noqa: E402
 from train.models import ARCHITECTURES, build  # noqa: E402
 
@@ -31,6 +31,7 @@ from train.models import ARCHITECTURES, build  # noqa: E402
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--features', nargs='+', required=True, help='feature folders (manifest.json + .npy)')
+    p.add_argument('--augment-features', nargs='*', default=[], help='training-only feature folders (noisy copies; items carry "source")')
     p.add_argument('--arch', default='lstm-attn', choices=sorted(ARCHITECTURES))
     p.add_argument('--out', required=True, help='output stem: writes OUT.onnx and OUT.json')
     p.add_argument('--name', help='model name in the metadata (default: basename of --out)')
@@ -47,6 +48,7 @@ def parse_args(argv):
     p.add_argument('--no-tempo', action='store_true')
     p.add_argument('--no-crop', action='store_true')
     p.add_argument('--no-jitter', action='store_true')
+    p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
     p.add_argument('--fixed-frames', type=int, default=0, help='(fixed-window archs) window length in frames')
     p.add_argument('--seed', type=int, default=1)
@@ -108,9 +110,23 @@ def main(argv):
     else:
         train, test = items, []
         protocol = 'all clips of the listed corpora'
+    if a.augment_features:
+        # Copies of held-out clips (same speaker, or same source clip) never reach training.
+        test_sources = {(i['corpus'], i['name']) for i in test}
+        held = set(held_out)
+        extra = [i for i in load_feature_dirs(a.augment_features).items
+                 if speaker_key(i) not in held and (i['corpus'], i.get('source', i['name'])) not in test_sources]
+        print(f'+ {len(extra)} augmented training copies', flush=True)
+        train = train + extra
     labels = [e for e in EMOTIONS if any(i['label'] == e for i in train)]
     index = {l: k for k, l in enumerate(labels)}
     test = [i for i in test if i['label'] in index]
+    if a.vtlp:
+        warp = VocalTractWarp(fs.frontend, fs.feature_names)
+        if not warp.ok:
+            raise SystemExit('train.py: --vtlp needs features without deltas or lifter')
+        wrng = np.random.default_rng(a.seed + 7)
+        train = train + [{**i, 'x': warp(i['x'], wrng.uniform(0.9, 1.1))} for _ in range(a.vtlp) for i in train]
     mean, std = global_stats(train)
     prep = lambda its: [normalise(i['x'], a.norm, mean, std).astype(np.float32) for i in its]  # noqa: E731
     xtr, ytr = prep(train), [index[i['label']] for i in train]
@@ -162,8 +178,9 @@ def main(argv):
     # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.norm != 'utterance' else None
     corpora = sorted({i['corpus'] for i in train})
-    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'max_frames']}
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames']}
     options['features'] = [os.path.relpath(d) for d in a.features]
+    options['augmentFeatures'] = [os.path.relpath(d) for d in a.augment_features]
     write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],
                    labels=labels, frontend=fs.frontend, feature_names=fs.feature_names, norm_mode=a.norm, mean=mean, std=std,
                    onnx_path=onnx_path, fixed_frames=fixed, parameters=params, corpora=corpora, protocol=protocol,

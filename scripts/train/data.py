@@ -84,6 +84,43 @@ def normalise(x, mode, mean, std):
     return x
 
 
+def dct_ortho(n_mels, n_mfcc):
+    """[n_mels, n_mfcc] orthonormal DCT-II, as torchaudio create_dct(norm='ortho') and the WASM frontend."""
+    n = np.arange(n_mels)[:, None]
+    k = np.arange(n_mfcc)[None, :]
+    d = np.cos(np.pi / n_mels * (n + 0.5) * k) * np.sqrt(2.0 / n_mels)
+    d[:, 0] *= np.sqrt(0.5)
+    return d.astype(np.float32)
+
+
+class VocalTractWarp:
+    """VTLP (Jaitly & Hinton 2013) in the feature domain: warps the mel axis by a factor in
+    [0.9, 1.1], which moves formants as a shorter or longer vocal tract would: a new "speaker" per
+    draw. Cepstra are taken back to a smoothed log-mel through the inverse orthonormal DCT, warped,
+    and transformed again. Needs raw (unnormalised) features without deltas or a lifter."""
+
+    def __init__(self, frontend, feature_names):
+        self.ok = frontend.get('deltas', 0) == 0 and frontend.get('lifter', 0) == 0
+        mfcc = frontend.get('mfcc', 20)
+        self.n_mels = frontend.get('melBands', 40)
+        self.cols = [i for i, n in enumerate(feature_names) if n.startswith('mfcc' if mfcc > 0 else 'mel')]
+        self.dct = dct_ortho(self.n_mels, len(self.cols)) if mfcc > 0 else None
+
+    def __call__(self, x, alpha):
+        if not self.ok:
+            return x
+        c = x[:, self.cols]
+        logmel = c @ self.dct.T if self.dct is not None else c
+        src = np.clip(np.arange(self.n_mels) * alpha, 0, self.n_mels - 1)
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, self.n_mels - 1)
+        w = (src - lo).astype(np.float32)
+        warped = logmel[:, lo] * (1 - w) + logmel[:, hi] * w
+        out = x.copy()
+        out[:, self.cols] = warped @ self.dct if self.dct is not None else warped
+        return out
+
+
 class Augment:
     """Feature-domain augmentation, each part a switch:
     - specaugment: time masks (up to 2 x 10% of frames) and feature masks (up to 2 x 4 features), set

@@ -21,6 +21,13 @@ import { MODELS_DIR, type ModelMetric } from '../model/metadata.ts';
 import { mean, sd } from '../model/metrics.ts';
 import { EmotionClassifier } from '../model/session.ts';
 import { readFrontendConfigFile, runFeatures } from './features.ts';
+import { addNoise, mulberry32, seedOf } from '../corpus/augment.ts';
+import { decodeAudioFile } from '../audio/decode.ts';
+import { featureNames } from '../frontend/config.ts';
+import { Frontend } from '../frontend/frontend.ts';
+import { resample } from '../frontend/resampler.ts';
+import { writeNpy } from '../io/npy.ts';
+import { ProgressBar } from '../util/progress.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const TRAIN_SCRIPT = join(REPO, 'scripts', 'train.py');
@@ -48,6 +55,8 @@ export interface TrainOptions {
   modelsDir: string;
   folds?: string;
   python: string;
+  /** SNRs in dB for noisy training copies, e.g. "20,10,5" (none by default). */
+  noise?: string;
   /** Extra arguments passed through to scripts/train.py (e.g. "--epochs 30 --hidden 64"). */
   trainArgs?: string;
   quiet?: boolean;
@@ -66,7 +75,7 @@ export function pythonRunner(python: string): PythonRunner {
 }
 
 /** Features of one corpus under `work`, keyed by the frontend config; reused when already there. */
-async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean): Promise<string> {
+export async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
   const dir = resolve(work, 'features', `${kind}-${key}`);
   const manifest = join(dir, 'manifest.json');
@@ -79,6 +88,36 @@ async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendCo
   writeFileSync(cfgFile, JSON.stringify(config));
   const r = await runFeatures([root], { out: dir, config: cfgFile, corpus: kind, quiet });
   if (r.failed > 0) throw new EarshotError('E_AUDIO_FORMAT', `${r.failed} clip(s) of ${root} could not be read (listed above); fix or remove them`);
+  return dir;
+}
+
+/**
+ * Noisy copies of a corpus's features (pink noise at `snrDb` below the active speech level), in
+ * the manifest format of `earshot features` plus `source` (the clean clip) and `augment`. Training
+ * only: train.py never scores them and drops the copies of held-out clips.
+ */
+export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean): Promise<string> {
+  const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
+  const dir = resolve(work, 'features', `${kind}-${key}-snr${snrDb}`);
+  const items = loadCorpus(kind, root);
+  const manifestPath = join(dir, 'manifest.json');
+  if (existsSync(manifestPath) && JSON.parse(readFileSync(manifestPath, 'utf8')).items.length === items.length) return dir;
+  mkdirSync(dir, { recursive: true });
+  const frontend = new Frontend(config);
+  const progress = quiet ? null : new ProgressBar(items.length, `features +noise ${snrDb} dB`);
+  const out = [];
+  for (const [i, item] of items.entries()) {
+    const audio = await decodeAudioFile(item.path);
+    const clean = resample(audio.samples, audio.sampleRate, config.sampleRate);
+    const noisy = addNoise(clean, snrDb, mulberry32(seedOf(`${item.name}/${snrDb}`)));
+    const data = frontend.computeAll(noisy);
+    const frames = data.length / frontend.dim;
+    const name = `${item.name}~snr${snrDb}`;
+    await writeNpy(join(dir, `${name}.npy`), data, [frames, frontend.dim]);
+    out.push({ ...item, name, source: item.name, augment: `pink noise ${snrDb} dB SNR`, frames });
+    progress?.tick(i + 1, item.name);
+  }
+  writeFileSync(manifestPath, JSON.stringify({ frontend: config, featureNames: featureNames(config), corpus: kind, items: out }, null, 1));
   return dir;
 }
 
@@ -111,8 +150,13 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const ravdess = loadCorpus('ravdess', ravdessRoot);
   const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false)];
   if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false));
+  const augmentDirs: string[] = [];
+  for (const snr of opts.noise ? opts.noise.split(',').map(Number) : []) {
+    if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${opts.noise}": give SNRs in dB, e.g. 20,10,5`);
+    augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
+  }
   const extra = opts.trainArgs ? opts.trainArgs.split(/\s+/).filter(Boolean) : [];
-  const base = ['--arch', opts.arch, '--features', ...featureDirs, ...extra];
+  const base = ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...extra];
   const metrics: Record<string, ModelMetric> = {};
   const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: extra };
 
@@ -186,6 +230,7 @@ export function registerTrain(program: Command): void {
     .option('--protocols <list>', 'any of folds,random,final', 'folds,random,final')
     .option('--folds <spec>', 'held-out actor folds, ";"-separated (default: 1-4;5-8;9-12;13-16;17-20)')
     .option('--tess', 'add TESS to the training data')
+    .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5')
     .option('-c, --config <file>', 'frontend config (JSON/YAML); default 20 MFCC + RMS + ZCR')
     .option('--work <dir>', 'features and fold models go here', 'build/train')
     .option('--models-dir <dir>', 'where the final model is written', MODELS_DIR)
