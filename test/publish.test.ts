@@ -9,7 +9,8 @@ import { createServer, connect as netConnect, type AddressInfo, type Socket } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
-import { startMosquitto, freePort } from './helpers/mosquitto.ts';
+import { startMosquitto, freePort, makeTestCertificates, type TestCertificates } from './helpers/mosquitto.ts';
+import { isEarshotError } from '../src/errors.ts';
 import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/publish/publisher.ts';
 import { parsePublisherConfig, type PublisherConfigInput } from '../src/publish/config.ts';
 import { startEmbeddedBroker } from '../src/publish/embedded-broker.ts';
@@ -23,7 +24,7 @@ const defer = <T>(thing: T, undo: (t: T) => unknown): T => (cleanups.push(() => 
 test.after.each(async () => {
   while (cleanups.length) await Promise.resolve().then(cleanups.pop()!).catch(() => {});
 });
-const mosquitto = async (opts?: { persistence?: boolean }) => defer(await startMosquitto(opts), (b) => b.stop());
+const mosquitto = async (opts?: { persistence?: boolean; tls?: TestCertificates }) => defer(await startMosquitto(opts), (b) => b.stop());
 const newPublisher = (ctx: ConstructorParameters<typeof MqttPublisher>[0]) => defer(new MqttPublisher(ctx), (p) => p.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,14 +38,15 @@ async function waitUntil(what: string, done: () => boolean, timeoutMs = 5000): P
 
 interface Received { topic: string; payload: string; retain: boolean; qos: number }
 interface Subscriber { client: MqttClient; messages: Received[]; on(topic: string): Received[]; end(): Promise<void> }
-async function subscribe(url: string, topics: string[], opts: { clientId?: string; clean?: boolean } = {}): Promise<Subscriber> {
+type ClientOpts = { clientId?: string; clean?: boolean; ca?: Buffer };
+async function subscribe(url: string, topics: string[], opts: ClientOpts = {}): Promise<Subscriber> {
   const client = await connectClient(url, opts);
   const messages: Received[] = [];
   client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos }));
   await client.subscribeAsync(topics, { qos: 1 });
   return defer({ client, messages, on: (t) => messages.filter((m) => m.topic === t), end: () => client.endAsync(true) }, (x) => x.end());
 }
-function connectClient(url: string, opts: { clientId?: string; clean?: boolean } = {}): Promise<MqttClient> {
+function connectClient(url: string, opts: ClientOpts = {}): Promise<MqttClient> {
   const client = connect(url, { protocolVersion: 4, reconnectPeriod: 50, connectTimeout: 2000, ...opts });
   defer(client, (c) => c.endAsync(true));
   return new Promise((resolve, reject) => {
@@ -335,6 +337,37 @@ test('events handed to the client but never acknowledged (half-open link) are de
   await waitUntil('all 20', () => firstArrivals(sub.messages).ids.length >= 20);
   assert.equal(firstArrivals(sub.messages).ids, sent.map((e) => e.id));
   await second.stop();
+});
+
+test('mqtts: connects with the configured CA, logs a TLS hint without it, refuses an unreadable CA file', async () => {
+  const certs = makeTestCertificates();
+  const broker = await mosquitto({ tls: certs });
+  assert.match(broker.url, /^mqtts:/);
+  const sub = await subscribe(broker.url, ['earshot/testdev/events'], { ca: readFileSync(certs.ca) });
+  const pub = newPublisher({ config: config(broker.url, { tls: { ca: certs.ca } }) });
+  await pub.start();
+  assert.ok(pub.connected);
+  const e = makeEvent(new EventIdSource('testdev'), 0);
+  pub.publishEvent(e);
+  await waitUntil('event over TLS', () => sub.messages.length > 0);
+  assert.equal(JSON.parse(sub.messages[0].payload), e);
+
+  const log = memoryLog();
+  const untrusting = newPublisher({ config: config(broker.url), log });
+  await untrusting.start();
+  assert.not.ok(untrusting.connected);
+  const err = log.lines.find((l) => l.level === 'error');
+  assert.ok(err && (err.obj as { code: string }).code === 'E_BROKER');
+  assert.match(err!.msg, 'mqtt.tls.ca');
+
+  const missing = newPublisher({ config: config(broker.url, { tls: { ca: '/nonexistent/ca.pem' } }) });
+  try {
+    await missing.start();
+    assert.unreachable('should throw');
+  } catch (x) {
+    assert.ok(isEarshotError(x) && x.code === 'E_CONFIG');
+    assert.match((x as Error).message, 'mqtt.tls.ca: cannot read /nonexistent/ca.pem');
+  }
 });
 
 test('the embedded aedes broker carries status, emotion and events', async () => {

@@ -5,7 +5,7 @@
  * with `persistence: true` it saves retained messages and persistent sessions on stop
  * (SIGTERM) and loads them on restart, like a production broker.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,34 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
-export async function startMosquitto(opts: { port?: number; persistence?: boolean } = {}): Promise<Mosquitto> {
+// One exit hook for every broker and temp dir of this process (one per broker would trip
+// Node's MaxListeners warning in a long test file).
+const atExit: (() => void)[] = [];
+process.once('exit', () => atExit.forEach((f) => f()));
+
+/** PEM files of a throwaway CA and a server certificate for 127.0.0.1 signed by it. */
+export interface TestCertificates { ca: string; cert: string; key: string }
+
+/** Makes a CA and a 127.0.0.1 server certificate with openssl (EC P-256: fast to generate). */
+export function makeTestCertificates(): TestCertificates {
+  const dir = mkdtempSync(join(tmpdir(), 'earshot-tls-'));
+  atExit.push(() => rmSync(dir, { recursive: true, force: true }));
+  const f = (name: string) => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  const steps = [
+    ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=earshot test CA'],
+    ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1'],
+    ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2', '-extfile', f('san.ext')],
+  ];
+  for (const args of steps) {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  }
+  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
+}
+
+export async function startMosquitto(opts: { port?: number; persistence?: boolean; tls?: TestCertificates } = {}): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'earshot-mosquitto-'));
   const port = opts.port ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
@@ -60,11 +87,12 @@ export async function startMosquitto(opts: { port?: number; persistence?: boolea
       `log_dest file ${logFile}`,
       'log_type all',
       'max_queued_messages 100000',
+      ...(opts.tls ? [`cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`] : []),
       '',
     ].join('\n'),
   );
   let child: ChildProcess | undefined;
-  process.once('exit', () => {
+  atExit.push(() => {
     child?.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
@@ -97,7 +125,7 @@ export async function startMosquitto(opts: { port?: number; persistence?: boolea
 
   await launch();
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     port,
     stop: halt,
     restart: async () => {
