@@ -290,6 +290,13 @@ test('a throwing listener or a failing inference is logged and counted, not fata
   assert.match(warnings[0], /consumer bug/);
 });
 
+test('an unsupported capture rate is refused up front with E_SAMPLE_RATE', () => {
+  const p = new EmotionPipeline({ classifier });
+  assert.throws(() => p.prepare(11025), (e: Error & { code?: string }) => e.code === 'E_SAMPLE_RATE' && /11025/.test(e.message));
+  assert.throws(() => p.push({ samples: new Float32Array(1103), sampleRate: 11025, time: 0 }), /11025/);
+  p.prepare(48000); // fine
+});
+
 test('config errors name every bad field', () => {
   assert.throws(
     () => new EmotionPipeline({ classifier, config: { mode: 'sentence' as 'window', vad: { thresholdDb: -1 }, smoothing: { alpha: 2 } } }),

@@ -141,7 +141,16 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     this.inferenceLatency = new RollingPercentiles(c.latencyWindow);
   }
 
-  /** Feeds one capture chunk (any size, any supported rate; the samples are not kept). */
+  /**
+   * Builds the resampler for a capture rate now rather than on the first chunk (its filter table
+   * takes up to 40 ms); throws E_SAMPLE_RATE for a rate the resampler cannot convert, so a daemon
+   * can refuse a source before it starts.
+   */
+  prepare(sampleRate: number): void {
+    if (!this.resamplers.has(sampleRate)) this.resamplers.set(sampleRate, new Resampler(sampleRate, this.sampleRate));
+  }
+
+  /** Feeds one capture chunk (any size, any supported rate; the samples are not kept). Throws E_SAMPLE_RATE for an unsupported rate. */
   push(chunk: AudioChunk): void {
     const t0 = this.clock.now();
     if (!this.resampler || this.resampler.fromRate !== chunk.sampleRate) this.startStream(chunk);
@@ -198,7 +207,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     return this.queue.inFlight || this.queue.queued > 0;
   }
 
-  /** Abandons the current stream (queued segments are discarded) and the smoothed state. */
+  /** Abandons the current stream (queued segments are discarded; one already running still reports) and the smoothed state. */
   reset(): void {
     this.resampler = null;
     this.queue.clear();
@@ -236,11 +245,8 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   }
 
   private startStream(chunk: AudioChunk): void {
-    let r = this.resamplers.get(chunk.sampleRate);
-    if (!r) {
-      r = new Resampler(chunk.sampleRate, this.sampleRate); // throws E_SAMPLE_RATE for an unsupported rate
-      this.resamplers.set(chunk.sampleRate, r);
-    }
+    this.prepare(chunk.sampleRate);
+    const r = this.resamplers.get(chunk.sampleRate)!;
     r.reset();
     this.resampler = r;
     this.frontend.reset();
