@@ -1,12 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OfflineQueue } from '../src/publish/offline-queue.ts';
 import { isEarshotError } from '../src/errors.ts';
 
-const fresh = () => mkdtempSync(join(tmpdir(), 'earshot-queue-'));
+const dirs: string[] = [];
+process.once('exit', () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const fresh = () => (dirs.push(mkdtempSync(join(tmpdir(), 'earshot-queue-'))), dirs.at(-1)!);
 const clockAt = (t: number) => ({ now: () => t });
 const segment = (dir: string) => join(dir, 'queue.jsonl');
 const payloads = (q: OfflineQueue) => q.peek(1e9).map((e) => e.payload);

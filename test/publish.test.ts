@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +61,9 @@ function memoryLog(): PublisherLog & { lines: { level: string; obj: object; msg:
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-const stateDir = () => mkdtempSync(join(tmpdir(), 'earshot-pub-'));
+const stateDirs: string[] = [];
+process.once('exit', () => stateDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const stateDir = () => (stateDirs.push(mkdtempSync(join(tmpdir(), 'earshot-pub-'))), stateDirs.at(-1)!);
 function config(url: string, extra: Partial<PublisherConfigInput> = {}) {
   return parsePublisherConfig({ url, deviceId: 'testdev', stateDir: stateDir(), reconnectMinMs: 50, reconnectMaxMs: 200, connectTimeoutMs: 1000, stopTimeoutMs: 2000, ...extra });
 }
