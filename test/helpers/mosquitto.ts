@@ -48,6 +48,8 @@ function portAccepts(port: number): Promise<boolean> {
 // Node's MaxListeners warning in a long test file).
 const atExit: (() => void)[] = [];
 process.once('exit', () => atExit.forEach((f) => f()));
+// A test run killed from outside must not leave brokers behind (exit hooks do not run on signals).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
 
 /** PEM files of a throwaway CA and a server certificate for 127.0.0.1 signed by it. */
 export interface TestCertificates { ca: string; cert: string; key: string }
