@@ -57,6 +57,7 @@ export function reportJson(r: EvalReport, withPredictions: boolean): object {
     excluded: r.excluded,
     speakers: r.speakers,
     seconds: r.seconds,
+    inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond,
     ...(withPredictions ? { predictions: r.predictions } : {}),
   };
 }
@@ -79,7 +80,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
         }
       },
     });
-    log(`model ${report.model} on ${corpus} (${dir}), speakers ${report.speakers.join(',')}: ${report.n} clips in ${report.seconds.toFixed(1)} s`);
+    log(`model ${report.model} on ${corpus} (${dir}), speakers ${report.speakers.join(',')}: ${report.n} clips in ${report.seconds.toFixed(1)} s (model ${report.inferenceMsPerAudioSecond.toFixed(2)} ms per second of audio)`);
     if (report.sharedLabelsOnly || report.excluded > 0) {
       log(
         `scored over the shared labels only: ${report.scoredLabels.join(', ')} (model has ${classifier.labels.length}, ` +

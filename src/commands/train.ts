@@ -184,7 +184,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       measuredBy: 'earshot eval',
       labels: results[0].scoredLabels,
     };
-    summary.folds = results.map((r, k) => ({ actors: folds[k], accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n }));
+    summary.folds = results.map((r, k) => ({ actors: folds[k], accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n, inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond }));
     log(`\nspeaker-independent RAVDESS: accuracy ${pct(mean(acc))} ± ${pct(sd(acc))}%  UAR ${pct(mean(uar))} ± ${pct(sd(uar))}%`);
   }
 

@@ -35,6 +35,8 @@ export interface EvalReport extends EvalMetrics {
   speakers: string[];
   predictions: Prediction[];
   seconds: number;
+  /** Model time (normalise + ONNX + softmax) per second of audio, in ms, single-threaded. */
+  inferenceMsPerAudioSecond: number;
 }
 
 export interface EvaluateOptions {
@@ -56,9 +58,14 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   const kept = items.filter((i) => scored.includes(i.label));
   const frontend = new Frontend(classifier.model.frontend);
   const predictions: Prediction[] = [];
+  let modelMs = 0;
+  let audioSec = 0;
   for (const item of kept) {
     const f = await fileFeatures(item.path, frontend);
+    const tm = now();
     const r = await classifier.classify(f.data, f.frames);
+    modelMs += now() - tm;
+    audioSec += f.durationSec;
     let best = scoredIndex[0];
     for (const k of scoredIndex) if (r.probabilities[k] > r.probabilities[best]) best = k;
     let mass = 0;
@@ -81,5 +88,6 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     speakers: [...new Set(kept.map((i) => i.speaker))].sort(),
     predictions,
     seconds: (now() - t0) / 1000,
+    inferenceMsPerAudioSecond: audioSec > 0 ? modelMs / audioSec : 0,
   };
 }
