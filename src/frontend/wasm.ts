@@ -25,7 +25,7 @@ export function compileKernel(file: string): WebAssembly.Module {
     } catch (e) {
       throw new EarshotError('E_WASM', `the WASM kernel build/${file} is missing: run \`npm run build:wasm\` (it compiles assembly/ with AssemblyScript)`, { cause: e });
     }
-    mod = new WebAssembly.Module(bytes);
+    mod = new WebAssembly.Module(new Uint8Array(bytes));
     compiled.set(file, mod);
   }
   return mod;
