@@ -253,25 +253,29 @@ function frameFloat(src: usize, row: usize): void {
     memory.copy(row, mel, <usize>melBands << 2);
     col = melBands;
   }
-  if (extra0) store<f32>(row + (<usize>col << 2), extraFloat(extra0, src));
+  if (extra0) store<f32>(row + (<usize>col << 2), extraOf<f32>(extra0, src, 1.0));
   if (extra0) col++;
-  if (extra1) store<f32>(row + (<usize>col << 2), extraFloat(extra1, src));
+  if (extra1) store<f32>(row + (<usize>col << 2), extraOf<f32>(extra1, src, 1.0));
 }
 
-/** RMS energy or zero-crossing rate of the raw frame (before pre-emphasis and window). */
-function extraFloat(kind: i32, src: usize): f32 {
+/**
+ * RMS energy or zero-crossing rate of the raw frame (before pre-emphasis and window), for f32
+ * samples (scale 1) or Q15 int16 samples (scale 1/32768). ZCR counts sign changes, zero counted
+ * as positive, over frameLength.
+ */
+function extraOf<T>(kind: i32, src: usize, scale: f64): f32 {
   if (kind == EXTRA_RMS) {
-    let s: f64 = 0;
+    let s: f64 = 0; // exact for int16 input: 2048 * 2^30 < 2^53
     for (let j = 0; j < frameLength; j++) {
-      const v = <f64>load<f32>(src + (<usize>j << 2));
+      const v = <f64>load<T>(src + (<usize>j << alignof<T>()));
       s += v * v;
     }
-    return <f32>Math.sqrt(s / <f64>frameLength);
+    return <f32>(Math.sqrt(s / <f64>frameLength) * scale);
   }
   let c = 0;
-  let prev = load<f32>(src) >= 0;
+  let prev = load<T>(src) >= 0;
   for (let j = 1; j < frameLength; j++) {
-    const cur = load<f32>(src + (<usize>j << 2)) >= 0;
+    const cur = load<T>(src + (<usize>j << alignof<T>())) >= 0;
     if (cur != prev) c++;
     prev = cur;
   }
@@ -390,9 +394,9 @@ function frameFixed(src: usize, row: usize): void {
     }
     col = nMfcc;
   }
-  if (extra0) store<f32>(row + (<usize>col << 2), extraFixed(extra0, src));
+  if (extra0) store<f32>(row + (<usize>col << 2), extraOf<i16>(extra0, src, 1.0 / 32768.0));
   if (extra0) col++;
-  if (extra1) store<f32>(row + (<usize>col << 2), extraFixed(extra1, src));
+  if (extra1) store<f32>(row + (<usize>col << 2), extraOf<i16>(extra1, src, 1.0 / 32768.0));
 }
 
 /** log2(x) in Q16 for x > 0: exponent from clz, mantissa from a 256-entry table, interpolated. */
@@ -405,23 +409,4 @@ function log2Q16(x: i64): i32 {
   const lo = load<i32>(log2Table + (<usize>idx << 2));
   const hi = load<i32>(log2Table + (<usize>(idx + 1) << 2));
   return (b << 16) + lo + <i32>((<i64>(hi - lo) * <i64>t) >> 16);
-}
-
-function extraFixed(kind: i32, src: usize): f32 {
-  if (kind == EXTRA_RMS) {
-    let s: i64 = 0;
-    for (let j = 0; j < frameLength; j++) {
-      const v = <i64>load<i16>(src + (<usize>j << 1));
-      s += v * v;
-    }
-    return <f32>(Math.sqrt(<f64>s / <f64>frameLength) / 32768.0);
-  }
-  let c = 0;
-  let prev = load<i16>(src) >= 0;
-  for (let j = 1; j < frameLength; j++) {
-    const cur = load<i16>(src + (<usize>j << 1)) >= 0;
-    if (cur != prev) c++;
-    prev = cur;
-  }
-  return <f32>c / <f32>frameLength;
 }
