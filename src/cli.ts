@@ -11,6 +11,7 @@ import { registerAnalyze } from './commands/analyze.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerRun } from './commands/run.ts';
 
 const program = new Command('earshot')
   .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')
@@ -23,6 +24,7 @@ registerAnalyze(program);
 registerBench(program);
 registerEval(program);
 registerTrain(program);
+registerRun(program);
 
 try {
   await program.parseAsync(process.argv);

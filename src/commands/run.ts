@@ -1,0 +1,100 @@
+/**
+ * `earshot run`: the daemon. This file owns the process: it validates the whole configuration
+ * before anything is opened (a bad config exits non-zero listing every error), builds the
+ * EarshotDaemon, and turns SIGTERM/SIGINT, the end of a file or stdin, and fatal errors into one
+ * orderly shutdown bounded by a hard deadline (shutdownTimeoutMs), then exits.
+ */
+import type { Command } from 'commander';
+import { SOURCE_FORMS } from '../capture/parse-source.ts';
+import { environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
+import { EarshotDaemon } from '../daemon/daemon.ts';
+import { createLogger, type Logger } from '../daemon/logger.ts';
+import { isEarshotError } from '../errors.ts';
+
+interface RunFlags extends FlagValues {
+  config?: string;
+  printConfig?: boolean;
+  printEnv?: boolean;
+}
+
+const collect = (v: string, all: string[] = []) => [...all, v];
+
+/** The config with secrets masked, for --print-config and the startup log. */
+export function redacted(c: DaemonConfig): DaemonConfig {
+  return { ...c, mqtt: { ...c.mqtt, ...(c.mqtt.password !== undefined ? { password: '***' } : {}) } };
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('the daemon: capture -> features -> model -> MQTT events, from a config file, EARSHOT_* variables and flags (flags win)')
+    .option('-c, --config <file>', 'YAML or JSON config file (also $EARSHOT_CONFIG)')
+    .option('--source <spec>', `where audio comes from (default: portaudio, the default input):\n${[...SOURCE_FORMS, 'demo                         the bundled clip, once'].join('\n')}`)
+    .option('--broker <url>', 'MQTT broker, mqtt://host:1883 or mqtts://host:8883 (default: an embedded broker on 127.0.0.1:1883)')
+    .option('--device-id <id>', 'device id in topics and Home Assistant (default: host name)')
+    .option('-m, --model <name|path>', 'model name in models/ or path to NAME.json (default: earshot-lstm)')
+    .option('--stdout', 'also print every event as one JSON line on stdout (logs go to stderr)')
+    .option('--state-dir <dir>', 'directory of the on-disk event queue (default: $STATE_DIRECTORY, /var/lib/earshot as root, else ~/.local/state/earshot)')
+    .option('--http-port <port>', '/healthz and /metrics port on 127.0.0.1; 0 = off (default 9464)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--demo', 'replay the bundled clip once through the whole pipeline, print the events, exit')
+    .option('--set <path=value>', 'set any config field, e.g. --set pipeline.mode=window (repeatable)', collect)
+    .option('--print-config', 'print the resolved configuration as JSON and exit')
+    .option('--print-env', 'list the EARSHOT_* environment variables and the settings they feed, and exit')
+    .action(async (flags: RunFlags) => {
+      if (flags.printEnv) {
+        for (const { name, path } of environmentNames()) process.stdout.write(`${name.padEnd(44)} ${path}\n`);
+        return;
+      }
+      // everything is validated here, before a device, a port or a file is touched
+      const config = loadDaemonConfig({ flags, env: process.env });
+      if (flags.printConfig) {
+        process.stdout.write(`${JSON.stringify(redacted(config), null, 2)}\n`);
+        return;
+      }
+      await runDaemon(config, createLogger({ level: config.log.level }));
+    });
+}
+
+/** Starts the daemon and keeps the process until a signal or the end of input; exits the process. */
+export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void> {
+  const daemon = new EarshotDaemon({ config, log, env: process.env });
+  let exiting = false;
+  const shutdown = async (reason: string, code: number) => {
+    if (exiting) {
+      log.warn({ reason }, 'already shutting down');
+      return;
+    }
+    exiting = true;
+    // the hard deadline: whatever still hangs, the process leaves; undelivered events are on disk
+    setTimeout(() => {
+      log.error({ reason, deadlineMs: config.shutdownTimeoutMs }, 'shutdown deadline reached; exiting now (undelivered events stay in the on-disk queue)');
+      process.exit(code);
+    }, config.shutdownTimeoutMs).unref();
+    await daemon.stop(reason);
+    process.exit(code);
+  };
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(sig, 0));
+  process.on('unhandledRejection', (err) => {
+    log.error({ err }, 'unhandled rejection (a bug): shutting down');
+    void shutdown('unhandled rejection', 1);
+  });
+  daemon.once('end', () => void shutdown('end of input', 0));
+  daemon.once('fatal', (e) => void shutdown(e.message, 1));
+
+  log.info({ config: redacted(config) }, `earshot ${daemon.version} starting`);
+  try {
+    await daemon.start();
+  } catch (e) {
+    if (!isEarshotError(e)) log.error({ err: e }, 'startup failed');
+    else log.error({ code: e.code }, e.message);
+    exiting = true;
+    // unwind what did start (broker, HTTP, publisher), then let cli.ts print the error
+    const stopped = daemon.stop('startup failed');
+    setTimeout(() => process.exit(2), config.shutdownTimeoutMs).unref();
+    await stopped;
+    // a stray handle (a native addon's thread) must not keep a failed start alive
+    setTimeout(() => process.exit(process.exitCode ?? 2), 200).unref();
+    throw e;
+  }
+}

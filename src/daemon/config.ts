@@ -1,0 +1,407 @@
+/**
+ * The configuration of `earshot run`: ONE zod schema (type, defaults, validation) fed by four
+ * layers, highest first: command-line flags > `EARSHOT_*` environment variables > the config file
+ * (YAML or JSON) > defaults. Every layer is a plain object merged before validation, so a value
+ * means the same wherever it comes from, and a bad one is reported once, with its path and where
+ * it came from (`mqtt.url: must look like mqtt://... (from --broker)`). Strings from flags and the
+ * environment are coerced by the type of the schema field they land on, never cast by hand.
+ *
+ * Environment names are derived from the schema: `EARSHOT_` + the path in UPPER_SNAKE
+ * (`mqtt.deviceId` -> `EARSHOT_MQTT_DEVICE_ID`), plus the short aliases in ENV_ALIASES.
+ * `earshot run --print-env` lists them all.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseSource } from '../capture/parse-source.ts';
+import { EarshotError } from '../errors.ts';
+import { DEFAULT_MODEL } from '../model/metadata.ts';
+import { pipelineConfigSchema } from '../pipeline/config.ts';
+import { publisherConfigSchema } from '../publish/config.ts';
+
+/** `--source demo`: the bundled clip, replayed once at real time (see daemon.ts). */
+export const DEMO_SOURCE = 'demo';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const sourceSpec = z.string().superRefine((spec, ctx) => {
+  if (spec === DEMO_SOURCE) return;
+  try {
+    parseSource(spec);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^--source "[^"]*": /, '') });
+  }
+});
+
+const port = z.number().int().min(0).max(65535);
+
+export const daemonConfigSchema = z.strictObject({
+  /** Model name in models/ or path to NAME.json. Default `earshot-lstm`. */
+  model: z.string().min(1).default(DEFAULT_MODEL),
+  /** ONNX Runtime intra-op threads. Default 1 (one core stays free for capture and MQTT). */
+  modelThreads: z.number().int().min(1).max(64).default(1),
+  capture: z
+    .strictObject({
+      /** Where audio comes from: file:PATH, portaudio[:DEVICE][@RATE], arecord[:DEVICE][@RATE], stdin:s16le:RATE, or `demo`. Default `portaudio` (the default input; arecord if naudiodon cannot load). */
+      source: sourceSpec.default('portaudio'),
+      /** Capture rate (Hz) for devices whose spec has no @RATE. Default 16000. */
+      sampleRate: z.number().int().min(4000).max(384000).default(16000),
+      /** file: sources are paced at real time, like a microphone. Default true. */
+      realtime: z.boolean().default(true),
+      /** file: sources start over at the end instead of ending the daemon. Default false. */
+      loop: z.boolean().default(false),
+      /** Audio per chunk handed to the pipeline (ms). Default 100. */
+      chunkMs: z.number().min(5).max(1000).default(100),
+      /** ms to wait for the first audio before reporting `no-data` and retrying. Default 5000. */
+      firstChunkTimeoutMs: z.number().int().min(100).default(5000),
+      /** ms without audio, once it flowed, before `no-data` (and /healthz turns 503). Default 2000. */
+      stallTimeoutMs: z.number().int().min(100).default(2000),
+      /** Seconds of exactly constant samples before `flatline`; 0 disables. Default 5. */
+      flatlineSec: z.number().min(0).default(5),
+      /** First delay before restarting a failed device (ms); doubles per failure. Default 500. */
+      restartBackoffMs: z.number().int().min(10).default(500),
+      /** Cap on that delay (ms). Default 30000. */
+      restartBackoffMaxMs: z.number().int().min(10).default(30_000),
+    })
+    .prefault({}),
+  pipeline: pipelineConfigSchema.prefault({}),
+  mqtt: publisherConfigSchema.prefault({}),
+  embeddedBroker: z
+    .strictObject({
+      /** Run an in-process broker (aedes) and publish to it. Default: on exactly when mqtt.url is not set anywhere. */
+      enabled: z.boolean().optional(),
+      /** Loopback address it listens on. Default 127.0.0.1. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port; if taken, a free one is used and logged. Default 1883. */
+      port: port.default(1883),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      /** Address of /healthz and /metrics. Default 127.0.0.1 (loopback only). */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port of /healthz and /metrics; 0 turns the HTTP server off. Default 9464 (Prometheus exporter range). */
+      port: port.default(9464),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      /** pino level of the JSON logs on stderr. Default `info`. */
+      level: z.enum(LOG_LEVELS).default('info'),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Seconds between MQTT `metrics` publishes; 0 turns them off. Default 60. */
+      intervalSec: z.number().min(0).default(60),
+    })
+    .prefault({}),
+  /** Also print every event as one JSON line on stdout (logs stay on stderr). Default false. */
+  stdout: z.boolean().default(false),
+  /** Hard deadline for a shutdown (SIGTERM/SIGINT or end of input), ms; must exceed mqtt.stopTimeoutMs. Default 6000. */
+  shutdownTimeoutMs: z.number().int().min(500).default(6000),
+});
+
+export type DaemonConfigInput = z.input<typeof daemonConfigSchema>;
+type ParsedConfig = z.output<typeof daemonConfigSchema>;
+/** The validated config; `embeddedBroker.enabled` is decided (auto resolved). */
+export type DaemonConfig = Omit<ParsedConfig, 'embeddedBroker'> & { embeddedBroker: ParsedConfig['embeddedBroker'] & { enabled: boolean } };
+
+// ---------- the schema as a tree of leaves (env names, coercion, cross-field checks) ----------
+
+type AnySchema = z.ZodType & { def: { type: string; innerType?: AnySchema; out?: AnySchema; options?: AnySchema[]; values?: unknown[] }; shape?: Record<string, AnySchema> };
+
+/** Strips default/prefault/optional/nullable wrappers. */
+function unwrap(s: AnySchema): AnySchema {
+  let cur = s;
+  for (;;) {
+    const t = cur.def.type;
+    if ((t === 'default' || t === 'prefault' || t === 'optional' || t === 'nullable' || t === 'readonly') && cur.def.innerType) cur = cur.def.innerType;
+    else if (t === 'pipe' && cur.def.out) cur = cur.def.out;
+    else return cur;
+  }
+}
+
+export interface ConfigLeaf {
+  path: string[];
+  /** the field's schema with its wrappers (default included) */
+  schema: AnySchema;
+  /** `number`, `boolean`, `string`, `enum`, `union`... of the unwrapped schema */
+  kind: string;
+  env: string;
+}
+
+const upperSnake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+
+function collectLeaves(s: AnySchema, path: string[], out: ConfigLeaf[]): ConfigLeaf[] {
+  const inner = unwrap(s);
+  if (inner.def.type === 'object' && inner.shape) {
+    for (const [k, child] of Object.entries(inner.shape)) collectLeaves(child, [...path, k], out);
+  } else {
+    out.push({ path, schema: s, kind: inner.def.type, env: `EARSHOT_${path.map(upperSnake).join('_')}` });
+  }
+  return out;
+}
+
+export const CONFIG_LEAVES: readonly ConfigLeaf[] = collectLeaves(daemonConfigSchema as unknown as AnySchema, [], []);
+const leafByPath = new Map(CONFIG_LEAVES.map((l) => [l.path.join('.'), l]));
+
+/** Short environment names for the settings people set most. */
+export const ENV_ALIASES: Readonly<Record<string, string>> = {
+  EARSHOT_SOURCE: 'capture.source',
+  EARSHOT_DEVICE_ID: 'mqtt.deviceId',
+  EARSHOT_STATE_DIR: 'mqtt.stateDir',
+  EARSHOT_BROKER: 'mqtt.url',
+};
+/** Not a setting: names the config file (like --config). */
+export const ENV_CONFIG_FILE = 'EARSHOT_CONFIG';
+
+const envToPath = new Map<string, string>([...CONFIG_LEAVES.map((l) => [l.env, l.path.join('.')] as const), ...Object.entries(ENV_ALIASES)]);
+if (envToPath.size !== CONFIG_LEAVES.length + Object.keys(ENV_ALIASES).length) throw new Error('daemon config: two settings map to one EARSHOT_* name');
+
+/** Every environment variable `earshot run` reads, with the setting it feeds. */
+export function environmentNames(): { name: string; path: string }[] {
+  return [{ name: ENV_CONFIG_FILE, path: '(config file)' }, ...[...envToPath].map(([name, path]) => ({ name, path }))];
+}
+
+/** Text from a flag or variable, typed by the field it sets; left as text when it does not fit (zod then says why). */
+function coerce(leaf: ConfigLeaf, text: string): unknown {
+  const inner = unwrap(leaf.schema);
+  const t = text.trim();
+  if (leaf.kind === 'number' && /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return Number(t);
+  if (leaf.kind === 'boolean') {
+    if (/^(true|1|yes|on)$/i.test(t)) return true;
+    if (/^(false|0|no|off)$/i.test(t)) return false;
+  }
+  if (leaf.kind === 'union' && inner.def.options?.every((o) => o.def.type === 'literal' && typeof o.def.values?.[0] === 'number') && /^\d+$/.test(t)) return Number(t);
+  return text;
+}
+
+// ---------- layers ----------
+
+type Plain = Record<string, unknown>;
+const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** One source of settings: a partial config and, for error messages, where each value came from. */
+export interface ConfigLayer {
+  values: Plain;
+  /** dotted path -> `--broker`, `EARSHOT_MQTT_URL`, `config.yaml` */
+  origins: Map<string, string>;
+}
+
+function setPath(obj: Plain, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const k of path.slice(0, -1)) {
+    if (!isPlain(cur[k])) cur[k] = {};
+    cur = cur[k] as Plain;
+  }
+  cur[path[path.length - 1]] = value;
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (!isPlain(cur)) return undefined;
+    cur = cur[k];
+  }
+  return cur;
+}
+
+function mergeInto(dst: Plain, src: Plain): Plain {
+  for (const [k, v] of Object.entries(src)) {
+    if (v === undefined) continue;
+    dst[k] = isPlain(v) && isPlain(dst[k]) ? mergeInto({ ...(dst[k] as Plain) }, v) : isPlain(v) ? mergeInto({}, v) : v;
+  }
+  return dst;
+}
+
+function leafPaths(obj: Plain, prefix: string[] = []): string[][] {
+  return Object.entries(obj).flatMap(([k, v]) => (isPlain(v) ? leafPaths(v, [...prefix, k]) : [[...prefix, k]]));
+}
+
+/**
+ * Defaults that depend on the machine: the state directory is systemd's $STATE_DIRECTORY when run
+ * as the service, /var/lib/earshot for root, else ~/.local/state/earshot.
+ */
+export function defaultsLayer(env: NodeJS.ProcessEnv, uid: number = process.getuid?.() ?? 0): ConfigLayer {
+  const stateDir = env.STATE_DIRECTORY?.split(':')[0] || (uid === 0 ? '/var/lib/earshot' : join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local/state'), 'earshot'));
+  return { values: { mqtt: { stateDir } }, origins: new Map([['mqtt.stateDir', env.STATE_DIRECTORY ? '$STATE_DIRECTORY' : 'default']]) };
+}
+
+/** The config file: YAML or JSON (YAML is a superset), a mapping at the top. */
+export function fileLayer(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): ConfigLayer {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (e) {
+    throw new EarshotError('E_CONFIG', `cannot read the config file ${path}: ${(e as Error).message}; check --config / ${ENV_CONFIG_FILE}`, { cause: e });
+  }
+  let values: unknown;
+  try {
+    values = parseYaml(text);
+  } catch (e) {
+    throw new EarshotError('E_CONFIG', `${path} is not valid YAML or JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (values === null || values === undefined) values = {};
+  if (!isPlain(values)) throw new EarshotError('E_CONFIG', `${path}: the top level must be a mapping of sections (capture:, mqtt:, ...), not ${Array.isArray(values) ? 'a list' : typeof values}`);
+  return { values, origins: new Map(leafPaths(values).map((p) => [p.join('.'), path])) };
+}
+
+/** EARSHOT_* variables; an unknown EARSHOT_ name is reported (a typo would otherwise be silently ignored). */
+export function envLayer(env: NodeJS.ProcessEnv): { layer: ConfigLayer; unknown: string[] } {
+  const layer: ConfigLayer = { values: {}, origins: new Map() };
+  const unknown: string[] = [];
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith('EARSHOT_') || name === ENV_CONFIG_FILE || text === undefined) continue;
+    const path = envToPath.get(name);
+    if (!path) {
+      unknown.push(name);
+      continue;
+    }
+    setPath(layer.values, path.split('.'), coerce(leafByPath.get(path)!, text));
+    layer.origins.set(path, name);
+  }
+  return { layer, unknown };
+}
+
+/** `earshot run` flags that set a config field, by commander's option key. */
+export const FLAG_PATHS = {
+  source: { flag: '--source', path: 'capture.source' },
+  broker: { flag: '--broker', path: 'mqtt.url' },
+  deviceId: { flag: '--device-id', path: 'mqtt.deviceId' },
+  model: { flag: '--model', path: 'model' },
+  stdout: { flag: '--stdout', path: 'stdout' },
+  stateDir: { flag: '--state-dir', path: 'mqtt.stateDir' },
+  httpPort: { flag: '--http-port', path: 'http.port' },
+  logLevel: { flag: '--log-level', path: 'log.level' },
+} as const;
+
+export type FlagValues = Partial<Record<keyof typeof FLAG_PATHS, string | boolean>> & {
+  /** `--set path=value`, repeatable */
+  set?: string[];
+  /** `--demo`: the bundled clip once, events on stdout, no HTTP server unless --http-port */
+  demo?: boolean;
+};
+
+export function flagLayer(flags: FlagValues): { layer: ConfigLayer; errors: string[] } {
+  const layer: ConfigLayer = { values: {}, origins: new Map() };
+  const errors: string[] = [];
+  const put = (path: string, value: string | boolean, origin: string) => {
+    const leaf = leafByPath.get(path);
+    if (!leaf) {
+      errors.push(`${origin}: there is no setting "${path}"; \`earshot run --print-config\` shows every setting`);
+      return;
+    }
+    setPath(layer.values, leaf.path, typeof value === 'boolean' ? value : coerce(leaf, value));
+    layer.origins.set(path, origin);
+  };
+  if (flags.demo) {
+    put('capture.source', DEMO_SOURCE, '--demo');
+    put('stdout', true, '--demo');
+    put('http.port', '0', '--demo');
+  }
+  for (const item of flags.set ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) errors.push(`--set ${item}: write --set path=value, e.g. --set pipeline.mode=window`);
+    else put(item.slice(0, eq).trim(), item.slice(eq + 1), `--set ${item.slice(0, eq).trim()}`);
+  }
+  for (const [key, { flag, path }] of Object.entries(FLAG_PATHS)) {
+    const v = flags[key as keyof typeof FLAG_PATHS];
+    if (v !== undefined) put(path, v, flag);
+  }
+  return { layer, errors };
+}
+
+// ---------- validation ----------
+
+function originOf(path: string, layers: ConfigLayer[]): string | undefined {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    for (const [p, origin] of layers[i].origins) if (p === path || p.startsWith(`${path}.`) || path.startsWith(`${p}.`)) return origin;
+  }
+  return undefined;
+}
+
+/** A field of the merged input, if it validates on its own (for cross-field checks that run even when other fields failed). */
+function validField<T>(merged: Plain, path: string): T | undefined {
+  const leaf = leafByPath.get(path)!;
+  const r = leaf.schema.safeParse(getPath(merged, leaf.path));
+  return r.success ? (r.data as T) : undefined;
+}
+
+/** Cross-field rules, checked on every field that is valid by itself. */
+function crossFieldIssues(merged: Plain): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const stop = validField<number>(merged, 'mqtt.stopTimeoutMs');
+  const deadline = validField<number>(merged, 'shutdownTimeoutMs');
+  if (stop !== undefined && deadline !== undefined && deadline < stop + 1500) {
+    out.push({ path: 'shutdownTimeoutMs', message: `must be at least mqtt.stopTimeoutMs + 1500 (${stop + 1500}) so queued events get their chance before the hard deadline` });
+  }
+  if (getPath(merged, ['embeddedBroker', 'enabled']) === true && getPath(merged, ['mqtt', 'url']) !== undefined) {
+    out.push({ path: 'embeddedBroker.enabled', message: 'is true but mqtt.url is also set: the daemon publishes either to its embedded broker or to mqtt.url; unset one' });
+  }
+  const min = validField<number>(merged, 'capture.restartBackoffMs');
+  const max = validField<number>(merged, 'capture.restartBackoffMaxMs');
+  if (min !== undefined && max !== undefined && max < min) out.push({ path: 'capture.restartBackoffMaxMs', message: 'must be >= capture.restartBackoffMs' });
+  return out;
+}
+
+const UNKNOWN_SETTING = 'unknown setting (check the spelling; `earshot run --print-config` shows every setting)';
+
+/** Merges the layers (lowest first), validates, and resolves the embedded broker; throws E_CONFIG listing every problem. */
+export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] = []): DaemonConfig {
+  const merged = layers.reduce<Plain>((acc, l) => mergeInto(acc, l.values), {});
+  const r = daemonConfigSchema.safeParse(merged);
+  const lines = [...extraErrors];
+  const seen = new Set<string>();
+  const add = (path: string, message: string) => {
+    const origin = originOf(path, layers);
+    // the origin goes on the first line: some messages (capture.source) carry a list after it
+    const [first, ...rest] = message.split('\n');
+    const line = [`${path || '(root)'}: ${first}${origin && origin !== 'default' ? ` (from ${origin})` : ''}`, ...rest].join('\n');
+    if (!seen.has(line)) lines.push(line);
+    seen.add(line);
+  };
+  if (!r.success) {
+    for (const i of r.error.issues) {
+      const base = i.path.map(String).join('.');
+      // strict objects report unknown keys on the parent: name each one
+      if (i.code === 'unrecognized_keys') for (const k of i.keys) add(base ? `${base}.${k}` : k, UNKNOWN_SETTING);
+      else add(base, i.message);
+    }
+  }
+  // non-strict nested schemas (pipeline.*) would drop a misspelt key silently: check every key against the schema's leaves
+  for (const p of leafPaths(merged)) {
+    const path = p.join('.');
+    if (!leafByPath.has(path) && !p.some((_, i) => leafByPath.has(p.slice(0, i + 1).join('.')))) add(path, UNKNOWN_SETTING);
+  }
+  for (const x of crossFieldIssues(merged)) add(x.path, x.message);
+  if (lines.length > 0 || !r.success) {
+    throw new EarshotError('E_CONFIG', `invalid configuration (${lines.length} error${lines.length === 1 ? '' : 's'}):\n  ${lines.join('\n  ')}`);
+  }
+  const c = r.data;
+  const enabled = c.embeddedBroker.enabled ?? getPath(merged, ['mqtt', 'url']) === undefined;
+  return { ...c, embeddedBroker: { ...c.embeddedBroker, enabled } };
+}
+
+export interface LoadConfigInput {
+  flags: FlagValues & { config?: string };
+  env: NodeJS.ProcessEnv;
+  readFile?: (path: string) => string;
+  uid?: number;
+}
+
+/** flags > env > file > defaults, validated by the one schema. */
+export function loadDaemonConfig(input: LoadConfigInput): DaemonConfig {
+  const env = envLayer(input.env);
+  const flags = flagLayer(input.flags);
+  const file = input.flags.config ?? input.env[ENV_CONFIG_FILE];
+  const layers = [defaultsLayer(input.env, input.uid)];
+  if (file) layers.push(fileLayer(file, input.readFile));
+  layers.push(env.layer, flags.layer);
+  const errors = [
+    ...env.unknown.map((n) => `${n}: unknown variable; \`earshot run --print-env\` lists the EARSHOT_* names`),
+    ...flags.errors,
+  ];
+  return parseDaemonConfig(layers, errors);
+}

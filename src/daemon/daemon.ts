@@ -1,0 +1,378 @@
+/**
+ * The composition root of `earshot run`: builds every stage from one context object and wires
+ *
+ *   capture (SupervisedSource | file | stdin) --chunk--> EmotionPipeline --result/state--> MqttPublisher
+ *                                                                         \--> stdout (JSON lines)
+ *
+ * plus the embedded broker, the HTTP endpoints, periodic MQTT metrics and sd_notify. Each stage
+ * keeps its own start()/stop(); this class only decides the order:
+ *
+ *   start: model (E_MODEL) -> source (a file is decoded here: E_AUDIO_FORMAT) -> HTTP -> broker ->
+ *          publisher -> capture; READY=1 on the first audio.
+ *   stop:  STOPPING=1 -> capture -> pipeline.end() (open speech is classified and published) ->
+ *          publisher.stop() (queued events delivered within mqtt.stopTimeoutMs, retained offline,
+ *          the rest stays on disk) -> broker -> HTTP -> model.
+ *
+ * Process concerns (signals, the hard deadline, exit codes) live in src/commands/run.ts.
+ */
+import { EventEmitter } from 'node:events';
+import { decodeAudioFile, type DecodedAudio } from '../audio/decode.ts';
+import { createSource as realCreateSource, type CaptureContext } from '../capture/create-source.ts';
+import { runCommand as realRunCommand, type RunCommand } from '../capture/devices.ts';
+import { formatSource, parseSource, type SourceDescriptor } from '../capture/parse-source.ts';
+import type { CaptureCondition, CaptureSource, CaptureTiming } from '../capture/source.ts';
+import { SupervisedSource } from '../capture/supervisor.ts';
+import { EarshotError } from '../errors.ts';
+import { EmotionClassifier } from '../model/session.ts';
+import { EmotionPipeline } from '../pipeline/pipeline.ts';
+import { toEmotionEvent, type PipelineResult } from '../pipeline/types.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../publish/embedded-broker.ts';
+import { EventIdSource } from '../publish/event-id.ts';
+import { MqttPublisher, packageVersion, type MqttClientFactory } from '../publish/publisher.ts';
+import { DEFAULT_CLIP } from '../util/paths.ts';
+import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
+import { startHttpServer, type HttpEndpoint } from './http.ts';
+import type { Logger } from './logger.ts';
+import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
+import { SdNotifier } from './sd-notify.ts';
+
+/** An inference running this long without a result means ONNX Runtime is wedged. */
+const STUCK_INFERENCE_MS = 10_000;
+
+/** Everything the daemon touches, as one object; tests replace the parts they need. */
+export interface DaemonContext {
+  config: DaemonConfig;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** where `stdout: true` writes events; default process.stdout */
+  stdout?: { write(line: string): unknown };
+  loadClassifier?: (model: string, threads: number) => Promise<EmotionClassifier>;
+  decode?: (path: string) => Promise<DecodedAudio>;
+  createSource?: (d: SourceDescriptor, ctx: CaptureContext, timing: CaptureTiming) => Promise<CaptureSource>;
+  createClient?: MqttClientFactory;
+  startBroker?: typeof startEmbeddedBroker;
+  notifier?: SdNotifier;
+  runCommand?: RunCommand;
+  /** monotonic ms */
+  now?: () => number;
+}
+
+export type DaemonEvents = {
+  /** a file or stdin source ran out: the daemon has nothing more to do */
+  end: [];
+  /** a failure the daemon cannot retry (a file source broke) */
+  fatal: [EarshotError];
+};
+
+/** `demo` and the other --source forms as a descriptor. */
+export function describeSource(c: DaemonConfig): SourceDescriptor {
+  if (c.capture.source === DEMO_SOURCE) return { kind: 'file', path: DEFAULT_CLIP, realtime: true, loop: false };
+  return parseSource(c.capture.source, { sampleRate: c.capture.sampleRate, realtime: c.capture.realtime, loop: c.capture.loop });
+}
+
+export class EarshotDaemon extends EventEmitter<DaemonEvents> {
+  readonly config: DaemonConfig;
+  readonly version = packageVersion();
+  readonly notifier: SdNotifier;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly startedAt: number;
+  private classifier: EmotionClassifier | null = null;
+  private pipeline: EmotionPipeline | null = null;
+  private source: CaptureSource | null = null;
+  private sourceName = '';
+  private publisher: MqttPublisher | null = null;
+  private broker: EmbeddedBroker | null = null;
+  private http: HttpEndpoint | null = null;
+  private metricsTimer: NodeJS.Timeout | null = null;
+  private readyTimer: NodeJS.Timeout | null = null;
+  private ready = false;
+  private stopping: Promise<void> | null = null;
+  private ids: EventIdSource;
+  // capture health
+  private lastChunkAt: number | null = null;
+  private chunks = 0;
+  private condition: CaptureCondition | null = null;
+  private readonly conditionCounts = Object.fromEntries(CONDITION_KINDS.map((k) => [k, 0])) as DaemonSnapshot['capture']['conditions'];
+  // pipeline health and totals
+  private latencySumMs = 0;
+  private inferenceLatencySumMs = 0;
+  private events = 0;
+  private stuckSince = 0;
+  private lastProgress = -1;
+  private lastPeriod = { processingMs: 0, audioSeconds: 0 };
+
+  constructor(private readonly ctx: DaemonContext) {
+    super();
+    this.config = ctx.config;
+    this.log = ctx.log;
+    this.now = ctx.now ?? (() => performance.now());
+    this.startedAt = this.now();
+    this.notifier = ctx.notifier ?? new SdNotifier({ env: ctx.env ?? process.env, log: ctx.log.child({ stage: 'systemd' }) });
+    this.ids = new EventIdSource(ctx.config.mqtt.deviceId);
+  }
+
+  /** The broker the publisher talks to (the embedded one's URL when it runs). */
+  get brokerUrl(): string {
+    return this.broker?.url ?? this.config.mqtt.url;
+  }
+
+  get httpUrl(): string | null {
+    return this.http?.url ?? null;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const log = this.log;
+    const descriptor = describeSource(c);
+    this.sourceName = c.capture.source === DEMO_SOURCE ? `demo (${formatSource(descriptor)})` : formatSource(descriptor);
+
+    this.classifier = await (this.ctx.loadClassifier ?? ((m, threads) => EmotionClassifier.load(m, { threads })))(c.model, c.modelThreads);
+    log.info({ model: this.classifier.meta.name, labels: this.classifier.labels, path: this.classifier.model.onnxPath }, 'model loaded');
+    const pipeline = new EmotionPipeline({ classifier: this.classifier, config: c.pipeline, log: log.child({ stage: 'pipeline' }) });
+    this.pipeline = pipeline;
+
+    this.source = await this.buildSource(descriptor);
+    pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : 16000));
+
+    if (c.http.port !== 0) {
+      this.http = await startHttpServer(c.http, { health: () => this.health(), metricsText: () => this.metricsText() });
+      log.info({ url: this.http.url }, `health and metrics on ${this.http.url}/healthz and ${this.http.url}/metrics`);
+    }
+    if (c.embeddedBroker.enabled) this.broker = await this.startBroker();
+
+    this.publisher = new MqttPublisher({ config: { ...c.mqtt, url: this.brokerUrl }, log: log.child({ stage: 'mqtt' }), version: this.version });
+    await this.publisher.start();
+
+    this.wire(pipeline, this.publisher, this.source);
+    if (c.metrics.intervalSec > 0) this.metricsTimer = setInterval(() => this.publishMetrics(), c.metrics.intervalSec * 1000).unref();
+    this.notifier.startWatchdog(() => this.pipelineAlive());
+
+    log.info({ source: this.sourceName, broker: this.brokerUrl, embedded: !!this.broker, deviceId: c.mqtt.deviceId, topics: this.publisher.topics }, 'starting capture');
+    // READY=1 when audio flows; a device that is missing at boot is retried in the background,
+    // so after the first-chunk timeout the daemon declares itself ready anyway (it is doing its
+    // job: supervising) instead of letting systemd's start timeout kill and restart it.
+    this.readyTimer = setTimeout(() => this.declareReady(`waiting for audio from ${this.sourceName}`), c.capture.firstChunkTimeoutMs).unref();
+    if (this.source instanceof SupervisedSource) {
+      void this.source.start().catch(() => undefined); // rejects only when stopped before any audio
+    } else {
+      // a file or stdin that delivers nothing is not coming back: fail start()
+      await this.source.start();
+    }
+  }
+
+  /** Stop everything in order; safe to call repeatedly (every caller gets the same promise). */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= this.shutdown(reason);
+    return this.stopping;
+  }
+
+  snapshot(): DaemonSnapshot {
+    const s = this.pipeline?.stats();
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    const sinceChunk = this.lastChunkAt === null ? null : this.now() - this.lastChunkAt;
+    const empty = { audioSeconds: 0, framesProcessed: 0, speechFrames: 0, processingMs: 0, realTimeFactor: 0, latencyMs: { p50: 0, p99: 0 }, inferenceLatencyMs: { p50: 0, p99: 0 }, droppedFrames: 0, droppedInferences: 0, segmentsDropped: 0, segments: 0, results: 0, stateChanges: 0, inferenceErrors: 0, listenerErrors: 0, inFlight: false, queued: 0 };
+    return {
+      version: this.version,
+      model: this.classifier?.meta.name ?? this.config.model,
+      source: this.sourceName,
+      deviceId: this.config.mqtt.deviceId,
+      uptimeSec: (this.now() - this.startedAt) / 1000,
+      stopping: this.stopping !== null,
+      pipeline: { ...(s ?? empty), alive: this.pipelineAlive(), latencySumMs: this.latencySumMs, inferenceLatencySumMs: this.inferenceLatencySumMs },
+      capture: {
+        delivering: sinceChunk !== null && sinceChunk < this.config.capture.stallTimeoutMs,
+        lastChunkAgoMs: sinceChunk,
+        chunks: this.chunks,
+        condition: this.condition?.kind ?? null,
+        conditionDetail: this.condition?.detail ?? null,
+        conditions: { ...this.conditionCounts },
+        restarts: this.source instanceof SupervisedSource ? this.source.restarts : 0,
+      },
+      mqtt: {
+        connected: this.publisher?.connected ?? false,
+        url: this.brokerUrl,
+        embedded: this.broker !== null,
+        queueDepth: this.publisher?.queueDepth ?? 0,
+        droppedEvents: this.publisher?.droppedEvents ?? 0,
+        events: this.events,
+      },
+      process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpuUserSec: cpu.user / 1e6, cpuSystemSec: cpu.system / 1e6 },
+    };
+  }
+
+  health(): HealthVerdict {
+    return healthOf(this.snapshot());
+  }
+
+  metricsText(): string {
+    return prometheusText(this.snapshot());
+  }
+
+  private async buildSource(d: SourceDescriptor): Promise<CaptureSource> {
+    const c = this.config.capture;
+    const captureLog = this.log.child({ stage: 'capture' });
+    const create = this.ctx.createSource ?? realCreateSource;
+    const timing = (rate: number): CaptureTiming => ({
+      firstChunkTimeoutMs: c.firstChunkTimeoutMs,
+      stallTimeoutMs: c.stallTimeoutMs,
+      flatlineSec: c.flatlineSec,
+      chunkSamples: Math.max(1, Math.round((rate * c.chunkMs) / 1000)),
+    });
+    const captureCtx: CaptureContext = { log: captureLog, env: this.ctx.env };
+    if (d.kind === 'file') {
+      // decoded now, so a broken file is an error at start, not a source retried forever
+      const audio = await (this.ctx.decode ?? decodeAudioFile)(d.path);
+      this.log.info({ path: d.path, seconds: +audio.durationSec.toFixed(2), sampleRate: audio.sampleRate, realtime: d.realtime, loop: d.loop }, 'replaying an audio file as the capture source');
+      return create(d, { ...captureCtx, decode: async () => audio }, timing(audio.sampleRate));
+    }
+    if (d.kind === 'stdin') return create(d, captureCtx, timing(d.sampleRate));
+    if ((d.kind === 'portaudio' && d.device === undefined) || (d.kind === 'arecord' && d.device === 'default')) await this.warnIfNoSoundCard();
+    return new SupervisedSource(formatSource(d), () => create(d, captureCtx, timing(d.sampleRate)), { initialBackoffMs: c.restartBackoffMs, maxBackoffMs: c.restartBackoffMaxMs }, { log: captureLog });
+  }
+
+  /** The default device on a box without a sound card would only retry; say what to do instead. */
+  private async warnIfNoSoundCard(): Promise<void> {
+    const r = await (this.ctx.runCommand ?? realRunCommand)('arecord', ['-l']);
+    if (r.code === 0 && /^card \d+:/m.test(r.stdout)) return;
+    this.log.warn(
+      { source: this.config.capture.source, arecord: (r.stderr || r.stdout).trim().split('\n')[0] },
+      'no sound card found (arecord -l lists none): capture of the default device will keep retrying with backoff. Plug in a microphone, name a device with --source (see `earshot devices`), or try the bundled clip with `earshot run --demo`',
+    );
+  }
+
+  private async startBroker(): Promise<EmbeddedBroker> {
+    const { host, port } = this.config.embeddedBroker;
+    const start = this.ctx.startBroker ?? startEmbeddedBroker;
+    let broker: EmbeddedBroker;
+    try {
+      broker = await start({ host, port });
+    } catch (e) {
+      const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
+      if (port === 0 || cause?.code !== 'EADDRINUSE') throw e;
+      broker = await start({ host, port: 0 });
+      this.log.warn({ wanted: port, port: broker.port }, `port ${port} is taken (another MQTT broker?): the embedded broker listens on ${broker.url} instead`);
+    }
+    this.log.info({ url: broker.url }, `no mqtt.url configured: embedded MQTT broker (aedes) listening on ${broker.url}`);
+    return broker;
+  }
+
+  private wire(pipeline: EmotionPipeline, publisher: MqttPublisher, source: CaptureSource): void {
+    const c = this.config;
+    const out = this.ctx.stdout ?? process.stdout;
+    const log = this.log;
+    pipeline.on('result', (r: PipelineResult) => {
+      const event = toEmotionEvent(r, this.ids.next(), c.mqtt.deviceId);
+      this.events++;
+      this.latencySumMs += r.latencyMs;
+      this.inferenceLatencySumMs += r.inferenceLatencyMs;
+      publisher.publishEvent(event);
+      if (c.stdout) out.write(`${JSON.stringify(event)}\n`);
+      log.debug({ id: event.id, label: event.label, confidence: +event.confidence.toFixed(3), latencyMs: +r.latencyMs.toFixed(1) }, 'event');
+    });
+    pipeline.on('state', (state) => {
+      publisher.publishEmotion(state);
+      log.info({ label: state.label, confidence: +state.confidence.toFixed(3) }, `emotion is now ${state.label}`);
+    });
+    pipeline.on('error', (e) => log.warn({ err: e }, 'pipeline stage failed on one segment; going on'));
+
+    source.on('chunk', (chunk) => {
+      this.lastChunkAt = this.now();
+      this.chunks++;
+      pipeline.push(chunk);
+      if (!this.ready) this.declareReady(`capturing from ${this.sourceName}, publishing to ${this.brokerUrl}`);
+    });
+    source.on('condition', (cond) => {
+      if (cond.kind === 'recovered') {
+        this.condition = null;
+        log.info({ source: cond.source, detail: cond.detail }, 'capture recovered');
+        void this.notifier.status(`capturing from ${this.sourceName}`);
+        return;
+      }
+      this.condition = cond;
+      this.conditionCounts[cond.kind]++;
+      log.warn({ source: cond.source, condition: cond.kind, detail: cond.detail }, `capture ${cond.kind}: ${cond.detail}`);
+      void this.notifier.status(`capture ${cond.kind}: ${cond.detail}`);
+    });
+    source.on('end', () => {
+      log.info({ source: this.sourceName, audioSeconds: +pipeline.stats().audioSeconds.toFixed(2) }, 'the capture source ended');
+      this.emit('end');
+    });
+    source.on('error', (e) => {
+      // only unsupervised sources (file, stdin) get here; a supervisor retries devices itself
+      log.error({ err: e, code: e.code }, e.message);
+      this.emit('fatal', e);
+    });
+  }
+
+  private declareReady(status: string): void {
+    if (this.ready || this.stopping) return;
+    this.ready = true;
+    if (this.readyTimer) clearTimeout(this.readyTimer);
+    this.log.info({ source: this.sourceName }, status);
+    void this.notifier.ready(status);
+  }
+
+  /** False once an inference has run STUCK_INFERENCE_MS without any result or error. */
+  private pipelineAlive(): boolean {
+    const s = this.pipeline?.stats();
+    if (!s) return true;
+    const progress = s.results + s.inferenceErrors;
+    if (!s.inFlight || progress !== this.lastProgress) {
+      this.lastProgress = progress;
+      this.stuckSince = 0;
+      return true;
+    }
+    if (this.stuckSince === 0) this.stuckSince = this.now();
+    return this.now() - this.stuckSince < STUCK_INFERENCE_MS;
+  }
+
+  private publishMetrics(): void {
+    const s = this.pipeline?.stats();
+    if (!s || !this.publisher) return;
+    const dAudio = s.audioSeconds - this.lastPeriod.audioSeconds;
+    const dProc = s.processingMs - this.lastPeriod.processingMs;
+    this.lastPeriod = { processingMs: s.processingMs, audioSeconds: s.audioSeconds };
+    this.publisher.publishMetrics({
+      uptimeSec: Math.round((this.now() - this.startedAt) / 1000),
+      realTimeFactor: dAudio > 0 ? dProc / 1000 / dAudio : 0,
+      latencyMs: { p50: +s.latencyMs.p50.toFixed(2), p99: +s.latencyMs.p99.toFixed(2) },
+      droppedFrames: s.droppedFrames,
+      droppedInferences: s.droppedInferences,
+      version: this.version,
+      timestamp: new Date().toISOString(),
+    });
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    const log = this.log;
+    const t0 = this.now();
+    log.info({ reason }, 'shutting down');
+    if (this.readyTimer) clearTimeout(this.readyTimer);
+    if (this.metricsTimer) clearInterval(this.metricsTimer);
+    await this.notifier.stopping(`stopping: ${reason}`);
+    const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await fn();
+      } catch (e) {
+        log.warn({ err: e }, `shutdown: ${what} failed; going on`);
+      }
+    };
+    if (this.source) await step('stopping capture', () => this.source!.stop());
+    // classify the speech that was still open and publish it
+    if (this.pipeline) await step('flushing the pipeline', () => this.pipeline!.end());
+    if (this.publisher) {
+      if (this.config.metrics.intervalSec > 0) this.publishMetrics();
+      await step('stopping the MQTT publisher', () => this.publisher!.stop());
+    }
+    if (this.broker) await step('closing the embedded broker', () => this.broker!.close());
+    if (this.http) await step('closing the HTTP server', () => this.http!.close());
+    if (this.classifier) await step('closing the model', () => this.classifier!.close());
+    const s = this.pipeline?.stats();
+    log.info(
+      { reason, ms: Math.round(this.now() - t0), events: this.events, queued: this.publisher?.queueDepth ?? 0, audioSeconds: s ? +s.audioSeconds.toFixed(2) : 0, droppedInferences: s?.droppedInferences ?? 0 },
+      'stopped',
+    );
+  }
+}

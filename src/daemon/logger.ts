@@ -1,0 +1,29 @@
+/**
+ * Structured logs: pino, one JSON object per line on stderr (stdout is kept for `--stdout`
+ * events). Written synchronously, so the last lines before an exit (a config error, the shutdown
+ * summary) are never lost; the daemon logs a few lines a minute, so the cost does not matter.
+ * Each stage gets a child logger (`{"stage":"capture"}`); pino's methods fit the narrow log types
+ * of capture, pipeline and publisher as they are.
+ */
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level: string;
+  /** default: stderr */
+  fd?: number;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  return pino(
+    {
+      name: 'earshot',
+      level: opts.level,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // errors under `err` are serialised with their message, code and stack
+      serializers: { err: pino.stdSerializers.err },
+    },
+    pino.destination({ fd: opts.fd ?? 2, sync: true }),
+  );
+}
