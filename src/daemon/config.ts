@@ -30,7 +30,9 @@ const sourceSpec = z.string().superRefine((spec, ctx) => {
   try {
     parseSource(spec);
   } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^--source "[^"]*": /, '') });
+    // one line: the origin `(from --source)` follows it, and the forms are listed by --help
+    const why = (e as Error).message.replace(/^--source "[^"]*": /, '').replace(/\. Accepted forms:[\s\S]*$/, '');
+    ctx.addIssue({ code: 'custom', message: `${why}; use file:PATH, portaudio[:DEVICE][@RATE], arecord[:DEVICE][@RATE], stdin:s16le:RATE, stdin:f32le:RATE or demo` });
   }
 });
 
@@ -146,6 +148,8 @@ function collectLeaves(s: AnySchema, path: string[], out: ConfigLeaf[]): ConfigL
 
 export const CONFIG_LEAVES: readonly ConfigLeaf[] = collectLeaves(daemonConfigSchema as unknown as AnySchema, [], []);
 const leafByPath = new Map(CONFIG_LEAVES.map((l) => [l.path.join('.'), l]));
+/** `mqtt`, `pipeline.vad`, ...: an empty section in a file is fine */
+const SECTIONS = new Set(CONFIG_LEAVES.flatMap((l) => l.path.slice(0, -1).map((_, i) => l.path.slice(0, i + 1).join('.'))));
 
 /** Short environment names for the settings people set most. */
 export const ENV_ALIASES: Readonly<Record<string, string>> = {
@@ -217,7 +221,7 @@ function mergeInto(dst: Plain, src: Plain): Plain {
 }
 
 function leafPaths(obj: Plain, prefix: string[] = []): string[][] {
-  return Object.entries(obj).flatMap(([k, v]) => (isPlain(v) ? leafPaths(v, [...prefix, k]) : [[...prefix, k]]));
+  return Object.entries(obj).flatMap(([k, v]) => (isPlain(v) && Object.keys(v).length > 0 ? leafPaths(v, [...prefix, k]) : [[...prefix, k]]));
 }
 
 /**
@@ -373,7 +377,7 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
   // non-strict nested schemas (pipeline.*) would drop a misspelt key silently: check every key against the schema's leaves
   for (const p of leafPaths(merged)) {
     const path = p.join('.');
-    if (!leafByPath.has(path) && !p.some((_, i) => leafByPath.has(p.slice(0, i + 1).join('.')))) add(path, UNKNOWN_SETTING);
+    if (!leafByPath.has(path) && !SECTIONS.has(path) && !p.some((_, i) => leafByPath.has(p.slice(0, i + 1).join('.')))) add(path, UNKNOWN_SETTING);
   }
   for (const x of crossFieldIssues(merged)) add(x.path, x.message);
   if (lines.length > 0 || !r.success) {
