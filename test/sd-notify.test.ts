@@ -1,0 +1,172 @@
+// sd_notify against a real unix datagram socket: a /usr/bin/python3 listener bound to a socket in
+// a temp dir stands in for systemd (NOTIFY_SOCKET points at it), and the real `systemd-notify`
+// sends. Checked: READY with MAINPID and STATUS, the watchdog period from WATCHDOG_USEC/WATCHDOG_PID,
+// a missing systemd-notify reported once, and the daemon as a child process: READY=1 once audio
+// flows, WATCHDOG=1 at half the period, STOPPING=1 and exit 0 on SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SdNotifier, type NotifyLog } from '../src/daemon/sd-notify.ts';
+import { ROOT } from './helpers/paths.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'earshot-sdnotify-'));
+const children: ChildProcess[] = [];
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** What systemd does with the socket, minus acting on it: print each datagram (and close passed fds, which completes systemd-notify's BARRIER=1). */
+const LISTENER = `
+import socket, sys, os, json, array
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print(json.dumps({"listening": True}), flush=True)
+while True:
+    data, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(64))
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds = array.array("i"); fds.frombytes(payload[:len(payload) - len(payload) % 4])
+            for fd in fds: os.close(fd)
+    print(json.dumps({"msg": data.decode()}), flush=True)
+`;
+
+interface Listener {
+  socket: string;
+  messages: string[];
+  /** resolves with the first message (from now on, or already received) matching `re` */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  close(): void;
+}
+
+let listeners = 0;
+async function listen(): Promise<Listener> {
+  const socket = join(tmp, `notify-${++listeners}.sock`);
+  const py = spawn('/usr/bin/python3', ['-c', LISTENER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(py);
+  const messages: string[] = [];
+  const waiters: { re: RegExp; resolve: (m: string) => void }[] = [];
+  const lines = createInterface({ input: py.stdout! });
+  let ready!: () => void;
+  const listening = new Promise<void>((r) => (ready = r));
+  lines.on('line', (line) => {
+    const o = JSON.parse(line) as { listening?: boolean; msg?: string };
+    if (o.listening) return ready();
+    messages.push(o.msg!);
+    for (const w of [...waiters]) if (w.re.test(o.msg!)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(o.msg!);
+    }
+  });
+  await listening;
+  return {
+    socket,
+    messages,
+    waitFor(re, timeoutMs = 5000) {
+      const seen = messages.find((m) => re.test(m));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no datagram matching ${re} within ${timeoutMs} ms; got ${JSON.stringify(messages)}`)), timeoutMs);
+        waiters.push({ re, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+      });
+    },
+    close: () => py.kill(),
+  };
+}
+
+function recordingLog(): NotifyLog & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, debug() {}, warn: (_o, msg) => void warnings.push(msg) };
+}
+
+test('READY carries MAINPID and STATUS; STATUS and STOPPING arrive as sent', async () => {
+  const l = await listen();
+  const n = new SdNotifier({ env: { ...process.env, NOTIFY_SOCKET: l.socket }, pid: 4242, log: recordingLog() });
+  assert.ok(n.enabled);
+  assert.ok(await n.ready('capturing from file:x'));
+  assert.ok(await n.status('capture flatline'));
+  assert.ok(await n.stopping('stopping: SIGTERM'));
+  assert.is(await l.waitFor(/READY=1/), 'MAINPID=4242\nREADY=1\nSTATUS=capturing from file:x');
+  await l.waitFor(/^STATUS=capture flatline$/);
+  assert.is(await l.waitFor(/STOPPING=1/), 'STOPPING=1\nSTATUS=stopping: SIGTERM');
+  assert.is(n.sent, 3);
+  l.close();
+});
+
+test('watchdog period is half of WATCHDOG_USEC, only for our pid, only under systemd', () => {
+  const log = recordingLog();
+  const at = (env: NodeJS.ProcessEnv) => new SdNotifier({ env, pid: 100, log }).watchdogIntervalMs;
+  assert.is(at({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '30000000' }), 15000);
+  assert.is(at({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '100' }), 15000);
+  assert.is(at({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '101' }), null);
+  assert.is(at({ NOTIFY_SOCKET: '/run/x' }), null);
+  assert.is(at({ WATCHDOG_USEC: '30000000' }), null);
+});
+
+test('without NOTIFY_SOCKET nothing is spawned', async () => {
+  let spawned = 0;
+  const n = new SdNotifier({ env: {}, log: recordingLog(), spawn: () => (spawned++, { stderr: null, on() {} }) });
+  assert.not.ok(n.enabled);
+  assert.is(await n.ready(), false);
+  assert.is(spawned, 0);
+});
+
+test('the watchdog pings while alive() holds and stops when it does not', async () => {
+  const l = await listen();
+  let alive = true;
+  const log = recordingLog();
+  const n = new SdNotifier({ env: { NOTIFY_SOCKET: l.socket, WATCHDOG_USEC: '200000', PATH: process.env.PATH }, log });
+  n.startWatchdog(() => alive);
+  await new Promise((r) => setTimeout(r, 450));
+  const pings = l.messages.filter((m) => m === 'WATCHDOG=1').length;
+  assert.ok(pings >= 3 && pings <= 5, `expected ~4 pings at 100 ms in 450 ms, got ${pings}`);
+  alive = false;
+  await new Promise((r) => setTimeout(r, 350));
+  const after = l.messages.filter((m) => m === 'WATCHDOG=1').length;
+  assert.ok(after - pings <= 1, `pings went on while not alive: ${after - pings}`);
+  assert.match(log.warnings.join('\n'), /not pinging the systemd watchdog/);
+  n.stopWatchdog();
+  l.close();
+});
+
+test('a missing systemd-notify is reported once and counted, never thrown', async () => {
+  const log = recordingLog();
+  const n = new SdNotifier({ env: { NOTIFY_SOCKET: join(tmp, 'none.sock'), PATH: process.env.PATH }, log, command: 'systemd-notify-not-installed' });
+  assert.is(await n.ready(), false);
+  assert.is(await n.notify(['WATCHDOG=1']), false);
+  assert.is(n.failed, 2);
+  assert.is(log.warnings.length, 1);
+  assert.match(log.warnings[0], /cannot notify systemd through systemd-notify-not-installed .*install systemd/);
+});
+
+test('daemon child: READY=1 once audio flows, WATCHDOG=1 every half period, STOPPING=1 and exit 0 on SIGTERM', async () => {
+  const l = await listen();
+  const child = spawn(
+    process.execPath,
+    ['bin/earshot.js', 'run', '--source', 'file:assets/demo-angry.flac', '--set', 'capture.loop=true', '--model', 'test/fixtures/models/tiny-lstm.json',
+      '--state-dir', join(tmp, 'state'), '--http-port', '0', '--set', 'embeddedBroker.port=0', '--log-level', 'warn'],
+    { cwd: ROOT, env: { ...process.env, NOTIFY_SOCKET: l.socket, WATCHDOG_USEC: '400000' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ready = await l.waitFor(/READY=1/, 15000);
+  assert.match(ready, new RegExp(`^MAINPID=${child.pid}\nREADY=1\nSTATUS=capturing from file:`));
+  const t0 = l.messages.length;
+  await new Promise((r) => setTimeout(r, 1100));
+  const pings = l.messages.slice(t0).filter((m) => m === 'WATCHDOG=1').length;
+  assert.ok(pings >= 3 && pings <= 7, `expected ~5 watchdog pings at 200 ms in 1.1 s, got ${pings}`);
+  const t1 = Date.now();
+  child.kill('SIGTERM');
+  assert.match(await l.waitFor(/STOPPING=1/), /STATUS=stopping: SIGTERM/);
+  assert.is(await exit, 0, stderr);
+  assert.ok(Date.now() - t1 < 3000, `exit took ${Date.now() - t1} ms`);
+  l.close();
+});
+
+test.run();
