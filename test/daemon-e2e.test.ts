@@ -1,0 +1,297 @@
+// `earshot run` end to end: the daemon as a child process (bin/earshot.js), a real Mosquitto on a
+// free loopback port, real audio (the bundled clip and RAVDESS clips), the committed tiny model.
+// Events, state, metrics and discovery arrive with the documented schema; /healthz and /metrics
+// answer; SIGTERM exits 0 quickly with `offline` published; SIGKILL leaves the last will; a broker
+// restart mid-stream loses no event id; a corrupt file and a missing model fail clearly; the same
+// file gives the same labels through `earshot analyze` and through the daemon; `--demo` finishes
+// on its own through the embedded broker, on a free port when its port is taken.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { connect, type MqttClient } from 'mqtt';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent } from '../src/publish/payloads.ts';
+import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
+import { DATA, ROOT } from './helpers/paths.ts';
+
+const MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
+const DEMO = join(ROOT, 'assets/demo-angry.flac');
+const tmp = mkdtempSync(join(tmpdir(), 'earshot-e2e-'));
+
+const cleanups: (() => unknown)[] = [];
+const defer = <T>(thing: T, undo: (t: T) => unknown): T => (cleanups.push(() => undo(thing)), thing);
+test.after.each(async () => {
+  while (cleanups.length) await Promise.resolve().then(cleanups.pop()!).catch(() => {});
+});
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitUntil(what: string, done: () => boolean, timeoutMs = 10000, context: () => string = () => ''): Promise<void> {
+  const t0 = Date.now();
+  while (!done()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
+    await sleep(20);
+  }
+}
+
+// ---------- the daemon as a child process ----------
+
+interface Daemon {
+  child: ChildProcess;
+  deviceId: string;
+  /** events printed on stdout (--stdout), in order */
+  events: EmotionEvent[];
+  stderr(): string;
+  /** parsed pino lines */
+  logs(): { level: number; msg: string; [k: string]: unknown }[];
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let daemons = 0;
+/** Runs `earshot run` with the tiny model, its own state dir and device id, events on stdout, plus `args`. */
+/** `keep`: not killed when the test ends (a later test takes it over). */
+function runDaemon(args: string[], opts: { env?: NodeJS.ProcessEnv; keep?: boolean } = {}): Daemon {
+  const deviceId = `e2e${++daemons}`;
+  const child = spawn(process.execPath, ['bin/earshot.js', 'run', '--model', MODEL, '--device-id', deviceId, '--state-dir', join(tmp, `state-${deviceId}`), '--stdout', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const events: EmotionEvent[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => events.push(JSON.parse(line) as EmotionEvent));
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  if (!opts.keep) defer(child, (c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
+  return {
+    child,
+    deviceId,
+    events,
+    stderr: () => stderr,
+    logs: () => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)),
+    exit,
+  };
+}
+
+/** Fast reconnects, frequent metrics, results every <= 0.5 s of speech, every state change published. */
+const BUSY = ['--set', 'mqtt.reconnectMinMs=100', '--set', 'mqtt.reconnectMaxMs=400', '--set', 'metrics.intervalSec=0.5', '--set', 'pipeline.maxUtteranceSeconds=0.5',
+  '--set', 'pipeline.smoothing.minConfidence=0', '--set', 'pipeline.smoothing.minDwellMs=0', '--set', 'pipeline.smoothing.margin=0'];
+const LOOPED_DEMO = ['--source', `file:${DEMO}`, '--set', 'capture.loop=true'];
+
+// ---------- an MQTT subscriber ----------
+
+interface Received { topic: string; payload: string; retain: boolean }
+interface Subscriber { client: MqttClient; messages: Received[]; on(topic: string): Received[] }
+async function subscribe(url: string, topics: string[], opts: { clientId?: string; clean?: boolean; keep?: boolean } = {}): Promise<Subscriber> {
+  const { keep, ...clientOpts } = opts;
+  const client = connect(url, { protocolVersion: 4, reconnectPeriod: 50, connectTimeout: 2000, ...clientOpts });
+  if (!keep) defer(client, (c) => c.endAsync(true));
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  const messages: Received[] = [];
+  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  await client.subscribeAsync(topics, { qos: 1 });
+  return { client, messages, on: (t) => messages.filter((m) => m.topic === t) };
+}
+
+const mosquitto = async (opts?: { persistence?: boolean }): Promise<Mosquitto> => defer(await startMosquitto(opts), (b) => b.stop());
+
+// ---------- tests ----------
+
+let shared: { broker: Mosquitto; daemon: Daemon; sub: Subscriber; httpPort: number } | null = null;
+
+test('events, state, metrics and discovery arrive with the documented schema; /healthz and /metrics answer', async () => {
+  const broker = await startMosquitto();
+  const httpPort = await freePort();
+  const base = 'earshot/e2e1';
+  // kept running for the SIGTERM test that follows
+  const sub = await subscribe(broker.url, [`${base}/#`, 'homeassistant/#'], { keep: true });
+  const daemon = runDaemon(['--broker', broker.url, '--http-port', String(httpPort), ...LOOPED_DEMO, ...BUSY], { keep: true });
+  assert.is(daemon.deviceId, 'e2e1');
+  shared = { broker, daemon, sub, httpPort };
+  const ctx = () => daemon.stderr().slice(-3000);
+  await waitUntil('3 events over MQTT', () => sub.on(`${base}/events`).length >= 3, 15000, ctx);
+  await waitUntil('a metrics message', () => sub.on(`${base}/metrics`).length >= 1, 5000, ctx);
+  await waitUntil('an emotion state', () => sub.on(`${base}/emotion`).length >= 1, 5000, ctx);
+
+  assert.equal(sub.on(`${base}/status`).map((m) => m.payload), ['online']);
+  const events = sub.on(`${base}/events`).map((m) => emotionEventSchema.parse(JSON.parse(m.payload)));
+  for (const e of events) {
+    assert.is(e.deviceId, 'e2e1');
+    assert.is(e.model, 'tiny-lstm');
+    assert.is(e.kind, 'utterance');
+    assert.ok(e.durationMs > 0 && e.durationMs <= 600, `utterances are cut at 0.5 s (+ one frame): ${e.durationMs}`);
+    assert.is(Object.keys(e.probabilities).length, 8);
+    assert.is(e.label, Object.entries(e.probabilities).sort((a, b) => b[1] - a[1])[0][0]);
+  }
+  assert.is(new Set(events.map((e) => e.id)).size, events.length, 'ids are unique');
+  // stdout carries the same events, one JSON line each
+  assert.equal(daemon.events.slice(0, events.length).map((e) => e.id), events.map((e) => e.id));
+  const state = emotionStateSchema.parse(JSON.parse(sub.on(`${base}/emotion`)[0].payload));
+  assert.is(state.model, 'tiny-lstm');
+  const metrics = metricsSchema.parse(JSON.parse(sub.on(`${base}/metrics`).at(-1)!.payload));
+  assert.ok(metrics.realTimeFactor > 0 && metrics.realTimeFactor < 0.5, `real-time factor ${metrics.realTimeFactor}`);
+  const discovery = sub.messages.filter((m) => m.topic.startsWith('homeassistant/sensor/e2e1_'));
+  assert.is(discovery.length, 2);
+  for (const d of discovery) assert.is(haDiscoveryConfigSchema.parse(JSON.parse(d.payload)).availability_topic, `${base}/status`);
+
+  const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+  assert.is(health.status, 200);
+  const h = (await health.json()) as { status: string; capture: { delivering: boolean }; mqtt: { connected: boolean } };
+  assert.is(h.status, 'ok');
+  assert.ok(h.capture.delivering && h.mqtt.connected);
+  const prom = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(prom)?.[1]);
+  assert.ok(value('earshot_frames_total') > 100, prom);
+  assert.is(value('earshot_mqtt_connected'), 1);
+  assert.is(value('earshot_capture_delivering'), 1);
+  assert.ok(value('earshot_events_total') >= 3);
+  assert.match(prom, /^earshot_event_latency_seconds\{quantile="0.99"\} \S+$/m);
+  assert.match(prom, /^earshot_capture_condition\{kind="flatline"\} 0$/m);
+  assert.match(prom, /^# TYPE earshot_dropped_inferences_total counter$/m);
+  assert.is((await fetch(`http://127.0.0.1:${httpPort}/nothing`)).status, 404);
+});
+
+test('SIGTERM: exit 0 within a few seconds, retained offline published, nothing lost', async () => {
+  assert.ok(shared, 'needs the daemon of the previous test');
+  const { broker, daemon, sub, httpPort } = shared;
+  defer(broker, (b) => b.stop());
+  defer(sub.client, (c) => c.endAsync(true));
+  defer(daemon.child, (c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
+  const t0 = Date.now();
+  daemon.child.kill('SIGTERM');
+  const { code } = await daemon.exit;
+  const ms = Date.now() - t0;
+  assert.is(code, 0, daemon.stderr().slice(-3000));
+  assert.ok(ms < 4000, `took ${ms} ms`);
+  await waitUntil('offline status', () => sub.on('earshot/e2e1/status').at(-1)?.payload === 'offline', 3000);
+  // every event the daemon produced (stdout) reached the broker, including the flushed last one
+  await waitUntil('all events', () => sub.on('earshot/e2e1/events').length >= daemon.events.length, 3000);
+  assert.equal(sub.on('earshot/e2e1/events').map((m) => (JSON.parse(m.payload) as EmotionEvent).id), daemon.events.map((e) => e.id));
+  const stopped = daemon.logs().find((l) => l.msg === 'stopped');
+  assert.ok(stopped && stopped.queued === 0, 'stopped with an empty queue');
+  // a fresh subscriber sees the retained offline
+  const late = await subscribe(broker.url, ['earshot/e2e1/status']);
+  await waitUntil('retained status', () => late.messages.length > 0, 3000);
+  assert.equal(late.messages[0], { topic: 'earshot/e2e1/status', payload: 'offline', retain: true });
+  const closed = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then(() => false, () => true);
+  assert.ok(closed, 'the HTTP server is closed');
+  shared = null;
+});
+
+test('SIGKILL: the broker publishes the last will, status offline (retained)', async () => {
+  const broker = await mosquitto();
+  const daemon = runDaemon(['--broker', broker.url, '--http-port', '0', ...LOOPED_DEMO]);
+  const sub = await subscribe(broker.url, [`earshot/${daemon.deviceId}/status`]);
+  await waitUntil('online', () => sub.messages.at(-1)?.payload === 'online', 15000, () => daemon.stderr());
+  daemon.child.kill('SIGKILL');
+  assert.is((await daemon.exit).signal, 'SIGKILL');
+  await waitUntil('last will', () => sub.messages.at(-1)?.payload === 'offline', 5000);
+  assert.not.ok(daemon.logs().some((l) => l.msg === 'shutting down'), 'SIGKILL gives the daemon no chance: the offline came from the will');
+});
+
+test('broker restart mid-stream: every event id arrives, in order', async () => {
+  const broker = await mosquitto({ persistence: true });
+  const daemon = runDaemon(['--broker', broker.url, '--http-port', '0', ...LOOPED_DEMO, ...BUSY]);
+  const topic = `earshot/${daemon.deviceId}/events`;
+  // a persistent session (clean: false, QoS 1) so events the daemon sends right after the restart
+  // wait for this subscriber even if the daemon reconnects first
+  const sub = await subscribe(broker.url, [topic], { clientId: `${daemon.deviceId}-watcher`, clean: false });
+  await waitUntil('2 events before the outage', () => sub.on(topic).length >= 2, 15000, () => daemon.stderr());
+  await broker.stop();
+  const atStop = daemon.events.length;
+  await waitUntil('2 events produced while the broker is down', () => daemon.events.length >= atStop + 2, 8000, () => daemon.stderr());
+  await broker.restart();
+  const atRestart = daemon.events.length;
+  await waitUntil('1 more event after the restart', () => daemon.events.length > atRestart, 8000);
+  daemon.child.kill('SIGTERM');
+  assert.is((await daemon.exit).code, 0, daemon.stderr().slice(-3000));
+  const produced = daemon.events.map((e) => e.id);
+  await waitUntil('every event', () => new Set(sub.on(topic).map((m) => JSON.parse(m.payload).id)).size >= produced.length, 8000, () => `${produced.length} produced, ${sub.on(topic).length} received`);
+  const received = [...new Set(sub.on(topic).map((m) => (JSON.parse(m.payload) as EmotionEvent).id))];
+  assert.equal(received, produced, 'the same ids in the same order (duplicates of at-least-once removed)');
+  assert.ok(daemon.logs().some((l) => /MQTT broker reachable again/.test(l.msg)), 'the daemon saw the outage');
+});
+
+test('a corrupt audio file: clear E_AUDIO_FORMAT error naming the file, exit non-zero, nothing published', async () => {
+  const bad = join(tmp, 'corrupt.flac');
+  writeFileSync(bad, Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(2000, 0x5a)]));
+  const daemon = runDaemon(['--source', `file:${bad}`, '--http-port', '0', '--set', 'embeddedBroker.port=0']);
+  const { code } = await daemon.exit;
+  assert.is(code, 2);
+  assert.match(daemon.stderr(), new RegExp(`earshot: ${bad.replace(/[.]/g, '\\.')}.*(corrupt|truncated|not|invalid)`, 'i'));
+  assert.ok(daemon.logs().some((l) => l.code === 'E_AUDIO_FORMAT'), daemon.stderr());
+  assert.is(daemon.events.length, 0);
+});
+
+test('a missing model: clear E_MODEL error, exit non-zero, before capture starts', async () => {
+  const daemon = runDaemon(['--source', `file:${DEMO}`, '--http-port', '0', '--model', 'no-such-model']);
+  const { code } = await daemon.exit;
+  assert.is(code, 2);
+  assert.match(daemon.stderr(), /earshot: model "no-such-model" not found .*--model/);
+  assert.ok(daemon.logs().some((l) => l.code === 'E_MODEL'));
+  assert.not.ok(daemon.logs().some((l) => l.msg === 'starting capture'));
+});
+
+test('the same file gives the same labels through `earshot analyze` and through the daemon', async () => {
+  // three RAVDESS utterances of different emotions with a second of silence around each
+  const clips = ['Actor_05/03-01-05-02-01-01-05.flac', 'Actor_10/03-01-07-02-02-02-10.flac', 'Actor_17/03-01-04-01-02-01-17.flac'].map((c) => join(DATA, 'ravdess', c));
+  const file = join(tmp, 'conversation.wav');
+  const sox = spawnSync('sox', [...clips.map((c) => `|sox ${c} -p pad 1 0`), file, 'pad', '0', '1'], { encoding: 'utf8' });
+  assert.is(sox.status, 0, sox.stderr);
+  const analyze = spawnSync(process.execPath, ['bin/earshot.js', 'analyze', '--json', '--model', MODEL, file], { cwd: ROOT, encoding: 'utf8' });
+  assert.is(analyze.status, 0, analyze.stderr);
+  const segments = (JSON.parse(analyze.stdout) as { segments: { label: string; start: number; end: number; probabilities: Record<string, number> }[] }[])[0].segments;
+  assert.ok(segments.length >= 3, `analyze found ${segments.length} segments`);
+
+  const broker = await mosquitto();
+  // unpaced replay; a deep inference queue so that no segment is dropped while the file races ahead
+  const daemon = runDaemon(['--broker', broker.url, '--http-port', '0', '--source', `file:${file}`, '--set', 'capture.realtime=false', '--set', 'pipeline.queueDepth=64']);
+  const sub = await subscribe(broker.url, [`earshot/${daemon.deviceId}/events`]);
+  const { code } = await daemon.exit;
+  assert.is(code, 0, daemon.stderr().slice(-3000));
+  assert.equal(daemon.events.map((e) => e.label), segments.map((s) => s.label));
+  daemon.events.forEach((e, i) => {
+    assert.ok(Math.abs(e.durationMs - Math.round((segments[i].end - segments[i].start) * 1000)) <= 1);
+    for (const [label, p] of Object.entries(segments[i].probabilities)) assert.ok(Math.abs(e.probabilities[label] - p) < 1e-6, `${label}: ${e.probabilities[label]} vs ${p}`);
+  });
+  // the end of the file ended the daemon after everything was published
+  await waitUntil('events over MQTT', () => sub.messages.length >= daemon.events.length, 3000);
+  assert.equal(sub.messages.map((m) => (JSON.parse(m.payload) as EmotionEvent).label), segments.map((s) => s.label));
+});
+
+test('--demo: the bundled clip through the embedded broker, on a free port when its port is taken; exits 0 by itself', async () => {
+  const squatter = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => squatter.once('listening', r));
+  defer(squatter, (s) => s.close());
+  const taken = (squatter.address() as AddressInfo).port;
+  const daemon = runDaemon(['--demo', '--set', `embeddedBroker.port=${taken}`]);
+  let url: string | undefined;
+  await waitUntil('the embedded broker', () => !!(url = daemon.logs().find((l) => /embedded MQTT broker \(aedes\) listening/.test(l.msg))?.url as string | undefined), 10000, () => daemon.stderr());
+  assert.ok(daemon.logs().some((l) => l.msg.includes(`port ${taken} is taken`) && l.wanted === taken), 'the fallback is logged');
+  assert.is.not(url, `mqtt://127.0.0.1:${taken}`);
+  const sub = await subscribe(url!, [`earshot/${daemon.deviceId}/events`]);
+  const { code } = await daemon.exit;
+  assert.is(code, 0, daemon.stderr().slice(-3000));
+  assert.ok(daemon.events.length >= 1, 'the demo printed its events');
+  for (const e of daemon.events) emotionEventSchema.parse(e);
+  assert.equal(sub.messages.map((m) => (JSON.parse(m.payload) as EmotionEvent).id), daemon.events.map((e) => e.id), 'and published them to the embedded broker');
+});
+
+test.run();
