@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { decodeAudioFile } from '../audio/decode.ts';
 import { benchFrontend, type FrontendBenchRow } from '../bench/frontend.ts';
 import { benchResampler } from '../bench/resampler.ts';
+import { benchDaemon, daemonBenchReport } from '../bench/daemon.ts';
 import { DEFAULT_CLIP } from '../util/paths.ts';
 
 export interface BenchOptions {
@@ -47,7 +48,7 @@ export function registerBench(program: Command): void {
     .option('--seconds <s>', 'seconds of audio per round', '20')
     .option('--rounds <n>', 'interleaved rounds (median reported)', '7')
     .option('--torch', 'also time torchaudio\'s batch MFCC (needs /usr/bin/python3 with torchaudio)')
-    .option('--only <parts>', 'comma list of parts: frontend,resampler')
+    .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline (pipeline: the whole daemon, paced for --seconds)')
     .option('--json', 'print JSON instead of tables')
     .action(async (opts: BenchOptions) => {
       const parts = new Set((opts.only ?? 'frontend,resampler').split(','));
@@ -66,6 +67,11 @@ export function registerBench(program: Command): void {
           for (const r of rows) console.log(`  ${String(r.from).padStart(10)} Hz  ${Math.round(r.xRealtime).toString().padStart(6)}x  (${r.taps} taps, init ${r.initMs.toFixed(1)} ms)`);
           console.log();
         }
+      }
+      if (parts.has('pipeline')) {
+        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds) });
+        result.pipeline = r;
+        if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
       }
       if (opts.json) console.log(JSON.stringify(result, null, 2));
     });

@@ -26,6 +26,7 @@ import { EarshotError } from '../errors.ts';
 import { EmotionClassifier } from '../model/session.ts';
 import { EmotionPipeline } from '../pipeline/pipeline.ts';
 import { toEmotionEvent, type PipelineResult } from '../pipeline/types.ts';
+import type { EmotionEvent } from '../publish/payloads.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../publish/embedded-broker.ts';
 import { EventIdSource } from '../publish/event-id.ts';
 import { MqttPublisher, packageVersion, type MqttClientFactory } from '../publish/publisher.ts';
@@ -58,6 +59,8 @@ export interface DaemonContext {
 }
 
 export type DaemonEvents = {
+  /** every result, with the event it became, just before it is queued for MQTT (benchmarks time the publish from here) */
+  result: [PipelineResult, EmotionEvent];
   /** a file or stdin source ran out: the daemon has nothing more to do */
   end: [];
   /** a failure the daemon cannot retry (a file source broke) */
@@ -91,6 +94,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private ids: EventIdSource;
   // capture health
   private lastChunkAt: number | null = null;
+  private firstChunk: number | null = null;
   private chunks = 0;
   private condition: CaptureCondition | null = null;
   private readonly conditionCounts = Object.fromEntries(CONDITION_KINDS.map((k) => [k, 0])) as DaemonSnapshot['capture']['conditions'];
@@ -115,6 +119,11 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   /** The broker the publisher talks to (the embedded one's URL when it runs). */
   get brokerUrl(): string {
     return this.broker?.url ?? this.config.mqtt.url;
+  }
+
+  /** When the first audio arrived (the `now` clock, performance.now() by default); null before. */
+  get firstChunkAt(): number | null {
+    return this.firstChunk;
   }
 
   get httpUrl(): string | null {
@@ -267,6 +276,11 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       this.events++;
       this.latencySumMs += r.latencyMs;
       this.inferenceLatencySumMs += r.inferenceLatencyMs;
+      try {
+        this.emit('result', r, event);
+      } catch (e) {
+        log.warn({ err: e }, 'a result listener threw; the event is published anyway');
+      }
       publisher.publishEvent(event);
       if (c.stdout) out.write(`${JSON.stringify(event)}\n`);
       log.debug({ id: event.id, label: event.label, confidence: +event.confidence.toFixed(3), latencyMs: +r.latencyMs.toFixed(1) }, 'event');
@@ -279,6 +293,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
 
     source.on('chunk', (chunk) => {
       this.lastChunkAt = this.now();
+      this.firstChunk ??= this.lastChunkAt;
       this.chunks++;
       pipeline.push(chunk);
       if (!this.ready) this.declareReady(`capturing from ${this.sourceName}, publishing to ${this.brokerUrl}`);

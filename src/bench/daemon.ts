@@ -1,0 +1,284 @@
+/**
+ * The whole daemon measured the way it runs: the real composition root (EarshotDaemon) with a
+ * file replay standing in for the microphone, the on-disk queue (fsync per event, as shipped), an
+ * aedes broker on a free loopback port in the same process (as the embedded default runs), and an
+ * MQTT subscriber that timestamps each event when it arrives through the broker. Called by
+ * `earshot bench --only pipeline`. Each part runs in its own Node process with the service's V8
+ * flags, so the memory figure is the daemon's alone.
+ *
+ * - unpaced: the clip looped to 60 s, replayed as fast as the pipeline takes it (deep inference
+ *   queue: nothing dropped). Real-time factor of capture -> event = wall time from the first chunk
+ *   to the last event received / audio time.
+ * - paced: the clip looped at real time for `pacedSeconds` after a 2 s warm-up. CPU share of one
+ *   core (process.cpuUsage: user + system, so the broker and the subscriber count too), resident
+ *   memory, and two latencies per event:
+ *     decided -> received: from the moment the end of the utterance is known (the VAD hang-over
+ *       has elapsed, or a long utterance is cut) to the event arriving at the subscriber: the
+ *       processing cost the target is about.
+ *     speech end -> received: from the arrival of the segment's last audio. For a piece cut at
+ *       the maximum length it equals the above; an utterance that ends naturally adds the VAD
+ *       hang-over (pipeline.vad.hangoverMs, 300 ms) and chunk granularity, by design.
+ *   Utterances are cut at 0.5 s here (pipeline.maxUtteranceSeconds) so a 20 s run yields enough
+ *   events for percentiles; more, shorter inferences make the CPU figure conservative.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type MqttClient } from 'mqtt';
+import { decodeAudioFile, type DecodedAudio } from '../audio/decode.ts';
+import { loadDaemonConfig } from '../daemon/config.ts';
+import { EarshotDaemon } from '../daemon/daemon.ts';
+import { createLogger } from '../daemon/logger.ts';
+import { DEFAULT_MODEL, listModels, MODELS_DIR } from '../model/metadata.ts';
+import { RollingPercentiles } from '../pipeline/stats.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../publish/embedded-broker.ts';
+import { DEFAULT_CLIP, ROOT } from '../util/paths.ts';
+
+/** Until models/earshot-lstm is trained, the committed test model stands in (said in the output). */
+const FALLBACK_MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
+
+/**
+ * V8 flags of the measured processes: the ones systemd/earshot.service sets (NODE_OPTIONS). A
+ * 1 MiB young-generation semi-space instead of V8's 16 MiB default keeps ~20 MB of idle heap out
+ * of RSS; the daemon allocates almost nothing per frame, so the extra scavenges cost no
+ * measurable CPU.
+ */
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
+
+export interface DaemonBenchOptions {
+  /** wall seconds of the paced run after warm-up; default 20 */
+  pacedSeconds?: number;
+  /** audio seconds of the unpaced run; default 60 */
+  unpacedSeconds?: number;
+  /** model name or path; default earshot-lstm, else the test fixture */
+  model?: string;
+  clip?: string;
+}
+
+export interface UnpacedResult {
+  audioSeconds: number;
+  wallSeconds: number;
+  /** wall time first chunk -> last event received, / audio time */
+  realTimeFactor: number;
+  /** the pipeline's own processing time / audio time */
+  pipelineRealTimeFactor: number;
+  events: number;
+  droppedInferences: number;
+}
+
+export interface PacedResult {
+  wallSeconds: number;
+  audioSeconds: number;
+  events: number;
+  cpuPercentOfOneCore: number;
+  decidedToReceivedMs: { p50: number; p99: number; max: number };
+  speechEndToReceivedMs: { p50: number; p99: number };
+  rssMb: number;
+  peakRssMb: number;
+  droppedInferences: number;
+}
+
+export interface DaemonBenchResult {
+  model: string;
+  modelNote?: string;
+  nodeFlags: string[];
+  unpaced: UnpacedResult;
+  paced: PacedResult;
+  targets: { cpuPercent: number; p99LatencyMs: number; rssMb: number };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const mb = (b: number) => +(b / (1 << 20)).toFixed(1);
+
+/** The clip repeated to `seconds`, with -70 dBFS noise so pauses are not digital zero (a flat-line to capture). */
+function looped(audio: DecodedAudio, seconds: number): DecodedAudio {
+  const x = new Float32Array(Math.round(seconds * audio.sampleRate));
+  for (let i = 0; i < x.length; i += audio.samples.length) x.set(audio.samples.subarray(0, Math.min(audio.samples.length, x.length - i)), i);
+  const amp = 10 ** (-70 / 20) * Math.sqrt(12);
+  let s = 1;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] += (s / 2 ** 32 - 0.5) * amp;
+  }
+  return { ...audio, samples: x, durationSec: x.length / audio.sampleRate };
+}
+
+function pickModel(requested?: string): { model: string; note?: string } {
+  if (requested) return { model: requested };
+  if (listModels(MODELS_DIR).includes(DEFAULT_MODEL)) return { model: DEFAULT_MODEL };
+  return { model: FALLBACK_MODEL, note: `models/${DEFAULT_MODEL} is not there yet: measured with the test fixture tiny-lstm (1x24 LSTM)` };
+}
+
+/** A broker, a subscriber on it, and a daemon publishing to it (subscribed before any audio flows). */
+interface Rig {
+  daemon: EarshotDaemon;
+  /** performance.now() when each event id arrived at the subscriber */
+  received: Map<string, number>;
+  /** per event id: when the utterance end was decided, and when its last audio arrived */
+  produced: Map<string, { decided: number; audioEnd: number }>;
+  ended: Promise<void>;
+  close(): Promise<void>;
+}
+
+async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir: string, extra: string[] = []): Promise<Rig> {
+  const broker: EmbeddedBroker = await startEmbeddedBroker({ port: 0 });
+  const config = loadDaemonConfig({
+    flags: {
+      source: `file:${DEFAULT_CLIP}`,
+      broker: broker.url,
+      model,
+      stateDir,
+      httpPort: '0',
+      set: ['metrics.intervalSec=0', `capture.realtime=${paced}`, `capture.loop=${paced}`, ...extra],
+    },
+    env: {},
+  });
+  const received = new Map<string, number>();
+  const client: MqttClient = connect(broker.url, { protocolVersion: 4, clientId: `bench-${process.pid}` });
+  client.on('message', (_topic, payload) => {
+    const t = performance.now();
+    received.set((JSON.parse(payload.toString()) as { id: string }).id, t);
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  await client.subscribeAsync(`earshot/${config.mqtt.deviceId}/events`, { qos: 1 });
+
+  const daemon = new EarshotDaemon({ config, log: createLogger({ level: 'warn' }), env: {}, decode: async () => audio });
+  const produced = new Map<string, { decided: number; audioEnd: number }>();
+  daemon.on('result', (r, event) => {
+    // emitted right after the result is computed, before it is queued on disk and published
+    const now = performance.now();
+    produced.set(event.id, { decided: now - r.inferenceLatencyMs, audioEnd: now - r.latencyMs });
+  });
+  const ended = new Promise<void>((r) => daemon.once('end', () => r()));
+  await daemon.start();
+  return {
+    daemon,
+    received,
+    produced,
+    ended,
+    close: async () => {
+      await daemon.stop('benchmark done');
+      await client.endAsync(true);
+      await broker.close();
+    },
+  };
+}
+
+async function measureUnpaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string): Promise<UnpacedResult> {
+  // a deep inference queue: the file races ahead of the model, and every segment must be classified
+  const r = await rig(model, looped(clip, seconds), false, stateDir, ['pipeline.queueDepth=64']);
+  await r.ended;
+  const pipelineRtf = r.daemon.snapshot().pipeline.realTimeFactor;
+  await r.daemon.stop('end of input'); // flushes the last utterance and delivers every queued event
+  const last = Math.max(...r.received.values());
+  const s = r.daemon.snapshot().pipeline;
+  await r.close();
+  if (r.received.size !== r.produced.size) throw new Error(`unpaced bench: ${r.produced.size} events produced but ${r.received.size} received`);
+  const wall = (last - r.daemon.firstChunkAt!) / 1000;
+  return {
+    audioSeconds: +s.audioSeconds.toFixed(2),
+    wallSeconds: +wall.toFixed(3),
+    realTimeFactor: wall / s.audioSeconds,
+    pipelineRealTimeFactor: pipelineRtf,
+    events: r.received.size,
+    droppedInferences: s.droppedInferences,
+  };
+}
+
+async function measurePaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string): Promise<PacedResult> {
+  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, ['pipeline.maxUtteranceSeconds=0.5']);
+  await sleep(2000); // warm-up: ONNX Runtime's first runs, JIT
+  const warm = new Set(r.produced.keys());
+  const a0 = r.daemon.snapshot().pipeline.audioSeconds;
+  const cpu0 = process.cpuUsage();
+  const w0 = performance.now();
+  let peak = process.memoryUsage().rss;
+  while (performance.now() - w0 < seconds * 1000) {
+    await sleep(250);
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - w0;
+  const snap = r.daemon.snapshot();
+  const rss = process.memoryUsage().rss;
+  await sleep(300); // the window's last events reach the subscriber
+  await r.close();
+  const decided = new RollingPercentiles(100_000);
+  const speechEnd = new RollingPercentiles(100_000);
+  let max = 0;
+  for (const [id, p] of r.produced) {
+    const got = r.received.get(id);
+    if (warm.has(id) || got === undefined || got > w0 + wallMs + 300) continue;
+    decided.add(got - p.decided);
+    speechEnd.add(got - p.audioEnd);
+    max = Math.max(max, got - p.decided);
+  }
+  const [d50, d99] = decided.percentiles([50, 99]);
+  const [e50, e99] = speechEnd.percentiles([50, 99]);
+  return {
+    wallSeconds: +(wallMs / 1000).toFixed(2),
+    audioSeconds: +(snap.pipeline.audioSeconds - a0).toFixed(2),
+    events: decided.count,
+    cpuPercentOfOneCore: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
+    decidedToReceivedMs: { p50: d50, p99: d99, max },
+    speechEndToReceivedMs: { p50: e50, p99: e99 },
+    rssMb: mb(rss),
+    peakRssMb: mb(peak),
+    droppedInferences: snap.pipeline.droppedInferences,
+  };
+}
+
+export interface MeasureRequest extends DaemonBenchOptions {
+  mode: 'unpaced' | 'paced';
+}
+
+/** One measurement in this process (daemon-child.ts runs it in a fresh one). */
+export async function measureDaemon(req: MeasureRequest): Promise<UnpacedResult | PacedResult> {
+  const { model } = pickModel(req.model);
+  const clip = await decodeAudioFile(req.clip ?? DEFAULT_CLIP);
+  const stateDir = mkdtempSync(join(tmpdir(), 'earshot-bench-'));
+  try {
+    return req.mode === 'unpaced' ? await measureUnpaced(model, clip, req.unpacedSeconds ?? 60, stateDir) : await measurePaced(model, clip, req.pacedSeconds ?? 20, stateDir);
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+async function inChild<T>(req: MeasureRequest): Promise<T> {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, '--import', 'tsx', join(ROOT, 'src/bench/daemon-child.ts'), JSON.stringify(req)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`the ${req.mode} daemon benchmark exited with ${code}: ${out.slice(-2000)}`);
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+}
+
+/** Both measurements, each in a fresh Node process with the service's V8 flags. */
+export async function benchDaemon(opts: DaemonBenchOptions = {}): Promise<DaemonBenchResult> {
+  const { model, note } = pickModel(opts.model);
+  const unpaced = await inChild<UnpacedResult>({ ...opts, model, mode: 'unpaced' });
+  const paced = await inChild<PacedResult>({ ...opts, model, mode: 'paced' });
+  const name = model.replace(/^.*\//, '').replace(/\.json$/, '');
+  return { model: name, modelNote: note, nodeFlags: DAEMON_NODE_FLAGS, unpaced, paced, targets: { cpuPercent: 3, p99LatencyMs: 50, rssMb: 150 } };
+}
+
+export function daemonBenchReport(r: DaemonBenchResult): string {
+  const p = r.paced;
+  const u = r.unpaced;
+  const ok = (good: boolean) => (good ? 'ok' : 'MISSED');
+  return [
+    `pipeline: the whole daemon (file replay -> frontend -> VAD -> ONNX -> on-disk queue -> MQTT broker -> subscriber), model ${r.model}`,
+    ...(r.modelNote ? [`  note: ${r.modelNote}`] : []),
+    `  each run in its own process: node ${r.nodeFlags.join(' ')} (as systemd/earshot.service runs it)`,
+    `  unpaced: ${u.audioSeconds} s of audio in ${u.wallSeconds} s: capture->event real-time factor ${u.realTimeFactor.toFixed(4)} (pipeline alone ${u.pipelineRealTimeFactor.toFixed(4)}), ${u.events} events, ${u.droppedInferences} dropped`,
+    `  paced at real time for ${p.wallSeconds} s (${p.audioSeconds} s of audio, utterances cut at 0.5 s: ${p.events} events, ${p.droppedInferences} dropped):`,
+    `    CPU                              ${p.cpuPercentOfOneCore.toFixed(2)} % of one core      (target < ${r.targets.cpuPercent} %: ${ok(p.cpuPercentOfOneCore < r.targets.cpuPercent)})`,
+    `    utterance end decided -> MQTT    p50 ${p.decidedToReceivedMs.p50.toFixed(1)} ms, p99 ${p.decidedToReceivedMs.p99.toFixed(1)} ms, max ${p.decidedToReceivedMs.max.toFixed(1)} ms   (target p99 < ${r.targets.p99LatencyMs} ms: ${ok(p.decidedToReceivedMs.p99 < r.targets.p99LatencyMs)})`,
+    `    last speech audio -> MQTT        p50 ${p.speechEndToReceivedMs.p50.toFixed(1)} ms, p99 ${p.speechEndToReceivedMs.p99.toFixed(1)} ms   (pieces cut at 0.5 s; an utterance that ends naturally is decided pipeline.vad.hangoverMs = 300 ms after its last speech)`,
+    `    resident memory                  ${p.rssMb} MB, peak ${p.peakRssMb} MB   (target < ${r.targets.rssMb} MB: ${ok(p.peakRssMb < r.targets.rssMb)})`,
+  ].join('\n');
+}
