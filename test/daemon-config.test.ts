@@ -4,7 +4,7 @@
 // a bad config exits non-zero before the capture device is opened (an ALSA `file` device that
 // creates its output file when it is opened shows whether it was).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -140,6 +140,18 @@ test('environment names are derived from the schema: every setting has one, none
     assert.ok(names.includes(n), `${n} is read`);
   }
   for (const leaf of CONFIG_LEAVES) assert.ok(names.includes(leaf.env), `${leaf.path.join('.')} has ${leaf.env}`);
+});
+
+test('the example config in systemd/README.md is valid', () => {
+  const readme = readFileSync(join(ROOT, 'systemd/README.md'), 'utf8');
+  const m = /```yaml\n( *)(# \/etc\/earshot\/config\.yaml[\s\S]*?)\n *```/.exec(readme);
+  assert.ok(m, 'the README has the example');
+  // the block sits in a list item: strip its indentation
+  files.set('/etc/earshot/config.yaml', (m[1] + m[2]).split('\n').map((l) => l.slice(m[1].length)).join('\n'));
+  const c = loadDaemonConfig({ flags: { config: '/etc/earshot/config.yaml' }, env: { EARSHOT_MQTT_PASSWORD: 'x' }, readFile });
+  assert.is(c.capture.source, 'arecord:plughw:1,0');
+  assert.is(c.mqtt.deviceId, 'kitchen');
+  assert.is(c.embeddedBroker.enabled, false);
 });
 
 // ---- through the CLI: nothing is opened before the config is valid ----
