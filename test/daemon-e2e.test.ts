@@ -4,7 +4,9 @@
 // answer; SIGTERM exits 0 quickly with `offline` published; SIGKILL leaves the last will; a broker
 // restart mid-stream loses no event id; a corrupt file and a missing model fail clearly; the same
 // file gives the same labels through `earshot analyze` and through the daemon; `--demo` finishes
-// on its own through the embedded broker, on a free port when its port is taken.
+// on its own through the embedded broker, on a free port when its port is taken; a flat-lined
+// microphone (a real ALSA device of digital silence) turns /healthz to 503 and is counted and
+// retried, and the daemon keeps running.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -15,6 +17,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent } from '../src/publish/payloads.ts';
+import { makeAlsaFixture } from './helpers/alsa.ts';
 import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
@@ -292,6 +295,37 @@ test('--demo: the bundled clip through the embedded broker, on a free port when 
   assert.ok(daemon.events.length >= 1, 'the demo printed its events');
   for (const e of daemon.events) emotionEventSchema.parse(e);
   assert.equal(sub.messages.map((m) => (JSON.parse(m.payload) as EmotionEvent).id), daemon.events.map((e) => e.id), 'and published them to the embedded broker');
+});
+
+test('a flat-lined microphone (ALSA device of zeros): /healthz 503, condition counted, capture restarted, daemon keeps running', async () => {
+  const alsa = makeAlsaFixture();
+  defer(alsa, (a) => a.cleanup());
+  const httpPort = await freePort();
+  const daemon = runDaemon(['--source', 'arecord:zerocap', '--http-port', String(httpPort), '--set', 'embeddedBroker.port=0', '--set', 'capture.flatlineSec=0.5', '--set', 'capture.restartBackoffMs=100'], {
+    env: { ALSA_CONFIG_PATH: alsa.alsaConfigPath },
+  });
+  const url = `http://127.0.0.1:${httpPort}`;
+  // the supervisor restarts the source, which recovers and flat-lines again: poll until a 503 is caught
+  let unhealthy: { problems: string[] } | null = null;
+  const t0 = Date.now();
+  while (!unhealthy && Date.now() - t0 < 15000 && daemon.child.exitCode === null) {
+    const r = await fetch(`${url}/healthz`).catch(() => null);
+    if (r?.status === 503) {
+      const body = (await r.json()) as { problems: string[] };
+      if (body.problems.some((p) => /flatline/.test(p))) unhealthy = body;
+    }
+    await sleep(50);
+  }
+  assert.ok(unhealthy, `no 503 with a flatline problem: ${daemon.stderr().slice(-3000)}`);
+  assert.match(unhealthy!.problems.join('\n'), /capture flatline: .*zerocap.* constant samples/, JSON.stringify(unhealthy));
+  await waitUntil('a capture restart', () => daemon.logs().some((l) => /restarting capture/.test(l.msg)), 5000, () => daemon.stderr());
+  const prom = await (await fetch(`${url}/metrics`)).text();
+  assert.ok(Number(/^earshot_capture_conditions_total\{kind="flatline"\} (\d+)$/m.exec(prom)?.[1]) >= 1, prom);
+  assert.ok(Number(/^earshot_capture_restarts_total (\d+)$/m.exec(prom)?.[1]) >= 1, prom);
+  assert.is(/^earshot_events_total (\d+)$/m.exec(prom)?.[1], '0', 'silence never produces an emotion');
+  assert.is(daemon.child.exitCode, null, 'the daemon keeps running');
+  daemon.child.kill('SIGTERM');
+  assert.is((await daemon.exit).code, 0, daemon.stderr().slice(-3000));
 });
 
 test.run();
