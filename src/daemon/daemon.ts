@@ -366,7 +366,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     log.info({ reason }, 'shutting down');
     if (this.readyTimer) clearTimeout(this.readyTimer);
     if (this.metricsTimer) clearInterval(this.metricsTimer);
-    await this.notifier.stopping(`stopping: ${reason}`);
+    // systemd-notify waits for the manager's acknowledgement; never let that eat the shutdown budget
+    await Promise.race([this.notifier.stopping(`stopping: ${reason}`), new Promise((r) => setTimeout(r, 500).unref())]);
     const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
       try {
         await fn();
