@@ -64,6 +64,21 @@ export interface TrainOptions {
 
 export type PythonRunner = (args: string[]) => Promise<void>;
 
+/**
+ * Trains unless `stem` was already trained with exactly these arguments (a finished fold is
+ * reused after an interrupted run; it is still re-scored through the runtime).
+ */
+async function trainOnce(runPython: PythonRunner, args: string[], stem: string, log: (s: string) => void): Promise<void> {
+  const recipe = `${stem}.recipe.json`;
+  const want = JSON.stringify(args);
+  if (existsSync(recipe) && existsSync(`${stem}.json`) && readFileSync(recipe, 'utf8') === want) {
+    log(`reusing ${stem}.onnx (trained with the same arguments)`);
+    return;
+  }
+  await runPython(args);
+  writeFileSync(recipe, want);
+}
+
 /** Runs scripts/train.py with progress on our stderr; rejects with E_MODEL on a non-zero exit. */
 export function pythonRunner(python: string): PythonRunner {
   return (args) =>
@@ -139,6 +154,13 @@ async function score(modelJson: string, items: Parameters<typeof evaluateItems>[
 
 const pct = (x: number) => (100 * x).toFixed(1);
 
+/** Merges measured metrics into a model's metadata (the .onnx and its sha256 are untouched). */
+function addMetrics(metaPath: string, metrics: Record<string, ModelMetric>): void {
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  meta.metrics = { ...meta.metrics, ...metrics };
+  writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
+}
+
 export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
   for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_CONFIG', `--protocols: "${p}" is not one of folds, random, final`);
@@ -166,7 +188,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     for (const [k, actors] of folds.entries()) {
       log(`\n== fold ${k + 1}/${folds.length}: RAVDESS actors ${actors.join(',')} held out`);
       const stem = join(runDir, `fold${k + 1}`);
-      await runPython([...base, '--holdout', `ravdess:${actors.join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`]);
+      await trainOnce(runPython, [...base, '--holdout', `ravdess:${actors.join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`], stem, log);
       const r = await score(`${stem}.json`, filterSpeakers(ravdess, actors), 'ravdess', `${stem}.eval.json`);
       log(`fold ${k + 1} (earshot eval, actors ${actors.join(',')}): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
       results.push(r);
@@ -188,16 +210,6 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     log(`\nspeaker-independent RAVDESS: accuracy ${pct(mean(acc))} ± ${pct(sd(acc))}%  UAR ${pct(mean(uar))} ± ${pct(sd(uar))}%`);
   }
 
-  if (protocols.has('random')) {
-    log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
-    const stem = join(runDir, 'random');
-    await runPython([...base, '--random-split', '0.2', '--out', stem, '--name', `${opts.name}-random`, '--report', `${stem}.py.json`]);
-    const held = new Set((JSON.parse(readFileSync(`${stem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
-    const r = await score(`${stem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${stem}.eval.json`);
-    metrics['ravdess-random-split'] = metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only');
-    log(`random split (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
-  }
-
   if (protocols.has('final')) {
     log(`\n== final model: all clips -> ${join(opts.modelsDir, opts.name)}.onnx`);
     mkdirSync(opts.modelsDir, { recursive: true });
@@ -210,11 +222,19 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       log(`cross-corpus EmoDB (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
     }
     // The shipped metadata carries the numbers measured on held-out speakers with the same recipe.
-    const metaPath = `${stem}.json`;
-    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-    meta.metrics = { ...meta.metrics, ...metrics };
-    writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
+    addMetrics(`${stem}.json`, metrics);
   }
+  if (protocols.has('random')) {
+    log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
+    const stem = join(runDir, 'random');
+    await trainOnce(runPython, [...base, '--random-split', '0.2', '--out', stem, '--name', `${opts.name}-random`, '--report', `${stem}.py.json`], stem, log);
+    const held = new Set((JSON.parse(readFileSync(`${stem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
+    const r = await score(`${stem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${stem}.eval.json`);
+    metrics['ravdess-random-split'] = metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only');
+    log(`random split (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
+    if (protocols.has('final')) addMetrics(join(opts.modelsDir, `${opts.name}.json`), metrics);
+  }
+
   summary.metrics = metrics;
   writeFileSync(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   return { metrics, runDir };
