@@ -30,7 +30,7 @@ import type { EmotionEvent } from '../publish/payloads.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../publish/embedded-broker.ts';
 import { EventIdSource } from '../publish/event-id.ts';
 import { MqttPublisher, packageVersion, type MqttClientFactory } from '../publish/publisher.ts';
-import { DEFAULT_CLIP } from '../util/paths.ts';
+import { DEMO_CLIP } from '../util/paths.ts';
 import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
 import { startHttpServer, type HttpEndpoint } from './http.ts';
 import type { Logger } from './logger.ts';
@@ -69,7 +69,7 @@ export type DaemonEvents = {
 
 /** `demo` and the other --source forms as a descriptor. */
 export function describeSource(c: DaemonConfig): SourceDescriptor {
-  if (c.capture.source === DEMO_SOURCE) return { kind: 'file', path: DEFAULT_CLIP, realtime: true, loop: false };
+  if (c.capture.source === DEMO_SOURCE) return { kind: 'file', path: DEMO_CLIP, realtime: true, loop: false };
   return parseSource(c.capture.source, { sampleRate: c.capture.sampleRate, realtime: c.capture.realtime, loop: c.capture.loop });
 }
 
