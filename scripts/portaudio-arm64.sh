@@ -41,7 +41,10 @@ if [ ! -f "$dir/binding.gyp" ]; then
 fi
 
 # (not `ldconfig -p | grep -q`: with pipefail, grep quitting early fails the pipe)
-libs="$(ldconfig -p 2>/dev/null || true)"
+# /sbin too: ldconfig lives in /usr/sbin, which a normal user's PATH on Debian and Raspberry Pi OS
+# lacks; without it `npm ci` as that user (or a postinstall with a trimmed PATH) reported PortAudio
+# missing even when installed (seen under qemu arm64, scripts/verify-arm64.sh).
+libs="$(PATH="$PATH:/usr/sbin:/sbin" ldconfig -p 2>/dev/null || true)"
 if [ ! -f /usr/include/portaudio.h ] || [[ "$libs" != *"libportaudio.so.2 "* ]]; then
   say "system PortAudio not found: sudo apt-get install libportaudio2 portaudio19-dev, then run: bash scripts/portaudio-arm64.sh"
   say "until then earshot captures through arecord (alsa-utils)"
