@@ -92,9 +92,21 @@ if ! (cd "$dir" && node "$gyp" rebuild ${nodedir:+--nodedir="$nodedir"} >&2); th
   exit 0
 fi
 
-# load the addon itself (not the package, whose JS deps resolve only inside node_modules) and list devices
-if node -e "require('$(readlink -f "$dir")/build/Release/naudiodon.node').getDevices()" >/dev/null 2>&1; then
+# naudiodon's index.js requires segfault-handler, a native addon of its own. When npm dropped
+# naudiodon after its failed build, the files fetched above came with --ignore-scripts, so
+# segfault-handler is unbuilt and `require('naudiodon')` throws (seen under qemu arm64).
+sfh="$(node -p "require('path').dirname(require.resolve('segfault-handler/package.json', { paths: [require('path').resolve('$dir')] }))" 2>/dev/null || true)"
+if [ -n "$sfh" ] && [ ! -f "$sfh/build/Release/segfault-handler.node" ]; then
+  say "building segfault-handler (naudiodon requires it) ..."
+  if ! (cd "$sfh" && node "$gyp" rebuild ${nodedir:+--nodedir="$nodedir"} >&2); then
+    say "the segfault-handler build failed (see above); earshot will capture with arecord"
+    exit 0
+  fi
+fi
+
+# load the package the way earshot does (require('naudiodon'), JS deps included) and list devices
+if err="$(node -e "require('$(readlink -f "$dir")').getDevices()" 2>&1 >/dev/null)"; then
   say "ok: $(ldd "$dir/build/Release/naudiodon.node" | grep -o 'libportaudio[^ ]* => [^ ]*')"
 else
-  say "naudiodon built but does not load; earshot will capture with arecord"
+  say "naudiodon built but does not load ($(printf '%s' "$err" | grep -m1 -E 'Error|error' || true)); earshot will capture with arecord"
 fi
