@@ -68,8 +68,7 @@ export type PythonRunner = (args: string[]) => Promise<void>;
  * Trains unless `stem` was already trained with exactly these arguments (a finished fold is
  * reused after an interrupted run; it is still re-scored through the runtime).
  */
-async function trainOnce(runPython: PythonRunner, args: string[], stem: string, log: (s: string) => void): Promise<void> {
-  const recipe = `${stem}.recipe.json`;
+async function trainOnce(runPython: PythonRunner, args: string[], stem: string, log: (s: string) => void, recipe = `${stem}.recipe.json`): Promise<void> {
   const want = JSON.stringify(args);
   if (existsSync(recipe) && existsSync(`${stem}.json`) && readFileSync(recipe, 'utf8') === want) {
     log(`reusing ${stem}.onnx (trained with the same arguments)`);
@@ -179,8 +178,23 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   }
   const extra = opts.trainArgs ? opts.trainArgs.split(/\s+/).filter(Boolean) : [];
   const base = ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...extra];
-  const metrics: Record<string, ModelMetric> = {};
-  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: extra };
+  // Results persist per protocol in runDir/metrics.json (for this exact recipe), so protocols can
+  // run in separate invocations and in any order; each result is merged into the shipped model's
+  // metadata as soon as it exists, when that model was trained with the same recipe.
+  const recipe = JSON.stringify(base);
+  const metricsFile = join(runDir, 'metrics.json');
+  const saved = existsSync(metricsFile) ? JSON.parse(readFileSync(metricsFile, 'utf8')) : null;
+  const metrics: Record<string, ModelMetric> = saved?.recipe === recipe ? saved.metrics : {};
+  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: extra, ...(saved?.recipe === recipe ? saved.summary : {}) };
+  const shipped = join(opts.modelsDir, `${opts.name}.json`);
+  const finalRecipe = join(runDir, 'final.recipe.json');
+  const record = (key: string, m: ModelMetric) => {
+    metrics[key] = m;
+    writeFileSync(metricsFile, `${JSON.stringify({ recipe, metrics, summary }, null, 2)}\n`);
+    if (existsSync(shipped) && existsSync(finalRecipe) && readFileSync(finalRecipe, 'utf8') === JSON.stringify([...base, '--out', join(opts.modelsDir, opts.name), '--name', opts.name])) {
+      addMetrics(shipped, metrics);
+    }
+  };
 
   if (protocols.has('folds')) {
     const folds = opts.folds ? opts.folds.split(';').map((f) => f.split(',').map((a) => a.trim().padStart(2, '0'))) : RAVDESS_FOLDS;
@@ -195,7 +209,8 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     }
     const acc = results.map((r) => r.accuracy);
     const uar = results.map((r) => r.uar);
-    metrics['ravdess-speaker-independent'] = {
+    summary.folds = results.map((r, k) => ({ actors: folds[k], accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n, inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond }));
+    record('ravdess-speaker-independent', {
       accuracy: mean(acc),
       uar: mean(uar),
       f1Macro: mean(results.map((r) => r.f1Macro)),
@@ -205,8 +220,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       protocol: `RAVDESS leave-4-actors-out, ${folds.length} folds (${folds.map((f) => f.join('/')).join('; ')}), same recipe${opts.tess ? ' (+ TESS in training)' : ''}, mean ± sd over folds`,
       measuredBy: 'earshot eval',
       labels: results[0].scoredLabels,
-    };
-    summary.folds = results.map((r, k) => ({ actors: folds[k], accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n, inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond }));
+    });
     log(`\nspeaker-independent RAVDESS: accuracy ${pct(mean(acc))} ± ${pct(sd(acc))}%  UAR ${pct(mean(uar))} ± ${pct(sd(uar))}%`);
   }
 
@@ -214,15 +228,14 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     log(`\n== final model: all clips -> ${join(opts.modelsDir, opts.name)}.onnx`);
     mkdirSync(opts.modelsDir, { recursive: true });
     const stem = join(opts.modelsDir, opts.name);
-    await runPython([...base, '--out', stem, '--name', opts.name]);
+    await trainOnce(runPython, [...base, '--out', stem, '--name', opts.name], stem, log, finalRecipe);
+    addMetrics(`${stem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
       const r = await score(`${stem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'));
-      metrics['emodb-cross-corpus'] = metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped`);
+      record('emodb-cross-corpus', metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped`));
       log(`cross-corpus EmoDB (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
     }
-    // The shipped metadata carries the numbers measured on held-out speakers with the same recipe.
-    addMetrics(`${stem}.json`, metrics);
   }
   if (protocols.has('random')) {
     log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
@@ -230,9 +243,8 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     await trainOnce(runPython, [...base, '--random-split', '0.2', '--out', stem, '--name', `${opts.name}-random`, '--report', `${stem}.py.json`], stem, log);
     const held = new Set((JSON.parse(readFileSync(`${stem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
     const r = await score(`${stem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${stem}.eval.json`);
-    metrics['ravdess-random-split'] = metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only');
+    record('ravdess-random-split', metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only'));
     log(`random split (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
-    if (protocols.has('final')) addMetrics(join(opts.modelsDir, `${opts.name}.json`), metrics);
   }
 
   summary.metrics = metrics;
