@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
-import { runTrain } from '../src/commands/train.ts';
+import { pythonRunner, runTrain } from '../src/commands/train.ts';
+import { runFeatures } from '../src/commands/features.ts';
 import { Frontend } from '../src/frontend/frontend.ts';
 import { fileFeatures } from '../src/frontend/file-features.ts';
 import { loadModel } from '../src/model/metadata.ts';
@@ -94,6 +95,36 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
     assert.is(Object.values(r.perClass as Record<string, { support: number }>).reduce((a, c) => a + c.support, 0), 16);
     assert.match(readFileSync(join(tmp, 'cm.svg'), 'utf8'), /<svg/);
     assert.match(lines.join('\n'), /accuracy .*UAR/);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('every architecture trains, exports to ONNX and runs through the runtime session', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-archs-'));
+  try {
+    const data = join(tmp, 'ravdess');
+    mkdirSync(join(data, 'Actor_01'), { recursive: true });
+    for (let e = 1; e <= 8; e++) {
+      const name = `03-01-0${e}-01-01-01-01.flac`;
+      symlinkSync(join(RAVDESS, 'Actor_01', name), join(data, 'Actor_01', name));
+    }
+    const configs: Record<string, string> = { 'lstm-attn': 'default-mfcc20-rms-zcr', bilstm: 'rms-zcr-mfcc20-2048', lstm2x64: 'rms-zcr-mfcc20-2048', rnn: 'default-mfcc20-rms-zcr', cnn1d: 'mfcc80-2048', 'stride-cnn': 'logmel128-db-2048', cnn2d: 'logmel128-db-2048' };
+    for (const [arch, cfg] of Object.entries(configs)) {
+      const feats = join(tmp, `features-${cfg}`);
+      await runFeatures([data], { out: feats, config: new URL(`../scripts/train/configs/${cfg}.json`, import.meta.url).pathname, corpus: 'ravdess', quiet: true });
+      await pythonRunner('/usr/bin/python3')(['--features', feats, '--arch', arch, '--epochs', '1', '--hidden', '8', '--threads', '1', '--out', join(tmp, arch)]);
+      const c = await EmotionClassifier.load(join(tmp, `${arch}.json`));
+      try {
+        const f = await fileFeatures(join(RAVDESS, 'Actor_01', '03-01-05-01-01-01-01.flac'), new Frontend(c.model.frontend));
+        const r = await c.classify(f.data, f.frames);
+        assert.ok(Math.abs(r.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5, arch);
+        assert.is(c.meta.architecture, arch);
+        assert.is(c.meta.window.fixed, arch === 'stride-cnn', `${arch} window.fixed`);
+      } finally {
+        await c.close();
+      }
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
