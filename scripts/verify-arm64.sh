@@ -131,10 +131,10 @@ ln -sfn /opt/node20/bin/node "$root/usr/bin/node"
 chroot "$root" id pi >/dev/null 2>&1 || chroot "$root" useradd -m -u 1000 -s /bin/bash pi
 rm -rf "$root/work/main" && mkdir -p "$root/work/shared"
 git clone -q "$repo" "$root/work/main"
+commit="$(git -C "$root/work/main" log -1 --format='%h %s')"
 chroot "$root" chown -R pi:pi /work/main
 mnt --bind "$shared" "$root/work/shared"
 mount -o remount,bind,ro "$root/work/shared"
-commit="$(git -C "$root/work/main" log -1 --format='%h %s')"
 
 # run as pi, Debian's default user PATH plus node; nodedir: headers from the node tarball, no download
 inpi() {
