@@ -132,6 +132,7 @@ chroot "$root" id pi >/dev/null 2>&1 || chroot "$root" useradd -m -u 1000 -s /bi
 rm -rf "$root/work/main" && mkdir -p "$root/work/shared"
 git clone -q "$repo" "$root/work/main"
 commit="$(git -C "$root/work/main" log -1 --format='%h %s')"
+sha="$(git -C "$root/work/main" rev-parse HEAD)"
 chroot "$root" chown -R pi:pi /work/main
 mnt --bind "$shared" "$root/work/shared"
 mount -o remount,bind,ro "$root/work/shared"
@@ -168,7 +169,9 @@ if [ -d "$repo/node_modules" ] && command -v node >/dev/null; then
   set +e # (a subshell on the left of || would ignore its own set -e)
   (
     set -e
-    rm -rf "$work/x64" "$work/feat-x64" && git clone -q "$repo" "$work/x64" && ln -s "$repo/node_modules" "$work/x64/node_modules"
+    # the same commit as the arm64 clone (main may have moved on meanwhile)
+    rm -rf "$work/x64" "$work/feat-x64" && git clone -q "$repo" "$work/x64" && git -C "$work/x64" checkout -q "$sha"
+    ln -s "$repo/node_modules" "$work/x64/node_modules"
     cd "$work/x64"
     bash scripts/build-wasm.sh
     for w in build/*.wasm; do cmp "$w" "$root/work/main/$w"; done && echo "wasm: $(ls build/*.wasm | wc -l) files byte-identical to the arm64 build"
