@@ -54,6 +54,7 @@ say() { echo "verify-arm64: $*" >&2; }
 [ -d "$shared/data" ] || { say "corpora not found at $shared/data (the tests read ../shared/data)"; exit 2; }
 case "$work/" in "$repo/"*) say "--work must be outside the repository"; exit 2 ;; esac
 mkdir -p "$work" "$logs"
+rm -f "$logs"/*.log "$logs/summary.txt"
 
 # ---------------------------------------------------------------- 1. host: qemu + binfmt
 if ! command -v qemu-aarch64-static >/dev/null || ! command -v mmdebstrap >/dev/null || ! command -v update-binfmts >/dev/null; then
@@ -158,7 +159,7 @@ say "clone: $commit; $versions"
 
 check npm-ci 'set -o pipefail; time npm ci --foreground-scripts 2>&1 | tee /tmp/npm-ci.out && grep "portaudio-arm64: ok" /tmp/npm-ci.out'
 check build-wasm 'npm run build:wasm'
-check naudiodon 'set -e; f=node_modules/naudiodon/build/Release/naudiodon.node; file $f | tee /dev/stderr | grep -q "ARM aarch64"; ldd $f | tee /dev/stderr | grep -q "libportaudio.so.2 => /lib/aarch64-linux-gnu/libportaudio.so.2"; node -e "console.log(require(\"naudiodon\").getDevices().map(d => d.name).join(\", \"))"'
+check naudiodon 'set -e; f=node_modules/naudiodon/build/Release/naudiodon.node; file $f; ldd $f; file $f | grep -q "ARM aarch64"; ldd $f | grep -q "libportaudio.so.2 => /lib/aarch64-linux-gnu/libportaudio.so.2"; node -e "console.log(require(\"naudiodon\").getDevices().map(d => d.name).join(\", \"))"'
 check onnxruntime 'set -e; file node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node; model=models/earshot-lstm.onnx; [ -f $model ] || model=test/fixtures/models/tiny-lstm.onnx; echo "model: $model"; node bin/earshot.js analyze assets/demo-angry.flac --model $model; node bin/earshot.js analyze assets/demo-angry.flac assets/demo-sequence.flac --model $model --json > /tmp/analyze-arm64.json'
 check features-arm64 'rm -rf /tmp/feat && node bin/earshot.js features -q -m test/fixtures/models/tiny-lstm.json -o /tmp/feat assets/demo-angry.flac assets/demo-sequence.flac /work/shared/data/ravdess/Actor_01'
 
