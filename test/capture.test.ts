@@ -363,14 +363,15 @@ test('portaudio: devices resolve by index or part of the name; a wrong one lists
 });
 
 test('portaudio that will not load falls back to arecord, says so, and captures', async () => {
-  // A stand-in naudiodon package whose native addon is a real aarch64 ELF (onnxruntime-node's
-  // linux/arm64 binding): dlopen really fails, as naudiodon built for the wrong CPU does. We cannot
-  // run on arm64 here, so this is the closest real failure.
+  // A stand-in naudiodon package whose native addon is a real ELF for the OTHER CPU (onnxruntime-
+  // node ships linux/x64 and linux/arm64 bindings): dlopen really fails, as naudiodon built for
+  // the wrong CPU does (the x86-64 libportaudio naudiodon bundles, on a Pi).
   const root = join(alsa.dir, 'wrong-arch');
   const pkg = join(root, 'node_modules', 'naudiodon');
   mkdirSync(pkg, { recursive: true });
   writeFileSync(join(pkg, 'package.json'), '{"name":"naudiodon","main":"index.js"}');
-  const foreign = new URL('../node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node', import.meta.url).pathname;
+  const otherArch = process.arch === 'arm64' ? 'x64' : 'arm64';
+  const foreign = new URL(`../node_modules/onnxruntime-node/bin/napi-v6/linux/${otherArch}/onnxruntime_binding.node`, import.meta.url).pathname;
   writeFileSync(join(pkg, 'index.js'), `module.exports = require(${JSON.stringify(foreign)});`);
   const load = createNaudiodonLoader(join(root, 'index.js'));
   const loadErr = await rejectsCapture(load());
