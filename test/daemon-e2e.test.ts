@@ -37,7 +37,7 @@ process.once('exit', () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitUntil(what: string, done: () => boolean, timeoutMs = 10000, context: () => string = () => ''): Promise<void> {
+async function waitUntil(what: string, done: () => boolean, timeoutMs = 30000, context: () => string = () => ''): Promise<void> {
   const t0 = Date.now();
   while (!done()) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
@@ -129,7 +129,7 @@ test('events, state, metrics and discovery arrive with the documented schema; /h
   assert.is(daemon.deviceId, 'e2e1');
   shared = { broker, daemon, sub, httpPort };
   const ctx = () => daemon.stderr().slice(-3000);
-  await waitUntil('3 events over MQTT', () => sub.on(`${base}/events`).length >= 3, 15000, ctx);
+  await waitUntil('3 events over MQTT', () => sub.on(`${base}/events`).length >= 3, 30000, ctx);
   await waitUntil('a metrics message', () => sub.on(`${base}/metrics`).length >= 1, 5000, ctx);
   await waitUntil('an emotion state', () => sub.on(`${base}/emotion`).length >= 1, 5000, ctx);
 
@@ -202,7 +202,7 @@ test('SIGKILL: the broker publishes the last will, status offline (retained)', a
   const broker = await mosquitto();
   const daemon = runDaemon(['--broker', broker.url, '--http-port', '0', ...LOOPED_DEMO]);
   const sub = await subscribe(broker.url, [`earshot/${daemon.deviceId}/status`]);
-  await waitUntil('online', () => sub.messages.at(-1)?.payload === 'online', 15000, () => daemon.stderr());
+  await waitUntil('online', () => sub.messages.at(-1)?.payload === 'online', 30000, () => daemon.stderr());
   daemon.child.kill('SIGKILL');
   assert.is((await daemon.exit).signal, 'SIGKILL');
   await waitUntil('last will', () => sub.messages.at(-1)?.payload === 'offline', 5000);
@@ -216,7 +216,7 @@ test('broker restart mid-stream: every event id arrives, in order', async () => 
   // a persistent session (clean: false, QoS 1) so events the daemon sends right after the restart
   // wait for this subscriber even if the daemon reconnects first
   const sub = await subscribe(broker.url, [topic], { clientId: `${daemon.deviceId}-watcher`, clean: false });
-  await waitUntil('2 events before the outage', () => sub.on(topic).length >= 2, 15000, () => daemon.stderr());
+  await waitUntil('2 events before the outage', () => sub.on(topic).length >= 2, 30000, () => daemon.stderr());
   await broker.stop();
   const atStop = daemon.events.length;
   await waitUntil('2 events produced while the broker is down', () => daemon.events.length >= atStop + 2, 8000, () => daemon.stderr());
@@ -286,7 +286,7 @@ test('--demo: the bundled clip through the embedded broker, on a free port when 
   const taken = (squatter.address() as AddressInfo).port;
   const daemon = runDaemon(['--demo', '--set', `embeddedBroker.port=${taken}`]);
   let url: string | undefined;
-  await waitUntil('the embedded broker', () => !!(url = daemon.logs().find((l) => /embedded MQTT broker \(aedes\) listening/.test(l.msg))?.url as string | undefined), 10000, () => daemon.stderr());
+  await waitUntil('the embedded broker', () => !!(url = daemon.logs().find((l) => /embedded MQTT broker \(aedes\) listening/.test(l.msg))?.url as string | undefined), 30000, () => daemon.stderr());
   assert.ok(daemon.logs().some((l) => l.msg.includes(`port ${taken} is taken`) && l.wanted === taken), 'the fallback is logged');
   assert.is.not(url, `mqtt://127.0.0.1:${taken}`);
   const sub = await subscribe(url!, [`earshot/${daemon.deviceId}/events`]);
