@@ -32,6 +32,19 @@ import { ProgressBar } from '../util/progress.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const TRAIN_SCRIPT = join(REPO, 'scripts', 'train.py');
 
+/** `--folds "1-4;5,6,7,8"`: folds separated by ";", actors by ",", "A-B" for a range; two-digit ids. */
+export function parseFolds(spec: string): string[][] {
+  return spec.split(';').map((fold) =>
+    fold.split(',').flatMap((token) => {
+      const m = /^\s*(\d{1,2})\s*(?:-\s*(\d{1,2})\s*)?$/.exec(token);
+      if (!m) throw new EarshotError('E_CONFIG', `--folds: "${token}" is not an actor number or range (e.g. 1-4;5,6,7,8)`);
+      const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
+      if (b < a) throw new EarshotError('E_CONFIG', `--folds: range "${token}" runs backwards`);
+      return Array.from({ length: b - a + 1 }, (_, i) => String(a + i).padStart(2, '0'));
+    }),
+  );
+}
+
 /** RAVDESS actors in 5 folds of 4, two male (odd) and two female (even) each. */
 export const RAVDESS_FOLDS = [
   ['01', '02', '03', '04'],
@@ -197,7 +210,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   };
 
   if (protocols.has('folds')) {
-    const folds = opts.folds ? opts.folds.split(';').map((f) => f.split(',').map((a) => a.trim().padStart(2, '0'))) : RAVDESS_FOLDS;
+    const folds = opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS;
     const results: EvalReport[] = [];
     for (const [k, actors] of folds.entries()) {
       log(`\n== fold ${k + 1}/${folds.length}: RAVDESS actors ${actors.join(',')} held out`);
