@@ -11,9 +11,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { filterSpeakers, loadCorpus, type CorpusKind } from '../corpus/index.ts';
+import { ROOT } from '../util/paths.ts';
 import { EarshotError } from '../errors.ts';
 import { parseFrontendConfig, type FrontendConfig } from '../frontend/config.ts';
 import { evaluateItems, type EvalReport } from '../model/evaluate.ts';
@@ -29,8 +29,7 @@ import { resample } from '../frontend/resampler.ts';
 import { writeNpy } from '../io/npy.ts';
 import { ProgressBar } from '../util/progress.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const TRAIN_SCRIPT = join(REPO, 'scripts', 'train.py');
+export const TRAIN_SCRIPT = join(ROOT, 'scripts', 'train.py');
 
 /** `--folds "1-4;5,6,7,8"`: folds separated by ";", actors by ",", "A-B" for a range; two-digit ids. */
 export function parseFolds(spec: string): string[][] {

@@ -18,8 +18,8 @@
  * Hot path: process() copies the chunk into WASM memory once, makes one call, and returns a view
  * of the kernel's reused output block (the view object is the only allocation per call).
  */
-import { readFileSync } from 'node:fs';
 import { EarshotError } from '../errors.ts';
+import { instantiateKernel } from './wasm.ts';
 
 /** Input rates the resampler converts (Hz). 24414.0625 is TESS's native rate (25 MHz / 1024). */
 export const SUPPORTED_RATES: readonly number[] = [8000, 16000, 22050, 24000, 24414, 24414.0625, 32000, 44100, 48000, 96000];
@@ -121,46 +121,6 @@ interface ResamplerKernel {
   flush(): number;
 }
 
-const WASM_URL = new URL('../../build/resampler.wasm', import.meta.url);
-let compiled: WebAssembly.Module | undefined;
-
-/** Compiles build/resampler.wasm once per process. */
-function resamplerModule(): WebAssembly.Module {
-  if (compiled) return compiled;
-  let bytes: ReturnType<typeof readFileSync>;
-  try {
-    bytes = readFileSync(WASM_URL);
-  } catch (e) {
-    throw new EarshotError('E_WASM', `cannot read ${WASM_URL.pathname}: run \`npm run build:wasm\` first`, { cause: e });
-  }
-  try {
-    compiled = new WebAssembly.Module(bytes);
-  } catch (e) {
-    throw new EarshotError('E_WASM', `${WASM_URL.pathname} is not a valid WASM module: rebuild it with \`npm run build:wasm\``, { cause: e });
-  }
-  return compiled;
-}
-
-/** A fresh instance (its own memory, its own stream). `abort` decodes AssemblyScript's UTF-16 message. */
-function instantiateKernel(): ResamplerKernel {
-  let memory: WebAssembly.Memory | undefined;
-  const readString = (ptr: number): string => {
-    if (!memory || ptr === 0) return '';
-    const bytes = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
-    return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
-  };
-  const instance = new WebAssembly.Instance(resamplerModule(), {
-    env: {
-      abort(message: number, file: number, line: number, column: number): never {
-        throw new EarshotError('E_WASM', `resampler kernel aborted: ${readString(message)} at ${readString(file)}:${line}:${column}`);
-      },
-    },
-  });
-  const kernel = instance.exports as unknown as ResamplerKernel;
-  memory = kernel.memory;
-  return kernel;
-}
-
 const EMPTY = new Float32Array(0);
 
 /** Streaming converter from `fromRate` to `toRate`; one instance per audio stream. */
@@ -187,7 +147,7 @@ export class Resampler {
       return;
     }
     this.design = design;
-    this.kernel = instantiateKernel();
+    this.kernel = instantiateKernel<ResamplerKernel>('resampler.wasm');
     this.kernel.init(design.m, design.l, design.halfTaps, design.cutoff, design.beta);
     this.heap = new Float32Array(this.kernel.memory.buffer);
     this.latencySamples = Math.ceil((design.halfTaps * design.l) / design.m);

@@ -25,19 +25,31 @@ export function compileKernel(file: string): WebAssembly.Module {
     } catch (e) {
       throw new EarshotError('E_WASM', `the WASM kernel build/${file} is missing: run \`npm run build:wasm\` (it compiles assembly/ with AssemblyScript)`, { cause: e });
     }
-    mod = new WebAssembly.Module(new Uint8Array(bytes));
+    try {
+      mod = new WebAssembly.Module(new Uint8Array(bytes));
+    } catch (e) {
+      throw new EarshotError('E_WASM', `build/${file} is not a valid WASM module: rebuild it with \`npm run build:wasm\``, { cause: e });
+    }
     compiled.set(file, mod);
   }
   return mod;
 }
 
-/** Instantiates a kernel; AssemblyScript's abort() becomes an E_WASM error. */
+/** Instantiates a kernel; AssemblyScript's abort() becomes an E_WASM error with its message. */
 export function instantiateKernel<T>(file: string): T & { memory: WebAssembly.Memory } {
+  let memory: WebAssembly.Memory | undefined;
+  // AssemblyScript strings: UTF-16 code units, byte length in the u32 before the pointer
+  const readString = (ptr: number): string => {
+    if (!memory || ptr === 0) return '';
+    const bytes = new Uint32Array(memory.buffer, ptr - 4, 1)[0]!;
+    return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
+  };
   const env = {
-    abort(_msg: number, _file: number, line: number, col: number) {
-      throw new EarshotError('E_WASM', `WASM kernel ${file} aborted at ${line}:${col}`);
+    abort(message: number, source: number, line: number, col: number): never {
+      throw new EarshotError('E_WASM', `WASM kernel ${file} aborted: ${readString(message)} at ${readString(source)}:${line}:${col}`);
     },
   };
   const instance = new WebAssembly.Instance(compileKernel(file), { env });
+  memory = instance.exports.memory as WebAssembly.Memory;
   return instance.exports as unknown as T & { memory: WebAssembly.Memory };
 }
