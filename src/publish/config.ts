@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { formatIssues } from '../frontend/config.ts';
 import { EarshotError } from '../errors.ts';
 
 /** MQTT topic level safe characters; deviceId is used in topics and Home Assistant ids. */
@@ -81,7 +82,7 @@ export type PublisherConfig = z.output<typeof publisherConfigSchema>;
 export function parsePublisherConfig(input: unknown, where = 'mqtt'): PublisherConfig {
   const r = publisherConfigSchema.safeParse(input ?? {});
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
+  const lines = formatIssues(r.error.issues, where);
   throw new EarshotError('E_CONFIG', `invalid MQTT configuration:\n  ${lines.join('\n  ')}`);
 }
 
