@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train.data import EMOTIONS, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from train.data import EMOTIONS, speech_segments, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, write_metadata  # noqa: E402
 from train.models import ARCHITECTURES, build  # noqa: E402
 
@@ -43,11 +43,13 @@ def parse_args(argv):
     p.add_argument('--hidden', type=int, default=96)
     p.add_argument('--layers', type=int, default=2)
     p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
-    p.add_argument('--norm', choices=['global', 'utterance', 'none'], default='global')
+    p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'none'], default='global')
+    p.add_argument('--vad', action='store_true', help="train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are scored as the daemon scores a file: duration-weighted mean over its spans")
     p.add_argument('--no-specaugment', action='store_true')
     p.add_argument('--no-tempo', action='store_true')
     p.add_argument('--no-crop', action='store_true')
     p.add_argument('--no-jitter', action='store_true')
+    p.add_argument('--mixup', type=float, default=0.0, help='mixup (Zhang et al. 2018) with Beta(a, a) weights; 0 = off')
     p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
     p.add_argument('--fixed-frames', type=int, default=0, help='(fixed-window archs) window length in frames')
@@ -73,16 +75,21 @@ def fixed_windows(x, frames):
 
 
 def evaluate(model, xs, ys, n_classes, fixed):
+    """Held-out check. An item is one array (whole clip) or a list of VAD spans, scored as the
+    daemon scores a file: the duration-weighted mean of the spans' probabilities."""
     model.eval()
     cm = np.zeros((n_classes, n_classes), int)
+
+    def probs(x):
+        if fixed:
+            x = fixed_windows(x, fixed)
+            starts = list(range(0, x.shape[0] - fixed + 1, fixed // 2)) or [0]
+            return sum(torch.softmax(model(torch.from_numpy(x[s:s + fixed][None])), 1)[0] for s in starts) / len(starts)
+        return torch.softmax(model(torch.from_numpy(x[None])), 1)[0]
+
     with torch.no_grad():
         for x, y in zip(xs, ys):
-            if fixed:
-                x = fixed_windows(x, fixed)
-                starts = list(range(0, x.shape[0] - fixed + 1, fixed // 2)) or [0]
-                p = sum(torch.softmax(model(torch.from_numpy(x[s:s + fixed][None])), 1)[0] for s in starts)
-            else:
-                p = model(torch.from_numpy(x[None]))[0]
+            p = sum(s.shape[0] * probs(s) for s in x) if isinstance(x, list) else probs(x)
             cm[y, int(p.argmax())] += 1
     recalls = [cm[i, i] / cm[i].sum() for i in range(n_classes) if cm[i].sum() > 0]
     return {'accuracy': float(np.trace(cm) / max(1, cm.sum())), 'uar': float(np.mean(recalls)) if recalls else 0.0,
@@ -118,6 +125,15 @@ def main(argv):
                  if speaker_key(i) not in held and (i['corpus'], i.get('source', i['name'])) not in test_sources]
         print(f'+ {len(extra)} augmented training copies', flush=True)
         train = train + extra
+    if a.vad:
+        # Silence trimming by the runtime's own VAD (adaptive energy threshold): each span is a
+        # training item; a held-out clip keeps its spans in 'segs'.
+        hop = fs.frontend['hopLength'] / fs.frontend['sampleRate']
+        before = sum(i['x'].shape[0] for i in train + test)
+        train = [{**i, 'x': x} for i in train for x in speech_segments(i, hop)]
+        test = [{**i, 'segs': speech_segments(i, hop) or [i['x']]} for i in test]
+        kept = sum(i['x'].shape[0] for i in train) + sum(x.shape[0] for i in test for x in i['segs'])
+        print(f'vad: {len(train)} training spans, kept {kept / before:.1%} of the frames', flush=True)
     labels = [e for e in EMOTIONS if any(i['label'] == e for i in train)]
     index = {l: k for k, l in enumerate(labels)}
     test = [i for i in test if i['label'] in index]
@@ -127,10 +143,10 @@ def main(argv):
             raise SystemExit('train.py: --vtlp needs features without deltas or lifter')
         wrng = np.random.default_rng(a.seed + 7)
         train = train + [{**i, 'x': warp(i['x'], wrng.uniform(0.9, 1.1))} for _ in range(a.vtlp) for i in train]
-    mean, std = global_stats(train)
+    mean, std = global_stats(train, a.norm)
     prep = lambda its: [normalise(i['x'], a.norm, mean, std).astype(np.float32) for i in its]  # noqa: E731
     xtr, ytr = prep(train), [index[i['label']] for i in train]
-    xte, yte = prep(test), [index[i['label']] for i in test]
+    xte, yte = ([[normalise(x, a.norm, mean, std).astype(np.float32) for x in i['segs']] for i in test] if a.vad else prep(test)), [index[i['label']] for i in test]
     model, fixed = build(a.arch, len(fs.feature_names), len(labels), {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack})
     fixed = a.fixed_frames or fixed
     params = sum(p.numel() for p in model.parameters())
@@ -154,8 +170,16 @@ def main(argv):
         model.train()
         tot, correct, n = 0.0, 0, 0
         for x, lengths, y in batches(xtr, ytr, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
-            logits = model(x, None if fixed else lengths)
-            loss = loss_fn(logits, y)
+            if a.mixup > 0:
+                lam = float(np.random.beta(a.mixup, a.mixup))
+                perm = torch.randperm(len(y))
+                x = lam * x + (1 - lam) * x[perm]
+                lengths = torch.maximum(lengths, lengths[perm])
+                logits = model(x, None if fixed else lengths)
+                loss = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[perm])
+            else:
+                logits = model(x, None if fixed else lengths)
+                loss = loss_fn(logits, y)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -176,9 +200,9 @@ def main(argv):
     export_onnx(model, len(fs.feature_names), onnx_path, fixed)
     # Per-utterance CMVN needs the whole window's statistics, so an incremental form would not see
     # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
-    streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.norm != 'utterance' else None
+    streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.norm in ('global', 'none') else None
     corpora = sorted({i['corpus'] for i in train})
-    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames']}
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup']}
     options['features'] = [os.path.relpath(d) for d in a.features]
     options['augmentFeatures'] = [os.path.relpath(d) for d in a.augment_features]
     write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],

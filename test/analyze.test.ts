@@ -9,12 +9,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeAudioFile } from '../src/audio/decode.ts';
 import { FileReplaySource } from '../src/capture/file-replay.ts';
-import { analyzeFile, type AnalyzedSegment, type FileAnalysis } from '../src/commands/analyze.ts';
+import { analyzeFile, type AnalyzedSegment, type FileAnalysis } from '../src/pipeline/analyze-file.ts';
 import { fileFeatures } from '../src/frontend/file-features.ts';
 import { Frontend } from '../src/frontend/frontend.ts';
 import { EmotionClassifier } from '../src/model/session.ts';
 import { EmotionPipeline } from '../src/pipeline/pipeline.ts';
 import type { PipelineResult } from '../src/pipeline/types.ts';
+import { speechSpans } from '../src/vad/speech-spans.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
 const MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
@@ -154,5 +155,24 @@ test('bad flags and a missing model are clear errors', () => {
 test.after(async () => {
   await classifier.close();
   rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the speech spans training uses (earshot features --vad) are the segments the daemon classifies', async () => {
+  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance' } });
+  const fc = classifier.model.frontend;
+  const frontend = new Frontend(fc);
+  let compared = 0;
+  for (const path of [RAVDESS, WAV44, join(DATA, 'ravdess/Actor_12/03-01-08-01-02-02-12.flac'), join(DATA, 'tess/OAF_angry/OAF_bar_angry.flac')]) {
+    const a = await analyzeFile(path, pipeline);
+    const f = await fileFeatures(path, frontend);
+    const spans = speechSpans(f.samples, fc).filter(([s, e]) => e - s >= classifier.meta.window.minFrames);
+    const seconds = spans.map(([s, e]) => [(s * fc.hopLength) / fc.sampleRate, ((e - 1) * fc.hopLength + fc.frameLength) / fc.sampleRate]);
+    assert.is(seconds.length, a.segments.length, `${path}: ${JSON.stringify(seconds)} vs ${JSON.stringify(a.segments.map((s) => [s.start, s.end]))}`);
+    seconds.forEach(([s, e], i) => {
+      assert.ok(Math.abs(s - a.segments[i].start) < 1e-9 && Math.abs(e - a.segments[i].end) < 1e-9, `${path} segment ${i}`);
+      compared++;
+    });
+  }
+  assert.ok(compared >= 5, `compared ${compared} segments`);
 });
 test.run();

@@ -53,6 +53,9 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
     assert.is(si.n, 16, 'each clip scored once, by the fold that held its actor out');
     assert.is(si.measuredBy, 'earshot eval');
     assert.ok(si.accuracy >= 0 && si.accuracy <= 1 && si.accuracySd !== undefined);
+    assert.ok(metrics['ravdess-speaker-independent-whole-clip'], 'the whole-clip figure is reported beside the daemon-path one');
+    const trained = JSON.parse(readFileSync(join(runDir, 'fold1.recipe.json'), 'utf8'));
+    assert.ok(trained.includes('--vad'), 'trained on the VAD speech spans by default');
     const fold1 = JSON.parse(readFileSync(join(runDir, 'fold1.json'), 'utf8'));
     assert.equal(fold1.training.heldOutSpeakers, ['ravdess:01']);
 
@@ -90,6 +93,8 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
     for (const k of ['accuracy', 'uar', 'f1Macro', 'perClass', 'confusion', 'n', 'model']) assert.ok(k in r, `JSON has ${k}`);
     assert.is(r.n, 16);
     assert.is(r.model, 'ci-lstm');
+    assert.ok(r.noSpeech >= 0 && r.wholeFile.accuracy >= 0 && r.wholeFile.accuracy <= 1, 'the whole-clip score is in the JSON');
+    assert.match(lines.join('\n'), /as the daemon hears each clip/);
     assert.is(r.confusion.labels.length, 8);
     assert.is(r.confusion.matrix.flat().reduce((a: number, b: number) => a + b, 0), 16);
     assert.is(Object.values(r.perClass as Record<string, { support: number }>).reduce((a, c) => a + c.support, 0), 16);
@@ -109,7 +114,7 @@ test('every architecture trains, exports to ONNX and runs through the runtime se
       const name = `03-01-0${e}-01-01-01-01.flac`;
       symlinkSync(join(RAVDESS, 'Actor_01', name), join(data, 'Actor_01', name));
     }
-    const configs: Record<string, string> = { 'lstm-attn': 'default-mfcc20-rms-zcr', bilstm: 'rms-zcr-mfcc20-2048', lstm2x64: 'rms-zcr-mfcc20-2048', rnn: 'default-mfcc20-rms-zcr', cnn1d: 'mfcc80-2048', 'stride-cnn': 'logmel128-db-2048', cnn2d: 'logmel128-db-2048' };
+    const configs: Record<string, string> = { 'lstm-attn': 'default-mfcc20-rms-zcr', bilstm: 'rms-zcr-mfcc20-2048', lstm2x64: 'rms-zcr-mfcc20-2048', rnn: 'default-mfcc20-rms-zcr', cnn1d: 'mfcc80-2048', 'stride-cnn': 'logmel128-db-2048', cnn2d: 'logmel128-db-2048', crnn: 'logmel40-rms-zcr' };
     for (const [arch, cfg] of Object.entries(configs)) {
       const feats = join(tmp, `features-${cfg}`);
       await runFeatures([data], { out: feats, config: new URL(`../scripts/train/configs/${cfg}.json`, import.meta.url).pathname, corpus: 'ravdess', quiet: true });

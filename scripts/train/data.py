@@ -67,8 +67,11 @@ def split_random(items, fraction, seed):
     return train, test
 
 
-def global_stats(items):
-    cat = np.concatenate([i['x'] for i in items], axis=0).astype(np.float64)
+def global_stats(items, mode='global'):
+    """Per-feature mean and std over all training frames; for 'cmn' the std of the frames after
+    each utterance's own mean is removed (the mean returned is then unused)."""
+    xs = [i['x'] - i['x'].mean(axis=0, keepdims=True) for i in items] if mode == 'cmn' else [i['x'] for i in items]
+    cat = np.concatenate(xs, axis=0).astype(np.float64)
     mean = cat.mean(axis=0)
     std = np.maximum(cat.std(axis=0), 1e-5)
     return mean.astype(np.float32), std.astype(np.float32)
@@ -77,11 +80,30 @@ def global_stats(items):
 def normalise(x, mode, mean, std):
     if mode == 'global':
         return (x - mean) / std
+    if mode == 'cmn':
+        # cepstral mean normalisation per utterance, a global scale: removes the channel and the
+        # level but keeps how much each feature varies (dynamics carry emotion)
+        return (x - x.mean(axis=0, keepdims=True)) / std
     if mode == 'utterance':
         m = x.mean(axis=0, keepdims=True)
         v = x.var(axis=0, keepdims=True)
         return (x - m) / np.sqrt(v + UTTERANCE_VAR_FLOOR)
     return x
+
+
+# Shortest VAD span the runtime classifies (metadata window.minFrames is 0.5 s); shorter spans are
+# dropped by the pipeline's segmenter, so they are not trained on either.
+MIN_SPAN_SECONDS = 0.5
+
+
+def speech_segments(item, hop_seconds):
+    """The clip's VAD speech spans (manifest `speech`, from `earshot features --vad`) as feature
+    slices, each at least MIN_SPAN_SECONDS long: what the daemon's utterance mode classifies.
+    Returns [] when the VAD found no usable speech."""
+    if 'speech' not in item:
+        raise SystemExit(f"train.py: --vad needs speech spans in the manifest; recompute the features of {item['dir']} with `earshot features --vad`")
+    min_frames = int(round(MIN_SPAN_SECONDS / hop_seconds))
+    return [item['x'][s:e] for s, e in item['speech'] if e - s >= min_frames]
 
 
 def dct_ortho(n_mels, n_mfcc):

@@ -137,6 +137,36 @@ class SmallCnn2d(nn.Module):
         return self.head(self.drop(h.mean(dim=(2, 3))))
 
 
+class Crnn(nn.Module):
+    """Convolutional recurrent network: 2-D conv blocks over (time, features) learn local
+    spectro-temporal patterns (pooling 2x2 twice, so 4x fewer steps), the feature axis is flattened
+    into channels, an LSTM runs over time and attention pools it (after Zhao et al. 2019, "Speech
+    emotion recognition using deep 1D & 2D CNN LSTM networks", and Mirsamadi et al. 2017)."""
+
+    def __init__(self, n_in, n_classes, channels=(16, 32, 48), hidden=96, dropout=0.3):
+        super().__init__()
+        layers, c = [], 1
+        for k, ch in enumerate(channels):
+            layers += [nn.Conv2d(c, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU()]
+            if k < 2:
+                layers.append(nn.MaxPool2d(2))
+            c = ch
+        self.body = nn.Sequential(*layers)
+        f = n_in // 4
+        self.proj = nn.Linear(c * f, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.pool = AttentionPool(hidden)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, n_classes)
+
+    def forward(self, x, lengths=None):
+        h = self.body(x.unsqueeze(1))  # [B, C, T/4, F/4]
+        h = h.permute(0, 2, 1, 3).flatten(2)  # [B, T/4, C*F/4]
+        h, _ = self.lstm(torch.relu(self.proj(self.drop(h))))
+        lengths = None if lengths is None else torch.clamp(lengths // 4, min=1)
+        return self.head(self.drop(self.pool(h, time_mask(lengths, h.shape[1]))))
+
+
 # id -> (constructor, fixed window frames or None, description)
 ARCHITECTURES = {
     'lstm-attn': (lambda f, c, o: LstmAttention(f, c, hidden=o.get('hidden', 96), layers=o.get('layers', 2), stack=o.get('stack', 1)), None,
@@ -148,6 +178,7 @@ ARCHITECTURES = {
     'cnn1d': (lambda f, c, o: Cnn1d(f, c), None, '1-D CNN over time, features as channels'),
     'stride-cnn': (lambda f, c, o: StrideCnn(f, c), 128, '7-layer stride-2 CNN on 128x128 log-mel'),
     'cnn2d': (lambda f, c, o: SmallCnn2d(f, c), None, 'small 2-D CNN with pooling on log-mel'),
+    'crnn': (lambda f, c, o: Crnn(f, c, hidden=o.get('hidden', 96)), None, '2-D CNN blocks, LSTM and attention pooling (CRNN) on log-mel'),
 }
 
 

@@ -58,6 +58,8 @@ export function reportJson(r: EvalReport, withPredictions: boolean): object {
     speakers: r.speakers,
     seconds: r.seconds,
     inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond,
+    noSpeech: r.noSpeech,
+    wholeFile: { accuracy: r.wholeFile.accuracy, uar: r.wholeFile.uar, f1Macro: r.wholeFile.f1Macro, confusion: r.wholeFile.confusion },
     ...(withPredictions ? { predictions: r.predictions } : {}),
   };
 }
@@ -80,7 +82,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
         }
       },
     });
-    log(`model ${report.model} on ${corpus} (${dir}), speakers ${report.speakers.join(',')}: ${report.n} clips in ${report.seconds.toFixed(1)} s (model ${report.inferenceMsPerAudioSecond.toFixed(2)} ms per second of audio)`);
+    log(`model ${report.model} on ${corpus} (${dir}), speakers ${report.speakers.join(',')}: ${report.n} clips in ${report.seconds.toFixed(1)} s (pipeline ${report.inferenceMsPerAudioSecond.toFixed(2)} ms per second of audio)`);
     if (report.sharedLabelsOnly || report.excluded > 0) {
       log(
         `scored over the shared labels only: ${report.scoredLabels.join(', ')} (model has ${classifier.labels.length}, ` +
@@ -88,6 +90,10 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       );
     }
     log(formatReport(report));
+    log(
+      `scored as the daemon hears each clip (VAD utterances, duration-weighted)${report.noSpeech ? `; ${report.noSpeech} clip(s) without speech for the VAD scored on the whole clip` : ''}. ` +
+        `The whole clip, silence included, as papers score it: accuracy ${pct1(report.wholeFile.accuracy)}, UAR ${pct1(report.wholeFile.uar)}, macro F1 ${pct1(report.wholeFile.f1Macro)}`,
+    );
     if (opts.json) writeFileSync(opts.json, `${JSON.stringify(reportJson(report, opts.predictions ?? false), null, 2)}\n`);
     if (opts.plot) {
       if (!opts.plot.endsWith('.svg')) throw new EarshotError('E_CONFIG', `--plot ${opts.plot}: only SVG is written; name the file *.svg`);
@@ -98,6 +104,8 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
     await classifier.close();
   }
 }
+
+const pct1 = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 export function registerEval(program: Command): void {
   program

@@ -16,6 +16,7 @@ import { Frontend } from '../frontend/frontend.ts';
 import { writeNpy } from '../io/npy.ts';
 import { loadModel } from '../model/metadata.ts';
 import { ProgressBar } from '../util/progress.ts';
+import { speechSpans, type Span } from '../vad/speech-spans.ts';
 
 const AUDIO_EXT = /\.(wav|flac|aif|aiff|aifc)$/i;
 
@@ -25,9 +26,11 @@ export interface FeaturesOptions {
   model?: string;
   corpus?: string;
   quiet?: boolean;
+  /** also write each item's VAD speech spans (`speech`: [[start, end), ...] frames), as the daemon segments a stream */
+  vad?: boolean;
 }
 
-type ManifestItem = Partial<CorpusItem> & { name: string; path: string; frames: number };
+type ManifestItem = Partial<CorpusItem> & { name: string; path: string; frames: number; speech?: Span[] };
 
 /** Reads a frontend config file (JSON or YAML); a file with a `frontend` key (model metadata) works too. */
 export function readFrontendConfigFile(path: string): FrontendConfig {
@@ -90,7 +93,7 @@ export async function runFeatures(paths: string[], opts: FeaturesOptions): Promi
     try {
       const f = await fileFeatures(item.path, frontend);
       await writeNpy(join(opts.out, `${item.name}.npy`), f.data, [f.frames, f.dim]);
-      done.push({ ...item, path: resolve(item.path), frames: f.frames });
+      done.push({ ...item, path: resolve(item.path), frames: f.frames, ...(opts.vad ? { speech: speechSpans(f.samples, config) } : {}) });
     } catch (e) {
       if (!isEarshotError(e)) throw e;
       failures.push(e.message);
@@ -112,6 +115,7 @@ export function registerFeatures(program: Command): void {
     .option('-c, --config <file>', 'frontend config (JSON or YAML; defaults fill the rest)')
     .option('-m, --model <name>', 'use this model\'s frontend config (name in models/ or path to NAME.json)')
     .option('--corpus <kind>', `paths are corpus roots of this kind (${CORPORA.join(', ')}): labels and speakers go into the manifest`)
+    .option('--vad', 'also record each clip\'s speech spans as the daemon\'s VAD finds them (default VAD config), for training on what the daemon classifies')
     .option('-q, --quiet', 'no progress bar')
     .action(async (paths: string[], opts: FeaturesOptions) => {
       const r = await runFeatures(paths, opts);

@@ -17,6 +17,8 @@ export interface FileFeatures {
   /** the file's own rate before resampling */
   sourceRate: number;
   durationSec: number;
+  /** the signal the frontend saw (at its rate) */
+  samples: Float32Array;
 }
 
 export async function fileFeatures(path: string, frontend: Frontend): Promise<FileFeatures> {
@@ -30,5 +32,5 @@ export async function fileFeatures(path: string, frontend: Frontend): Promise<Fi
     );
   }
   const data = frontend.computeAll(samples);
-  return { data, frames: data.length / frontend.dim, dim: frontend.dim, sourceRate: audio.sampleRate, durationSec: audio.durationSec };
+  return { data, frames: data.length / frontend.dim, dim: frontend.dim, sourceRate: audio.sampleRate, durationSec: audio.durationSec, samples };
 }

@@ -1,17 +1,22 @@
 /**
- * Scores a model on corpus clips through the runtime path the daemon uses: decode -> resample to
- * the model's frontend rate -> WASM frontend (rebuilt from the model's metadata) -> normalise ->
- * ONNX Runtime -> softmax. Used by `earshot eval` and by `earshot train` for held-out folds, so a
- * reported accuracy is the accuracy of what ships.
+ * Scores a model on corpus clips through the path the daemon uses: each clip is fed in 100 ms
+ * chunks through an EmotionPipeline (resample -> WASM frontend rebuilt from the model's metadata ->
+ * VAD -> utterance segments -> normalise -> ONNX Runtime -> softmax), and its label is the
+ * duration-weighted mean over its segments, as `earshot analyze` reports it. Used by `earshot eval`
+ * and by `earshot train` for held-out folds, so a reported accuracy is that of what ships, on the
+ * audio the daemon would classify (speech, not the corpus's silent lead-in and tail).
+ * The same model run once on every frame of the clip, silence included, is scored beside it
+ * (`wholeFile`), the way most papers score; a clip without speech for the VAD is scored on the
+ * whole clip (counted in `noSpeech`).
  *
  * Label sets: only labels that both the model and the corpus have are scored. Clips of a corpus
  * label the model lacks are left out (counted), and the model's prediction is the most probable
  * of the shared labels (so an 8-class model on EmoDB competes over EmoDB's 6 classes).
  */
 import { CORPUS_LABELS, type CorpusItem, type CorpusKind, type Emotion } from '../corpus/index.ts';
-import { Frontend } from '../frontend/frontend.ts';
-import { fileFeatures } from '../frontend/file-features.ts';
 import { EarshotError } from '../errors.ts';
+import { analyzeFile, type LabelScore } from '../pipeline/analyze-file.ts';
+import { EmotionPipeline } from '../pipeline/pipeline.ts';
 import { confusionMatrix, scoreConfusion, type EvalMetrics } from './metrics.ts';
 import type { EmotionClassifier } from './session.ts';
 
@@ -19,8 +24,13 @@ export interface Prediction {
   name: string;
   speaker: string;
   truth: Emotion;
+  /** the daemon's answer: duration-weighted mean over the VAD segments */
   predicted: Emotion;
   confidence: number;
+  /** the model on the whole clip, silence included */
+  wholeFile: Emotion;
+  /** seconds of speech the VAD found */
+  speechSec: number;
 }
 
 export interface EvalReport extends EvalMetrics {
@@ -34,8 +44,12 @@ export interface EvalReport extends EvalMetrics {
   excluded: number;
   speakers: string[];
   predictions: Prediction[];
+  /** the same clips scored on the whole clip (silence included), as most papers score */
+  wholeFile: EvalMetrics;
+  /** clips in which the VAD found no speech (scored on the whole clip) */
+  noSpeech: number;
   seconds: number;
-  /** Model time (normalise + ONNX + softmax) per second of audio, in ms, single-threaded. */
+  /** The daemon's processing time (frontend, VAD, model on the segments; not decoding) per second of audio, in ms. */
   inferenceMsPerAudioSecond: number;
 }
 
@@ -56,28 +70,29 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   }
   const scoredIndex = scored.map((l) => classifier.labels.indexOf(l));
   const kept = items.filter((i) => scored.includes(i.label));
-  const frontend = new Frontend(classifier.model.frontend);
+  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance' } });
   const predictions: Prediction[] = [];
-  let modelMs = 0;
-  let audioSec = 0;
-  for (const item of kept) {
-    const f = await fileFeatures(item.path, frontend);
-    const tm = now();
-    const r = await classifier.classify(f.data, f.frames);
-    modelMs += now() - tm;
-    audioSec += f.durationSec;
-    let best = scoredIndex[0];
-    for (const k of scoredIndex) if (r.probabilities[k] > r.probabilities[best]) best = k;
+  let noSpeech = 0;
+  const pick = (r: LabelScore): [Emotion, number] => {
+    let best = scored[0];
     let mass = 0;
-    for (const k of scoredIndex) mass += r.probabilities[k];
-    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted: classifier.labels[best], confidence: r.probabilities[best] / mass });
+    for (const l of scored) {
+      mass += r.probabilities[l];
+      if (r.probabilities[l] > r.probabilities[best]) best = l;
+    }
+    return [best, r.probabilities[best] / mass];
+  };
+  for (const item of kept) {
+    const a = await analyzeFile(item.path, pipeline);
+    if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
+    if (!a.overall) noSpeech++;
+    const [predicted, confidence] = pick(a.overall ?? a.wholeFile);
+    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec });
     opts.onProgress?.(predictions.length, kept.length);
   }
-  const matrix = confusionMatrix(
-    scored,
-    predictions.map((p) => p.truth),
-    predictions.map((p) => p.predicted),
-  );
+  const truth = predictions.map((p) => p.truth);
+  const matrix = confusionMatrix(scored, truth, predictions.map((p) => p.predicted));
+  const wholeFile = scoreConfusion(scored, confusionMatrix(scored, truth, predictions.map((p) => p.wholeFile)));
   return {
     ...scoreConfusion(scored, matrix),
     model: classifier.meta.name,
@@ -87,7 +102,9 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     excluded: items.length - kept.length,
     speakers: [...new Set(kept.map((i) => i.speaker))].sort(),
     predictions,
+    wholeFile,
+    noSpeech,
     seconds: (now() - t0) / 1000,
-    inferenceMsPerAudioSecond: audioSec > 0 ? modelMs / audioSec : 0,
+    inferenceMsPerAudioSecond: pipeline.stats().realTimeFactor * 1000,
   };
 }

@@ -63,10 +63,11 @@ export const modelMetadataSchema = z
     /**
      * Normalisation applied by the runtime before the model: "global" subtracts mean and divides
      * by std (per feature, from the training set); "utterance" standardises each window/utterance
-     * on its own statistics (CMVN); "none" feeds features as they are.
+     * on its own statistics (CMVN); "cmn" subtracts each window/utterance's own mean and divides by
+     * std (the training set's, after that subtraction); "none" feeds features as they are.
      */
     normalization: z.object({
-      mode: z.enum(['global', 'utterance', 'none']),
+      mode: z.enum(['global', 'utterance', 'cmn', 'none']),
       mean: z.array(z.number()),
       std: z.array(z.number().positive()),
     }),

@@ -106,9 +106,9 @@ export class EmotionClassifier {
     const x = this.input.subarray(0, length * d);
     const src = features.subarray(start * d, (start + n) * d);
     const mode = this.meta.normalization.mode;
-    if (mode === 'utterance') this.utteranceStats(src, n);
+    if (mode === 'utterance' || mode === 'cmn') this.utteranceStats(src, n);
     const mean = mode === 'global' ? this.meta.normalization.mean : this.utterMean;
-    const inv = mode === 'global' ? this.invStd : this.utterInvStd;
+    const inv = mode === 'utterance' ? this.utterInvStd : this.invStd;
     if (mode === 'none') x.set(src);
     else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
     x.fill(0, n * d); // padding sits at the normalised mean

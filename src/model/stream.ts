@@ -49,7 +49,7 @@ export class EmotionStream {
     const model = loadModel(nameOrPath, opts.modelsDir ?? MODELS_DIR);
     const spec = model.meta.streaming;
     if (!spec) throw new EarshotError('E_MODEL', `model ${model.meta.name} has no streaming form; run it on windows (EmotionClassifier) or pick a model whose metadata has "streaming"`);
-    if (model.meta.normalization.mode === 'utterance') throw new EarshotError('E_MODEL', `model ${model.meta.name}: a streaming form cannot use per-utterance normalisation; re-export it`);
+    if (model.meta.normalization.mode === 'utterance' || model.meta.normalization.mode === 'cmn') throw new EarshotError('E_MODEL', `model ${model.meta.name}: a streaming form cannot use per-utterance normalisation (${model.meta.normalization.mode}); re-export it`);
     const path = resolve(dirname(model.jsonPath), spec.file);
     let bytes: Uint8Array;
     try {
