@@ -19,6 +19,8 @@ export interface EvalOptions {
   plot?: string;
   actors?: string;
   predictions?: boolean;
+  gainDb?: string;
+  noiseSnr?: string;
 }
 
 /** "1,2,17-20" -> ["01","02","17","18","19","20"] (RAVDESS/EmoDB ids are two digits; TESS names pass through). */
@@ -73,6 +75,8 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
     let last = 0;
     const report = await evaluateItems(classifier, items, {
       corpus,
+      gainDb: dbOption('--gain-db', opts.gainDb),
+      noiseSnrDb: dbOption('--noise-snr', opts.noiseSnr),
       onProgress: (done, total) => {
         const now = Date.now();
         if (process.stderr.isTTY && (now - last > 250 || done === total)) {
@@ -88,6 +92,9 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
         `scored over the shared labels only: ${report.scoredLabels.join(', ')} (model has ${classifier.labels.length}, ` +
           `predictions restricted to these; ${report.excluded} clip(s) with labels the model lacks left out)`,
       );
+    }
+    if (opts.gainDb !== undefined || opts.noiseSnr !== undefined) {
+      log(`robustness: every clip ${[opts.noiseSnr !== undefined ? `with pink noise at ${opts.noiseSnr} dB SNR` : '', opts.gainDb !== undefined ? `at ${opts.gainDb} dB gain` : ''].filter(Boolean).join(' and ')}`);
     }
     log(formatReport(report));
     log(
@@ -105,6 +112,13 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
   }
 }
 
+function dbOption(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x) || Math.abs(x) > 120) throw new EarshotError('E_CONFIG', `${flag} ${v}: give a level in dB, e.g. -20 or 10`);
+  return x;
+}
+
 const pct1 = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 export function registerEval(program: Command): void {
@@ -118,6 +132,8 @@ export function registerEval(program: Command): void {
     .option('--plot <file.svg>', 'plot the confusion matrix to an SVG file')
     .option('--actors <list>', 'only these speakers, e.g. 1,2,3,4 or 17-20 (held-out actors)')
     .option('--predictions', 'include per-clip predictions in the JSON')
+    .option('--gain-db <db>', 'robustness: scale every clip by this gain first (clipped at full scale), e.g. -20')
+    .option('--noise-snr <db>', 'robustness: add pink noise at this SNR first (against the active speech level; seeded per clip)')
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);
     });

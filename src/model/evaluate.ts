@@ -14,6 +14,7 @@
  * of the shared labels (so an 8-class model on EmoDB competes over EmoDB's 6 classes).
  */
 import { CORPUS_LABELS, type CorpusItem, type CorpusKind, type Emotion } from '../corpus/index.ts';
+import { addNoise, mulberry32, seedOf } from '../corpus/augment.ts';
 import { EarshotError } from '../errors.ts';
 import { analyzeFile, type LabelScore } from '../pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../pipeline/pipeline.ts';
@@ -56,8 +57,26 @@ export interface EvalReport extends EvalMetrics {
 export interface EvaluateOptions {
   corpus: CorpusKind;
   onProgress?: (done: number, total: number) => void;
+  /** Robustness: scale every clip by this gain (dB) before the pipeline. */
+  gainDb?: number;
+  /** Robustness: add pink noise at this SNR (dB, against the clip's active speech level) before the pipeline. */
+  noiseSnrDb?: number;
   /** Clock, injected for tests; defaults to performance.now(). */
   now?: () => number;
+}
+
+/** The audio change a robustness evaluation asks for (seeded per clip, so runs repeat), or none. */
+function degrade(name: string, opts: EvaluateOptions): ((x: Float32Array) => Float32Array) | undefined {
+  const { gainDb, noiseSnrDb } = opts;
+  if (gainDb === undefined && noiseSnrDb === undefined) return undefined;
+  return (x) => {
+    let y = noiseSnrDb === undefined ? x : addNoise(x, noiseSnrDb, mulberry32(seedOf(`${name}/eval/${noiseSnrDb}`)));
+    if (gainDb !== undefined) {
+      const g = 10 ** (gainDb / 20);
+      y = Float32Array.from(y, (v) => Math.max(-1, Math.min(1, v * g)));
+    }
+    return y;
+  };
 }
 
 export async function evaluateItems(classifier: EmotionClassifier, items: CorpusItem[], opts: EvaluateOptions): Promise<EvalReport> {
@@ -83,7 +102,7 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     return [best, r.probabilities[best] / mass];
   };
   for (const item of kept) {
-    const a = await analyzeFile(item.path, pipeline);
+    const a = await analyzeFile(item.path, pipeline, { transform: degrade(item.name, opts) });
     if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
     if (!a.overall) noSpeech++;
     const [predicted, confidence] = pick(a.overall ?? a.wholeFile);

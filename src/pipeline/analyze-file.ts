@@ -49,11 +49,14 @@ export interface FileAnalysis {
 export interface AnalyzeOptions {
   /** samples per chunk fed to the pipeline; default sampleRate / 10 (what capture sources deliver) */
   chunkSamples?: number;
+  /** changes the decoded audio before it is fed (robustness evaluation: gain, added noise) */
+  transform?: (samples: Float32Array, sampleRate: number) => Float32Array;
 }
 
 /** Runs one file through `pipeline` (reset first) and collects its timeline. */
 export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
-  const audio = await decodeAudioFile(path);
+  const decoded = await decodeAudioFile(path);
+  const audio = opts.transform ? { ...decoded, samples: opts.transform(decoded.samples, decoded.sampleRate) } : decoded;
   const segments: AnalyzedSegment[] = [];
   const onResult = (r: PipelineResult) => {
     segments.push({ kind: r.kind, start: r.startSec, end: r.endSec, label: r.label, confidence: r.confidence, probabilities: r.probabilities });
