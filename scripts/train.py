@@ -25,7 +25,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train.data import EMOTIONS, speech_segments, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, write_metadata  # noqa: E402
-from train.models import ARCHITECTURES, build  # noqa: E402
+from train.models import ARCHITECTURES, Ensemble, build  # noqa: E402
 
 
 def parse_args(argv):
@@ -42,6 +42,7 @@ def parse_args(argv):
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--hidden', type=int, default=96)
     p.add_argument('--layers', type=int, default=2)
+    p.add_argument('--channels', default='', help='(crnn) conv channels per block, e.g. 16,32,48')
     p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
     p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'none'], default='global')
     p.add_argument('--vad', action='store_true', help="train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are scored as the daemon scores a file: duration-weighted mean over its spans")
@@ -49,6 +50,7 @@ def parse_args(argv):
     p.add_argument('--no-tempo', action='store_true')
     p.add_argument('--no-crop', action='store_true')
     p.add_argument('--no-jitter', action='store_true')
+    p.add_argument('--ensemble', type=int, default=1, help='train this many models (seeds SEED, SEED+1000, ...) and ship the mean of their probabilities as one graph')
     p.add_argument('--mixup', type=float, default=0.0, help='mixup (Zhang et al. 2018) with Beta(a, a) weights; 0 = off')
     p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
@@ -94,6 +96,56 @@ def evaluate(model, xs, ys, n_classes, fixed):
     recalls = [cm[i, i] / cm[i].sum() for i in range(n_classes) if cm[i].sum() > 0]
     return {'accuracy': float(np.trace(cm) / max(1, cm.sum())), 'uar': float(np.mean(recalls)) if recalls else 0.0,
             'n': int(cm.sum()), 'confusion': cm.tolist()}
+
+
+def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
+    """Trains one model with a fixed number of epochs (no selection on held-out clips)."""
+    seed_everything(seed)
+    model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack,
+                                                 **({'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {})})
+    fixed = a.fixed_frames or fixed
+    counts = np.bincount(ytr, minlength=n_classes).astype(np.float64)
+    weights = torch.tensor(counts.sum() / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-2)
+    steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=max(1, steps), pct_start=0.15)
+    aug = Augment(specaugment=not a.no_specaugment, tempo=not a.no_tempo, crop=not a.no_crop, jitter=not a.no_jitter, seed=seed)
+    if fixed:
+        base_aug = aug
+        def aug(x):  # noqa: E306
+            x = fixed_windows(base_aug(x), fixed)
+            s = np.random.randint(0, x.shape[0] - fixed + 1)
+            return x[s:s + fixed]
+    rng = np.random.default_rng(seed)
+    for epoch in range(1, a.epochs + 1):
+        model.train()
+        tot, correct, n = 0.0, 0, 0
+        for x, lengths, y in batches(xtr, ytr, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
+            if a.mixup > 0:
+                lam = float(np.random.beta(a.mixup, a.mixup))
+                perm = torch.randperm(len(y))
+                x = lam * x + (1 - lam) * x[perm]
+                lengths = torch.maximum(lengths, lengths[perm])
+                logits = model(x, None if fixed else lengths)
+                loss = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[perm])
+            else:
+                logits = model(x, None if fixed else lengths)
+                loss = loss_fn(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            tot += float(loss) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            n += len(y)
+        line = f'{tag}epoch {epoch}/{a.epochs} loss {tot / n:.3f} train-acc {correct / n:.3f}'
+        if xte and (epoch % 5 == 0 or epoch == a.epochs):
+            r = evaluate(model, xte, yte, n_classes, fixed)
+            line += f' | held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}'
+        print(f'{line}  [{time.time() - t0:.0f} s]', flush=True)
+    return model, fixed
 
 
 def main(argv):
@@ -147,52 +199,18 @@ def main(argv):
     prep = lambda its: [normalise(i['x'], a.norm, mean, std).astype(np.float32) for i in its]  # noqa: E731
     xtr, ytr = prep(train), [index[i['label']] for i in train]
     xte, yte = ([[normalise(x, a.norm, mean, std).astype(np.float32) for x in i['segs']] for i in test] if a.vad else prep(test)), [index[i['label']] for i in test]
-    model, fixed = build(a.arch, len(fs.feature_names), len(labels), {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack})
-    fixed = a.fixed_frames or fixed
+    n_in = len(fs.feature_names)
+    members = []
+    for k in range(a.ensemble):
+        tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
+        members.append(fit(a, a.seed + 1000 * k, n_in, len(labels), xtr, ytr, xte, yte, t0, tag))
+    fixed = members[0][1]
+    model = members[0][0] if a.ensemble == 1 else Ensemble([m for m, _ in members])
     params = sum(p.numel() for p in model.parameters())
     print(f'{a.arch}: {params} parameters, {len(labels)} classes, {len(train)} train / {len(test)} held-out clips; {protocol}', flush=True)
-
-    counts = np.bincount(ytr, minlength=len(labels)).astype(np.float64)
-    weights = torch.tensor(counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-2)
-    steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=max(1, steps), pct_start=0.15)
-    aug = Augment(specaugment=not a.no_specaugment, tempo=not a.no_tempo, crop=not a.no_crop, jitter=not a.no_jitter, seed=a.seed)
-    if fixed:
-        base_aug = aug
-        def aug(x):  # noqa: E306
-            x = fixed_windows(base_aug(x), fixed)
-            s = np.random.randint(0, x.shape[0] - fixed + 1)
-            return x[s:s + fixed]
-    rng = np.random.default_rng(a.seed)
-    for epoch in range(1, a.epochs + 1):
-        model.train()
-        tot, correct, n = 0.0, 0, 0
-        for x, lengths, y in batches(xtr, ytr, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
-            if a.mixup > 0:
-                lam = float(np.random.beta(a.mixup, a.mixup))
-                perm = torch.randperm(len(y))
-                x = lam * x + (1 - lam) * x[perm]
-                lengths = torch.maximum(lengths, lengths[perm])
-                logits = model(x, None if fixed else lengths)
-                loss = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[perm])
-            else:
-                logits = model(x, None if fixed else lengths)
-                loss = loss_fn(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            tot += float(loss) * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            n += len(y)
-        line = f'epoch {epoch}/{a.epochs} loss {tot / n:.3f} train-acc {correct / n:.3f}'
-        if xte and (epoch % 5 == 0 or epoch == a.epochs):
-            r = evaluate(model, xte, yte, len(labels), fixed)
-            line += f' | held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}'
-        print(f'{line}  [{time.time() - t0:.0f} s]', flush=True)
+    if a.ensemble > 1 and xte:
+        r = evaluate(model, xte, yte, len(labels), fixed)
+        print(f'ensemble of {a.ensemble}: held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}', flush=True)
 
     out_dir = os.path.dirname(os.path.abspath(a.out))
     os.makedirs(out_dir, exist_ok=True)
@@ -200,9 +218,9 @@ def main(argv):
     export_onnx(model, len(fs.feature_names), onnx_path, fixed)
     # Per-utterance CMVN needs the whole window's statistics, so an incremental form would not see
     # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
-    streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.norm in ('global', 'none') else None
+    streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none') else None
     corpora = sorted({i['corpus'] for i in train})
-    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup']}
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels']}
     options['features'] = [os.path.relpath(d) for d in a.features]
     options['augmentFeatures'] = [os.path.relpath(d) for d in a.augment_features]
     write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],

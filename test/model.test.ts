@@ -8,6 +8,10 @@ import { listModels, loadModel, modelMetadataSchema, resolveModelPath } from '..
 import { confusionMatrix, scoreConfusion, sd } from '../src/model/metrics.ts';
 import { EmotionClassifier, softmax } from '../src/model/session.ts';
 import { confusionSvg } from '../src/model/confusion-svg.ts';
+import { decodeAudioFile } from '../src/audio/decode.ts';
+import { Frontend } from '../src/frontend/frontend.ts';
+import { speechSpans } from '../src/vad/speech-spans.ts';
+import { DATA } from './helpers/paths.ts';
 
 // A real exported model (scripts/train.py on RAVDESS actors 01-02), committed as a test fixture.
 const FIXTURE = new URL('./fixtures/models/', import.meta.url).pathname;
@@ -116,6 +120,38 @@ test('session: classifies features into probabilities over the labels; a bad inp
     }
   } finally {
     await c.close();
+  }
+});
+
+test('per-utterance CMVN makes the model blind to the input level (amplitude normalisation is built in); global normalisation is not', async () => {
+  const dir = tempModelDir();
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, `${NAME}.json`), 'utf8'));
+    const audio = await decodeAudioFile(join(DATA, 'ravdess/Actor_07/03-01-05-02-02-01-07.flac'));
+    const frontend = new Frontend(loadModel(join(dir, `${NAME}.json`)).frontend);
+    const [span] = speechSpans(audio.samples, frontend.config);
+    const gains = [1, 0.25, 2];
+    const probs: Record<string, number[][]> = {};
+    for (const mode of ['utterance', 'global']) {
+      writeFileSync(join(dir, `${NAME}.json`), JSON.stringify({ ...meta, normalization: { ...meta.normalization, mode } }));
+      const c = await EmotionClassifier.load(join(dir, `${NAME}.json`));
+      try {
+        probs[mode] = [];
+        for (const g of gains) {
+          frontend.reset();
+          const f = frontend.computeAll(Float32Array.from(audio.samples, (v) => v * g));
+          const seg = f.subarray(span[0] * c.dim, span[1] * c.dim);
+          probs[mode].push(Array.from((await c.classify(seg, span[1] - span[0])).probabilities));
+        }
+      } finally {
+        await c.close();
+      }
+    }
+    const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+    for (const k of [1, 2]) assert.ok(maxDiff(probs.utterance[0], probs.utterance[k]) < 1e-3, `utterance CMVN, gain ${gains[k]}: ${maxDiff(probs.utterance[0], probs.utterance[k])}`);
+    assert.ok(maxDiff(probs.global[0], probs.global[1]) > 1e-2, 'global normalisation does see the level (so the test can tell)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -167,6 +167,19 @@ class Crnn(nn.Module):
         return self.head(self.drop(self.pool(h, time_mask(lengths, h.shape[1]))))
 
 
+class Ensemble(nn.Module):
+    """Members trained with different seeds; outputs the log of their mean probabilities (the
+    runtime's softmax of it gives that mean back), so it ships as one graph with 'logits' output."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x, lengths=None):
+        p = torch.stack([torch.softmax(m(x, lengths), dim=1) for m in self.members]).mean(dim=0)
+        return torch.log(p + 1e-12)
+
+
 # id -> (constructor, fixed window frames or None, description)
 ARCHITECTURES = {
     'lstm-attn': (lambda f, c, o: LstmAttention(f, c, hidden=o.get('hidden', 96), layers=o.get('layers', 2), stack=o.get('stack', 1)), None,
@@ -178,7 +191,7 @@ ARCHITECTURES = {
     'cnn1d': (lambda f, c, o: Cnn1d(f, c), None, '1-D CNN over time, features as channels'),
     'stride-cnn': (lambda f, c, o: StrideCnn(f, c), 128, '7-layer stride-2 CNN on 128x128 log-mel'),
     'cnn2d': (lambda f, c, o: SmallCnn2d(f, c), None, 'small 2-D CNN with pooling on log-mel'),
-    'crnn': (lambda f, c, o: Crnn(f, c, hidden=o.get('hidden', 96)), None, '2-D CNN blocks, LSTM and attention pooling (CRNN) on log-mel'),
+    'crnn': (lambda f, c, o: Crnn(f, c, channels=o.get('channels', (16, 32, 48)), hidden=o.get('hidden', 96)), None, '2-D CNN blocks, LSTM and attention pooling (CRNN) on log-mel'),
 }
 
 
