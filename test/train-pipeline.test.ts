@@ -42,12 +42,15 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
         modelsDir: models,
         python: '/usr/bin/python3',
         trainArgs: '--epochs 2 --hidden 8 --layers 1 --threads 1',
+        jobs: 2,
         quiet: true,
       },
       undefined,
       (s) => logs.push(s),
     );
     assert.equal(readdirSync(models).sort(), ['ci-lstm.json', 'ci-lstm.onnx', 'ci-lstm.stream.onnx']);
+    assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 3, '--jobs 2: two folds and the final model trained up front');
+    assert.is(logs.filter((l) => l.startsWith('reusing ')).length, 3, 'and each protocol then only scored its run');
     const si = metrics['ravdess-speaker-independent'];
     assert.ok(si, 'speaker-independent folds were scored');
     assert.is(si.n, 16, 'each clip scored once, by the fold that held its actor out');

@@ -70,6 +70,8 @@ export interface TrainOptions {
   python: string;
   /** SNRs in dB for noisy training copies, e.g. "20,10,5" (none by default). */
   noise?: string;
+  /** Training runs at a time (folds, final and random in parallel); default 1. */
+  jobs?: number;
   /** Train on whole clips (silence included) instead of the VAD's speech spans. */
   wholeClips?: boolean;
   /** Extra arguments passed through to scripts/train.py (e.g. "--epochs 30 --hidden 64"). */
@@ -214,13 +216,42 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     }
   };
 
+  const folds = opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS;
+  const foldRun = (k: number): [string[], string] => {
+    const stem = join(runDir, `fold${k + 1}`);
+    return [[...base, '--holdout', `ravdess:${folds[k].join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`], stem];
+  };
+  const finalStem = join(opts.modelsDir, opts.name);
+  const finalArgs = [...base, '--out', finalStem, '--name', opts.name];
+  const randomStem = join(runDir, 'random');
+  const randomArgs = [...base, '--random-split', '0.2', '--out', randomStem, '--name', `${opts.name}-random`, '--report', `${randomStem}.py.json`];
+  const jobs = opts.jobs ?? 1;
+  if (jobs > 1) {
+    // Train everything first, `jobs` runs at a time (give each --threads 1 on a small machine);
+    // the protocols below then find each run done and only score it.
+    if (protocols.has('final')) mkdirSync(opts.modelsDir, { recursive: true });
+    const tasks: [string[], string, string?][] = [
+      ...(protocols.has('folds') ? folds.map((_, k) => foldRun(k)) : []),
+      ...(protocols.has('final') ? [[finalArgs, finalStem, finalRecipe] as [string[], string, string]] : []),
+      ...(protocols.has('random') ? [[randomArgs, randomStem] as [string[], string]] : []),
+    ];
+    let next = 0;
+    const worker = async () => {
+      while (next < tasks.length) {
+        const [args, stem, recipeFile] = tasks[next++];
+        log(`\n== training ${stem} (${next}/${tasks.length}, ${jobs} at a time)`);
+        await trainOnce(runPython, args, stem, log, recipeFile);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker));
+  }
+
   if (protocols.has('folds')) {
-    const folds = opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS;
     const results: EvalReport[] = [];
     for (const [k, actors] of folds.entries()) {
       log(`\n== fold ${k + 1}/${folds.length}: RAVDESS actors ${actors.join(',')} held out`);
-      const stem = join(runDir, `fold${k + 1}`);
-      await trainOnce(runPython, [...base, '--holdout', `ravdess:${actors.join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`], stem, log);
+      const [args, stem] = foldRun(k);
+      await trainOnce(runPython, args, stem, log);
       const r = await score(`${stem}.json`, filterSpeakers(ravdess, actors), 'ravdess', `${stem}.eval.json`);
       log(`fold ${k + 1} (earshot eval, actors ${actors.join(',')}): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
       results.push(r);
@@ -268,8 +299,8 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   if (protocols.has('final')) {
     log(`\n== final model: all clips -> ${join(opts.modelsDir, opts.name)}.onnx`);
     mkdirSync(opts.modelsDir, { recursive: true });
-    const stem = join(opts.modelsDir, opts.name);
-    await trainOnce(runPython, [...base, '--out', stem, '--name', opts.name], stem, log, finalRecipe);
+    const stem = finalStem;
+    await trainOnce(runPython, finalArgs, stem, log, finalRecipe);
     addMetrics(`${stem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
@@ -280,8 +311,8 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   }
   if (protocols.has('random')) {
     log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
-    const stem = join(runDir, 'random');
-    await trainOnce(runPython, [...base, '--random-split', '0.2', '--out', stem, '--name', `${opts.name}-random`, '--report', `${stem}.py.json`], stem, log);
+    const stem = randomStem;
+    await trainOnce(runPython, randomArgs, stem, log);
     const held = new Set((JSON.parse(readFileSync(`${stem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
     const r = await score(`${stem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${stem}.eval.json`);
     record('ravdess-random-split', metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only'));
@@ -303,6 +334,11 @@ export function registerTrain(program: Command): void {
     .option('--protocols <list>', 'any of folds,random,final', 'folds,random,final')
     .option('--folds <spec>', 'held-out actor folds, ";"-separated (default: 1-4;5-8;9-12;13-16;17-20)')
     .option('--tess', 'add TESS to the training data')
+    .option('--jobs <n>', 'training runs at a time (give each --threads 1 via --train-args on a small machine)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new EarshotError('E_CONFIG', `--jobs ${v}: give a whole number of runs, e.g. 2`);
+      return n;
+    })
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
     .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5')
     .option('-c, --config <file>', 'frontend config (JSON/YAML); default 20 MFCC + RMS + ZCR')
