@@ -160,7 +160,7 @@ say "clone: $commit; $versions"
 check npm-ci 'set -o pipefail; time npm ci --foreground-scripts 2>&1 | tee /tmp/npm-ci.out && grep "portaudio-arm64: ok" /tmp/npm-ci.out'
 check build-wasm 'npm run build:wasm'
 check naudiodon 'set -e; f=node_modules/naudiodon/build/Release/naudiodon.node; file $f; ldd $f; file $f | grep -q "ARM aarch64"; ldd $f | grep -q "libportaudio.so.2 => /lib/aarch64-linux-gnu/libportaudio.so.2"; node -e "console.log(require(\"naudiodon\").getDevices().map(d => d.name).join(\", \"))"'
-check onnxruntime 'set -e; file node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node; model=models/earshot-lstm.onnx; [ -f $model ] || model=test/fixtures/models/tiny-lstm.onnx; echo "model: $model"; node bin/earshot.js analyze assets/demo-angry.flac --model $model; node bin/earshot.js analyze assets/demo-angry.flac assets/demo-sequence.flac --model $model --json > /tmp/analyze-arm64.json'
+check onnxruntime 'set -e; file node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node; model=models/earshot-crnn.onnx; [ -f $model ] || model=test/fixtures/models/tiny-lstm.onnx; echo "model: $model"; node bin/earshot.js analyze assets/demo-angry.flac --model $model; node bin/earshot.js analyze assets/demo-angry.flac assets/demo-sequence.flac --model $model --json > /tmp/analyze-arm64.json'
 check features-arm64 'rm -rf /tmp/feat && node bin/earshot.js features -q -m test/fixtures/models/tiny-lstm.json -o /tmp/feat assets/demo-angry.flac assets/demo-sequence.flac /work/shared/data/ravdess/Actor_01'
 
 # the x86-64 reference: a host clone of the same commit with the host's node_modules (symlinked);
@@ -183,7 +183,7 @@ if [ -d "$repo/node_modules" ] && command -v node >/dev/null; then
     echo "features: $n .npy files compared, $d differ"
     [ "$n" -gt 0 ] || exit 1
     [ "$d" = 0 ] || exit 1
-    model=models/earshot-lstm.onnx; [ -f $model ] || model=test/fixtures/models/tiny-lstm.onnx
+    model=models/earshot-crnn.onnx; [ -f $model ] || model=test/fixtures/models/tiny-lstm.onnx
     node bin/earshot.js analyze assets/demo-angry.flac assets/demo-sequence.flac --model $model --json >"$work/analyze-x64.json"
     node -e '
       const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));

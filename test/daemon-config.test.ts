@@ -37,7 +37,7 @@ const readFile = (p: string) => {
 test('defaults: portaudio source, embedded broker on 1883, loopback HTTP 9464, state dir by uid / $STATE_DIRECTORY', () => {
   const c = loadDaemonConfig({ flags: {}, env: { HOME: '/home/pi' }, uid: 1000 });
   assert.is(c.capture.source, 'portaudio');
-  assert.is(c.model, 'earshot-lstm');
+  assert.is(c.model, 'earshot-crnn');
   assert.equal(c.embeddedBroker, { enabled: true, host: '127.0.0.1', port: 1883 });
   assert.equal(c.http, { host: '127.0.0.1', port: 9464 });
   assert.is(c.mqtt.stateDir, '/home/pi/.local/state/earshot');

@@ -35,7 +35,7 @@ import { RollingPercentiles } from '../pipeline/stats.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../publish/embedded-broker.ts';
 import { DEFAULT_CLIP, ROOT } from '../util/paths.ts';
 
-/** Until models/earshot-lstm is trained, the committed test model stands in (said in the output). */
+/** Until models/earshot-crnn is trained, the committed test model stands in (said in the output). */
 const FALLBACK_MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
 
 /**
@@ -51,7 +51,7 @@ export interface DaemonBenchOptions {
   pacedSeconds?: number;
   /** audio seconds of the unpaced run; default 60 */
   unpacedSeconds?: number;
-  /** model name or path; default earshot-lstm, else the test fixture */
+  /** model name or path; default earshot-crnn, else the test fixture */
   model?: string;
   clip?: string;
 }

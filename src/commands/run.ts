@@ -32,7 +32,7 @@ export function registerRun(program: Command): void {
     .option('--source <spec>', `where audio comes from (default: portaudio, the default input):\n${[...SOURCE_FORMS, 'demo                         the bundled clip, once'].join('\n')}`)
     .option('--broker <url>', 'MQTT broker, mqtt://host:1883 or mqtts://host:8883 (default: an embedded broker on 127.0.0.1:1883)')
     .option('--device-id <id>', 'device id in topics and Home Assistant (default: host name)')
-    .option('-m, --model <name|path>', 'model name in models/ or path to NAME.json (default: earshot-lstm)')
+    .option('-m, --model <name|path>', 'model name in models/ or path to NAME.json (default: earshot-crnn)')
     .option('--stdout', 'also print every event as one JSON line on stdout (logs go to stderr)')
     .option('--state-dir <dir>', 'directory of the on-disk event queue (default: $STATE_DIRECTORY, /var/lib/earshot as root, else ~/.local/state/earshot)')
     .option('--http-port <port>', '/healthz and /metrics port on 127.0.0.1; 0 = off (default 9464)')

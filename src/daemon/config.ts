@@ -39,7 +39,7 @@ const sourceSpec = z.string().superRefine((spec, ctx) => {
 const port = z.number().int().min(0).max(65535);
 
 export const daemonConfigSchema = z.strictObject({
-  /** Model name in models/ or path to NAME.json. Default `earshot-lstm`. */
+  /** Model name in models/ or path to NAME.json. Default `earshot-crnn`. */
   model: z.string().min(1).default(DEFAULT_MODEL),
   /** ONNX Runtime intra-op threads. Default 1 (one core stays free for capture and MQTT). */
   modelThreads: z.number().int().min(1).max(64).default(1),

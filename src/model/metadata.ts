@@ -17,7 +17,7 @@ import { featureCount, formatIssues, frontendConfigSchema, parseFrontendConfig, 
 /** The repository's models/ folder (shipped models). */
 export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 /** The model used when none is named. */
-export const DEFAULT_MODEL = 'earshot-lstm';
+export const DEFAULT_MODEL = 'earshot-crnn';
 
 const metricSchema = z.object({
   /** Accuracy in [0, 1]; for fold protocols the mean over folds. */
