@@ -87,7 +87,6 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   if (scored.length < 2) {
     throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
   }
-  const scoredIndex = scored.map((l) => classifier.labels.indexOf(l));
   const kept = items.filter((i) => scored.includes(i.label));
   const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance' } });
   const predictions: Prediction[] = [];
