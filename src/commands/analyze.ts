@@ -7,7 +7,7 @@
  * The file's overall label is the duration-weighted mean of its segments' probabilities: what the
  * daemon would have heard, with silence and noise left out by the VAD (a file without speech has
  * no label). `wholeFile` beside it is the model run once on every frame of the file, silence
- * included: the input `earshot eval` scores, so the two can be compared.
+ * included: how papers score a clip (`earshot eval` reports both), so the two can be compared.
  *
  * A file that cannot be read or decoded is reported on stderr, naming it; the other files are
  * still analysed and the exit code is 1.

@@ -39,7 +39,7 @@ export interface FileAnalysis {
   speechSec: number;
   /** duration-weighted mean over the segments; null when the file has no speech */
   overall: LabelScore | null;
-  /** the model on the whole file at once (as `earshot eval` scores it); null if shorter than one frame */
+  /** the model on the whole file at once, silence included (eval's `wholeFile` score); null if shorter than one frame */
   wholeFile: LabelScore | null;
   segments: AnalyzedSegment[];
   /** segments shorter than the model's minimum, skipped */
