@@ -1,6 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseFolds } from '../src/commands/train.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseFolds, SHIPPED_RECIPES } from '../src/commands/train.ts';
+import { parseFrontendConfig } from '../src/frontend/config.ts';
+import { ROOT } from './helpers/paths.ts';
 import { EarshotError } from '../src/errors.ts';
 
 test('--folds accepts lists and ranges, as its help shows', () => {
@@ -16,6 +20,22 @@ test('--folds refuses what is not an actor number or range', () => {
       assert.instance(e, EarshotError);
       assert.match((e as Error).message, /--folds/);
     }
+  }
+});
+
+test('`earshot train` with no --config / --train-args rebuilds the shipped models (their metadata records how they were trained)', () => {
+  for (const [arch, name] of [['crnn', 'earshot-crnn'], ['lstm-attn', 'earshot-lstm']]) {
+    const meta = JSON.parse(readFileSync(join(ROOT, 'models', `${name}.json`), 'utf8'));
+    const recipe = SHIPPED_RECIPES[arch];
+    assert.is(meta.architecture, arch);
+    assert.equal(parseFrontendConfig(recipe.frontend), meta.frontend, `${name}: frontend`);
+    const args = recipe.trainArgs.split(/\s+/);
+    const value = (flag: string) => args[args.indexOf(flag) + 1];
+    assert.is(Number(value('--epochs')), meta.training.epochs, `${name}: epochs`);
+    for (const [flag, key] of [['--hidden', 'hidden'], ['--max-frames', 'max_frames'], ['--norm', 'norm']]) {
+      assert.is(String(meta.training.options[key]), value(flag), `${name}: ${flag}`);
+    }
+    assert.ok(meta.training.options.vad, `${name}: trained on the VAD's speech spans`);
   }
 });
 

@@ -54,8 +54,19 @@ export const RAVDESS_FOLDS = [
   ['17', '18', '19', '20'],
 ];
 
-/** The default model's frontend: 20 MFCCs + RMS + ZCR per 25 ms frame, 10 ms hop. */
+/** The LSTMs' frontend: 20 MFCCs + RMS + ZCR per 25 ms frame, 10 ms hop. */
 export const DEFAULT_TRAIN_FRONTEND = { extras: ['rms', 'zcr'] };
+
+/**
+ * The recipes of the shipped models (MODELS.md), used when `--config` / `--train-args` are not
+ * given, so `npm run train` with no options rebuilds the default model (`--jobs 2` on two cores:
+ * one thread per run, as the shipped models were trained; thread counts change the rounding). The CRNN's frontend is
+ * scripts/train/configs/logmel40-rms-zcr.json: 40 log-mel bands + RMS + ZCR, 25 ms / 10 ms.
+ */
+export const SHIPPED_RECIPES: Record<string, { frontend: object; trainArgs: string }> = {
+  crnn: { frontend: { mfcc: 0, extras: ['rms', 'zcr'] }, trainArgs: '--epochs 80 --hidden 96 --max-frames 400 --norm utterance --threads 1' },
+  'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
+};
 
 export interface TrainOptions {
   data: string;
@@ -183,7 +194,8 @@ function addMetrics(metaPath: string, metrics: Record<string, ModelMetric>): voi
 export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
   for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_CONFIG', `--protocols: "${p}" is not one of folds, random, final`);
-  const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(DEFAULT_TRAIN_FRONTEND);
+  const recipe0 = SHIPPED_RECIPES[opts.arch];
+  const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(recipe0?.frontend ?? DEFAULT_TRAIN_FRONTEND);
   const work = resolve(opts.work);
   const runDir = join(work, opts.name);
   mkdirSync(runDir, { recursive: true });
@@ -196,7 +208,8 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${opts.noise}": give SNRs in dB, e.g. 20,10,5`);
     augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
   }
-  const extra = opts.trainArgs ? opts.trainArgs.split(/\s+/).filter(Boolean) : [];
+  const trainArgs = opts.trainArgs ?? recipe0?.trainArgs;
+  const extra = trainArgs ? trainArgs.split(/\s+/).filter(Boolean) : [];
   const base = ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...extra];
   // Results persist per protocol in runDir/metrics.json (for this exact recipe), so protocols can
   // run in separate invocations and in any order; each result is merged into the shipped model's
@@ -329,8 +342,8 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('features -> PyTorch training -> ONNX -> speaker-independent evaluation through the runtime')
     .option('--data <dir>', 'folder holding ravdess/, tess/, emodb/ corpus roots', '../shared/data')
-    .option('--name <name>', 'model name (models/NAME.onnx + NAME.json)', 'earshot-lstm')
-    .option('--arch <id>', 'architecture: lstm-attn, bilstm, lstm2x64, rnn, cnn1d, stride-cnn, cnn2d', 'lstm-attn')
+    .option('--name <name>', 'model name (models/NAME.onnx + NAME.json)', 'earshot-crnn')
+    .option('--arch <id>', 'architecture: crnn, lstm-attn, bilstm, lstm2x64, rnn, cnn1d, stride-cnn, cnn2d (crnn and lstm-attn default to the shipped recipes)', 'crnn')
     .option('--protocols <list>', 'any of folds,random,final', 'folds,random,final')
     .option('--folds <spec>', 'held-out actor folds, ";"-separated (default: 1-4;5-8;9-12;13-16;17-20)')
     .option('--tess', 'add TESS to the training data')
@@ -341,11 +354,11 @@ export function registerTrain(program: Command): void {
     })
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
     .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5')
-    .option('-c, --config <file>', 'frontend config (JSON/YAML); default 20 MFCC + RMS + ZCR')
+    .option('-c, --config <file>', 'frontend config (JSON/YAML); default: the shipped recipe\'s (crnn: 40 log-mel + RMS + ZCR; others: 20 MFCC + RMS + ZCR)')
     .option('--work <dir>', 'features and fold models go here', 'build/train')
     .option('--models-dir <dir>', 'where the final model is written', MODELS_DIR)
     .option('--python <path>', 'python with torch and onnx', '/usr/bin/python3')
-    .option('--train-args <args>', 'passed through to scripts/train.py, e.g. "--epochs 30 --hidden 64"')
+    .option('--train-args <args>', 'passed through to scripts/train.py, e.g. "--epochs 30 --hidden 64" (default: the shipped recipe for crnn and lstm-attn, else train.py\'s defaults)')
     .option('-q, --quiet', 'no feature progress bar')
     .action(async (opts: TrainOptions) => {
       await runTrain(opts);
