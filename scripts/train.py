@@ -196,9 +196,11 @@ def main(argv):
         wrng = np.random.default_rng(a.seed + 7)
         train = train + [{**i, 'x': warp(i['x'], wrng.uniform(0.9, 1.1))} for _ in range(a.vtlp) for i in train]
     mean, std = global_stats(train, a.norm)
-    prep = lambda its: [normalise(i['x'], a.norm, mean, std).astype(np.float32) for i in its]  # noqa: E731
-    xtr, ytr = prep(train), [index[i['label']] for i in train]
-    xte, yte = ([[normalise(x, a.norm, mean, std).astype(np.float32) for x in i['segs']] for i in test] if a.vad else prep(test)), [index[i['label']] for i in test]
+    norm = lambda x: normalise(x, a.norm, mean, std).astype(np.float32)  # noqa: E731
+    xtr, ytr = [norm(i['x']) for i in train], [index[i['label']] for i in train]
+    # a held-out clip under --vad is its list of spans (scored duration-weighted, as the daemon does)
+    xte = [[norm(x) for x in i['segs']] if a.vad else norm(i['x']) for i in test]
+    yte = [index[i['label']] for i in test]
     n_in = len(fs.feature_names)
     members = []
     for k in range(a.ensemble):

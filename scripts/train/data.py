@@ -91,8 +91,8 @@ def normalise(x, mode, mean, std):
     return x
 
 
-# Shortest VAD span the runtime classifies (metadata window.minFrames is 0.5 s); shorter spans are
-# dropped by the pipeline's segmenter, so they are not trained on either.
+# Shortest input the runtime classifies (export.py writes it as metadata window.minFrames); the
+# pipeline's segmenter drops shorter VAD spans, so they are not trained on either.
 MIN_SPAN_SECONDS = 0.5
 
 

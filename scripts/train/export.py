@@ -9,6 +9,8 @@ import warnings
 import onnx
 import torch
 
+from .data import MIN_SPAN_SECONDS
+
 OPSET = 17
 
 LICENCES = {
@@ -89,9 +91,9 @@ def write_metadata(path, *, name, arch, description, labels, frontend, feature_n
     if fixed_frames:
         window = {'frames': fixed_frames, 'hopFrames': fixed_frames // 2, 'minFrames': fixed_frames // 4, 'fixed': True}
     else:
-        # 3 s windows every second on a live stream; anything shorter than 0.5 s is not worth a guess.
+        # 3 s windows every second on a live stream; anything shorter than MIN_SPAN_SECONDS is not worth a guess.
         window = {'frames': int(round(3.0 * rate / hop)), 'hopFrames': int(round(1.0 * rate / hop)),
-                  'minFrames': int(round(0.5 * rate / hop)), 'fixed': False}
+                  'minFrames': int(round(MIN_SPAN_SECONDS * rate / hop)), 'fixed': False}
     meta = {
         'schema': 1,
         'name': name,

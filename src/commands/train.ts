@@ -60,8 +60,9 @@ export const DEFAULT_TRAIN_FRONTEND = { extras: ['rms', 'zcr'] };
 /**
  * The recipes of the shipped models (MODELS.md), used when `--config` / `--train-args` are not
  * given, so `npm run train` with no options rebuilds the default model (`--jobs 2` on two cores:
- * one thread per run, as the shipped models were trained; thread counts change the rounding). The CRNN's frontend is
- * scripts/train/configs/logmel40-rms-zcr.json: 40 log-mel bands + RMS + ZCR, 25 ms / 10 ms.
+ * one thread per run, as the shipped models were trained; thread counts change the rounding).
+ * The CRNN's frontend is scripts/train/configs/logmel40-rms-zcr.json: 40 log-mel bands + RMS +
+ * ZCR, 25 ms / 10 ms.
  */
 export const SHIPPED_RECIPES: Record<string, { frontend: object; trainArgs: string }> = {
   crnn: { frontend: { mfcc: 0, extras: ['rms', 'zcr'] }, trainArgs: '--epochs 80 --hidden 96 --max-frames 400 --norm utterance --threads 1' },
@@ -116,15 +117,19 @@ export function pythonRunner(python: string): PythonRunner {
     });
 }
 
+/** A feature folder from an earlier run is reused when it has this frontend, every clip, and each clip's speech spans. */
+function featuresReady(dir: string, config: FrontendConfig, clips: number): boolean {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) return false;
+  const m = JSON.parse(readFileSync(path, 'utf8'));
+  return JSON.stringify(m.frontend) === JSON.stringify(config) && m.items.length === clips && m.items.every((i: { speech?: unknown }) => i.speech);
+}
+
 /** Features of one corpus under `work` (with each clip's VAD speech spans), keyed by the frontend config; reused when already there. */
 export async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
   const dir = resolve(work, 'features', `${kind}-${key}`);
-  const manifest = join(dir, 'manifest.json');
-  if (existsSync(manifest)) {
-    const m = JSON.parse(readFileSync(manifest, 'utf8'));
-    if (JSON.stringify(m.frontend) === JSON.stringify(config) && m.items.length === loadCorpus(kind, root).length && m.items.every((i: { speech?: unknown }) => i.speech)) return dir;
-  }
+  if (featuresReady(dir, config, loadCorpus(kind, root).length)) return dir;
   mkdirSync(dir, { recursive: true });
   const cfgFile = join(dir, 'frontend.json');
   writeFileSync(cfgFile, JSON.stringify(config));
@@ -143,10 +148,7 @@ export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config
   const dir = resolve(work, 'features', `${kind}-${key}-snr${snrDb}`);
   const items = loadCorpus(kind, root);
   const manifestPath = join(dir, 'manifest.json');
-  if (existsSync(manifestPath)) {
-    const m = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    if (m.items.length === items.length && m.items.every((i: { speech?: unknown }) => i.speech)) return dir;
-  }
+  if (featuresReady(dir, config, items.length)) return dir;
   mkdirSync(dir, { recursive: true });
   const frontend = new Frontend(config);
   const progress = quiet ? null : new ProgressBar(items.length, `features +noise ${snrDb} dB`);
@@ -194,8 +196,8 @@ function addMetrics(metaPath: string, metrics: Record<string, ModelMetric>): voi
 export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
   for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_CONFIG', `--protocols: "${p}" is not one of folds, random, final`);
-  const recipe0 = SHIPPED_RECIPES[opts.arch];
-  const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(recipe0?.frontend ?? DEFAULT_TRAIN_FRONTEND);
+  const preset = SHIPPED_RECIPES[opts.arch];
+  const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(preset?.frontend ?? DEFAULT_TRAIN_FRONTEND);
   const work = resolve(opts.work);
   const runDir = join(work, opts.name);
   mkdirSync(runDir, { recursive: true });
@@ -208,7 +210,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${opts.noise}": give SNRs in dB, e.g. 20,10,5`);
     augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
   }
-  const trainArgs = opts.trainArgs ?? recipe0?.trainArgs;
+  const trainArgs = opts.trainArgs ?? preset?.trainArgs;
   const extra = trainArgs ? trainArgs.split(/\s+/).filter(Boolean) : [];
   const base = ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...extra];
   // Results persist per protocol in runDir/metrics.json (for this exact recipe), so protocols can
@@ -219,13 +221,14 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const saved = existsSync(metricsFile) ? JSON.parse(readFileSync(metricsFile, 'utf8')) : null;
   const metrics: Record<string, ModelMetric> = saved?.recipe === recipe ? saved.metrics : {};
   const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: extra, ...(saved?.recipe === recipe ? saved.summary : {}) };
-  const shipped = join(opts.modelsDir, `${opts.name}.json`);
+  const finalStem = join(opts.modelsDir, opts.name);
+  const finalArgs = [...base, '--out', finalStem, '--name', opts.name];
   const finalRecipe = join(runDir, 'final.recipe.json');
   const record = (key: string, m: ModelMetric) => {
     metrics[key] = m;
     writeFileSync(metricsFile, `${JSON.stringify({ recipe, metrics, summary }, null, 2)}\n`);
-    if (existsSync(shipped) && existsSync(finalRecipe) && readFileSync(finalRecipe, 'utf8') === JSON.stringify([...base, '--out', join(opts.modelsDir, opts.name), '--name', opts.name])) {
-      addMetrics(shipped, metrics);
+    if (existsSync(`${finalStem}.json`) && existsSync(finalRecipe) && readFileSync(finalRecipe, 'utf8') === JSON.stringify(finalArgs)) {
+      addMetrics(`${finalStem}.json`, metrics);
     }
   };
 
@@ -234,8 +237,6 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     const stem = join(runDir, `fold${k + 1}`);
     return [[...base, '--holdout', `ravdess:${folds[k].join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`], stem];
   };
-  const finalStem = join(opts.modelsDir, opts.name);
-  const finalArgs = [...base, '--out', finalStem, '--name', opts.name];
   const randomStem = join(runDir, 'random');
   const randomArgs = [...base, '--random-split', '0.2', '--out', randomStem, '--name', `${opts.name}-random`, '--report', `${randomStem}.py.json`];
   const jobs = opts.jobs ?? 1;
@@ -310,14 +311,13 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   }
 
   if (protocols.has('final')) {
-    log(`\n== final model: all clips -> ${join(opts.modelsDir, opts.name)}.onnx`);
+    log(`\n== final model: all clips -> ${finalStem}.onnx`);
     mkdirSync(opts.modelsDir, { recursive: true });
-    const stem = finalStem;
-    await trainOnce(runPython, finalArgs, stem, log, finalRecipe);
-    addMetrics(`${stem}.json`, metrics);
+    await trainOnce(runPython, finalArgs, finalStem, log, finalRecipe);
+    addMetrics(`${finalStem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
-      const r = await score(`${stem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'));
+      const r = await score(`${finalStem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'));
       record('emodb-cross-corpus', metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped`));
       log(`cross-corpus EmoDB (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
     }

@@ -19,6 +19,11 @@ export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url
 /** The model used when none is named. */
 export const DEFAULT_MODEL = 'earshot-crnn';
 
+/** Normalisation modes that need the whole window's own statistics (so no incremental form). */
+export function perUtterance(mode: ModelMetadata['normalization']['mode']): boolean {
+  return mode === 'utterance' || mode === 'cmn';
+}
+
 const metricSchema = z.object({
   /** Accuracy in [0, 1]; for fold protocols the mean over folds. */
   accuracy: z.number().min(0).max(1),

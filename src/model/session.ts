@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { EarshotError } from '../errors.ts';
 import type { Emotion } from '../corpus/index.ts';
 import { featureCount } from '../frontend/config.ts';
-import { loadModel, MODELS_DIR, type LoadedModel, type ModelMetadata } from './metadata.ts';
+import { loadModel, MODELS_DIR, perUtterance, type LoadedModel, type ModelMetadata } from './metadata.ts';
 
 export interface Classification {
   /** Softmax probabilities in `labels` order. The array is reused by the next call: copy to keep. */
@@ -106,7 +106,7 @@ export class EmotionClassifier {
     const x = this.input.subarray(0, length * d);
     const src = features.subarray(start * d, (start + n) * d);
     const mode = this.meta.normalization.mode;
-    if (mode === 'utterance' || mode === 'cmn') this.utteranceStats(src, n);
+    if (perUtterance(mode)) this.utteranceStats(src, n);
     const mean = mode === 'global' ? this.meta.normalization.mean : this.utterMean;
     const inv = mode === 'utterance' ? this.utterInvStd : this.invStd;
     if (mode === 'none') x.set(src);

@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { EarshotError } from '../errors.ts';
 import type { Emotion } from '../corpus/index.ts';
 import { featureCount } from '../frontend/config.ts';
-import { loadModel, MODELS_DIR, sha256, type LoadedModel } from './metadata.ts';
+import { loadModel, MODELS_DIR, perUtterance, sha256, type LoadedModel } from './metadata.ts';
 import { softmax, type Classification } from './session.ts';
 
 type StreamingSpec = NonNullable<LoadedModel['meta']['streaming']>;
@@ -49,7 +49,7 @@ export class EmotionStream {
     const model = loadModel(nameOrPath, opts.modelsDir ?? MODELS_DIR);
     const spec = model.meta.streaming;
     if (!spec) throw new EarshotError('E_MODEL', `model ${model.meta.name} has no streaming form; run it on windows (EmotionClassifier) or pick a model whose metadata has "streaming"`);
-    if (model.meta.normalization.mode === 'utterance' || model.meta.normalization.mode === 'cmn') throw new EarshotError('E_MODEL', `model ${model.meta.name}: a streaming form cannot use per-utterance normalisation (${model.meta.normalization.mode}); re-export it`);
+    if (perUtterance(model.meta.normalization.mode)) throw new EarshotError('E_MODEL', `model ${model.meta.name}: a streaming form cannot use per-utterance normalisation (${model.meta.normalization.mode}); re-export it`);
     const path = resolve(dirname(model.jsonPath), spec.file);
     let bytes: Uint8Array;
     try {
