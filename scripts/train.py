@@ -25,12 +25,13 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train.data import EMOTIONS, speech_segments, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, write_metadata  # noqa: E402
+from train.ensemble import merge, merge_reports  # noqa: E402
 from train.models import ARCHITECTURES, Ensemble, build  # noqa: E402
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--features', nargs='+', required=True, help='feature folders (manifest.json + .npy)')
+    p.add_argument('--features', nargs='+', default=[], help='feature folders (manifest.json + .npy)')
     p.add_argument('--augment-features', nargs='*', default=[], help='training-only feature folders (noisy copies; items carry "source")')
     p.add_argument('--arch', default='lstm-attn', choices=sorted(ARCHITECTURES))
     p.add_argument('--out', required=True, help='output stem: writes OUT.onnx and OUT.json')
@@ -51,6 +52,8 @@ def parse_args(argv):
     p.add_argument('--no-crop', action='store_true')
     p.add_argument('--no-jitter', action='store_true')
     p.add_argument('--ensemble', type=int, default=1, help='train this many models (seeds SEED, SEED+1000, ...) and ship the mean of their probabilities as one graph')
+    p.add_argument('--member', type=int, default=0, help='train only member K (1..N) of --ensemble N, exported on its own; merge the N with --merge')
+    p.add_argument('--merge', nargs='+', metavar='STEM', help='no training: merge ensemble members (STEM.onnx + STEM.json, from --member runs) into OUT; with --report, their STEM.py.json reports too')
     p.add_argument('--mixup', type=float, default=0.0, help='mixup (Zhang et al. 2018) with Beta(a, a) weights; 0 = off')
     p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
@@ -58,7 +61,12 @@ def parse_args(argv):
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--report', help='write the python-side check of the held-out clips as JSON')
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if not a.merge and not a.features:
+        p.error('--features is required (or --merge STEM... to merge ensemble members)')
+    if a.member and not 1 <= a.member <= a.ensemble:
+        p.error(f'--member {a.member}: give 1..{a.ensemble} (the member of --ensemble {a.ensemble} to train)')
+    return a
 
 
 def seed_everything(seed):
@@ -81,6 +89,7 @@ def evaluate(model, xs, ys, n_classes, fixed):
     daemon scores a file: the duration-weighted mean of the spans' probabilities."""
     model.eval()
     cm = np.zeros((n_classes, n_classes), int)
+    out = []
 
     def probs(x):
         if fixed:
@@ -91,11 +100,12 @@ def evaluate(model, xs, ys, n_classes, fixed):
 
     with torch.no_grad():
         for x, y in zip(xs, ys):
-            p = sum(s.shape[0] * probs(s) for s in x) if isinstance(x, list) else probs(x)
+            p = sum(s.shape[0] * probs(s) for s in x) / sum(s.shape[0] for s in x) if isinstance(x, list) else probs(x)
             cm[y, int(p.argmax())] += 1
+            out.append([round(float(v), 6) for v in p])
     recalls = [cm[i, i] / cm[i].sum() for i in range(n_classes) if cm[i].sum() > 0]
     return {'accuracy': float(np.trace(cm) / max(1, cm.sum())), 'uar': float(np.mean(recalls)) if recalls else 0.0,
-            'n': int(cm.sum()), 'confusion': cm.tolist()}
+            'n': int(cm.sum()), 'confusion': cm.tolist(), 'probabilities': out}
 
 
 def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
@@ -150,6 +160,12 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
 
 def main(argv):
     a = parse_args(argv)
+    if a.merge:
+        meta = merge(a.merge, a.out, a.name)
+        if a.report:
+            merge_reports(a.merge, a.report)
+        print(f'merged {len(a.merge)} members ({meta["parameters"]} parameters) into {a.out}.onnx ({meta["onnx"]["bytes"]} bytes)', flush=True)
+        return
     torch.set_num_threads(a.threads)
     seed_everything(a.seed)
     t0 = time.time()
@@ -203,14 +219,15 @@ def main(argv):
     yte = [index[i['label']] for i in test]
     n_in = len(fs.feature_names)
     members = []
-    for k in range(a.ensemble):
+    # member k trains with seed SEED + 1000 (k - 1) whether all train here or one per process (--member)
+    for k in ([a.member - 1] if a.member else range(a.ensemble)):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
         members.append(fit(a, a.seed + 1000 * k, n_in, len(labels), xtr, ytr, xte, yte, t0, tag))
     fixed = members[0][1]
-    model = members[0][0] if a.ensemble == 1 else Ensemble([m for m, _ in members])
+    model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
     params = sum(p.numel() for p in model.parameters())
     print(f'{a.arch}: {params} parameters, {len(labels)} classes, {len(train)} train / {len(test)} held-out clips; {protocol}', flush=True)
-    if a.ensemble > 1 and xte:
+    if len(members) > 1 and xte:
         r = evaluate(model, xte, yte, len(labels), fixed)
         print(f'ensemble of {a.ensemble}: held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}', flush=True)
 
@@ -223,18 +240,20 @@ def main(argv):
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none') else None
     corpora = sorted({i['corpus'] for i in train})
     options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels']}
+    if a.member:
+        options['member'] = a.member
     options['features'] = [os.path.relpath(d) for d in a.features]
     options['augmentFeatures'] = [os.path.relpath(d) for d in a.augment_features]
     write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],
                    labels=labels, frontend=fs.frontend, feature_names=fs.feature_names, norm_mode=a.norm, mean=mean, std=std,
                    onnx_path=onnx_path, fixed_frames=fixed, parameters=params, corpora=corpora, protocol=protocol,
-                   held_out=held_out, seed=a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming)
+                   held_out=held_out, seed=a.seed + 1000 * (a.member - 1) if a.member else a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming)
     print(f'wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes) and {a.out}.json in {time.time() - t0:.0f} s', flush=True)
     if a.report:
         r = evaluate(model, xte, yte, len(labels), fixed) if xte else {}
         with open(a.report, 'w') as fh:
             json.dump({'labels': labels, 'protocol': protocol, 'measuredBy': 'train.py', **r,
-                       'heldOut': [{'corpus': i['corpus'], 'name': i['name']} for i in test]}, fh, indent=2)
+                       'heldOut': [{'corpus': i['corpus'], 'name': i['name'], 'label': i['label']} for i in test]}, fh, indent=2)
 
 
 if __name__ == '__main__':

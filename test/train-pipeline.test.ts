@@ -138,4 +138,61 @@ test('every architecture trains, exports to ONNX and runs through the runtime se
   }
 });
 
+test('an --ensemble recipe trains its members as separate runs and merges them into one graph = their mean', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-ensemble-'));
+  try {
+    const data = join(tmp, 'data');
+    for (const actor of ['01', '02']) {
+      mkdirSync(join(data, 'ravdess', `Actor_${actor}`), { recursive: true });
+      for (let e = 1; e <= 8; e++) {
+        const name = `03-01-0${e}-01-01-01-${actor}.flac`;
+        symlinkSync(join(RAVDESS, `Actor_${actor}`, name), join(data, 'ravdess', `Actor_${actor}`, name));
+      }
+    }
+    const logs: string[] = [];
+    const opts = {
+      data,
+      name: 'ci-ens',
+      arch: 'crnn',
+      protocols: 'folds',
+      folds: '1;2',
+      work: join(tmp, 'work'),
+      modelsDir: join(tmp, 'models'),
+      python: '/usr/bin/python3',
+      trainArgs: '--epochs 2 --hidden 8 --channels 4,4,4 --norm utterance --threads 1 --ensemble 2',
+      jobs: 2,
+      quiet: true,
+    };
+    const { metrics, runDir } = await runTrain(opts, undefined, (s) => logs.push(s));
+    assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 4, 'two folds x two members, trained as four runs');
+    assert.is(metrics['ravdess-speaker-independent'].n, 16);
+    const fold = JSON.parse(readFileSync(join(runDir, 'fold1.json'), 'utf8'));
+    const members = [1, 2].map((k) => JSON.parse(readFileSync(join(runDir, `fold1.m${k}.json`), 'utf8')));
+    assert.equal(members.map((m) => m.training.seed), [1, 1001], 'member K trains with seed SEED + 1000 (K - 1)');
+    assert.is(fold.parameters, members[0].parameters + members[1].parameters);
+    assert.equal(fold.training.options.memberSeeds, [1, 1001]);
+    assert.equal(fold.training.heldOutSpeakers, ['ravdess:01']);
+
+    // Through the runtime: the merged graph's probabilities are the mean of its members'.
+    const load = (stem: string) => EmotionClassifier.load(join(runDir, `${stem}.json`));
+    const [merged, m1, m2] = await Promise.all([load('fold1'), load('fold1.m1'), load('fold1.m2')]);
+    try {
+      const f = await fileFeatures(join(RAVDESS, 'Actor_01', '03-01-05-01-01-01-01.flac'), new Frontend(merged.model.frontend));
+      const [p, p1, p2] = await Promise.all([merged, m1, m2].map(async (c) => Array.from((await c.classify(f.data, f.frames)).probabilities)));
+      assert.ok(Math.abs(p1[0] - p2[0]) > 1e-6 || Math.abs(p1[1] - p2[1]) > 1e-6, 'the members differ');
+      p.forEach((v, i) => assert.ok(Math.abs(v - (p1[i] + p2[i]) / 2) < 1e-5, `class ${i}: ${v} vs mean ${(p1[i] + p2[i]) / 2}`));
+    } finally {
+      await Promise.all([merged, m1, m2].map((c) => c.close()));
+    }
+
+    // A second run finds everything done: nothing retrained, nothing re-merged.
+    logs.length = 0;
+    await runTrain(opts, undefined, (s) => logs.push(s));
+    assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 4);
+    assert.is(logs.filter((l) => l.startsWith('reusing ')).length, 6, 'four members in the parallel phase, two merged folds when scored');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test.run();

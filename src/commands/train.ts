@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { filterSpeakers, loadCorpus, type CorpusKind } from '../corpus/index.ts';
 import { ROOT } from '../util/paths.ts';
@@ -103,8 +103,41 @@ async function trainOnce(runPython: PythonRunner, args: string[], stem: string, 
     log(`reusing ${stem}.onnx (trained with the same arguments)`);
     return;
   }
-  await runPython(args);
+  const members = memberRuns(args, stem);
+  if (members.length) {
+    for (const [memberArgs, memberStem] of members) await trainOnce(runPython, memberArgs, memberStem, log);
+    const report = argValue(args, '--report');
+    await runPython(['--merge', ...members.map(([, m]) => m), '--out', stem, '--name', argValue(args, '--name') ?? basename(stem), ...(report ? ['--report', report] : [])]);
+  } else {
+    await runPython(args);
+  }
   writeFileSync(recipe, want);
+}
+
+function argValue(args: string[], flag: string): string | undefined {
+  const i = args.lastIndexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function withArg(args: string[], flag: string, value: string): string[] {
+  const i = args.lastIndexOf(flag);
+  return i >= 0 ? args.map((a, k) => (k === i + 1 ? value : a)) : [...args, flag, value];
+}
+
+/**
+ * The separate runs of a `--ensemble N` run: member K trains alone (`--member K`, its own seed) to
+ * STEM.mK, so members can train in parallel (--jobs); trainOnce then merges them into STEM with
+ * `train.py --merge` (the same graph `--ensemble N` exports in one process). [] for one model.
+ */
+export function memberRuns(args: string[], stem: string): [string[], string][] {
+  const n = Number(argValue(args, '--ensemble') ?? 1);
+  if (!(n > 1) || argValue(args, '--member')) return [];
+  return Array.from({ length: n }, (_, k) => {
+    const memberStem = `${stem}.m${k + 1}`;
+    let a = withArg(withArg(args, '--out', memberStem), '--name', `${argValue(args, '--name') ?? basename(stem)}-m${k + 1}`);
+    if (argValue(args, '--report')) a = withArg(a, '--report', `${memberStem}.py.json`);
+    return [[...a, '--member', String(k + 1)], memberStem];
+  });
 }
 
 /** Runs scripts/train.py with progress on our stderr; rejects with E_MODEL on a non-zero exit. */
@@ -244,11 +277,16 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     // Train everything first, `jobs` runs at a time (give each --threads 1 on a small machine);
     // the protocols below then find each run done and only score it.
     if (protocols.has('final')) mkdirSync(opts.modelsDir, { recursive: true });
-    const tasks: [string[], string, string?][] = [
+    // an ensemble's members are separate runs, merged (cheaply) when each protocol is scored below
+    const runs: [string[], string, string?][] = [
       ...(protocols.has('folds') ? folds.map((_, k) => foldRun(k)) : []),
       ...(protocols.has('final') ? [[finalArgs, finalStem, finalRecipe] as [string[], string, string]] : []),
       ...(protocols.has('random') ? [[randomArgs, randomStem] as [string[], string]] : []),
     ];
+    const tasks = runs.flatMap((t) => {
+      const members = memberRuns(t[0], t[1]);
+      return members.length ? members : [t];
+    });
     let next = 0;
     const worker = async () => {
       while (next < tasks.length) {

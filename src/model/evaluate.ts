@@ -32,6 +32,8 @@ export interface Prediction {
   wholeFile: Emotion;
   /** seconds of speech the VAD found */
   speechSec: number;
+  /** the clip's probabilities (duration-weighted over its segments), in scoredLabels order */
+  probabilities: number[];
 }
 
 export interface EvalReport extends EvalMetrics {
@@ -104,8 +106,10 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     const a = await analyzeFile(item.path, pipeline, { transform: degrade(item.name, opts) });
     if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
     if (!a.overall) noSpeech++;
-    const [predicted, confidence] = pick(a.overall ?? a.wholeFile);
-    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec });
+    const overall = a.overall ?? a.wholeFile;
+    const [predicted, confidence] = pick(overall);
+    const probabilities = scored.map((l) => overall.probabilities[l]);
+    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities });
     opts.onProgress?.(predictions.length, kept.length);
   }
   const truth = predictions.map((p) => p.truth);

@@ -1,0 +1,93 @@
+"""Merges ensemble members trained in separate processes (train.py --ensemble N --member K) into
+one ONNX graph with the same output as models.Ensemble: log of the mean of the members'
+probabilities, so the runtime's softmax gives that mean back. Members train in parallel this way
+(`earshot train --jobs N`), and the merged graph is what `train.py --ensemble N` would export."""
+import copy
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, compose, helper, numpy_helper
+
+from .export import sha256_file
+
+# what every member must share for their probabilities to be averaged over the same input
+SHARED = ['schema', 'architecture', 'labels', 'frontend', 'featureNames', 'normalization', 'input', 'output', 'window']
+
+
+def merge_onnx(paths, out_path):
+    members = [onnx.load(p) for p in paths]
+    first = members[0].graph
+    if len(first.input) != 1 or len(first.output) != 1:
+        raise SystemExit(f'train.py --merge: {paths[0]} has {len(first.input)} inputs / {len(first.output)} outputs; expected 1 / 1')
+    in_name, out_name = first.input[0].name, first.output[0].name
+    nodes, inits, probs = [], [], []
+    for k, m in enumerate(members):
+        if [i.name for i in m.graph.input] != [in_name] or [o.name for o in m.graph.output] != [out_name]:
+            raise SystemExit(f'train.py --merge: {paths[k]} does not have the input/output of {paths[0]}')
+        p = compose.add_prefix(m, f'm{k + 1}/')
+        g = p.graph
+        for n in g.node:
+            n.input[:] = [in_name if i == g.input[0].name else i for i in n.input]
+        nodes += list(g.node)
+        inits += list(g.initializer)
+        probs.append(f'm{k + 1}/probabilities')
+        nodes.append(helper.make_node('Softmax', [g.output[0].name], [probs[-1]], axis=1))
+    inits.append(numpy_helper.from_array(np.array(1e-12, np.float32), 'ensemble/eps'))
+    nodes += [helper.make_node('Mean', probs, ['ensemble/mean']),
+              helper.make_node('Add', ['ensemble/mean', 'ensemble/eps'], ['ensemble/mean_eps']),
+              helper.make_node('Log', ['ensemble/mean_eps'], [out_name])]
+    graph = helper.make_graph(nodes, 'ensemble', [first.input[0]], [first.output[0]], inits)
+    model = helper.make_model(graph, opset_imports=members[0].opset_import, producer_name='earshot train.py --merge')
+    model.ir_version = members[0].ir_version
+    onnx.checker.check_model(model)
+    onnx.save(model, out_path)
+    assert first.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+
+
+def merge(stems, out, name):
+    """Writes OUT.onnx and OUT.json from member stems (each STEM.onnx + STEM.json)."""
+    metas = [json.load(open(f'{s}.json')) for s in stems]
+    for s, m in zip(stems[1:], metas[1:]):
+        for key in SHARED:
+            if m.get(key) != metas[0].get(key):
+                raise SystemExit(f'train.py --merge: {s}.json differs from {stems[0]}.json in "{key}"; members must share it')
+        if m['training']['protocol'] != metas[0]['training']['protocol']:
+            raise SystemExit(f'train.py --merge: {s} was trained on other clips ({m["training"]["protocol"]})')
+    onnx_path = out + '.onnx'
+    os.makedirs(os.path.dirname(os.path.abspath(onnx_path)), exist_ok=True)
+    merge_onnx([f'{s}.onnx' for s in stems], onnx_path)
+    meta = copy.deepcopy(metas[0])
+    meta['name'] = name or os.path.basename(out)
+    meta['onnx'] = {**meta['onnx'], 'file': os.path.basename(onnx_path), 'sha256': sha256_file(onnx_path), 'bytes': os.path.getsize(onnx_path)}
+    meta['parameters'] = sum(m['parameters'] for m in metas)
+    meta.pop('streaming', None)
+    t = meta['training']
+    t['seed'] = metas[0]['training']['seed']
+    t['seconds'] = round(sum(m['training'].get('seconds', 0) for m in metas), 1)
+    t['options'] = {**{k: v for k, v in t['options'].items() if k != 'member'}, 'ensemble': len(stems),
+                    'memberSeeds': [m['training']['seed'] for m in metas]}
+    meta['metrics'] = {}
+    with open(out + '.json', 'w') as fh:
+        json.dump(meta, fh, indent=2)
+        fh.write('\n')
+    return meta
+
+
+def merge_reports(stems, path):
+    """The ensemble's python-side check from the members' reports (STEM.py.json): the mean of their
+    per-clip probabilities, scored as train.py scores; the held-out clips must be the same."""
+    reports = [json.load(open(f'{s}.py.json')) for s in stems]
+    if any(r['heldOut'] != reports[0]['heldOut'] for r in reports):
+        raise SystemExit('train.py --merge: the members were checked on different held-out clips')
+    out = {k: reports[0][k] for k in ('labels', 'protocol', 'measuredBy', 'heldOut')}
+    if all('probabilities' in r for r in reports):
+        p = np.mean([np.array(r['probabilities']) for r in reports], axis=0)
+        y = np.array([out['labels'].index(h['label']) for h in out['heldOut']])
+        pred = p.argmax(1)
+        out['accuracy'] = float(np.mean(pred == y))
+        out['uar'] = float(np.mean([np.mean(pred[y == c] == c) for c in range(len(out['labels'])) if (y == c).any()]))
+        out['probabilities'] = p.tolist()
+    with open(path, 'w') as fh:
+        json.dump(out, fh, indent=2)
