@@ -24,7 +24,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train.data import EMOTIONS, speech_segments, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
-from train.export import export_onnx, export_streaming, write_metadata  # noqa: E402
+from train.export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
 from train.ensemble import merge, merge_reports  # noqa: E402
 from train.models import ARCHITECTURES, Ensemble, build  # noqa: E402
 
@@ -54,6 +54,7 @@ def parse_args(argv):
     p.add_argument('--ensemble', type=int, default=1, help='train this many models (seeds SEED, SEED+1000, ...) and ship the mean of their probabilities as one graph')
     p.add_argument('--member', type=int, default=0, help='train only member K (1..N) of --ensemble N, exported on its own; merge the N with --merge')
     p.add_argument('--merge', nargs='+', metavar='STEM', help='no training: merge ensemble members (STEM.onnx + STEM.json, from --member runs) into OUT; with --report, their STEM.py.json reports too')
+    p.add_argument('--weights', choices=['fp32', 'fp16', 'int8'], default='fp32', help='store the exported weights as float32, float16 or int8 (the graph computes in float32; members of --member runs stay fp32 until --merge)')
     p.add_argument('--mixup', type=float, default=0.0, help='mixup (Zhang et al. 2018) with Beta(a, a) weights; 0 = off')
     p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
@@ -161,7 +162,7 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
 def main(argv):
     a = parse_args(argv)
     if a.merge:
-        meta = merge(a.merge, a.out, a.name)
+        meta = merge(a.merge, a.out, a.name, a.weights)
         if a.report:
             merge_reports(a.merge, a.report)
         print(f'merged {len(a.merge)} members ({meta["parameters"]} parameters) into {a.out}.onnx ({meta["onnx"]["bytes"]} bytes)', flush=True)
@@ -235,11 +236,13 @@ def main(argv):
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = a.out + '.onnx'
     export_onnx(model, len(fs.feature_names), onnx_path, fixed)
+    weights = 'fp32' if a.member else a.weights
+    store_weights(onnx_path, weights)
     # Per-utterance CMVN needs the whole window's statistics, so an incremental form would not see
     # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none') else None
     corpora = sorted({i['corpus'] for i in train})
-    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels']}
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'weights']}
     if a.member:
         options['member'] = a.member
     options['features'] = [os.path.relpath(d) for d in a.features]
@@ -247,7 +250,7 @@ def main(argv):
     write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],
                    labels=labels, frontend=fs.frontend, feature_names=fs.feature_names, norm_mode=a.norm, mean=mean, std=std,
                    onnx_path=onnx_path, fixed_frames=fixed, parameters=params, corpora=corpora, protocol=protocol,
-                   held_out=held_out, seed=a.seed + 1000 * (a.member - 1) if a.member else a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming)
+                   held_out=held_out, seed=a.seed + 1000 * (a.member - 1) if a.member else a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming, weights=weights)
     print(f'wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes) and {a.out}.json in {time.time() - t0:.0f} s', flush=True)
     if a.report:
         r = evaluate(model, xte, yte, len(labels), fixed) if xte else {}

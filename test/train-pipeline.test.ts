@@ -185,6 +185,23 @@ test('an --ensemble recipe trains its members as separate runs and merges them i
       await Promise.all([merged, m1, m2].map((c) => c.close()));
     }
 
+    // Stored as float16 / int8: fewer bytes (this toy graph is mostly structure), the same answers within rounding.
+    for (const [weights, ratio, tol] of [['fp16', 0.9, 1e-3], ['int8', 0.85, 2e-2]] as const) {
+      const stem = join(tmp, `fold1-${weights}`);
+      await pythonRunner('/usr/bin/python3')(['--merge', join(runDir, 'fold1.m1'), join(runDir, 'fold1.m2'), '--out', stem, '--weights', weights]);
+      const small = await EmotionClassifier.load(`${stem}.json`);
+      const full = await load('fold1');
+      try {
+        assert.is(small.meta.onnx.weights, weights);
+        assert.ok(small.meta.onnx.bytes < ratio * full.meta.onnx.bytes, `${weights}: ${small.meta.onnx.bytes} vs ${full.meta.onnx.bytes} bytes`);
+        const f = await fileFeatures(join(RAVDESS, 'Actor_02', '03-01-03-01-01-01-02.flac'), new Frontend(full.model.frontend));
+        const [p, q] = await Promise.all([small, full].map(async (c) => Array.from((await c.classify(f.data, f.frames)).probabilities)));
+        p.forEach((v, i) => assert.ok(Math.abs(v - q[i]) < tol, `${weights}, class ${i}: ${v} vs ${q[i]}`));
+      } finally {
+        await Promise.all([small.close(), full.close()]);
+      }
+    }
+
     // A second run finds everything done: nothing retrained, nothing re-merged.
     logs.length = 0;
     await runTrain(opts, undefined, (s) => logs.push(s));

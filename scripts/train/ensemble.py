@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
-from .export import sha256_file
+from .export import sha256_file, store_weights
 
 # what every member must share for their probabilities to be averaged over the same input
 SHARED = ['schema', 'architecture', 'labels', 'frontend', 'featureNames', 'normalization', 'input', 'output', 'window']
@@ -46,7 +46,7 @@ def merge_onnx(paths, out_path):
     assert first.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
 
 
-def merge(stems, out, name):
+def merge(stems, out, name, weights='fp32'):
     """Writes OUT.onnx and OUT.json from member stems (each STEM.onnx + STEM.json)."""
     metas = [json.load(open(f'{s}.json')) for s in stems]
     for s, m in zip(stems[1:], metas[1:]):
@@ -58,15 +58,16 @@ def merge(stems, out, name):
     onnx_path = out + '.onnx'
     os.makedirs(os.path.dirname(os.path.abspath(onnx_path)), exist_ok=True)
     merge_onnx([f'{s}.onnx' for s in stems], onnx_path)
+    store_weights(onnx_path, weights)
     meta = copy.deepcopy(metas[0])
     meta['name'] = name or os.path.basename(out)
-    meta['onnx'] = {**meta['onnx'], 'file': os.path.basename(onnx_path), 'sha256': sha256_file(onnx_path), 'bytes': os.path.getsize(onnx_path)}
+    meta['onnx'] = {**meta['onnx'], 'file': os.path.basename(onnx_path), 'sha256': sha256_file(onnx_path), 'bytes': os.path.getsize(onnx_path), 'weights': weights}
     meta['parameters'] = sum(m['parameters'] for m in metas)
     meta.pop('streaming', None)
     t = meta['training']
     t['seed'] = metas[0]['training']['seed']
     t['seconds'] = round(sum(m['training'].get('seconds', 0) for m in metas), 1)
-    t['options'] = {**{k: v for k, v in t['options'].items() if k != 'member'}, 'ensemble': len(stems),
+    t['options'] = {**{k: v for k, v in t['options'].items() if k != 'member'}, 'ensemble': len(stems), 'weights': weights,
                     'memberSeeds': [m['training']['seed'] for m in metas]}
     meta['metrics'] = {}
     with open(out + '.json', 'w') as fh:

@@ -107,7 +107,8 @@ async function trainOnce(runPython: PythonRunner, args: string[], stem: string, 
   if (members.length) {
     for (const [memberArgs, memberStem] of members) await trainOnce(runPython, memberArgs, memberStem, log);
     const report = argValue(args, '--report');
-    await runPython(['--merge', ...members.map(([, m]) => m), '--out', stem, '--name', argValue(args, '--name') ?? basename(stem), ...(report ? ['--report', report] : [])]);
+    const weights = argValue(args, '--weights');
+    await runPython(['--merge', ...members.map(([, m]) => m), '--out', stem, '--name', argValue(args, '--name') ?? basename(stem), ...(report ? ['--report', report] : []), ...(weights ? ['--weights', weights] : [])]);
   } else {
     await runPython(args);
   }

@@ -92,7 +92,14 @@ export const modelMetadataSchema = z
       fixed: z.boolean(),
     }),
     /** The ONNX file (relative to this JSON) and its sha256, checked on load. */
-    onnx: z.object({ file: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), opset: z.number().int(), bytes: z.number().int().positive() }),
+    onnx: z.object({
+      file: z.string(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      opset: z.number().int(),
+      bytes: z.number().int().positive(),
+      /** How the weights are stored on disk (the graph computes in float32 either way). */
+      weights: z.enum(['fp32', 'fp16', 'int8']).default('fp32'),
+    }),
     /**
      * Optional incremental form: the same weights with explicit state inputs/outputs, so the
      * daemon can advance a few frames at a time. Outputs are fed back as inputs, in order. The
