@@ -154,7 +154,7 @@ test('an --ensemble recipe trains its members as separate runs and merges them i
       data,
       name: 'ci-ens',
       arch: 'crnn',
-      protocols: 'folds',
+      protocols: 'folds,final',
       folds: '1;2',
       work: join(tmp, 'work'),
       modelsDir: join(tmp, 'models'),
@@ -164,7 +164,9 @@ test('an --ensemble recipe trains its members as separate runs and merges them i
       quiet: true,
     };
     const { metrics, runDir } = await runTrain(opts, undefined, (s) => logs.push(s));
-    assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 4, 'two folds x two members, trained as four runs');
+    assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 6, 'two folds and the final model x two members, trained as six runs');
+    assert.equal(readdirSync(opts.modelsDir).sort(), ['ci-ens.json', 'ci-ens.onnx'], 'members stay in the work folder');
+    assert.ok(readdirSync(runDir).includes('ci-ens.m2.onnx'));
     assert.is(metrics['ravdess-speaker-independent'].n, 16);
     const fold = JSON.parse(readFileSync(join(runDir, 'fold1.json'), 'utf8'));
     const members = [1, 2].map((k) => JSON.parse(readFileSync(join(runDir, `fold1.m${k}.json`), 'utf8')));
@@ -205,8 +207,8 @@ test('an --ensemble recipe trains its members as separate runs and merges them i
     // A second run finds everything done: nothing retrained, nothing re-merged.
     logs.length = 0;
     await runTrain(opts, undefined, (s) => logs.push(s));
-    assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 4);
-    assert.is(logs.filter((l) => l.startsWith('reusing ')).length, 6, 'four members in the parallel phase, two merged folds when scored');
+    assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 6);
+    assert.is(logs.filter((l) => l.startsWith('reusing ')).length, 9, 'six members in the parallel phase, then the merged folds and final model');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { filterSpeakers, loadCorpus, type CorpusKind } from '../corpus/index.ts';
 import { ROOT } from '../util/paths.ts';
@@ -65,7 +65,7 @@ export const DEFAULT_TRAIN_FRONTEND = { extras: ['rms', 'zcr'] };
  * ZCR, 25 ms / 10 ms.
  */
 export const SHIPPED_RECIPES: Record<string, { frontend: object; trainArgs: string }> = {
-  crnn: { frontend: { mfcc: 0, extras: ['rms', 'zcr'] }, trainArgs: '--epochs 80 --hidden 96 --max-frames 400 --norm utterance --threads 1' },
+  crnn: { frontend: { mfcc: 0, extras: ['rms', 'zcr'] }, trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 3 --weights fp16' },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };
 
@@ -97,13 +97,13 @@ export type PythonRunner = (args: string[]) => Promise<void>;
  * Trains unless `stem` was already trained with exactly these arguments (a finished fold is
  * reused after an interrupted run; it is still re-scored through the runtime).
  */
-async function trainOnce(runPython: PythonRunner, args: string[], stem: string, log: (s: string) => void, recipe = `${stem}.recipe.json`): Promise<void> {
+async function trainOnce(runPython: PythonRunner, args: string[], stem: string, log: (s: string) => void, recipe = `${stem}.recipe.json`, memberDir = dirname(stem)): Promise<void> {
   const want = JSON.stringify(args);
   if (existsSync(recipe) && existsSync(`${stem}.json`) && readFileSync(recipe, 'utf8') === want) {
     log(`reusing ${stem}.onnx (trained with the same arguments)`);
     return;
   }
-  const members = memberRuns(args, stem);
+  const members = memberRuns(args, stem, memberDir);
   if (members.length) {
     for (const [memberArgs, memberStem] of members) await trainOnce(runPython, memberArgs, memberStem, log);
     const report = argValue(args, '--report');
@@ -127,14 +127,15 @@ function withArg(args: string[], flag: string, value: string): string[] {
 
 /**
  * The separate runs of a `--ensemble N` run: member K trains alone (`--member K`, its own seed) to
- * STEM.mK, so members can train in parallel (--jobs); trainOnce then merges them into STEM with
- * `train.py --merge` (the same graph `--ensemble N` exports in one process). [] for one model.
+ * MEMBERDIR/BASENAME(STEM).mK, so members can train in parallel (--jobs); trainOnce then merges them
+ * into STEM with `train.py --merge` (the same graph `--ensemble N` exports in one process). [] for
+ * one model.
  */
-export function memberRuns(args: string[], stem: string): [string[], string][] {
+export function memberRuns(args: string[], stem: string, memberDir = dirname(stem)): [string[], string][] {
   const n = Number(argValue(args, '--ensemble') ?? 1);
   if (!(n > 1) || argValue(args, '--member')) return [];
   return Array.from({ length: n }, (_, k) => {
-    const memberStem = `${stem}.m${k + 1}`;
+    const memberStem = join(memberDir, `${basename(stem)}.m${k + 1}`);
     let a = withArg(withArg(args, '--out', memberStem), '--name', `${argValue(args, '--name') ?? basename(stem)}-m${k + 1}`);
     if (argValue(args, '--report')) a = withArg(a, '--report', `${memberStem}.py.json`);
     return [[...a, '--member', String(k + 1)], memberStem];
@@ -285,7 +286,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       ...(protocols.has('random') ? [[randomArgs, randomStem] as [string[], string]] : []),
     ];
     const tasks = runs.flatMap((t) => {
-      const members = memberRuns(t[0], t[1]);
+      const members = memberRuns(t[0], t[1], runDir);
       return members.length ? members : [t];
     });
     let next = 0;
@@ -352,7 +353,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   if (protocols.has('final')) {
     log(`\n== final model: all clips -> ${finalStem}.onnx`);
     mkdirSync(opts.modelsDir, { recursive: true });
-    await trainOnce(runPython, finalArgs, finalStem, log, finalRecipe);
+    await trainOnce(runPython, finalArgs, finalStem, log, finalRecipe, runDir);
     addMetrics(`${finalStem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
