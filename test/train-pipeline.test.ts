@@ -17,18 +17,23 @@ import { EmotionStream } from '../src/model/stream.ts';
 
 const RAVDESS = new URL('../../shared/data/ravdess/', import.meta.url).pathname;
 
+/** A data folder (TMP/data/ravdess) with 8 clips from each of two actors (one male, one female): every emotion once, normal intensity, statement 1. */
+function twoActors(tmp: string): string {
+  const data = join(tmp, 'data');
+  for (const actor of ['01', '02']) {
+    mkdirSync(join(data, 'ravdess', `Actor_${actor}`), { recursive: true });
+    for (let e = 1; e <= 8; e++) {
+      const name = `03-01-0${e}-01-01-01-${actor}.flac`;
+      symlinkSync(join(RAVDESS, `Actor_${actor}`, name), join(data, 'ravdess', `Actor_${actor}`, name));
+    }
+  }
+  return data;
+}
+
 test('features -> short training -> ONNX -> earshot eval scores every clip', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-train-'));
   try {
-    // 8 clips from each of two actors (one male, one female): every emotion once, normal intensity, statement 1.
-    const data = join(tmp, 'data');
-    for (const actor of ['01', '02']) {
-      mkdirSync(join(data, 'ravdess', `Actor_${actor}`), { recursive: true });
-      for (let e = 1; e <= 8; e++) {
-        const name = `03-01-0${e}-01-01-01-${actor}.flac`;
-        symlinkSync(join(RAVDESS, `Actor_${actor}`, name), join(data, 'ravdess', `Actor_${actor}`, name));
-      }
-    }
+    const data = twoActors(tmp);
     const models = join(tmp, 'models');
     const logs: string[] = [];
     const { metrics, runDir } = await runTrain(
@@ -141,14 +146,7 @@ test('every architecture trains, exports to ONNX and runs through the runtime se
 test('an --ensemble recipe trains its members as separate runs and merges them into one graph = their mean', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-ensemble-'));
   try {
-    const data = join(tmp, 'data');
-    for (const actor of ['01', '02']) {
-      mkdirSync(join(data, 'ravdess', `Actor_${actor}`), { recursive: true });
-      for (let e = 1; e <= 8; e++) {
-        const name = `03-01-0${e}-01-01-01-${actor}.flac`;
-        symlinkSync(join(RAVDESS, `Actor_${actor}`, name), join(data, 'ravdess', `Actor_${actor}`, name));
-      }
-    }
+    const data = twoActors(tmp);
     const logs: string[] = [];
     const opts = {
       data,
