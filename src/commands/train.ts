@@ -387,7 +387,7 @@ export function registerTrain(program: Command): void {
     .option('--protocols <list>', 'any of folds,random,final', 'folds,random,final')
     .option('--folds <spec>', 'held-out actor folds, ";"-separated (default: 1-4;5-8;9-12;13-16;17-20)')
     .option('--tess', 'add TESS to the training data')
-    .option('--jobs <n>', 'training runs at a time (give each --threads 1 via --train-args on a small machine)', (v) => {
+    .option('--jobs <n>', 'training runs at a time (each member of an --ensemble is a run; give each --threads 1 via --train-args on a small machine)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new EarshotError('E_CONFIG', `--jobs ${v}: give a whole number of runs, e.g. 2`);
       return n;
