@@ -21,6 +21,8 @@ def merge_onnx(paths, out_path):
     first = members[0].graph
     if len(first.input) != 1 or len(first.output) != 1:
         raise SystemExit(f'train.py --merge: {paths[0]} has {len(first.input)} inputs / {len(first.output)} outputs; expected 1 / 1')
+    if first.output[0].type.tensor_type.elem_type != TensorProto.FLOAT:
+        raise SystemExit(f'train.py --merge: {paths[0]} does not output float32 logits')
     in_name, out_name = first.input[0].name, first.output[0].name
     nodes, inits, probs = [], [], []
     for k, m in enumerate(members):
@@ -43,7 +45,6 @@ def merge_onnx(paths, out_path):
     model.ir_version = members[0].ir_version
     onnx.checker.check_model(model)
     onnx.save(model, out_path)
-    assert first.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
 
 
 def merge(stems, out, name, weights='fp32'):
