@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train.data import EMOTIONS, speech_segments, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
 from train.ensemble import merge, merge_reports  # noqa: E402
+from train.metrics import score  # noqa: E402
 from train.models import ARCHITECTURES, Ensemble, build  # noqa: E402
 
 
@@ -89,7 +90,6 @@ def evaluate(model, xs, ys, n_classes, fixed):
     """Held-out check. An item is one array (whole clip) or a list of VAD spans, scored as the
     daemon scores a file: the duration-weighted mean of the spans' probabilities."""
     model.eval()
-    cm = np.zeros((n_classes, n_classes), int)
     out = []
 
     def probs(x):
@@ -102,11 +102,8 @@ def evaluate(model, xs, ys, n_classes, fixed):
     with torch.no_grad():
         for x, y in zip(xs, ys):
             p = sum(s.shape[0] * probs(s) for s in x) / sum(s.shape[0] for s in x) if isinstance(x, list) else probs(x)
-            cm[y, int(p.argmax())] += 1
             out.append([round(float(v), 6) for v in p])
-    recalls = [cm[i, i] / cm[i].sum() for i in range(n_classes) if cm[i].sum() > 0]
-    return {'accuracy': float(np.trace(cm) / max(1, cm.sum())), 'uar': float(np.mean(recalls)) if recalls else 0.0,
-            'n': int(cm.sum()), 'confusion': cm.tolist(), 'probabilities': out}
+    return {**score(ys, [int(np.argmax(p)) for p in out], n_classes), 'probabilities': out}
 
 
 def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
@@ -220,17 +217,20 @@ def main(argv):
     yte = [index[i['label']] for i in test]
     n_in = len(fs.feature_names)
     members = []
-    # member k trains with seed SEED + 1000 (k - 1) whether all train here or one per process (--member)
-    for k in ([a.member - 1] if a.member else range(a.ensemble)):
+    # member k (0-based) trains with seed SEED + 1000 k whether all train here or one per process (--member)
+    ks = [a.member - 1] if a.member else range(a.ensemble)
+    seeds = [a.seed + 1000 * k for k in ks]
+    for k, seed in zip(ks, seeds):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
-        members.append(fit(a, a.seed + 1000 * k, n_in, len(labels), xtr, ytr, xte, yte, t0, tag))
+        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag))
     fixed = members[0][1]
     model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
     params = sum(p.numel() for p in model.parameters())
     print(f'{a.arch}: {params} parameters, {len(labels)} classes, {len(train)} train / {len(test)} held-out clips; {protocol}', flush=True)
-    if len(members) > 1 and xte:
-        r = evaluate(model, xte, yte, len(labels), fixed)
-        print(f'ensemble of {a.ensemble}: held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}', flush=True)
+    # the held-out check of what is exported (a single model's was printed after its last epoch)
+    check = evaluate(model, xte, yte, len(labels), fixed) if xte and (len(members) > 1 or a.report) else {}
+    if len(members) > 1 and check:
+        print(f'ensemble of {a.ensemble}: held-out (python check) acc {check["accuracy"]:.3f} uar {check["uar"]:.3f}', flush=True)
 
     out_dir = os.path.dirname(os.path.abspath(a.out))
     os.makedirs(out_dir, exist_ok=True)
@@ -250,12 +250,11 @@ def main(argv):
     write_metadata(a.out + '.json', name=a.name or os.path.basename(a.out), arch=a.arch, description=ARCHITECTURES[a.arch][2],
                    labels=labels, frontend=fs.frontend, feature_names=fs.feature_names, norm_mode=a.norm, mean=mean, std=std,
                    onnx_path=onnx_path, fixed_frames=fixed, parameters=params, corpora=corpora, protocol=protocol,
-                   held_out=held_out, seed=a.seed + 1000 * (a.member - 1) if a.member else a.seed, epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming, weights=weights)
+                   held_out=held_out, seed=seeds[0], epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming, weights=weights)
     print(f'wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes) and {a.out}.json in {time.time() - t0:.0f} s', flush=True)
     if a.report:
-        r = evaluate(model, xte, yte, len(labels), fixed) if xte else {}
         with open(a.report, 'w') as fh:
-            json.dump({'labels': labels, 'protocol': protocol, 'measuredBy': 'train.py', **r,
+            json.dump({'labels': labels, 'protocol': protocol, 'measuredBy': 'train.py', **check,
                        'heldOut': [{'corpus': i['corpus'], 'name': i['name'], 'label': i['label']} for i in test]}, fh, indent=2)
 
 

@@ -11,6 +11,7 @@ import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
 from .export import sha256_file, store_weights
+from .metrics import score
 
 # what every member must share for their probabilities to be averaged over the same input
 SHARED = ['schema', 'architecture', 'labels', 'frontend', 'featureNames', 'normalization', 'input', 'output', 'window']
@@ -66,7 +67,6 @@ def merge(stems, out, name, weights='fp32'):
     meta['parameters'] = sum(m['parameters'] for m in metas)
     meta.pop('streaming', None)
     t = meta['training']
-    t['seed'] = metas[0]['training']['seed']
     t['seconds'] = round(sum(m['training'].get('seconds', 0) for m in metas), 1)
     t['options'] = {**{k: v for k, v in t['options'].items() if k != 'member'}, 'ensemble': len(stems), 'weights': weights,
                     'memberSeeds': [m['training']['seed'] for m in metas]}
@@ -86,10 +86,7 @@ def merge_reports(stems, path):
     out = {k: reports[0][k] for k in ('labels', 'protocol', 'measuredBy', 'heldOut')}
     if all('probabilities' in r for r in reports):
         p = np.mean([np.array(r['probabilities']) for r in reports], axis=0)
-        y = np.array([out['labels'].index(h['label']) for h in out['heldOut']])
-        pred = p.argmax(1)
-        out['accuracy'] = float(np.mean(pred == y))
-        out['uar'] = float(np.mean([np.mean(pred[y == c] == c) for c in range(len(out['labels'])) if (y == c).any()]))
-        out['probabilities'] = p.tolist()
+        y = [out['labels'].index(h['label']) for h in out['heldOut']]
+        out.update(score(y, p.argmax(1).tolist(), len(out['labels'])), probabilities=p.tolist())
     with open(path, 'w') as fh:
         json.dump(out, fh, indent=2)

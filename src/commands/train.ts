@@ -364,10 +364,9 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   }
   if (protocols.has('random')) {
     log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
-    const stem = randomStem;
-    await trainOnce(runPython, randomArgs, stem, log);
-    const held = new Set((JSON.parse(readFileSync(`${stem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
-    const r = await score(`${stem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${stem}.eval.json`);
+    await trainOnce(runPython, randomArgs, randomStem, log);
+    const held = new Set((JSON.parse(readFileSync(`${randomStem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
+    const r = await score(`${randomStem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${randomStem}.eval.json`);
     record('ravdess-random-split', metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only'));
     log(`random split (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
   }
