@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train.data import EMOTIONS, speech_segments, Augment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from train.data import EMOTIONS, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
 from train.ensemble import merge, merge_reports  # noqa: E402
 from train.metrics import score  # noqa: E402
@@ -46,7 +46,7 @@ def parse_args(argv):
     p.add_argument('--layers', type=int, default=2)
     p.add_argument('--channels', default='', help='(crnn) conv channels per block, e.g. 16,32,48')
     p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
-    p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'none'], default='global')
+    p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'level', 'none'], default='global')
     p.add_argument('--vad', action='store_true', help="train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are scored as the daemon scores a file: duration-weighted mean over its spans")
     p.add_argument('--no-specaugment', action='store_true')
     p.add_argument('--no-tempo', action='store_true')
@@ -209,8 +209,9 @@ def main(argv):
             raise SystemExit('train.py: --vtlp needs features without deltas or lifter')
         wrng = np.random.default_rng(a.seed + 7)
         train = train + [{**i, 'x': warp(i['x'], wrng.uniform(0.9, 1.1))} for _ in range(a.vtlp) for i in train]
-    mean, std = global_stats(train, a.norm)
-    norm = lambda x: normalise(x, a.norm, mean, std).astype(np.float32)  # noqa: E731
+    cols = LevelColumns(fs.frontend, fs.feature_names) if a.norm == 'level' else None
+    mean, std = global_stats(train, a.norm, cols)
+    norm = lambda x: normalise(x, a.norm, mean, std, cols).astype(np.float32)  # noqa: E731
     xtr, ytr = [norm(i['x']) for i in train], [index[i['label']] for i in train]
     # a held-out clip under --vad is its list of spans (scored duration-weighted, as the daemon does)
     xte = [[norm(x) for x in i['segs']] if a.vad else norm(i['x']) for i in test]

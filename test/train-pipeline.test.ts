@@ -12,6 +12,8 @@ import { runFeatures } from '../src/commands/features.ts';
 import { Frontend } from '../src/frontend/frontend.ts';
 import { fileFeatures } from '../src/frontend/file-features.ts';
 import { loadModel } from '../src/model/metadata.ts';
+import { decodeAudioFile } from '../src/audio/decode.ts';
+import { speechSpans } from '../src/vad/speech-spans.ts';
 import { EmotionClassifier } from '../src/model/session.ts';
 import { EmotionStream } from '../src/model/stream.ts';
 
@@ -108,6 +110,49 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
     assert.is(Object.values(r.perClass as Record<string, { support: number }>).reduce((a, c) => a + c.support, 0), 16);
     assert.match(readFileSync(join(tmp, 'cm.svg'), 'utf8'), /<svg/);
     assert.match(lines.join('\n'), /accuracy .*UAR/);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('normalisation "level": the runtime normalises as train.py did (python check = earshot eval) and is blind to the input gain', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-level-'));
+  try {
+    const data = twoActors(tmp);
+    const feats = join(tmp, 'features');
+    await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../scripts/train/configs/logmel40-rms-zcr.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
+    const stem = join(tmp, 'level');
+    await pythonRunner('/usr/bin/python3')(['--features', feats, '--arch', 'crnn', '--vad', '--norm', 'level', '--holdout', 'ravdess:02', '--epochs', '2', '--hidden', '8', '--threads', '1', '--out', stem, '--report', `${stem}.py.json`]);
+    const py = JSON.parse(readFileSync(`${stem}.py.json`, 'utf8'));
+    const heldOut = join(tmp, 'actor02');
+    mkdirSync(heldOut);
+    symlinkSync(join(data, 'ravdess', 'Actor_02'), join(heldOut, 'Actor_02'));
+    await runEval(heldOut, { corpus: 'ravdess', model: `${stem}.json`, json: join(tmp, 'eval.json'), predictions: true }, () => {});
+    const ev: { predictions: { name: string; probabilities: number[] }[] } = JSON.parse(readFileSync(join(tmp, 'eval.json'), 'utf8'));
+    const got = new Map(ev.predictions.map((p) => [p.name, p.probabilities]));
+    assert.is(py.heldOut.length, 8);
+    py.heldOut.forEach((clip: { name: string }, i: number) => {
+      const want: number[] = py.probabilities[i];
+      const have = got.get(clip.name);
+      assert.ok(have, clip.name);
+      want.forEach((p, k) => assert.ok(Math.abs(p - have![k]) < 1e-4, `${clip.name} class ${k}: train.py ${p}, earshot eval ${have![k]}`));
+    });
+
+    const c = await EmotionClassifier.load(`${stem}.json`);
+    try {
+      const audio = await decodeAudioFile(join(RAVDESS, 'Actor_02', '03-01-05-01-01-01-02.flac'));
+      const frontend = new Frontend(c.model.frontend);
+      const [span] = speechSpans(audio.samples, frontend.config);
+      const probs: number[][] = [];
+      for (const g of [1, 0.25, 2]) {
+        frontend.reset();
+        const f = frontend.computeAll(Float32Array.from(audio.samples, (v) => v * g));
+        probs.push(Array.from((await c.classify(f.subarray(span[0] * c.dim, span[1] * c.dim), span[1] - span[0])).probabilities));
+      }
+      for (const k of [1, 2]) probs[0].forEach((p, i) => assert.ok(Math.abs(p - probs[k][i]) < 1e-3, `gain ${[1, 0.25, 2][k]}, class ${i}: ${p} vs ${probs[k][i]}`));
+    } finally {
+      await c.close();
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -11,6 +11,8 @@ import torch
 EMOTIONS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised']
 # Variance floor of per-utterance CMVN; src/model/session.ts UTTERANCE_VAR_FLOOR is the same.
 UTTERANCE_VAR_FLOOR = 1e-6
+# Smallest mean RMS --norm level divides by; src/model/session.ts LEVEL_RMS_FLOOR is the same.
+LEVEL_RMS_FLOOR = 1e-8
 
 
 class FeatureSet:
@@ -67,19 +69,50 @@ def split_random(items, fraction, seed):
     return train, test
 
 
-def global_stats(items, mode='global'):
+class LevelColumns:
+    """Where the input level shows in a frame (for --norm level): the log-mel columns move by the
+    same constant when the gain changes, the linear RMS column scales with it. Only log-mel
+    features (mfcc 0) without deltas have such columns; other layouts are refused."""
+
+    def __init__(self, frontend, feature_names):
+        if frontend.get('mfcc', 20) != 0 or frontend.get('deltas', 0) != 0:
+            raise SystemExit('train.py: --norm level needs log-mel features (mfcc 0, deltas 0)')
+        self.log = [i for i, n in enumerate(feature_names) if n.startswith('mel')]
+        self.ratio = [i for i, n in enumerate(feature_names) if n == 'rms']
+
+
+def remove_level(x, cols):
+    """The utterance's level removed: its mean log-mel (over frames and bands) subtracted from
+    every log-mel column and RMS divided by its mean, so a gain leaves the result unchanged while
+    the spectral shape (tilt) and the loudness contour stay."""
+    y = x.astype(np.float32, copy=True)
+    y[:, cols.log] -= y[:, cols.log].mean()
+    if cols.ratio:
+        y[:, cols.ratio] /= max(float(y[:, cols.ratio].mean()), LEVEL_RMS_FLOOR)
+    return y
+
+
+def global_stats(items, mode='global', cols=None):
     """Per-feature mean and std over all training frames; for 'cmn' the std of the frames after
-    each utterance's own mean is removed (the mean returned is then unused)."""
-    xs = [i['x'] - i['x'].mean(axis=0, keepdims=True) for i in items] if mode == 'cmn' else [i['x'] for i in items]
+    each utterance's own mean is removed (the mean returned is then unused); for 'level' the
+    statistics of the frames after each utterance's level is removed."""
+    if mode == 'cmn':
+        xs = [i['x'] - i['x'].mean(axis=0, keepdims=True) for i in items]
+    elif mode == 'level':
+        xs = [remove_level(i['x'], cols) for i in items]
+    else:
+        xs = [i['x'] for i in items]
     cat = np.concatenate(xs, axis=0).astype(np.float64)
     mean = cat.mean(axis=0)
     std = np.maximum(cat.std(axis=0), 1e-5)
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def normalise(x, mode, mean, std):
+def normalise(x, mode, mean, std, cols=None):
     if mode == 'global':
         return (x - mean) / std
+    if mode == 'level':
+        return (remove_level(x, cols) - mean) / std
     if mode == 'cmn':
         # cepstral mean normalisation per utterance, a global scale: removes the channel and the
         # level but keeps how much each feature varies (dynamics carry emotion)

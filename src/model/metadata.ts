@@ -21,7 +21,22 @@ export const DEFAULT_MODEL = 'earshot-crnn';
 
 /** Normalisation modes that need the whole window's own statistics (so no incremental form). */
 export function perUtterance(mode: ModelMetadata['normalization']['mode']): boolean {
-  return mode === 'utterance' || mode === 'cmn';
+  return mode === 'utterance' || mode === 'cmn' || mode === 'level';
+}
+
+/**
+ * Where the input level shows in a feature row (for normalisation "level"): the log-mel columns
+ * ("melK") all move by one constant when the gain changes, the linear "rms" column scales with it.
+ * scripts/train/data.py (LevelColumns) picks the same columns.
+ */
+export function levelColumns(featureNames: readonly string[]): { log: number[]; ratio: number[] } {
+  const log: number[] = [];
+  const ratio: number[] = [];
+  featureNames.forEach((n, j) => {
+    if (n.startsWith('mel')) log.push(j);
+    else if (n === 'rms') ratio.push(j);
+  });
+  return { log, ratio };
 }
 
 const metricSchema = z.object({
@@ -69,10 +84,13 @@ export const modelMetadataSchema = z
      * Normalisation applied by the runtime before the model: "global" subtracts mean and divides
      * by std (per feature, from the training set); "utterance" standardises each window/utterance
      * on its own statistics (CMVN); "cmn" subtracts each window/utterance's own mean and divides by
-     * std (the training set's, after that subtraction); "none" feeds features as they are.
+     * std (the training set's, after that subtraction); "level" removes only each
+     * window/utterance's input level (its mean log-mel, over frames and bands, from every log-mel
+     * column; RMS divided by its mean) and then applies mean and std (the training set's, after
+     * that removal), keeping the spectral shape; "none" feeds features as they are.
      */
     normalization: z.object({
-      mode: z.enum(['global', 'utterance', 'cmn', 'none']),
+      mode: z.enum(['global', 'utterance', 'cmn', 'level', 'none']),
       mean: z.array(z.number()),
       std: z.array(z.number().positive()),
     }),
@@ -139,6 +157,9 @@ export const modelMetadataSchema = z
     if (m.featureNames.length !== dim) ctx.addIssue({ code: 'custom', path: ['featureNames'], message: `has ${m.featureNames.length} names but the frontend yields ${dim} features` });
     for (const k of ['mean', 'std'] as const) {
       if (m.normalization[k].length !== dim) ctx.addIssue({ code: 'custom', path: ['normalization', k], message: `has ${m.normalization[k].length} values but the frontend yields ${dim} features` });
+    }
+    if (m.normalization.mode === 'level' && (m.frontend.mfcc !== 0 || m.frontend.deltas !== 0)) {
+      ctx.addIssue({ code: 'custom', path: ['normalization', 'mode'], message: 'is "level", which needs log-mel features (frontend mfcc 0, deltas 0)' });
     }
     if (new Set(m.labels).size !== m.labels.length) ctx.addIssue({ code: 'custom', path: ['labels'], message: 'must not repeat a label' });
     if (m.window.minFrames > m.window.frames) ctx.addIssue({ code: 'custom', path: ['window', 'minFrames'], message: `must be <= window.frames (${m.window.frames})` });

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { EarshotError } from '../errors.ts';
 import type { Emotion } from '../corpus/index.ts';
 import { featureCount } from '../frontend/config.ts';
-import { loadModel, MODELS_DIR, perUtterance, type LoadedModel, type ModelMetadata } from './metadata.ts';
+import { levelColumns, loadModel, MODELS_DIR, perUtterance, type LoadedModel, type ModelMetadata } from './metadata.ts';
 
 export interface Classification {
   /** Softmax probabilities in `labels` order. The array is reused by the next call: copy to keep. */
@@ -21,6 +21,8 @@ export interface Classification {
 
 /** Variance floor of per-utterance CMVN; scripts/train/data.py uses the same value. */
 export const UTTERANCE_VAR_FLOOR = 1e-6;
+/** Smallest mean RMS normalisation "level" divides by; scripts/train/data.py uses the same value. */
+export const LEVEL_RMS_FLOOR = 1e-8;
 
 export class EmotionClassifier {
   readonly meta: ModelMetadata;
@@ -34,6 +36,7 @@ export class EmotionClassifier {
   private readonly utterMean: Float32Array;
   private readonly utterInvStd: Float32Array;
   private readonly windowProbs: Float32Array;
+  private readonly level: { log: number[]; ratio: number[] };
 
   private constructor(model: LoadedModel, session: ort.InferenceSession) {
     this.model = model;
@@ -47,6 +50,7 @@ export class EmotionClassifier {
     this.invStd = Float32Array.from(model.meta.normalization.std, (s) => 1 / s);
     this.utterMean = new Float32Array(this.dim);
     this.utterInvStd = new Float32Array(this.dim);
+    this.level = levelColumns(model.meta.featureNames);
   }
 
   /** Loads a model by name (models/NAME.json), path, or the default; checks it and opens a session. */
@@ -106,9 +110,10 @@ export class EmotionClassifier {
     const x = this.input.subarray(0, length * d);
     const src = features.subarray(start * d, (start + n) * d);
     const mode = this.meta.normalization.mode;
-    if (perUtterance(mode)) this.utteranceStats(src, n);
+    if (mode === 'level') this.levelStats(src, n);
+    else if (perUtterance(mode)) this.utteranceStats(src, n);
     const mean = mode === 'global' ? this.meta.normalization.mean : this.utterMean;
-    const inv = mode === 'utterance' ? this.utterInvStd : this.invStd;
+    const inv = mode === 'utterance' || mode === 'level' ? this.utterInvStd : this.invStd;
     if (mode === 'none') x.set(src);
     else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
     x.fill(0, n * d); // padding sits at the normalised mean
@@ -135,6 +140,34 @@ export class EmotionClassifier {
       }
     }
     for (let j = 0; j < d; j++) this.utterInvStd[j] = 1 / Math.sqrt(this.utterInvStd[j] / n + UTTERANCE_VAR_FLOOR);
+  }
+
+  /**
+   * Normalisation "level" as one (mean, 1/std) pair per column: subtracting the utterance's mean
+   * log-mel L from a log-mel column and then the training mean m is subtracting m + L; dividing
+   * RMS by its mean R and then standardising is (x - m R) / (std R).
+   */
+  private levelStats(src: Float32Array, n: number): void {
+    const d = this.dim;
+    const { mean, std } = this.meta.normalization;
+    for (let j = 0; j < d; j++) {
+      this.utterMean[j] = mean[j];
+      this.utterInvStd[j] = this.invStd[j];
+    }
+    const { log, ratio } = this.level;
+    if (log.length) {
+      let s = 0;
+      for (let t = 0; t < n; t++) for (const j of log) s += src[t * d + j];
+      const offset = s / (n * log.length);
+      for (const j of log) this.utterMean[j] = mean[j] + offset;
+    }
+    for (const j of ratio) {
+      let s = 0;
+      for (let t = 0; t < n; t++) s += src[t * d + j];
+      const r = Math.max(s / n, LEVEL_RMS_FLOOR);
+      this.utterMean[j] = mean[j] * r;
+      this.utterInvStd[j] = this.invStd[j] / r;
+    }
   }
 
   async close(): Promise<void> {
