@@ -3,15 +3,22 @@
 // JS writes raw samples (f32 in [-1, 1]) into the input area and calls push(n); the kernel
 // appends them to its signal buffer and computes every complete frame: pre-emphasis, periodic
 // window, real FFT, power, optional noise suppression, sparse mel filterbank, log, orthonormal
-// DCT-II with lifter, RMS and ZCR. Frame i starts at sample i*hop (no centring). Deltas are
-// applied by the caller, which sees whole rows. The float path and the Q15 path share the
-// framing and tables; which one runs is fixed at init.
+// DCT-II with lifter, then the extras of the raw frame (RMS, ZCR, F0 and voicing, see pitch.ts).
+// Frame i starts at sample i*hop (no centring). Deltas are applied by the caller, which sees
+// whole rows. The float path and the Q15 path share the framing and tables; which one runs is
+// fixed at init.
 import { alloc, buildBitReverse, buildMelBank, dctValue, lifterValue, MelBank, windowValue } from './tables';
 import { createFft32, fft32, Fft32, powerSpectrum32 } from './fft32';
 import { createFft16, fft16, Fft16, powerSpectrum16 } from './fft16';
+import { createPitch, pitch, Pitch } from './pitch';
 
+// Extras arrive packed in one i32, four bits per slot (slot k in bits 4k..4k+3, in output order);
+// the first zero slot ends the list. src/frontend/frontend.ts packs them.
 const EXTRA_RMS = 1;
 const EXTRA_ZCR = 2;
+const EXTRA_F0 = 3;
+const EXTRA_VOICING = 4;
+const EXTRA_SLOTS = 4;
 const NOISE_OFF = 0;
 const NOISE_SUBTRACT = 1;
 const NOISE_GATE = 2;
@@ -34,8 +41,8 @@ let melPad = 0; // melBands rounded up to 8 (one i16x8 / two f32x4 vectors)
 let nMfcc = 0;
 let logDb = false;
 let logFloor: f64 = 0;
-let extra0 = 0;
-let extra1 = 0;
+let extras = 0; // packed extra codes, see EXTRA_SLOTS
+let nExtras = 0;
 let noiseMode = 0;
 let q15 = false;
 let rowLen = 0; // floats per output row
@@ -52,6 +59,7 @@ let lift: usize = 0; // f32[nMfcc] lifter, applied after the fixed DCT
 let bank: MelBank = changetype<MelBank>(0);
 let f32fft: Fft32 = changetype<Fft32>(0);
 let f16fft: Fft16 = changetype<Fft16>(0);
+let pitchState: Pitch = changetype<Pitch>(0); // only when f0 or voicing is an extra
 
 let input: usize = 0; // f32[inputCap] where JS writes new samples
 let inputCap = 0;
@@ -70,7 +78,7 @@ const DB_PER_LN_Q16: i64 = 284619; // round(10 / ln 10 * 2^16)
 export function init(
   aFrameLength: i32, aHop: i32, fftSize: i32, aWindow: i32, aPreEmph: f32,
   aMelBands: i32, melSlaney: bool, melNorm: bool, fMin: f64, fMax: f64, sampleRate: f64,
-  aLogDb: bool, aLogFloor: f64, aMfcc: i32, lifter: f64, aExtra0: i32, aExtra1: i32,
+  aLogDb: bool, aLogFloor: f64, aMfcc: i32, lifter: f64, aExtras: i32,
   aNoise: i32, aQ15: bool, aMaxFrames: i32,
 ): void {
   frameLength = aFrameLength;
@@ -82,13 +90,20 @@ export function init(
   nMfcc = aMfcc;
   logDb = aLogDb;
   logFloor = aLogFloor;
-  extra0 = aExtra0;
-  extra1 = aExtra1;
+  extras = aExtras;
+  nExtras = 0;
+  let needPitch = false;
+  for (; nExtras < EXTRA_SLOTS; nExtras++) {
+    const kind = extraKind(nExtras);
+    if (kind == 0) break;
+    if (kind == EXTRA_F0 || kind == EXTRA_VOICING) needPitch = true;
+  }
   noiseMode = aNoise;
   q15 = aQ15;
   maxFrames = aMaxFrames;
   nBins = (fftSize >> 1) + 1;
-  rowLen = (nMfcc > 0 ? nMfcc : melBands) + (extra0 ? 1 : 0) + (extra1 ? 1 : 0);
+  rowLen = (nMfcc > 0 ? nMfcc : melBands) + nExtras;
+  if (needPitch) pitchState = createPitch(frameLength, sampleRate);
 
   rev = buildBitReverse(fftSize >> 1);
   bank = buildMelBank(nBins, melBands, fMin, fMax, sampleRate, melSlaney, melNorm);
@@ -253,9 +268,28 @@ function frameFloat(src: usize, row: usize): void {
     memory.copy(row, mel, <usize>melBands << 2);
     col = melBands;
   }
-  if (extra0) store<f32>(row + (<usize>col << 2), extraOf<f32>(extra0, src, 1.0));
-  if (extra0) col++;
-  if (extra1) store<f32>(row + (<usize>col << 2), extraOf<f32>(extra1, src, 1.0));
+  writeExtras<f32>(src, row + (<usize>col << 2), 1.0);
+}
+
+function extraKind(slot: i32): i32 {
+  return (extras >> (slot << 2)) & 15;
+}
+
+/** The extras of the raw frame at src into out[0..nExtras), in config order; pitch runs once for f0 and voicing. */
+function writeExtras<T>(src: usize, out: usize, scale: f64): void {
+  let pitchDone = false;
+  for (let k = 0; k < nExtras; k++) {
+    const kind = extraKind(k);
+    let v: f32;
+    if (kind == EXTRA_F0 || kind == EXTRA_VOICING) {
+      if (!pitchDone) pitch<T>(pitchState, src, scale);
+      pitchDone = true;
+      v = kind == EXTRA_F0 ? pitchState.f0 : pitchState.voicing;
+    } else {
+      v = extraOf<T>(kind, src, scale);
+    }
+    store<f32>(out + (<usize>k << 2), v);
+  }
 }
 
 /**
@@ -394,9 +428,7 @@ function frameFixed(src: usize, row: usize): void {
     }
     col = nMfcc;
   }
-  if (extra0) store<f32>(row + (<usize>col << 2), extraOf<i16>(extra0, src, 1.0 / 32768.0));
-  if (extra0) col++;
-  if (extra1) store<f32>(row + (<usize>col << 2), extraOf<i16>(extra1, src, 1.0 / 32768.0));
+  writeExtras<i16>(src, row + (<usize>col << 2), 1.0 / 32768.0);
 }
 
 /** log2(x) in Q16 for x > 0: exponent from clz, mantissa from a 256-entry table, interpolated. */

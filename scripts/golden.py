@@ -21,9 +21,21 @@ contract of src/frontend/config.ts; field names are earshot's):
  6. log 'ln': ln(max(mel, logFloor)); 'db': 10*log10(max(mel, logFloor)) (no top_db).
  7. mfcc > 0: c = logmel @ torchaudio.functional.create_dct(mfcc, melBands, norm='ortho');
     lifter L > 0: c[:, n] *= 1 + (L/2) sin(pi n / L). mfcc == 0: the output is the log-mel.
- 8. Extras after the cepstra, in config order, on the RAW frame x[i*hop : i*hop+frameLength]
-    (not pre-emphasised, not windowed): 'rms' = sqrt(mean(x^2)); 'zcr' = #{j in 1..frameLength-1 :
-    (x[j-1] >= 0) != (x[j] >= 0)} / frameLength.
+ 8. Extras after the cepstra, in config order, on the RAW frame x = x[i*hop : i*hop+N], N =
+    frameLength (not pre-emphasised, not windowed): 'rms' = sqrt(mean(x^2)); 'zcr' = #{j in 1..N-1 :
+    (x[j-1] >= 0) != (x[j] >= 0)} / N. 'f0' and 'voicing' (pitch(), numpy float64):
+    a. x -= mean(x); E = sum x^2. E < 1e-10 N: the frame is silent, f0 = voicing = 0.
+    b. lags tau = tauMin..tauMax, tauMin = floor(sampleRate/500), tauMax = min(ceil(sampleRate/70),
+       floor(3N/4)) (F0 70-500 Hz, at least N/4 samples of overlap).
+    c. r(tau) = sum_{j<N-tau} x_j x_{j+tau} / sqrt(sum_{j<N-tau} x_j^2 * sum_{j<N-tau} x_{j+tau}^2),
+       r = 0 when that product of energies is below 1e-12 E^2.
+    d. m = max r; tau* = the smallest tau that is a local peak (r(tau) >= r(tau-1) and
+       r(tau) >= r(tau+1), neighbours inside the range; tauMin and tauMax count as peaks only if
+       r = m there) with r(tau) >= 0.9 m (>= m when m <= 0). The shortest period within 10% of
+       the best wins over its multiples (no octave-down errors).
+    e. T = tau* + (r(tau*-1) - r(tau*+1)) / (2 (r(tau*-1) - 2 r(tau*) + r(tau*+1))) when tau* has
+       both neighbours in range and that curvature is < 0 (parabolic interpolation); else T = tau*.
+    f. 'f0' = 12 log2(sampleRate / T / 100) (semitones re 100 Hz); 'voicing' = max(0, r(tau*)).
  9. base = [cepstra | logmel, extras]; deltas >= 1 appends
     torchaudio.functional.compute_deltas(base.T, win_length=5).T (replicate padding at both ends
     of the whole signal); deltas == 2 also appends compute_deltas of the deltas.
@@ -69,6 +81,8 @@ CONFIGS = {
                'preEmphasis': 0, 'melBands': 128, 'melScale': 'htk', 'melNorm': None, 'fMin': 0,
                'fMax': 8000, 'log': 'ln', 'logFloor': 1e-6, 'mfcc': 80},
     'full': {**DEFAULT, 'extras': ['rms', 'zcr'], 'deltas': 2, 'lifter': 22},
+    # the CRNN's log-mel 40 with every extra, pitch included
+    'pitch': {**DEFAULT, 'mfcc': 0, 'extras': ['rms', 'zcr', 'f0', 'voicing']},
 }
 
 CORPUS_CLIPS = {
@@ -177,17 +191,58 @@ def cepstra(logmel, cfg, v):
     return c
 
 
+def pitch(frames, sample_rate, v):
+    """Step 8 a-f: (f0, voicing) per row of frames [frames, N] (numpy, in the array's dtype)."""
+    n = frames.shape[1]
+    taus = np.arange(sample_rate // 500, min(math.ceil(sample_rate / 70), 3 * n // 4) + 1)
+    f0 = np.zeros(len(frames), frames.dtype)
+    voicing = np.zeros(len(frames), frames.dtype)
+    for i, x in enumerate(frames):
+        if not v.get('pitch_keep_dc'):
+            x = x - x.mean()
+        e = x @ x
+        if e < 1e-10 * n:
+            continue
+        r = np.zeros(len(taus), frames.dtype)
+        for k, tau in enumerate(taus):
+            a, b = x[:n - tau], x[tau:]
+            d = (a @ a) * (b @ b)
+            r[k] = 0 if d < 1e-12 * e * e else (a @ b) / np.sqrt(d)
+        m = r.max()
+        last = len(r) - 1
+
+        def is_peak(k):
+            return r[k] == m if k in (0, last) else r[k] >= r[k - 1] and r[k] >= r[k + 1]
+        if v.get('pitch_argmax'):
+            k = int(np.argmax(r))
+        else:
+            k = next(k for k in range(len(r)) if r[k] >= (0.9 * m if m > 0 else m) and is_peak(k))
+        period = float(taus[k])
+        if 0 < k < last and not v.get('pitch_no_interpolation'):
+            a, b, c = float(r[k - 1]), float(r[k]), float(r[k + 1])
+            if a - 2 * b + c < 0:
+                period += (a - c) / (2 * (a - 2 * b + c))
+        f0[i] = 12 * math.log2(sample_rate / period / 100)
+        voicing[i] = max(0.0, float(r[k]))
+    return f0, voicing
+
+
 def extras(x, cfg, v):
     """Step 8, on the raw (not pre-emphasised, not windowed) frames."""
     frames = x.unfold(0, cfg['frameLength'], cfg['hopLength'])
     cols = []
+    pitched = None
     for e in cfg['extras']:
         if e == 'rms':
             f = preemphasis(x, cfg['preEmphasis']).unfold(0, cfg['frameLength'], cfg['hopLength']) if v.get('rms_preemph') else frames
             cols.append(torch.sqrt((f ** 2).mean(dim=1)))
-        else:
+        elif e == 'zcr':
             s = frames > 0 if v.get('zcr_strict') else frames >= 0
             cols.append((s[:, 1:] != s[:, :-1]).sum(dim=1).to(x.dtype) / cfg['frameLength'])
+        else:
+            if pitched is None:
+                pitched = dict(zip(('f0', 'voicing'), pitch(frames.numpy(), cfg['sampleRate'], v)))
+            cols.append(torch.from_numpy(pitched[e]))
     return torch.stack(cols, dim=1) if cols else torch.zeros(frames.shape[0], 0, dtype=x.dtype)
 
 
@@ -250,6 +305,9 @@ def write_fixtures():
 
 # ---- --mistakes: the test's tolerances (MIRROR of test/golden.test.ts tolerance(); keep in step) ----
 EPS32 = 2.0 ** -23
+F0_TOL = 1e-2  # semitones
+VOICING_TOL = 1e-4
+VOICED = 0.5  # f0 is compared on frames whose golden voicing exceeds this
 
 
 def tolerance(cfg, gold):
@@ -259,6 +317,8 @@ def tolerance(cfg, gold):
       frame's energy, so a band 2*depth below it carries relative error ~eps*exp(depth/2).
     cepstra: 5e-3 (g_n + |b|), g_n the lifter gain of coefficient n (1 without a lifter).
     rms: 1e-4 |b| + 1e-7. zcr: 1e-6 (the count must be exact: one crossing is 1/frameLength).
+    f0: 1e-2 semitone, only on frames whose golden voicing is > 0.5 (elsewhere the lag is that of a
+      noise peak, and a near-tie may pick another one). voicing: 1e-4.
     deltas: 0.6 x the largest tolerance in the 5-frame window (sum |k| / sum k^2 = 6/10)."""
     T = gold.shape[0]
     nb = cfg['mfcc'] or cfg['melBands']
@@ -272,9 +332,12 @@ def tolerance(cfg, gold):
         L = cfg['lifter']
         g = 1 + (L / 2) * np.sin(np.pi * np.arange(nb) / L) if L > 0 else np.ones(nb)
         base.append(5e-3 * (g + np.abs(gold[:, :nb])))
-    for j, e in enumerate(cfg['extras']):
+    ex = cfg['extras']
+    voiced = gold[:, nb + ex.index('voicing')] > VOICED if 'voicing' in ex else np.ones(T, bool)
+    for j, e in enumerate(ex):
         b = gold[:, nb + j:nb + j + 1].astype(np.float64)
-        base.append(1e-4 * np.abs(b) + 1e-7 if e == 'rms' else np.full((T, 1), 1e-6))
+        base.append({'rms': 1e-4 * np.abs(b) + 1e-7, 'zcr': np.full((T, 1), 1e-6),
+                     'f0': np.where(voiced, F0_TOL, np.inf)[:, None], 'voicing': np.full((T, 1), VOICING_TOL)}[e])
     t = np.concatenate(base, axis=1)
     out = [t]
     for _ in range(cfg['deltas']):
@@ -293,6 +356,9 @@ MISTAKES = [
     ('zcr counts x > 0 not x >= 0', {'zcr_strict': True}, lambda c: 'zcr' in c['extras']),
     ('rms of the pre-emphasised frame', {'rms_preemph': True}, lambda c: 'rms' in c['extras']),
     ('deltas zero-padded, not replicated', {'deltas_zero_pad': True}, lambda c: c['deltas'] > 0),
+    ('pitch: frame mean not removed', {'pitch_keep_dc': True}, lambda c: 'f0' in c['extras']),
+    ('pitch: tau* = the best lag (no octave guard)', {'pitch_argmax': True}, lambda c: 'f0' in c['extras']),
+    ('pitch: no parabolic interpolation', {'pitch_no_interpolation': True}, lambda c: 'f0' in c['extras']),
 ]
 
 

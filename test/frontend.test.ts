@@ -33,6 +33,8 @@ const STREAM_CONFIGS: [string, FrontendConfigInput][] = [
   ['f32 noise subtraction', { noiseSuppression: 'subtract', deltas: 1 }],
   ['q15 default', { arithmetic: 'q15' }],
   ['q15 + extras + deltas 1, odd frame 333 hop 111', { arithmetic: 'q15', frameLength: 333, hopLength: 111, extras: ['zcr', 'rms'], deltas: 1 }],
+  ['f32 log-mel + every extra (pitch included), deltas 1', { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'], deltas: 1 }],
+  ['q15 + voicing, f0, odd frame 333 hop 111', { arithmetic: 'q15', frameLength: 333, hopLength: 111, extras: ['voicing', 'f0'] }],
 ];
 
 for (const [name, cfg] of STREAM_CONFIGS) {
@@ -170,6 +172,8 @@ const BAD: [string, Record<string, unknown>, string][] = [
   ['noise suppression with q15', { noiseSuppression: 'gate', arithmetic: 'q15' }, 'frontend.noiseSuppression: is only available with arithmetic "f32"'],
   ['unknown field', { hop: 160 }, 'Unrecognized key: "hop"'],
   ['unknown extra', { extras: ['energy'] }, 'frontend.extras.0'],
+  ['repeated extra', { extras: ['f0', 'voicing', 'f0'] }, 'frontend.extras: must not repeat an entry'],
+  ['frame too short for the pitch lags', { frameLength: 45, hopLength: 20, extras: ['voicing'] }, 'frontend.extras: "f0" and "voicing" need frameLength >= 46 at sampleRate 16000'],
   ['deltas 3', { deltas: 3 }, 'frontend.deltas'],
 ];
 
@@ -185,6 +189,14 @@ for (const [name, cfg, message] of BAD) {
     }
   });
 }
+
+test('the shortest frame the pitch lags fit is accepted: frameLength 46 at 16 kHz, 24 at 8 kHz', () => {
+  for (const cfg of [{ frameLength: 46, hopLength: 20 }, { sampleRate: 8000, frameLength: 24, hopLength: 10, fMax: 4000 }]) {
+    const fe = new Frontend({ ...cfg, extras: ['f0', 'voicing'] });
+    assert.is(fe.computeAll(new Float32Array(1000)).length, frameCount(fe.config, 1000) * fe.dim);
+  }
+  assert.throws(() => parseFrontendConfig({ sampleRate: 8000, frameLength: 23, hopLength: 10, fMax: 4000, extras: ['f0'] }), /frameLength >= 24 at sampleRate 8000/);
+});
 
 test('every error is reported at once, cross-field checks included', () => {
   try {

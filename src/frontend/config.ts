@@ -11,7 +11,22 @@ import { z } from 'zod';
 import { EarshotError } from '../errors.ts';
 
 export const WINDOWS = ['hann', 'hamming', 'none'] as const;
-export const EXTRAS = ['rms', 'zcr'] as const;
+/**
+ * Per-frame extras, each of the raw frame x[0..N) (before pre-emphasis and window), N = frameLength
+ * (scripts/golden.py item 8 is the reference):
+ *  - "rms": sqrt(mean(x^2)).
+ *  - "zcr": sign changes between neighbours (zero counts as positive) / N.
+ *  - "f0": fundamental frequency in semitones re 100 Hz, 12 log2(F0 / 100 Hz) (level-independent);
+ *    0 for a silent frame. With x DC-removed, the normalised cross-correlation
+ *    r(tau) = sum_{j<N-tau} x_j x_{j+tau} / sqrt(sum_{j<N-tau} x_j^2 sum_{j<N-tau} x_{j+tau}^2)
+ *    over lags tau = floor(sampleRate/500) .. min(ceil(sampleRate/70), floor(3N/4)) (70-500 Hz, at
+ *    least N/4 samples of overlap); the period is the shortest lag that is a local peak of r with
+ *    r >= 0.9 max r (range ends count only as the maximum; avoids octave-down errors), refined by
+ *    parabolic interpolation.
+ *  - "voicing": max(0, r) at that lag: 0..1, how periodic the frame is; 0 for a silent frame.
+ *  A frame is silent when its energy after DC removal, sum x^2, is below 1e-10 N.
+ */
+export const EXTRAS = ['rms', 'zcr', 'f0', 'voicing'] as const;
 export const NOISE_SUPPRESSION = ['off', 'subtract', 'gate'] as const;
 
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
@@ -47,7 +62,7 @@ const shape = z.object({
   mfcc: z.number().int().min(0).max(80).default(20),
   /** Cepstral lifter L: c[n] *= 1 + (L/2) sin(pi n / L); 0 = off. Default 0. */
   lifter: z.number().min(0).default(0),
-  /** Per-frame extras appended after the cepstra: "rms" energy and "zcr" zero-crossing rate of the raw frame. Default []. */
+  /** Per-frame extras of the raw frame appended after the cepstra, in this order, each at most once: "rms", "zcr", "f0" (semitones re 100 Hz), "voicing" (0..1); see EXTRAS. Default []. */
   extras: z.array(z.enum(EXTRAS)).default([]),
   /** Append deltas (1) or deltas and delta-deltas (2), 5-frame regression as torchaudio compute_deltas. Default 0. */
   deltas: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
@@ -72,7 +87,22 @@ function crossFieldIssues(c: Partial<z.output<typeof shape>>): Issue[] {
     out.push({ path: 'noiseSuppression', message: 'is only available with arithmetic "f32" (the noise tracker runs in float); set it to "off" or use f32' });
   }
   if (has('extras') && new Set(c.extras).size !== c.extras!.length) out.push({ path: 'extras', message: 'must not repeat an entry' });
+  if (has('extras', 'frameLength', 'sampleRate') && c.extras!.some((e) => e === 'f0' || e === 'voicing')) {
+    const { shortestLag, minFrameLength } = pitchLags(c.sampleRate!);
+    if (c.frameLength! < minFrameLength) {
+      out.push({
+        path: 'extras',
+        message: `"f0" and "voicing" need frameLength >= ${minFrameLength} at sampleRate ${c.sampleRate} (their lags run from sampleRate/500 = ${shortestLag} samples up to 3/4 of the frame); raise frameLength or drop them`,
+      });
+    }
+  }
   return out;
+}
+
+/** The shortest pitch lag, floor(sampleRate/500), and the shortest frame whose 3/4 holds it and two more lags (a peak with both neighbours). */
+function pitchLags(sampleRate: number): { shortestLag: number; minFrameLength: number } {
+  const shortestLag = Math.floor(sampleRate / 500);
+  return { shortestLag, minFrameLength: Math.ceil((4 * (shortestLag + 2)) / 3) };
 }
 
 export const frontendConfigSchema = shape.strict().superRefine((c, ctx) => {

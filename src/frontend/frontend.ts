@@ -14,7 +14,7 @@ interface FrontendKernel {
   init(
     frameLength: number, hop: number, fftSize: number, window: number, preEmph: number,
     melBands: number, melSlaney: number, melNorm: number, fMin: number, fMax: number, sampleRate: number,
-    logDb: number, logFloor: number, mfcc: number, lifter: number, extra0: number, extra1: number,
+    logDb: number, logFloor: number, mfcc: number, lifter: number, extras: number,
     noise: number, q15: number, maxFrames: number,
   ): void;
   inputPtr(): number;
@@ -40,7 +40,7 @@ export interface FeatureBlock {
 }
 
 const WINDOW_CODE = { none: 0, hann: 1, hamming: 2 } as const;
-const EXTRA_CODE = { rms: 1, zcr: 2 } as const;
+const EXTRA_CODE = { rms: 1, zcr: 2, f0: 3, voicing: 4 } as const;
 const NOISE_CODE = { off: 0, subtract: 1, gate: 2 } as const;
 /** Regression weights of a 5-frame delta: sum n^2 for n = 1, 2, times 2 (torchaudio compute_deltas). */
 const DELTA_DENOM = 10;
@@ -72,11 +72,12 @@ export class Frontend {
     this.simd = options.simd ?? simdSupported;
     this.kernel = instantiateKernel<FrontendKernel>(this.simd ? 'frontend.wasm' : 'frontend-scalar.wasm');
     this.memory = (this.kernel as unknown as { memory: WebAssembly.Memory }).memory;
-    const extras = c.extras.map((e) => EXTRA_CODE[e]);
+    // the kernel takes the extras as one i32, four bits per slot in output order (assembly/frontend.ts)
+    const extras = c.extras.reduce((code, e, k) => code | (EXTRA_CODE[e] << (4 * k)), 0);
     this.kernel.init(
       c.frameLength, c.hopLength, c.fftSize, WINDOW_CODE[c.window], c.preEmphasis,
       c.melBands, c.melScale === 'slaney' ? 1 : 0, c.melNorm === 'slaney' ? 1 : 0, c.fMin, c.fMax, c.sampleRate,
-      c.log === 'db' ? 1 : 0, c.logFloor, c.mfcc, c.lifter, extras[0] ?? 0, extras[1] ?? 0,
+      c.log === 'db' ? 1 : 0, c.logFloor, c.mfcc, c.lifter, extras,
       NOISE_CODE[c.noiseSuppression], c.arithmetic === 'q15' ? 1 : 0, options.blockFrames ?? 64,
     );
     this.baseDim = baseFeatureCount(c);
