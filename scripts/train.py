@@ -59,6 +59,7 @@ def parse_args(argv):
     p.add_argument('--hidden', type=int, default=96)
     p.add_argument('--layers', type=int, default=2)
     p.add_argument('--channels', default='', help='(crnn) conv channels per block, e.g. 16,32,48')
+    p.add_argument('--side', type=int, default=0, help='(crnn) the last N feature columns (the extras) bypass the convolutions and join before the LSTM')
     p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
     p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'level', 'none'], default='global')
     p.add_argument('--vad', action='store_true', help="train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are scored as the daemon scores a file: duration-weighted mean over its spans")
@@ -124,7 +125,7 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
     """Trains one model with a fixed number of epochs (no selection on held-out clips)."""
     seed_everything(seed)
     model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack,
-                                                 **({'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {})})
+                                                 'side': a.side, **({'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {})})
     fixed = a.fixed_frames or fixed
     counts = np.bincount(ytr, minlength=n_classes).astype(np.float64)
     weights = torch.tensor(counts.sum() / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
@@ -257,7 +258,7 @@ def main(argv):
     # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none') else None
     corpora = sorted({i['corpus'] for i in train})
-    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'weights']}
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights']}
     if a.member:
         options['member'] = a.member
     options['features'] = [os.path.relpath(d) for d in a.features]

@@ -3,7 +3,7 @@
 // `earshot eval` (onnxruntime-node) loads and scores it. Needs /usr/bin/python3 with torch + onnx.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
@@ -115,6 +115,26 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
   }
 });
 
+/** train.py's held-out probabilities (--report, actor 02 held out) equal earshot eval's on the same clips. */
+async function assertEvalMatchesPython(tmp: string, data: string, stem: string): Promise<void> {
+  const py = JSON.parse(readFileSync(`${stem}.py.json`, 'utf8'));
+  const heldOut = join(tmp, 'actor02');
+  if (!existsSync(heldOut)) {
+    mkdirSync(heldOut);
+    symlinkSync(join(data, 'ravdess', 'Actor_02'), join(heldOut, 'Actor_02'));
+  }
+  await runEval(heldOut, { corpus: 'ravdess', model: `${stem}.json`, json: join(tmp, 'eval.json'), predictions: true }, () => {});
+  const ev: { predictions: { name: string; probabilities: number[] }[] } = JSON.parse(readFileSync(join(tmp, 'eval.json'), 'utf8'));
+  const got = new Map(ev.predictions.map((p) => [p.name, p.probabilities]));
+  assert.is(py.heldOut.length, 8);
+  py.heldOut.forEach((clip: { name: string }, i: number) => {
+    const want: number[] = py.probabilities[i];
+    const have = got.get(clip.name);
+    assert.ok(have, clip.name);
+    want.forEach((p, k) => assert.ok(Math.abs(p - have![k]) < 1e-4, `${clip.name} class ${k}: train.py ${p}, earshot eval ${have![k]}`));
+  });
+}
+
 test('normalisation "level": the runtime normalises as train.py did (python check = earshot eval) and is blind to the input gain', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-level-'));
   try {
@@ -123,20 +143,7 @@ test('normalisation "level": the runtime normalises as train.py did (python chec
     await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../scripts/train/configs/logmel40-rms-zcr.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
     const stem = join(tmp, 'level');
     await pythonRunner('/usr/bin/python3')(['--features', feats, '--arch', 'crnn', '--vad', '--norm', 'level', '--holdout', 'ravdess:02', '--epochs', '2', '--hidden', '8', '--threads', '1', '--out', stem, '--report', `${stem}.py.json`]);
-    const py = JSON.parse(readFileSync(`${stem}.py.json`, 'utf8'));
-    const heldOut = join(tmp, 'actor02');
-    mkdirSync(heldOut);
-    symlinkSync(join(data, 'ravdess', 'Actor_02'), join(heldOut, 'Actor_02'));
-    await runEval(heldOut, { corpus: 'ravdess', model: `${stem}.json`, json: join(tmp, 'eval.json'), predictions: true }, () => {});
-    const ev: { predictions: { name: string; probabilities: number[] }[] } = JSON.parse(readFileSync(join(tmp, 'eval.json'), 'utf8'));
-    const got = new Map(ev.predictions.map((p) => [p.name, p.probabilities]));
-    assert.is(py.heldOut.length, 8);
-    py.heldOut.forEach((clip: { name: string }, i: number) => {
-      const want: number[] = py.probabilities[i];
-      const have = got.get(clip.name);
-      assert.ok(have, clip.name);
-      want.forEach((p, k) => assert.ok(Math.abs(p - have![k]) < 1e-4, `${clip.name} class ${k}: train.py ${p}, earshot eval ${have![k]}`));
-    });
+    await assertEvalMatchesPython(tmp, data, stem);
 
     const c = await EmotionClassifier.load(`${stem}.json`);
     try {
@@ -153,6 +160,29 @@ test('normalisation "level": the runtime normalises as train.py did (python chec
     } finally {
       await c.close();
     }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a CRNN whose extras bypass the convolutions (--side) exports, and earshot eval = train.py', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-side-'));
+  try {
+    const data = twoActors(tmp);
+    const feats = join(tmp, 'features');
+    await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../scripts/train/configs/logmel40-rms-zcr-pitch.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
+    const stem = join(tmp, 'side');
+    const run = (side: string, out: string) =>
+      pythonRunner('/usr/bin/python3')(['--features', feats, '--arch', 'crnn', '--vad', '--side', side, '--holdout', 'ravdess:02', '--epochs', '2', '--hidden', '8', '--threads', '1', '--out', out, '--report', `${out}.py.json`]);
+    await run('4', stem);
+    await assertEvalMatchesPython(tmp, data, stem);
+    const meta = JSON.parse(readFileSync(`${stem}.json`, 'utf8'));
+    assert.is(meta.training.options.side, 4);
+    // 40 mel bands through the convolutions (10 after pooling) x 48 channels + 4 side columns into the projection,
+    // against 44 columns (11 after pooling) x 48 without --side
+    await run('0', join(tmp, 'plain'));
+    const plain = JSON.parse(readFileSync(join(tmp, 'plain.json'), 'utf8'));
+    assert.is(plain.parameters - meta.parameters, (11 * 48 - (10 * 48 + 4)) * 8);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -143,8 +143,13 @@ class Crnn(nn.Module):
     into channels, an LSTM runs over time and attention pools it (after Zhao et al. 2019, "Speech
     emotion recognition using deep 1D & 2D CNN LSTM networks", and Mirsamadi et al. 2017)."""
 
-    def __init__(self, n_in, n_classes, channels=(16, 32, 48), hidden=96, dropout=0.3):
+    def __init__(self, n_in, n_classes, channels=(16, 32, 48), hidden=96, dropout=0.3, side=0):
         super().__init__()
+        # side: the last `side` input columns (the frontend's extras: RMS, ZCR, f0, voicing) bypass
+        # the convolutions, averaged over the same 4 frames the pooling merges, and join the
+        # flattened conv output before the projection (a scalar like f0 is not a spectral band)
+        self.side = side
+        n_in -= side
         layers, c = [], 1
         for k, ch in enumerate(channels):
             layers += [nn.Conv2d(c, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU()]
@@ -153,15 +158,20 @@ class Crnn(nn.Module):
             c = ch
         self.body = nn.Sequential(*layers)
         f = n_in // 4
-        self.proj = nn.Linear(c * f, hidden)
+        self.proj = nn.Linear(c * f + side, hidden)
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.pool = AttentionPool(hidden)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, n_classes)
 
     def forward(self, x, lengths=None):
+        if self.side:
+            x, s = x[..., :-self.side], x[..., -self.side:]
         h = self.body(x.unsqueeze(1))  # [B, C, T/4, F/4]
         h = h.permute(0, 2, 1, 3).flatten(2)  # [B, T/4, C*F/4]
+        if self.side:
+            s = nn.functional.avg_pool1d(s.transpose(1, 2), 4).transpose(1, 2)  # [B, T/4, side]
+            h = torch.cat([h, s], dim=2)
         h, _ = self.lstm(torch.relu(self.proj(self.drop(h))))
         lengths = None if lengths is None else torch.clamp(lengths // 4, min=1)
         return self.head(self.drop(self.pool(h, time_mask(lengths, h.shape[1]))))
@@ -191,7 +201,7 @@ ARCHITECTURES = {
     'cnn1d': (lambda f, c, o: Cnn1d(f, c), None, '1-D CNN over time, features as channels'),
     'stride-cnn': (lambda f, c, o: StrideCnn(f, c), 128, '7-layer stride-2 CNN on 128x128 log-mel'),
     'cnn2d': (lambda f, c, o: SmallCnn2d(f, c), None, 'small 2-D CNN with pooling on log-mel'),
-    'crnn': (lambda f, c, o: Crnn(f, c, channels=o.get('channels', (16, 32, 48)), hidden=o.get('hidden', 96)), None, '2-D CNN blocks, LSTM and attention pooling (CRNN) on log-mel'),
+    'crnn': (lambda f, c, o: Crnn(f, c, channels=o.get('channels', (16, 32, 48)), hidden=o.get('hidden', 96), side=o.get('side', 0)), None, '2-D CNN blocks, LSTM and attention pooling (CRNN) on log-mel'),
 }
 
 
