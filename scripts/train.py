@@ -23,14 +23,15 @@ def _pin_thread_pools(argv: list[str]) -> None:
     """--threads N also caps OpenMP and OpenBLAS, which torch.set_num_threads does not reach; they
     must be set before torch loads. Debian's OpenBLAS otherwise keeps a helper thread spinning on
     sched_yield: two --threads 1 runs on two cores trained ~25% slower."""
-    for i, a in enumerate(argv):
-        n = a.split('=', 1)[1] if a.startswith('--threads=') else argv[i + 1] if a == '--threads' and i + 1 < len(argv) else None
-        if n is not None:
-            for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS'):
-                os.environ.setdefault(var, n)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--threads')
+    n = pre.parse_known_args(argv)[0].threads
+    if n is not None:
+        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS'):
+            os.environ.setdefault(var, n)
 
 
-_pin_thread_pools(sys.argv)
+_pin_thread_pools(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

@@ -3,7 +3,7 @@
 // `earshot eval` (onnxruntime-node) loads and scores it. Needs /usr/bin/python3 with torch + onnx.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
@@ -119,10 +119,8 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
 async function assertEvalMatchesPython(tmp: string, data: string, stem: string): Promise<void> {
   const py = JSON.parse(readFileSync(`${stem}.py.json`, 'utf8'));
   const heldOut = join(tmp, 'actor02');
-  if (!existsSync(heldOut)) {
-    mkdirSync(heldOut);
-    symlinkSync(join(data, 'ravdess', 'Actor_02'), join(heldOut, 'Actor_02'));
-  }
+  mkdirSync(heldOut);
+  symlinkSync(join(data, 'ravdess', 'Actor_02'), join(heldOut, 'Actor_02'));
   await runEval(heldOut, { corpus: 'ravdess', model: `${stem}.json`, json: join(tmp, 'eval.json'), predictions: true }, () => {});
   const ev: { predictions: { name: string; probabilities: number[] }[] } = JSON.parse(readFileSync(join(tmp, 'eval.json'), 'utf8'));
   const got = new Map(ev.predictions.map((p) => [p.name, p.probabilities]));
