@@ -35,7 +35,11 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
     for (const [flag, key] of [['--hidden', 'hidden'], ['--max-frames', 'max_frames'], ['--norm', 'norm']]) {
       assert.is(String(meta.training.options[key]), value(flag), `${name}: ${flag}`);
     }
+    assert.is(meta.training.options.ensemble, Number(args.includes('--ensemble') ? value('--ensemble') : 1), `${name}: ensemble members`);
     assert.ok(meta.training.options.vad, `${name}: trained on the VAD's speech spans`);
+    // noisy copies: earshot train names their feature folders FEATURES-snrDB
+    const snrs = (meta.training.options.augmentFeatures ?? []).map((d: string) => /-snr(-?[\d.]+)$/.exec(d)?.[1]);
+    assert.is(snrs.join(','), recipe.noise ?? '', `${name}: noisy-copy SNRs`);
   }
 });
 

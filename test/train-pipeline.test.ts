@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
-import { pythonRunner, runTrain } from '../src/commands/train.ts';
+import { pythonRunner, runTrain, SHIPPED_RECIPES } from '../src/commands/train.ts';
 import { runFeatures } from '../src/commands/features.ts';
 import { Frontend } from '../src/frontend/frontend.ts';
 import { fileFeatures } from '../src/frontend/file-features.ts';
@@ -280,6 +280,40 @@ test('an --ensemble recipe trains its members as separate runs and merges them i
     await runTrain(opts, undefined, (s) => logs.push(s));
     assert.is(logs.filter((l) => l.startsWith('\n== training ')).length, 6);
     assert.is(logs.filter((l) => l.startsWith('reusing ')).length, 9, 'six members in the parallel phase, then the merged folds and final model');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('the shipped CRNN recipe adds its noisy copies unless --noise or --train-args says otherwise', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-noise-'));
+  try {
+    const data = twoActors(tmp);
+    // stands in for train.py: records what the first run would be given, and stops there
+    const firstRun = async (extra: object): Promise<string[]> => {
+      let seen: string[] = [];
+      const stop = new Error('stop');
+      const opts = { data, name: 'ci-noise', arch: 'crnn', protocols: 'final', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true, ...extra };
+      await runTrain(opts, async (args) => {
+        seen = args;
+        throw stop;
+      }, () => {}).then(() => assert.unreachable('the fake train.py stops the run'), (e) => assert.is(e, stop));
+      return seen;
+    };
+    /** The folders after --augment-features, up to the next option. */
+    const augment = (args: string[]) => {
+      const from = args.indexOf('--augment-features') + 1;
+      const to = args.findIndex((a, i) => i >= from && a.startsWith('--'));
+      return from ? args.slice(from, to) : [];
+    };
+    const shipped = await firstRun({});
+    assert.is(SHIPPED_RECIPES.crnn.noise, '10');
+    assert.ok(shipped.includes('--augment-features'), shipped.join(' '));
+    assert.match(augment(shipped).join(' '), /-snr10$/);
+    assert.ok(shipped.join(' ').includes(SHIPPED_RECIPES.crnn.trainArgs), 'and the recipe\'s train.py arguments');
+    assert.equal(augment(await firstRun({ noise: '20,5' })).map((d) => d.replace(/.*-snr/, '')), ['20', '5']);
+    assert.not.ok((await firstRun({ noise: 'none' })).includes('--augment-features'), '--noise none');
+    assert.not.ok((await firstRun({ trainArgs: '--epochs 2' })).includes('--augment-features'), 'own --train-args: no preset noise');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -61,11 +61,16 @@ export const DEFAULT_TRAIN_FRONTEND = { extras: ['rms', 'zcr'] };
  * The recipes of the shipped models (MODELS.md), used when `--config` / `--train-args` are not
  * given, so `npm run train` with no options rebuilds the default model (`--jobs 2` on two cores:
  * one thread per run, as the shipped models were trained; thread counts change the rounding).
- * The CRNN's frontend is scripts/train/configs/logmel40-rms-zcr.json: 40 log-mel bands + RMS +
- * ZCR, 25 ms / 10 ms.
+ * The CRNN's frontend is scripts/train/configs/logmel40-rms-zcr-pitch.json: 40 log-mel bands +
+ * RMS + ZCR + F0 + voicing, 25 ms / 10 ms; it trains on every clip plus a copy in pink noise at
+ * 10 dB SNR (`noise`, used unless --noise or --train-args is given).
  */
-export const SHIPPED_RECIPES: Record<string, { frontend: object; trainArgs: string }> = {
-  crnn: { frontend: { mfcc: 0, extras: ['rms', 'zcr'] }, trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 3 --weights fp16' },
+export const SHIPPED_RECIPES: Record<string, { frontend: object; trainArgs: string; noise?: string }> = {
+  crnn: {
+    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
+    trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights fp16',
+    noise: '10',
+  },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };
 
@@ -80,7 +85,7 @@ export interface TrainOptions {
   modelsDir: string;
   folds?: string;
   python: string;
-  /** SNRs in dB for noisy training copies, e.g. "20,10,5" (none by default). */
+  /** SNRs in dB for noisy training copies, e.g. "20,10,5"; "none" for none. Default: the shipped recipe's (when --train-args is not given), else none. */
   noise?: string;
   /** Training runs at a time (folds, final and random in parallel); default 1. */
   jobs?: number;
@@ -241,8 +246,9 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false)];
   if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false));
   const augmentDirs: string[] = [];
-  for (const snr of opts.noise ? opts.noise.split(',').map(Number) : []) {
-    if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${opts.noise}": give SNRs in dB, e.g. 20,10,5`);
+  const noise = opts.noise ?? (opts.trainArgs === undefined ? preset?.noise : undefined);
+  for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
+    if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
     augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
   }
   const trainArgs = opts.trainArgs ?? preset?.trainArgs;
@@ -392,8 +398,8 @@ export function registerTrain(program: Command): void {
       return n;
     })
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
-    .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5')
-    .option('-c, --config <file>', 'frontend config (JSON/YAML); default: the shipped recipe\'s (crnn: 40 log-mel + RMS + ZCR; others: 20 MFCC + RMS + ZCR)')
+    .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5, or none (default: the shipped recipe\'s, 10 for crnn, unless --train-args is given)')
+    .option('-c, --config <file>', 'frontend config (JSON/YAML); default: the shipped recipe\'s (crnn: 40 log-mel + RMS + ZCR + F0 + voicing; others: 20 MFCC + RMS + ZCR)')
     .option('--work <dir>', 'features and fold models go here', 'build/train')
     .option('--models-dir <dir>', 'where the final model is written', MODELS_DIR)
     .option('--python <path>', 'python with torch and onnx', '/usr/bin/python3')
