@@ -68,7 +68,7 @@ export const DEFAULT_TRAIN_FRONTEND = { extras: ['rms', 'zcr'] };
 export const SHIPPED_RECIPES: Record<string, { frontend: object; trainArgs: string; noise?: string }> = {
   crnn: {
     frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
-    trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights fp16',
+    trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 3 --weights fp16',
     noise: '10',
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },

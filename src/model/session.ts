@@ -62,6 +62,9 @@ export class EmotionClassifier {
         intraOpNumThreads: opts.threads ?? 1,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        // no CPU arena: the daemon runs one small graph per utterance, and an arena sized for the
+        // largest utterance stays resident (measured: earshot bench --only pipeline, README)
+        enableCpuMemArena: false,
       });
     } catch (e) {
       throw new EarshotError('E_MODEL', `onnxruntime cannot open ${model.onnxPath}: ${(e as Error).message}; re-export it with scripts/train.py (opset 17)`, { cause: e });
