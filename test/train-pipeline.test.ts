@@ -304,7 +304,7 @@ test('the shipped CRNN recipe adds its noisy copies unless --noise or --train-ar
     const augment = (args: string[]) => {
       const from = args.indexOf('--augment-features') + 1;
       const to = args.findIndex((a, i) => i >= from && a.startsWith('--'));
-      return from ? args.slice(from, to) : [];
+      return from ? args.slice(from, to < 0 ? undefined : to) : [];
     };
     const shipped = await firstRun({});
     assert.is(SHIPPED_RECIPES.crnn.noise, '10');
