@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { isEarshotError } from '../src/errors.ts';
 import { listModels, loadModel, modelMetadataSchema, resolveModelPath } from '../src/model/metadata.ts';
 import { confusionMatrix, scoreConfusion, sd } from '../src/model/metrics.ts';
-import { EmotionClassifier, softmax } from '../src/model/session.ts';
+import { EmotionClassifier, softmax, stretchedLength, stretchFrames } from '../src/model/session.ts';
 import { confusionSvg } from '../src/model/confusion-svg.ts';
 import { decodeAudioFile } from '../src/audio/decode.ts';
 import { Frontend } from '../src/frontend/frontend.ts';
@@ -150,6 +150,67 @@ test('per-utterance CMVN makes the model blind to the input level (amplitude nor
     const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
     for (const k of [1, 2]) assert.ok(maxDiff(probs.utterance[0], probs.utterance[k]) < 1e-3, `utterance CMVN, gain ${gains[k]}: ${maxDiff(probs.utterance[0], probs.utterance[k])}`);
     assert.ok(maxDiff(probs.global[0], probs.global[1]) > 1e-2, 'global normalisation does see the level (so the test can tell)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stretchFrames resamples in time by linear interpolation, as train.py\'s tempo augmentation', () => {
+  // 5 frames of 2 features: column 0 = t, column 1 = 10 t
+  const src = Float32Array.from({ length: 10 }, (_, i) => (i % 2 ? 10 : 1) * Math.floor(i / 2));
+  const out = new Float32Array(20);
+  assert.is(stretchedLength(5, 0.5), 10);
+  const n = stretchFrames(src, 5, 2, 0.5, out);
+  assert.is(n, 10);
+  // numpy: linspace(0, 4, 10) -> 0, 4/9, 8/9, ...; the interpolation is exact on a linear ramp
+  for (let t = 0; t < n; t++) {
+    assert.ok(Math.abs(out[t * 2] - (4 * t) / 9) < 1e-6, `frame ${t}: ${out[t * 2]}`);
+    assert.ok(Math.abs(out[t * 2 + 1] - (40 * t) / 9) < 1e-5);
+  }
+  assert.is(stretchFrames(src, 5, 2, 1.1, out), 5, 'round(5 / 1.1) = 5');
+  assert.is(stretchFrames(src, 5, 2, 4, out), 2, 'never fewer than 2 frames');
+  assert.equal([out[0], out[2]], [0, 4], 'first and last frames kept');
+});
+
+test('test-time augmentation (metadata tta): the mean of one run per (tempo, shift) variant; tta: false runs once', async () => {
+  const dir = tempModelDir();
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, `${NAME}.json`), 'utf8'));
+    const tta = { tempo: [0.9, 1, 1.1], shiftFrames: [0, 2] };
+    writeFileSync(join(dir, `${NAME}.json`), JSON.stringify({ ...meta, tta }));
+    const audio = await decodeAudioFile(join(DATA, 'ravdess/Actor_07/03-01-05-02-02-01-07.flac'));
+    const withTta = await EmotionClassifier.load(join(dir, `${NAME}.json`));
+    const plain = await EmotionClassifier.load(join(dir, `${NAME}.json`), { tta: false });
+    try {
+      assert.is(withTta.tta.length, 6);
+      assert.is(plain.tta.length, 0);
+      const frontend = new Frontend(withTta.model.frontend);
+      const f = frontend.computeAll(audio.samples);
+      const [span] = speechSpans(audio.samples, frontend.config);
+      const d = withTta.dim;
+      const seg = f.slice(span[0] * d, span[1] * d);
+      const frames = span[1] - span[0];
+      const got = Array.from((await withTta.classify(seg, frames)).probabilities);
+      const once = Array.from((await plain.classify(seg, frames)).probabilities);
+      const want = new Array(got.length).fill(0);
+      for (const tempo of tta.tempo) {
+        for (const shift of tta.shiftFrames) {
+          const src = seg.subarray(shift * d);
+          const out = new Float32Array(stretchedLength(frames - shift, tempo) * d);
+          const n = tempo === 1 ? frames - shift : stretchFrames(src, frames - shift, d, tempo, out);
+          const p = (await plain.classify(tempo === 1 ? src : out, n)).probabilities;
+          for (let k = 0; k < want.length; k++) want[k] += p[k] / 6;
+        }
+      }
+      for (let k = 0; k < got.length; k++) assert.ok(Math.abs(got[k] - want[k]) < 1e-6, `class ${k}: ${got[k]} vs ${want[k]}`);
+      assert.ok(Math.max(...got.map((v, k) => Math.abs(v - once[k]))) > 1e-4, 'and it differs from a single run (so the test can tell)');
+      assert.ok(Math.abs(got.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    } finally {
+      await withTta.close();
+      await plain.close();
+    }
+    writeFileSync(join(dir, `${NAME}.json`), JSON.stringify({ ...meta, tta, window: { ...meta.window, fixed: true } }));
+    expectModelError(() => loadModel(join(dir, `${NAME}.json`)), /tta/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -35,7 +35,20 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
     for (const [flag, key] of [['--hidden', 'hidden'], ['--max-frames', 'max_frames'], ['--norm', 'norm']]) {
       assert.is(String(meta.training.options[key]), value(flag), `${name}: ${flag}`);
     }
-    assert.is(meta.training.options.ensemble, Number(args.includes('--ensemble') ? value('--ensemble') : 1), `${name}: ensemble members`);
+    const members = (a: string[]) => Number(a.includes('--ensemble') ? a[a.indexOf('--ensemble') + 1] : 1);
+    const extra = recipe.extraMembers?.trainArgs.split(/\s+/);
+    assert.is(meta.training.options.ensemble, members(args) + (extra ? members(extra) : 0), `${name}: ensemble members`);
+    if (extra) {
+      // the extra members: their own epochs and noisy copies (recorded per member by train.py --merge)
+      const other = meta.training.options.memberOptions.slice(members(args));
+      assert.is(other.length, members(extra));
+      for (const o of other) {
+        assert.is(o.epochs, Number(extra[extra.indexOf('--epochs') + 1]), `${name}: extra members' epochs`);
+        assert.is((o.augmentFeatures ?? meta.training.options.augmentFeatures).length, recipe.extraMembers?.noise === 'none' ? 0 : 1, `${name}: extra members' noisy copies`);
+      }
+    }
+    assert.is(meta.onnx.weights ?? 'fp32', args.includes('--weights') ? value('--weights') : 'fp32', `${name}: stored weights`);
+    assert.equal(meta.tta, recipe.tta, `${name}: test-time augmentation`);
     assert.ok(meta.training.options.vad, `${name}: trained on the VAD's speech spans`);
     // noisy copies: earshot train names their feature folders FEATURES-snrDB
     const snrs = (meta.training.options.augmentFeatures ?? []).map((d: string) => /-snr(-?[\d.]+)$/.exec(d)?.[1]);

@@ -3,9 +3,9 @@
 // `earshot eval` (onnxruntime-node) loads and scores it. Needs /usr/bin/python3 with torch + onnx.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
 import { pythonRunner, runTrain, SHIPPED_RECIPES } from '../src/commands/train.ts';
 import { runFeatures } from '../src/commands/features.ts';
@@ -314,6 +314,55 @@ test('the shipped CRNN recipe adds its noisy copies unless --noise or --train-ar
     assert.equal(augment(await firstRun({ noise: '20,5' })).map((d) => d.replace(/.*-snr/, '')), ['20', '5']);
     assert.not.ok((await firstRun({ noise: 'none' })).includes('--augment-features'), '--noise none');
     assert.not.ok((await firstRun({ trainArgs: '--epochs 2' })).includes('--augment-features'), 'own --train-args: no preset noise');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('the shipped CRNN recipe trains its clean-only members beside the noisy ones, merges all into one graph and records its test-time augmentation', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-groups-'));
+  try {
+    const data = twoActors(tmp);
+    const runs: string[][] = [];
+    const opts = { data, name: 'ci-mix', arch: 'crnn', protocols: 'final', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true };
+    // stands in for train.py: records each run; a merge writes the merged model's metadata
+    await runTrain(opts, async (args) => {
+      runs.push(args);
+      const out = args[args.indexOf('--out') + 1];
+      writeFileSync(`${out}.json`, '{}');
+    }, () => {});
+    const recipe = SHIPPED_RECIPES.crnn;
+    const flag = (args: string[], f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
+    const members = runs.filter((a) => a[0] !== '--merge');
+    const merge = runs.find((a) => a[0] === '--merge');
+    assert.ok(merge, 'the members are merged');
+    const n = Number(flag(recipe.trainArgs.split(' '), '--ensemble'));
+    const m = Number(flag(recipe.extraMembers!.trainArgs.split(' '), '--ensemble'));
+    assert.is(members.length, n + m);
+    const outs = members.map((a) => basename(flag(a, '--out')!));
+    assert.equal(outs, [...Array.from({ length: n }, (_, k) => `ci-mix.m${k + 1}`), ...Array.from({ length: m }, (_, k) => `ci-mix.g2m${k + 1}`)]);
+    for (const a of members.slice(0, n)) {
+      assert.ok(a.includes('--augment-features'), 'the first members see the noisy copies');
+      assert.is(flag(a, '--epochs'), flag(recipe.trainArgs.split(' '), '--epochs'));
+    }
+    for (const a of members.slice(n)) {
+      assert.not.ok(a.includes('--augment-features'), 'the extra members see clean clips only');
+      assert.is(flag(a, '--epochs'), flag(recipe.extraMembers!.trainArgs.split(' '), '--epochs'));
+    }
+    assert.equal(members.map((a) => flag(a, '--member')), [...Array.from({ length: n }, (_, k) => String(k + 1)), ...Array.from({ length: m }, (_, k) => String(k + 1))]);
+    // every member stem, in order, then the shipped stem and the first recipe's stored weights
+    assert.equal(merge!.slice(1, 1 + n + m).map((s) => basename(s)), outs);
+    assert.is(flag(merge!, '--weights'), flag(recipe.trainArgs.split(' '), '--weights'));
+    const meta = JSON.parse(readFileSync(join(tmp, 'models', 'ci-mix.json'), 'utf8'));
+    assert.equal(meta.tta, recipe.tta);
+    // own --train-args: one member recipe, no preset tta
+    runs.length = 0;
+    await runTrain({ ...opts, name: 'ci-own', trainArgs: '--epochs 2 --ensemble 2' }, async (args) => {
+      runs.push(args);
+      writeFileSync(`${args[args.indexOf('--out') + 1]}.json`, '{}');
+    }, () => {});
+    assert.is(runs.filter((a) => a[0] !== '--merge').length, 2);
+    assert.is(JSON.parse(readFileSync(join(tmp, 'models', 'ci-own.json'), 'utf8')).tta, undefined);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -48,12 +48,22 @@ def merge_onnx(paths, out_path):
     onnx.save(model, out_path)
 
 
+def comparable(key, meta):
+    """What members must agree on under `key`. Per-utterance CMVN ("utterance") uses neither the
+    training mean nor std, so members trained on different clips (e.g. with and without noisy
+    copies) still see the same input; the merged metadata keeps the first member's unused figures."""
+    v = meta.get(key)
+    if key == 'normalization' and v and v.get('mode') == 'utterance':
+        return {'mode': 'utterance'}
+    return v
+
+
 def merge(stems, out, name, weights='fp32'):
     """Writes OUT.onnx and OUT.json from member stems (each STEM.onnx + STEM.json)."""
     metas = [json.load(open(f'{s}.json')) for s in stems]
     for s, m in zip(stems[1:], metas[1:]):
         for key in SHARED:
-            if m.get(key) != metas[0].get(key):
+            if comparable(key, m) != comparable(key, metas[0]):
                 raise SystemExit(f'train.py --merge: {s}.json differs from {stems[0]}.json in "{key}"; members must share it')
         if m['training']['protocol'] != metas[0]['training']['protocol']:
             raise SystemExit(f'train.py --merge: {s} was trained on other clips ({m["training"]["protocol"]})')
@@ -70,6 +80,11 @@ def merge(stems, out, name, weights='fp32'):
     t['seconds'] = round(sum(m['training'].get('seconds', 0) for m in metas), 1)
     t['options'] = {**{k: v for k, v in t['options'].items() if k != 'member'}, 'ensemble': len(stems), 'weights': weights,
                     'memberSeeds': [m['training']['seed'] for m in metas]}
+    # members from other recipes (e.g. clean-only members beside noisy ones): what each changed
+    differs = [{k: v for k, v in m['training']['options'].items() if k not in ('member', 'ensemble', 'weights') and t['options'].get(k) != v}
+               | ({'epochs': m['training']['epochs']} if m['training']['epochs'] != t['epochs'] else {}) for m in metas]
+    if any(differs):
+        t['options']['memberOptions'] = differs
     meta['metrics'] = {}
     with open(out + '.json', 'w') as fh:
         json.dump(meta, fh, indent=2)

@@ -21,6 +21,8 @@ export interface EvalOptions {
   predictions?: boolean;
   gainDb?: string;
   noiseSnr?: string;
+  /** false: --no-tta (ignore the model's test-time augmentation) */
+  tta?: boolean;
 }
 
 /** "1,2,17-20" -> ["01","02","17","18","19","20"] (RAVDESS/EmoDB ids are two digits; TESS names pass through). */
@@ -70,7 +72,8 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
   const corpus = parseCorpusKind(opts.corpus);
   let items = loadCorpus(corpus, dir);
   if (opts.actors) items = filterSpeakers(items, parseSpeakers(opts.actors));
-  const classifier = await EmotionClassifier.load(opts.model);
+  // commander's --no-tta sets tta false
+  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta ?? true });
   try {
     let last = 0;
     const report = await evaluateItems(classifier, items, {
@@ -87,6 +90,9 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       },
     });
     log(`model ${report.model} on ${corpus} (${dir}), speakers ${report.speakers.join(',')}: ${report.n} clips in ${report.seconds.toFixed(1)} s (pipeline ${report.inferenceMsPerAudioSecond.toFixed(2)} ms per second of audio)`);
+    if (classifier.meta.tta) {
+      log(classifier.tta.length ? `test-time augmentation: mean over ${classifier.tta.length} runs per utterance (tempo ${classifier.meta.tta.tempo.join('/')} x shift ${classifier.meta.tta.shiftFrames.join('/')} frames)` : 'test-time augmentation off (--no-tta): one run per utterance');
+    }
     if (report.sharedLabelsOnly || report.excluded > 0) {
       log(
         `scored over the shared labels only: ${report.scoredLabels.join(', ')} (model has ${classifier.labels.length}, ` +
@@ -134,6 +140,7 @@ export function registerEval(program: Command): void {
     .option('--predictions', 'include per-clip predictions in the JSON')
     .option('--gain-db <db>', 'robustness: scale every clip by this gain first (clipped at full scale), e.g. -20')
     .option('--noise-snr <db>', 'robustness: add pink noise at this SNR first (against the active speech level; seeded per clip)')
+    .option('--no-tta', "one run per utterance, ignoring the model's test-time augmentation (metadata tta)")
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);
     });

@@ -17,7 +17,7 @@ import { ROOT } from '../util/paths.ts';
 import { EarshotError } from '../errors.ts';
 import { parseFrontendConfig, type FrontendConfig } from '../frontend/config.ts';
 import { evaluateItems, type EvalReport } from '../model/evaluate.ts';
-import { MODELS_DIR, type ModelMetric } from '../model/metadata.ts';
+import { MODELS_DIR, type ModelMetric, type Tta } from '../model/metadata.ts';
 import { mean, sd } from '../model/metrics.ts';
 import { EmotionClassifier } from '../model/session.ts';
 import { readFrontendConfigFile, runFeatures } from './features.ts';
@@ -57,19 +57,38 @@ export const RAVDESS_FOLDS = [
 /** The LSTMs' frontend: 20 MFCCs + RMS + ZCR per 25 ms frame, 10 ms hop. */
 export const DEFAULT_TRAIN_FRONTEND = { extras: ['rms', 'zcr'] };
 
+export interface Recipe {
+  frontend: object;
+  /** scripts/train.py arguments */
+  trainArgs: string;
+  /** SNRs (dB) of the noisy training copies, as --noise takes them */
+  noise?: string;
+  /**
+   * More ensemble members from another recipe, trained as separate runs and merged into the same
+   * graph (e.g. members that never see the noisy copies); the first recipe's --weights applies.
+   */
+  extraMembers?: { trainArgs: string; noise?: string };
+  /** Test-time augmentation the runtime applies (written to the model's metadata) */
+  tta?: Tta;
+}
+
 /**
  * The recipes of the shipped models (MODELS.md), used when `--config` / `--train-args` are not
  * given, so `npm run train` with no options rebuilds the default model (`--jobs 2` on two cores:
  * one thread per run, as the shipped models were trained; thread counts change the rounding).
  * The CRNN's frontend is scripts/train/configs/logmel40-rms-zcr-pitch.json: 40 log-mel bands +
- * RMS + ZCR + F0 + voicing, 25 ms / 10 ms; it trains on every clip plus a copy in pink noise at
- * 10 dB SNR (`noise`, used unless --noise or --train-args is given).
+ * RMS + ZCR + F0 + voicing, 25 ms / 10 ms. Its ensemble has 5 members stored as int8: 3 train on
+ * every clip plus a copy in pink noise at 10 dB SNR (`noise`, used unless --noise or --train-args
+ * is given), 2 on the clean clips only for as many steps (twice the epochs over half the data).
+ * The runtime averages each utterance over tempo 0.9/1/1.1 x a start 0 or 2 frames in (`tta`).
  */
-export const SHIPPED_RECIPES: Record<string, { frontend: object; trainArgs: string; noise?: string }> = {
+export const SHIPPED_RECIPES: Record<string, Recipe> = {
   crnn: {
     frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
-    trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 3 --weights fp16',
+    trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 3 --weights int8',
     noise: '10',
+    extraMembers: { trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights int8', noise: 'none' },
+    tta: { tempo: [0.9, 1, 1.1], shiftFrames: [0, 2] },
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };
@@ -100,24 +119,37 @@ export type PythonRunner = (args: string[]) => Promise<void>;
 
 /**
  * Trains unless `stem` was already trained with exactly these arguments (a finished fold is
- * reused after an interrupted run; it is still re-scored through the runtime).
+ * reused after an interrupted run; it is still re-scored through the runtime). `groups` holds one
+ * train.py argument list per member recipe (usually one); several are merged into one graph.
  */
-async function trainOnce(runPython: PythonRunner, args: string[], stem: string, log: (s: string) => void, recipe = `${stem}.recipe.json`, memberDir = dirname(stem)): Promise<void> {
-  const want = JSON.stringify(args);
+async function trainOnce(runPython: PythonRunner, groups: string[][], stem: string, log: (s: string) => void, recipe = `${stem}.recipe.json`, memberDir = dirname(stem), tta?: Tta): Promise<void> {
+  const want = JSON.stringify(groups.length === 1 ? groups[0] : groups);
   if (existsSync(recipe) && existsSync(`${stem}.json`) && readFileSync(recipe, 'utf8') === want) {
     log(`reusing ${stem}.onnx (trained with the same arguments)`);
+    setTta(`${stem}.json`, tta);
     return;
   }
-  const members = memberRuns(args, stem, memberDir);
+  const members = allMembers(groups, stem, memberDir);
   if (members.length) {
-    for (const [memberArgs, memberStem] of members) await trainOnce(runPython, memberArgs, memberStem, log);
+    for (const [memberArgs, memberStem] of members) await trainOnce(runPython, [memberArgs], memberStem, log);
+    const args = groups[0];
     const report = argValue(args, '--report');
     const weights = argValue(args, '--weights');
     await runPython(['--merge', ...members.map(([, m]) => m), '--out', stem, '--name', argValue(args, '--name') ?? basename(stem), ...(report ? ['--report', report] : []), ...(weights ? ['--weights', weights] : [])]);
   } else {
-    await runPython(args);
+    await runPython(groups[0]);
   }
+  setTta(`${stem}.json`, tta);
   writeFileSync(recipe, want);
+}
+
+/** Records the recipe's test-time augmentation in a model's metadata (or removes a stale one). */
+function setTta(metaPath: string, tta: Tta | undefined): void {
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  if (JSON.stringify(meta.tta) === JSON.stringify(tta)) return;
+  if (tta) meta.tta = tta;
+  else delete meta.tta;
+  writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
 function argValue(args: string[], flag: string): string | undefined {
@@ -136,15 +168,24 @@ function withArg(args: string[], flag: string, value: string): string[] {
  * into STEM with `train.py --merge` (the same graph `--ensemble N` exports in one process). [] for
  * one model.
  */
-export function memberRuns(args: string[], stem: string, memberDir = dirname(stem)): [string[], string][] {
+export function memberRuns(args: string[], stem: string, memberDir = dirname(stem), tag = 'm', single = false): [string[], string][] {
   const n = Number(argValue(args, '--ensemble') ?? 1);
-  if (!(n > 1) || argValue(args, '--member')) return [];
+  if ((!(n > 1) && !single) || argValue(args, '--member')) return [];
   return Array.from({ length: n }, (_, k) => {
-    const memberStem = join(memberDir, `${basename(stem)}.m${k + 1}`);
+    const memberStem = join(memberDir, `${basename(stem)}.${tag}${k + 1}`);
     let a = withArg(withArg(args, '--out', memberStem), '--name', `${argValue(args, '--name') ?? basename(stem)}-m${k + 1}`);
     if (argValue(args, '--report')) a = withArg(a, '--report', `${memberStem}.py.json`);
     return [[...a, '--member', String(k + 1)], memberStem];
   });
+}
+
+/**
+ * The member runs of one model from several member recipes: the first recipe's members are
+ * STEM.m1..., the second's STEM.g2m1..., and so on. One recipe: as memberRuns.
+ */
+export function allMembers(groups: string[][], stem: string, memberDir = dirname(stem)): [string[], string][] {
+  if (groups.length === 1) return memberRuns(groups[0], stem, memberDir);
+  return groups.flatMap((g, i) => memberRuns(g, stem, memberDir, i === 0 ? 'm' : `g${i + 1}m`, true));
 }
 
 /** Runs scripts/train.py with progress on our stderr; rejects with E_MODEL on a non-zero exit. */
@@ -245,62 +286,70 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const ravdess = loadCorpus('ravdess', ravdessRoot);
   const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false)];
   if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false));
-  const augmentDirs: string[] = [];
-  const noise = opts.noise ?? (opts.trainArgs === undefined ? preset?.noise : undefined);
-  for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
-    if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
-    augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
-  }
-  const trainArgs = opts.trainArgs ?? preset?.trainArgs;
-  const extra = trainArgs ? trainArgs.split(/\s+/).filter(Boolean) : [];
-  const base = ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...extra];
+  const ownArgs = opts.trainArgs !== undefined;
+  const groupArgs = async (trainArgs: string | undefined, noise: string | undefined): Promise<string[]> => {
+    const augmentDirs: string[] = [];
+    for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
+      if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
+      augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
+    }
+    const extra = trainArgs ? trainArgs.split(/\s+/).filter(Boolean) : [];
+    return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...extra];
+  };
+  const base = await groupArgs(opts.trainArgs ?? preset?.trainArgs, opts.noise ?? (ownArgs ? undefined : preset?.noise));
+  // the preset's other member recipe and test-time augmentation come with its own arguments only
+  const more = !ownArgs && preset?.extraMembers ? [await groupArgs(preset.extraMembers.trainArgs, preset.extraMembers.noise)] : [];
+  const tta = ownArgs ? undefined : preset?.tta;
+  /** One protocol's runs: each member recipe with the protocol's arguments after it. */
+  const runsOf = (tail: string[]): string[][] => [[...base, ...tail], ...more.map((g) => [...g, ...tail])];
   // Results persist per protocol in runDir/metrics.json (for this exact recipe), so protocols can
   // run in separate invocations and in any order; each result is merged into the shipped model's
   // metadata as soon as it exists, when that model was trained with the same recipe.
-  const recipe = JSON.stringify(base);
+  const recipe = JSON.stringify(more.length || tta ? { groups: [base, ...more], tta } : base);
   const metricsFile = join(runDir, 'metrics.json');
   const saved = existsSync(metricsFile) ? JSON.parse(readFileSync(metricsFile, 'utf8')) : null;
   const metrics: Record<string, ModelMetric> = saved?.recipe === recipe ? saved.metrics : {};
-  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: extra, ...(saved?.recipe === recipe ? saved.summary : {}) };
+  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: (opts.trainArgs ?? preset?.trainArgs ?? '').split(/\s+/).filter(Boolean), ...(more.length ? { extraMembers: preset?.extraMembers } : {}), ...(tta ? { tta } : {}), ...(saved?.recipe === recipe ? saved.summary : {}) };
   const finalStem = join(opts.modelsDir, opts.name);
-  const finalArgs = [...base, '--out', finalStem, '--name', opts.name];
+  const finalArgs = runsOf(['--out', finalStem, '--name', opts.name]);
   const finalRecipe = join(runDir, 'final.recipe.json');
   const record = (key: string, m: ModelMetric) => {
     metrics[key] = m;
     writeFileSync(metricsFile, `${JSON.stringify({ recipe, metrics, summary }, null, 2)}\n`);
-    if (existsSync(`${finalStem}.json`) && existsSync(finalRecipe) && readFileSync(finalRecipe, 'utf8') === JSON.stringify(finalArgs)) {
+    if (existsSync(`${finalStem}.json`) && existsSync(finalRecipe) && readFileSync(finalRecipe, 'utf8') === JSON.stringify(finalArgs.length === 1 ? finalArgs[0] : finalArgs)) {
       addMetrics(`${finalStem}.json`, metrics);
     }
   };
 
   const folds = opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS;
-  const foldRun = (k: number): [string[], string] => {
+  const foldRun = (k: number): [string[][], string] => {
     const stem = join(runDir, `fold${k + 1}`);
-    return [[...base, '--holdout', `ravdess:${folds[k].join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`], stem];
+    return [runsOf(['--holdout', `ravdess:${folds[k].join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`]), stem];
   };
   const randomStem = join(runDir, 'random');
-  const randomArgs = [...base, '--random-split', '0.2', '--out', randomStem, '--name', `${opts.name}-random`, '--report', `${randomStem}.py.json`];
+  const randomArgs = runsOf(['--random-split', '0.2', '--out', randomStem, '--name', `${opts.name}-random`, '--report', `${randomStem}.py.json`]);
   const jobs = opts.jobs ?? 1;
   if (jobs > 1) {
     // Train everything first, `jobs` runs at a time (give each --threads 1 on a small machine);
     // the protocols below then find each run done and only score it.
     if (protocols.has('final')) mkdirSync(opts.modelsDir, { recursive: true });
     // an ensemble's members are separate runs, merged (cheaply) when each protocol is scored below
-    const runs: [string[], string, string?][] = [
+    const runs: [string[][], string, string?][] = [
       ...(protocols.has('folds') ? folds.map((_, k) => foldRun(k)) : []),
-      ...(protocols.has('final') ? [[finalArgs, finalStem, finalRecipe] as [string[], string, string]] : []),
-      ...(protocols.has('random') ? [[randomArgs, randomStem] as [string[], string]] : []),
+      ...(protocols.has('final') ? [[finalArgs, finalStem, finalRecipe] as [string[][], string, string]] : []),
+      ...(protocols.has('random') ? [[randomArgs, randomStem] as [string[][], string]] : []),
     ];
-    const tasks = runs.flatMap((t) => {
-      const members = memberRuns(t[0], t[1], runDir);
-      return members.length ? members : [t];
+    // [groups, stem, recipe file, tta]: a member is no model of its own, so it gets no tta
+    const tasks = runs.flatMap((t): [string[][], string, string | undefined, Tta | undefined][] => {
+      const members = allMembers(t[0], t[1], runDir);
+      return members.length ? members.map(([a, m]) => [[a], m, undefined, undefined]) : [[t[0], t[1], t[2], tta]];
     });
     let next = 0;
     const worker = async () => {
       while (next < tasks.length) {
-        const [args, stem, recipeFile] = tasks[next++];
+        const [groups, stem, recipeFile, modelTta] = tasks[next++];
         log(`\n== training ${stem} (${next}/${tasks.length}, ${jobs} at a time)`);
-        await trainOnce(runPython, args, stem, log, recipeFile);
+        await trainOnce(runPython, groups, stem, log, recipeFile, undefined, modelTta);
       }
     };
     await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker));
@@ -311,7 +360,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     for (const [k, actors] of folds.entries()) {
       log(`\n== fold ${k + 1}/${folds.length}: RAVDESS actors ${actors.join(',')} held out`);
       const [args, stem] = foldRun(k);
-      await trainOnce(runPython, args, stem, log);
+      await trainOnce(runPython, args, stem, log, undefined, undefined, tta);
       const r = await score(`${stem}.json`, filterSpeakers(ravdess, actors), 'ravdess', `${stem}.eval.json`);
       log(`fold ${k + 1} (earshot eval, actors ${actors.join(',')}): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
       results.push(r);
@@ -359,7 +408,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   if (protocols.has('final')) {
     log(`\n== final model: all clips -> ${finalStem}.onnx`);
     mkdirSync(opts.modelsDir, { recursive: true });
-    await trainOnce(runPython, finalArgs, finalStem, log, finalRecipe, runDir);
+    await trainOnce(runPython, finalArgs, finalStem, log, finalRecipe, runDir, tta);
     addMetrics(`${finalStem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
@@ -370,7 +419,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   }
   if (protocols.has('random')) {
     log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
-    await trainOnce(runPython, randomArgs, randomStem, log);
+    await trainOnce(runPython, randomArgs, randomStem, log, undefined, undefined, tta);
     const held = new Set((JSON.parse(readFileSync(`${randomStem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
     const r = await score(`${randomStem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${randomStem}.eval.json`);
     record('ravdess-random-split', metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only'));

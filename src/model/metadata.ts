@@ -65,6 +65,12 @@ const tensorSchema = z.object({
   init: z.number().optional(),
 });
 
+export const ttaSchema = z.object({
+  tempo: z.array(z.number().min(0.5).max(2)).min(1),
+  shiftFrames: z.array(z.number().int().min(0).max(50)).min(1),
+});
+export type Tta = z.infer<typeof ttaSchema>;
+
 export const modelMetadataSchema = z
   .object({
     /** Schema version of this file. */
@@ -135,6 +141,14 @@ export const modelMetadataSchema = z
         stateOutputs: z.array(tensorSchema),
       })
       .optional(),
+    /**
+     * Optional test-time augmentation: the runtime classifies each utterance once per (tempo,
+     * shift) pair and averages the probabilities. tempo resamples the frames (linear
+     * interpolation, as train.py's tempo augmentation: 1.1 = 10% faster); shiftFrames drops that
+     * many leading frames (another phase of the CNN's time pooling). Only for models that take any
+     * length (window.fixed false).
+     */
+    tta: ttaSchema.optional(),
     parameters: z.number().int().positive(),
     training: z.object({
       corpora: z.array(z.string()),
@@ -163,6 +177,7 @@ export const modelMetadataSchema = z
     }
     if (new Set(m.labels).size !== m.labels.length) ctx.addIssue({ code: 'custom', path: ['labels'], message: 'must not repeat a label' });
     if (m.window.minFrames > m.window.frames) ctx.addIssue({ code: 'custom', path: ['window', 'minFrames'], message: `must be <= window.frames (${m.window.frames})` });
+    if (m.tta && m.window.fixed) ctx.addIssue({ code: 'custom', path: ['tta'], message: 'needs a model that takes any length (window.fixed false)' });
   });
 
 export type ModelMetadata = z.output<typeof modelMetadataSchema>;

@@ -37,8 +37,11 @@ export class EmotionClassifier {
   private readonly utterInvStd: Float32Array;
   private readonly windowProbs: Float32Array;
   private readonly level: { log: number[]; ratio: number[] };
+  /** Test-time augmentation as [tempo, shiftFrames] pairs; empty: the utterance once, as it is. */
+  readonly tta: readonly (readonly [number, number])[];
+  private stretched: Float32Array;
 
-  private constructor(model: LoadedModel, session: ort.InferenceSession) {
+  private constructor(model: LoadedModel, session: ort.InferenceSession, tta: boolean) {
     this.model = model;
     this.meta = model.meta;
     this.labels = model.meta.labels;
@@ -51,10 +54,16 @@ export class EmotionClassifier {
     this.utterMean = new Float32Array(this.dim);
     this.utterInvStd = new Float32Array(this.dim);
     this.level = levelColumns(model.meta.featureNames);
+    const t = tta ? model.meta.tta : undefined;
+    this.tta = t ? t.tempo.flatMap((tempo) => t.shiftFrames.map((shift) => [tempo, shift] as const)) : [];
+    this.stretched = new Float32Array(this.tta.length ? this.input.length : 0);
   }
 
-  /** Loads a model by name (models/NAME.json), path, or the default; checks it and opens a session. */
-  static async load(nameOrPath?: string, opts: { modelsDir?: string; threads?: number } = {}): Promise<EmotionClassifier> {
+  /**
+   * Loads a model by name (models/NAME.json), path, or the default; checks it and opens a session.
+   * `tta: false` ignores the model's test-time augmentation (one run per utterance).
+   */
+  static async load(nameOrPath?: string, opts: { modelsDir?: string; threads?: number; tta?: boolean } = {}): Promise<EmotionClassifier> {
     const model = loadModel(nameOrPath, opts.modelsDir ?? MODELS_DIR);
     let session: ort.InferenceSession;
     try {
@@ -76,20 +85,39 @@ export class EmotionClassifier {
         `${model.onnxPath} has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}] but its metadata names input "${input.name}" and output "${output.name}"; re-export the model`,
       );
     }
-    return new EmotionClassifier(model, session);
+    return new EmotionClassifier(model, session, opts.tta ?? true);
   }
 
   /**
    * Classifies one utterance or window: `features` is frames*dim row-major raw frontend output.
    * Fixed-length models (window.fixed) are run over windows of window.frames (the last one
-   * zero-padded after normalisation) and their probabilities averaged.
+   * zero-padded after normalisation) and their probabilities averaged. With test-time
+   * augmentation (metadata `tta`), the probabilities are the mean over its variants.
    */
   async classify(features: Float32Array, frames: number): Promise<Classification> {
     if (frames <= 0 || features.length < frames * this.dim) {
       throw new EarshotError('E_CONFIG', `classify needs frames*${this.dim} features, got ${features.length} for ${frames} frames`);
     }
     const w = this.meta.window;
-    if (!w.fixed) {
+    if (!w.fixed && this.tta.length) {
+      this.probs.fill(0);
+      const d = this.dim;
+      for (const [tempo, shift] of this.tta) {
+        const k = Math.min(shift, frames - 1);
+        const src = features.subarray(k * d, frames * d);
+        let n = frames - k;
+        if (tempo !== 1) {
+          const need = stretchedLength(n, tempo) * d;
+          if (this.stretched.length < need) this.stretched = new Float32Array(need * 2);
+          n = stretchFrames(src, n, d, tempo, this.stretched);
+          await this.run(this.stretched, 0, n, n, this.windowProbs);
+        } else {
+          await this.run(src, 0, n, n, this.windowProbs);
+        }
+        for (let c = 0; c < this.probs.length; c++) this.probs[c] += this.windowProbs[c];
+      }
+      for (let c = 0; c < this.probs.length; c++) this.probs[c] /= this.tta.length;
+    } else if (!w.fixed) {
       await this.run(features, 0, frames, frames, this.probs);
     } else {
       this.probs.fill(0);
@@ -176,6 +204,28 @@ export class EmotionClassifier {
   async close(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Frames after resampling `frames` frames by `tempo` (train.py's tempo augmentation: at least 2). */
+export function stretchedLength(frames: number, tempo: number): number {
+  return Math.max(2, Math.round(frames / tempo));
+}
+
+/**
+ * Resamples a frames*dim row-major sequence in time by `tempo` (1.1 = 10% faster, fewer frames)
+ * into `out` with linear interpolation between neighbouring frames, as scripts/train/data.py's
+ * Augment does (positions linspace(0, frames-1, n)). Returns the new frame count.
+ */
+export function stretchFrames(src: Float32Array, frames: number, dim: number, tempo: number, out: Float32Array): number {
+  const n = stretchedLength(frames, tempo);
+  for (let t = 0; t < n; t++) {
+    const pos = (t * (frames - 1)) / (n - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(lo + 1, frames - 1);
+    const w = pos - lo;
+    for (let j = 0; j < dim; j++) out[t * dim + j] = src[lo * dim + j] * (1 - w) + src[hi * dim + j] * w;
+  }
+  return n;
 }
 
 /** Numerically stable softmax of `logits` into `out`. */
