@@ -70,12 +70,14 @@ test('EARSHOT_CONFIG names the file; JSON works as well as YAML', () => {
 
 test('env and flag strings are typed by the schema field they set (no hand casting)', () => {
   const c = loadDaemonConfig({
-    flags: { set: ['pipeline.vad.thresholdDb=12.5', 'mqtt.discovery=off', 'pipeline.mode=window'], stdout: true },
+    flags: { set: ['pipeline.vad.thresholdDb=12.5', 'mqtt.discovery=off', 'pipeline.mode=window', 'modelTta=false'], stdout: true },
     env: { EARSHOT_MQTT_PROTOCOL_VERSION: '5', EARSHOT_CAPTURE_REALTIME: 'false', EARSHOT_MQTT_QUEUE_MAX_ENTRIES: '50', EARSHOT_DEVICE_ID: '0042', EARSHOT_MQTT_PASSWORD: '123' },
   });
   assert.is(c.pipeline.vad.thresholdDb, 12.5);
   assert.is(c.mqtt.discovery, false);
   assert.is(c.pipeline.mode, 'window');
+  assert.is(c.modelTta, false, 'the model\'s test-time augmentation can be turned off');
+  assert.is(loadDaemonConfig({ flags: {}, env: {} }).modelTta, true, 'and is on by default');
   assert.is(c.mqtt.protocolVersion, 5);
   assert.is(c.capture.realtime, false);
   assert.is(c.mqtt.queue.maxEntries, 50);

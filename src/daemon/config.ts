@@ -43,6 +43,12 @@ export const daemonConfigSchema = z.strictObject({
   model: z.string().min(1).default(DEFAULT_MODEL),
   /** ONNX Runtime intra-op threads. Default 1 (one core stays free for capture and MQTT). */
   modelThreads: z.number().int().min(1).max(64).default(1),
+  /**
+   * The model's test-time augmentation (metadata `tta`: each utterance classified once per variant,
+   * probabilities averaged). Default true; false runs the model once per utterance, for less CPU
+   * at a lower accuracy (MODELS.md gives both figures).
+   */
+  modelTta: z.boolean().default(true),
   capture: z
     .strictObject({
       /** Where audio comes from: file:PATH, portaudio[:DEVICE][@RATE], arecord[:DEVICE][@RATE], stdin:s16le:RATE, or `demo`. Default `portaudio` (the default input; arecord if naudiodon cannot load). */

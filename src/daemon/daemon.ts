@@ -47,7 +47,7 @@ export interface DaemonContext {
   env?: NodeJS.ProcessEnv;
   /** where `stdout: true` writes events; default process.stdout */
   stdout?: { write(line: string): unknown };
-  loadClassifier?: (model: string, threads: number) => Promise<EmotionClassifier>;
+  loadClassifier?: (model: string, threads: number, tta: boolean) => Promise<EmotionClassifier>;
   decode?: (path: string) => Promise<DecodedAudio>;
   createSource?: (d: SourceDescriptor, ctx: CaptureContext, timing: CaptureTiming) => Promise<CaptureSource>;
   createClient?: MqttClientFactory;
@@ -136,7 +136,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     const descriptor = describeSource(c);
     this.sourceName = c.capture.source === DEMO_SOURCE ? `demo (${formatSource(descriptor)})` : formatSource(descriptor);
 
-    this.classifier = await (this.ctx.loadClassifier ?? ((m, threads) => EmotionClassifier.load(m, { threads })))(c.model, c.modelThreads);
+    this.classifier = await (this.ctx.loadClassifier ?? ((m, threads, tta) => EmotionClassifier.load(m, { threads, tta })))(c.model, c.modelThreads, c.modelTta);
     log.info({ model: this.classifier.meta.name, labels: this.classifier.labels, path: this.classifier.model.onnxPath }, 'model loaded');
     const pipeline = new EmotionPipeline({ classifier: this.classifier, config: c.pipeline, log: log.child({ stage: 'pipeline' }) });
     this.pipeline = pipeline;
