@@ -72,8 +72,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
   const corpus = parseCorpusKind(opts.corpus);
   let items = loadCorpus(corpus, dir);
   if (opts.actors) items = filterSpeakers(items, parseSpeakers(opts.actors));
-  // commander's --no-tta sets tta false
-  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta ?? true });
+  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta });
   try {
     let last = 0;
     const report = await evaluateItems(classifier, items, {

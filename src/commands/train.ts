@@ -123,7 +123,7 @@ export type PythonRunner = (args: string[]) => Promise<void>;
  * train.py argument list per member recipe (usually one); several are merged into one graph.
  */
 async function trainOnce(runPython: PythonRunner, groups: string[][], stem: string, log: (s: string) => void, recipe = `${stem}.recipe.json`, memberDir = dirname(stem), tta?: Tta): Promise<void> {
-  const want = JSON.stringify(groups.length === 1 ? groups[0] : groups);
+  const want = recipeKey(groups);
   if (existsSync(recipe) && existsSync(`${stem}.json`) && readFileSync(recipe, 'utf8') === want) {
     log(`reusing ${stem}.onnx (trained with the same arguments)`);
     setTta(`${stem}.json`, tta);
@@ -141,6 +141,16 @@ async function trainOnce(runPython: PythonRunner, groups: string[][], stem: stri
   }
   setTta(`${stem}.json`, tta);
   writeFileSync(recipe, want);
+}
+
+/** What a recipe file holds: one member recipe's arguments as they are (older runs stay reusable), several as a list. */
+function recipeKey(groups: string[][]): string {
+  return JSON.stringify(groups.length === 1 ? groups[0] : groups);
+}
+
+/** train.py arguments from a --train-args string. */
+function splitArgs(s: string | undefined): string[] {
+  return s ? s.split(/\s+/).filter(Boolean) : [];
 }
 
 /** Records the recipe's test-time augmentation in a model's metadata (or removes a stale one). */
@@ -293,8 +303,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
       augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
     }
-    const extra = trainArgs ? trainArgs.split(/\s+/).filter(Boolean) : [];
-    return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...extra];
+    return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
   };
   const base = await groupArgs(opts.trainArgs ?? preset?.trainArgs, opts.noise ?? (ownArgs ? undefined : preset?.noise));
   // the preset's other member recipe and test-time augmentation come with its own arguments only
@@ -309,14 +318,14 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const metricsFile = join(runDir, 'metrics.json');
   const saved = existsSync(metricsFile) ? JSON.parse(readFileSync(metricsFile, 'utf8')) : null;
   const metrics: Record<string, ModelMetric> = saved?.recipe === recipe ? saved.metrics : {};
-  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: (opts.trainArgs ?? preset?.trainArgs ?? '').split(/\s+/).filter(Boolean), ...(more.length ? { extraMembers: preset?.extraMembers } : {}), ...(tta ? { tta } : {}), ...(saved?.recipe === recipe ? saved.summary : {}) };
+  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: splitArgs(opts.trainArgs ?? preset?.trainArgs), ...(more.length ? { extraMembers: preset?.extraMembers } : {}), ...(tta ? { tta } : {}), ...(saved?.recipe === recipe ? saved.summary : {}) };
   const finalStem = join(opts.modelsDir, opts.name);
   const finalArgs = runsOf(['--out', finalStem, '--name', opts.name]);
   const finalRecipe = join(runDir, 'final.recipe.json');
   const record = (key: string, m: ModelMetric) => {
     metrics[key] = m;
     writeFileSync(metricsFile, `${JSON.stringify({ recipe, metrics, summary }, null, 2)}\n`);
-    if (existsSync(`${finalStem}.json`) && existsSync(finalRecipe) && readFileSync(finalRecipe, 'utf8') === JSON.stringify(finalArgs.length === 1 ? finalArgs[0] : finalArgs)) {
+    if (existsSync(`${finalStem}.json`) && existsSync(finalRecipe) && readFileSync(finalRecipe, 'utf8') === recipeKey(finalArgs)) {
       addMetrics(`${finalStem}.json`, metrics);
     }
   };

@@ -115,10 +115,8 @@ export class EmotionClassifier {
           const need = stretchedLength(n, tempo) * d;
           if (this.stretched.length < need) this.stretched = new Float32Array(need * 2);
           n = stretchFrames(src, n, d, tempo, this.stretched);
-          await this.run(this.stretched, 0, n, n, this.windowProbs);
-        } else {
-          await this.run(src, 0, n, n, this.windowProbs);
         }
+        await this.run(tempo === 1 ? src : this.stretched, 0, n, n, this.windowProbs);
         for (let c = 0; c < this.probs.length; c++) this.probs[c] += this.windowProbs[c];
       }
       for (let c = 0; c < this.probs.length; c++) this.probs[c] /= this.tta.length;
