@@ -13,7 +13,7 @@ import { createFft16, fft16, Fft16, powerSpectrum16 } from './fft16';
 import { createPitch, pitch, Pitch } from './pitch';
 
 // Extras arrive packed in one i32, four bits per slot (slot k in bits 4k..4k+3, in output order);
-// the first zero slot ends the list. src/frontend/frontend.ts packs them.
+// the first zero slot ends the list. src/runtime/frontend/frontend.ts packs them.
 const EXTRA_RMS = 1;
 const EXTRA_ZCR = 2;
 const EXTRA_F0 = 3;

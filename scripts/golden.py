@@ -6,7 +6,7 @@ Regenerate (Debian python3-torch 1.13 / python3-torchaudio 0.13, NOT a venv pyth
     /usr/bin/python3 scripts/golden.py --mistakes   # prints how far typical bugs land vs the test tolerances
 
 Everything is computed in float64 with torch/torchaudio and saved as float32. Definitions (the
-contract of src/frontend/config.ts; field names are earshot's):
+contract of src/runtime/frontend/config.ts; field names are earshot's):
  1. x = int16 samples / 32768 (mono, sampleRate 16000).
  2. Pre-emphasis over the whole signal: y[n] = x[n] - a*x[n-1], y[0] = x[0]
     (a = preEmphasis, 0 = off), as torchaudio.functional.preemphasis (>= 2.0; written out here).

@@ -4,7 +4,8 @@
  * a non-zero exit.
  */
 import { Command } from 'commander';
-import { EarshotError } from './errors.ts';
+import { EarshotError } from './core/errors.ts';
+import { VERSION } from './core/version.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerDevices } from './commands/devices.ts';
 import { registerAnalyze } from './commands/analyze.ts';
@@ -15,7 +16,7 @@ import { registerRun } from './commands/run.ts';
 
 const program = new Command('earshot')
   .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError();
 
 registerFeatures(program);

@@ -5,12 +5,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { decodeAudioFile } from '../src/audio/decode.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { BENCH_FRONTEND } from '../src/bench/frontend.ts';
 import { ReferenceMfcc } from '../src/bench/reference-mfcc.ts';
-import { frameCount, parseFrontendConfig } from '../src/frontend/config.ts';
-import { Frontend } from '../src/frontend/frontend.ts';
-import { DEFAULT_CLIP } from '../src/util/paths.ts';
+import { frameCount, parseFrontendConfig } from '../src/runtime/frontend/config.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { DEFAULT_CLIP } from '../src/core/paths.ts';
 
 test('the plain-TS fft.js baseline computes the same MFCCs as the WASM frontend', async () => {
   const x = (await decodeAudioFile(DEFAULT_CLIP)).samples;

@@ -5,15 +5,15 @@
 import { Command } from 'commander';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ArecordSource } from '../src/capture/arecord.ts';
-import { formatDeviceListing, listCaptureDevices, parseArecordL, runCommand } from '../src/capture/devices.ts';
-import { FileReplaySource } from '../src/capture/file-replay.ts';
-import { formatSource, parseSource } from '../src/capture/parse-source.ts';
-import { loadNaudiodon } from '../src/capture/portaudio.ts';
-import { realTimers, type CaptureCondition, type CaptureSource, type CaptureTimers } from '../src/capture/source.ts';
-import { SupervisedSource } from '../src/capture/supervisor.ts';
+import { ArecordSource } from '../src/runtime/capture/arecord.ts';
+import { formatDeviceListing, listCaptureDevices, parseArecordL, runCommand } from '../src/runtime/capture/devices.ts';
+import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
+import { formatSource, parseSource } from '../src/runtime/capture/parse-source.ts';
+import { loadNaudiodon } from '../src/runtime/capture/portaudio.ts';
+import { realTimers, type CaptureCondition, type CaptureSource, type CaptureTimers } from '../src/runtime/capture/source.ts';
+import { SupervisedSource } from '../src/runtime/capture/supervisor.ts';
 import { registerDevices } from '../src/commands/devices.ts';
-import { EarshotError } from '../src/errors.ts';
+import { EarshotError } from '../src/core/errors.ts';
 import { CORPUS_CLIP, makeAlsaFixture } from './helpers/alsa.ts';
 
 const alsa = makeAlsaFixture();

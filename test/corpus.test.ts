@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CORPUS_LABELS, EMOTIONS, filterSpeakers, loadCorpus, scanCorpus } from '../src/corpus/index.ts';
-import { parseEmodb, parseRavdess, parseTess } from '../src/corpus/parsers.ts';
-import { isEarshotError } from '../src/errors.ts';
+import { CORPUS_LABELS, EMOTIONS, filterSpeakers, loadCorpus, scanCorpus } from '../src/training/corpus/index.ts';
+import { parseEmodb, parseRavdess, parseTess } from '../src/training/corpus/parsers.ts';
+import { isEarshotError } from '../src/core/errors.ts';
 
 const DATA = new URL('../../shared/data/', import.meta.url).pathname;
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CONFIG_LEAVES, environmentNames, loadDaemonConfig, type LoadConfigInput } from '../src/daemon/config.ts';
-import { EarshotError } from '../src/errors.ts';
+import { EarshotError } from '../src/core/errors.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-daemon-config-'));

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { connect, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent } from '../src/publish/payloads.ts';
+import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent } from '../src/runtime/publish/payloads.ts';
 import { makeAlsaFixture } from './helpers/alsa.ts';
 import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { DATA, ROOT } from './helpers/paths.ts';

@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeAudioBuffer, decodeAudioFile, type DecodedAudio } from '../src/audio/decode.ts';
-import { EarshotError } from '../src/errors.ts';
+import { decodeAudioBuffer, decodeAudioFile, type DecodedAudio } from '../src/runtime/audio/decode.ts';
+import { EarshotError } from '../src/core/errors.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const dataDir = resolve(repoRoot, '..', 'shared', 'data');

@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeAudioFile } from '../src/audio/decode.ts';
-import { Frontend } from '../src/frontend/frontend.ts';
-import { readNpy } from '../src/io/npy.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { readNpy } from '../src/training/npy.ts';
 import { DATA } from './helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-features-'));

@@ -5,10 +5,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeAudioFile } from '../src/audio/decode.ts';
-import { frameCount, parseFrontendConfig, type FrontendConfigInput } from '../src/frontend/config.ts';
-import { Frontend } from '../src/frontend/frontend.ts';
-import { EarshotError } from '../src/errors.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { frameCount, parseFrontendConfig, type FrontendConfigInput } from '../src/runtime/frontend/config.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { EarshotError } from '../src/core/errors.ts';
 import { DATA } from './helpers/paths.ts';
 
 const clip = (await decodeAudioFile(`${DATA}/ravdess/Actor_02/03-01-05-02-01-01-02.flac`)).samples; // angry, strong, female

@@ -30,9 +30,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { Frontend } from '../src/frontend/frontend.ts';
-import { decodeNpy } from '../src/io/npy.ts';
-import { featureNames, frameCount, parseFrontendConfig, type FrontendConfig, type FrontendConfigInput } from '../src/frontend/config.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { decodeNpy } from '../src/training/npy.ts';
+import { featureNames, frameCount, parseFrontendConfig, type FrontendConfig, type FrontendConfigInput } from '../src/runtime/frontend/config.ts';
 
 const DIR = new URL('./fixtures/golden/', import.meta.url);
 const configs = JSON.parse(readFileSync(new URL('configs.json', DIR), 'utf8')) as Record<string, FrontendConfigInput>;

@@ -3,14 +3,14 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isEarshotError } from '../src/errors.ts';
-import { listModels, loadModel, modelMetadataSchema, resolveModelPath } from '../src/model/metadata.ts';
-import { confusionMatrix, scoreConfusion, sd } from '../src/model/metrics.ts';
-import { EmotionClassifier, softmax, stretchedLength, stretchFrames } from '../src/model/session.ts';
-import { confusionSvg } from '../src/model/confusion-svg.ts';
-import { decodeAudioFile } from '../src/audio/decode.ts';
-import { Frontend } from '../src/frontend/frontend.ts';
-import { speechSpans } from '../src/vad/speech-spans.ts';
+import { isEarshotError } from '../src/core/errors.ts';
+import { listModels, loadModel, modelMetadataSchema, resolveModelPath } from '../src/runtime/model/metadata.ts';
+import { confusionMatrix, scoreConfusion, sd } from '../src/training/metrics.ts';
+import { EmotionClassifier, softmax, stretchedLength, stretchFrames } from '../src/runtime/model/session.ts';
+import { confusionSvg } from '../src/training/confusion-svg.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { speechSpans } from '../src/runtime/vad/speech-spans.ts';
 import { DATA } from './helpers/paths.ts';
 
 // A real exported model (scripts/train.py on RAVDESS actors 01-02), committed as a test fixture.

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../src/io/npy.ts';
-import { EarshotError } from '../src/errors.ts';
+import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../src/training/npy.ts';
+import { EarshotError } from '../src/core/errors.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-npy-'));
 const python = (code: string, ...args: string[]) => execFileSync('/usr/bin/python3', ['-c', code, ...args], { encoding: 'utf8' }).trim();

@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import { appendFileSync, mkdtempSync, rmSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OfflineQueue } from '../src/publish/offline-queue.ts';
-import { isEarshotError } from '../src/errors.ts';
+import { OfflineQueue } from '../src/runtime/publish/offline-queue.ts';
+import { isEarshotError } from '../src/core/errors.ts';
 
 const dirs: string[] = [];
 process.once('exit', () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -6,14 +6,15 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeAudioFile } from '../src/audio/decode.ts';
-import { frameCount } from '../src/frontend/config.ts';
-import { resample } from '../src/frontend/resampler.ts';
-import { EmotionClassifier } from '../src/model/session.ts';
-import type { PipelineConfigInput } from '../src/pipeline/config.ts';
-import { EmotionPipeline } from '../src/pipeline/pipeline.ts';
-import { toEmotionEvent, type PipelineClock, type PipelineResult } from '../src/pipeline/types.ts';
-import { emotionEventSchema, emotionStateSchema, type EmotionState } from '../src/publish/payloads.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { frameCount } from '../src/runtime/frontend/config.ts';
+import { resample } from '../src/runtime/frontend/resampler.ts';
+import { EmotionClassifier } from '../src/runtime/model/session.ts';
+import type { PipelineConfigInput } from '../src/runtime/pipeline/config.ts';
+import { EmotionPipeline } from '../src/runtime/pipeline/pipeline.ts';
+import type { PipelineClock, PipelineResult, PipelineState } from '../src/runtime/pipeline/types.ts';
+import { toEmotionEvent, toEmotionState } from '../src/runtime/publish/from-pipeline.ts';
+import { emotionEventSchema, emotionStateSchema } from '../src/runtime/publish/payloads.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
 const MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
@@ -206,7 +207,7 @@ test('latency and wall-clock times follow the injected clock', async () => {
   const clock = { t: 0, now() { return this.t; }, epochMs() { return 1_700_000_000_000 + this.t; } } satisfies PipelineClock & { t: number };
   const p = new EmotionPipeline({ classifier, clock, config: { smoothing: { minConfidence: 0, minDwellMs: 0 } } });
   const results: PipelineResult[] = [];
-  const states: EmotionState[] = [];
+  const states: PipelineState[] = [];
   p.on('result', (r) => results.push(r));
   p.on('state', (s) => states.push(s));
   const x = conversation([clips[0]]);
@@ -232,7 +233,7 @@ test('latency and wall-clock times follow the injected clock', async () => {
   // payloads: the publisher adds id and deviceId
   assert.ok(emotionEventSchema.safeParse(toEmotionEvent(r, 'kitchen-x-000001', 'kitchen')).success);
   assert.is(states.length, 1);
-  assert.ok(emotionStateSchema.safeParse(states[0]).success, JSON.stringify(states[0]));
+  assert.ok(emotionStateSchema.safeParse(toEmotionState(states[0])).success, JSON.stringify(states[0]));
   assert.is(states[0].label, r.label);
   assert.is(states[0].timestamp, new Date(1_700_000_060_000).toISOString());
 });

@@ -7,9 +7,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeAudioFile } from '../src/audio/decode.ts';
-import type { FrontendConfigInput } from '../src/frontend/config.ts';
-import { Frontend } from '../src/frontend/frontend.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import type { FrontendConfigInput } from '../src/runtime/frontend/config.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
 import { DATA } from './helpers/paths.ts';
 
 const SR = 16000;

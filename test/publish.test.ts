@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { startMosquitto, freePort, makeTestCertificates, type TestCertificates } from './helpers/mosquitto.ts';
-import { isEarshotError } from '../src/errors.ts';
-import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/publish/publisher.ts';
-import { parsePublisherConfig, type PublisherConfigInput } from '../src/publish/config.ts';
-import { startEmbeddedBroker } from '../src/publish/embedded-broker.ts';
-import { EventIdSource } from '../src/publish/event-id.ts';
-import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent, type EmotionState } from '../src/publish/payloads.ts';
+import { isEarshotError } from '../src/core/errors.ts';
+import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/runtime/publish/publisher.ts';
+import { parsePublisherConfig, type PublisherConfigInput } from '../src/runtime/publish/config.ts';
+import { startEmbeddedBroker } from '../src/runtime/publish/embedded-broker.ts';
+import { EventIdSource } from '../src/runtime/publish/event-id.ts';
+import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
 
 // Everything a test starts is registered here and torn down after it, pass or fail, so a failed
 // assertion cannot leave a broker or client keeping the process alive.
@@ -96,7 +96,7 @@ function firstArrivals(messages: Received[]): { ids: string[]; duplicates: numbe
 }
 
 test('the @example payloads documented in payloads.ts satisfy their schemas', () => {
-  const text = readFileSync(new URL('../src/publish/payloads.ts', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('../src/runtime/publish/payloads.ts', import.meta.url), 'utf8');
   const examples = [...text.matchAll(/@example\n((?: \*  ?[^@\n/].*\n)+)/g)].map((m) => JSON.parse(m[1].replace(/^ \* ?/gm, '').replace(/\n/g, '')));
   const schemas = [emotionStateSchema, emotionEventSchema, metricsSchema, haDiscoveryConfigSchema];
   assert.is(examples.length, schemas.length);
@@ -123,7 +123,7 @@ test('a publisher process killed with SIGKILL shows as offline through its last 
   const broker = await mosquitto();
   const watcher = await subscribe(broker.url, ['earshot/testdev/status']);
   const cfg = JSON.stringify({ url: broker.url, deviceId: 'testdev', stateDir: stateDir(), keepaliveSec: 60 });
-  const src = new URL('../src/publish/', import.meta.url).href;
+  const src = new URL('../src/runtime/publish/', import.meta.url).href;
   const code = `
     import { MqttPublisher } from '${src}publisher.ts';
     import { parsePublisherConfig } from '${src}config.ts';

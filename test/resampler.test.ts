@@ -1,4 +1,4 @@
-// The resampler against its stated specification (src/frontend/resampler.ts): pass-band gain,
+// The resampler against its stated specification (src/runtime/frontend/resampler.ts): pass-band gain,
 // stop-band rejection, streaming invariance, output length, time alignment, rate validation,
 // and a real TESS clip taken to 44.1/48/22.05 kHz by sox and brought back.
 import { test } from 'uvu';
@@ -13,12 +13,12 @@ import {
   STOPBAND_DB,
   SUPPORTED_RATES,
   resample,
-} from '../src/frontend/resampler.ts';
-import { EarshotError } from '../src/errors.ts';
+} from '../src/runtime/frontend/resampler.ts';
+import { EarshotError } from '../src/core/errors.ts';
 
 // Build the kernel if it is missing or older than its source (scripts/build-wasm.sh's command),
 // so this file also runs on its own.
-const wasm = 'build/resampler.wasm';
+const wasm = 'dist/wasm/resampler.wasm';
 const source = 'assembly/resampler.ts';
 const stale = (() => {
   try {

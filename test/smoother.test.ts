@@ -3,7 +3,7 @@
 // after a long gap, and that a state is reported only when the label changes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EmotionSmoother, smootherConfigSchema } from '../src/pipeline/smoother.ts';
+import { EmotionSmoother, smootherConfigSchema } from '../src/runtime/pipeline/smoother.ts';
 
 const close = (a: ArrayLike<number>, b: number[], tol = 1e-6) => {
   assert.is(a.length, b.length);

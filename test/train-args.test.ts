@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFolds, SHIPPED_RECIPES } from '../src/commands/train.ts';
-import { parseFrontendConfig } from '../src/frontend/config.ts';
+import { parseFrontendConfig } from '../src/runtime/frontend/config.ts';
 import { ROOT } from './helpers/paths.ts';
-import { EarshotError } from '../src/errors.ts';
+import { EarshotError } from '../src/core/errors.ts';
 
 test('--folds accepts lists and ranges, as its help shows', () => {
   assert.equal(parseFolds('1-4;5,6, 7,8;19-20'), [['01', '02', '03', '04'], ['05', '06', '07', '08'], ['19', '20']]);

@@ -9,13 +9,13 @@ import { basename, join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
 import { pythonRunner, runTrain, SHIPPED_RECIPES } from '../src/commands/train.ts';
 import { runFeatures } from '../src/commands/features.ts';
-import { Frontend } from '../src/frontend/frontend.ts';
-import { fileFeatures } from '../src/frontend/file-features.ts';
-import { loadModel } from '../src/model/metadata.ts';
-import { decodeAudioFile } from '../src/audio/decode.ts';
-import { speechSpans } from '../src/vad/speech-spans.ts';
-import { EmotionClassifier } from '../src/model/session.ts';
-import { EmotionStream } from '../src/model/stream.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { fileFeatures } from '../src/runtime/frontend/file-features.ts';
+import { loadModel } from '../src/runtime/model/metadata.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { speechSpans } from '../src/runtime/vad/speech-spans.ts';
+import { EmotionClassifier } from '../src/runtime/model/session.ts';
+import { EmotionStream } from '../src/runtime/model/stream.ts';
 
 const RAVDESS = new URL('../../shared/data/ravdess/', import.meta.url).pathname;
 

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeAudioFile } from '../src/audio/decode.ts';
-import { frameCount, parseFrontendConfig } from '../src/frontend/config.ts';
-import { EnergyVad, vadConfigSchema, type VadConfigInput } from '../src/vad/energy-vad.ts';
-import { FrameEnergy } from '../src/vad/frame-energy.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { frameCount, parseFrontendConfig } from '../src/runtime/frontend/config.ts';
+import { EnergyVad, vadConfigSchema, type VadConfigInput } from '../src/runtime/vad/energy-vad.ts';
+import { FrameEnergy } from '../src/runtime/vad/frame-energy.ts';
 import { DATA } from './helpers/paths.ts';
 
 const RATE = 16000;

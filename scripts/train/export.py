@@ -1,4 +1,4 @@
-"""ONNX export (opset 17, dynamic time axis) and the model metadata JSON that src/model/metadata.ts
+"""ONNX export (opset 17, dynamic time axis) and the model metadata JSON that src/runtime/model/metadata.ts
 validates. Metrics are added later by `earshot eval` / `earshot train` (TypeScript), because the
 numbers a model ships with must come from the runtime that serves it."""
 import hashlib

@@ -26,14 +26,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
-import { decodeAudioFile, type DecodedAudio } from '../audio/decode.ts';
+import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
 import { loadDaemonConfig } from '../daemon/config.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
 import { createLogger } from '../daemon/logger.ts';
-import { DEFAULT_MODEL, listModels, MODELS_DIR } from '../model/metadata.ts';
-import { RollingPercentiles } from '../pipeline/stats.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../publish/embedded-broker.ts';
-import { DEFAULT_CLIP, ROOT } from '../util/paths.ts';
+import { DEFAULT_MODEL, listModels, MODELS_DIR } from '../runtime/model/metadata.ts';
+import { RollingPercentiles } from '../runtime/pipeline/stats.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
+import { DEFAULT_CLIP, ROOT } from '../core/paths.ts';
 
 /** Until models/earshot-crnn is trained, the committed test model stands in (said in the output). */
 const FALLBACK_MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');

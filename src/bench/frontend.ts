@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { frameCount, parseFrontendConfig, type FrontendConfigInput } from '../frontend/config.ts';
-import { Frontend } from '../frontend/frontend.ts';
+import { ROOT } from '../core/paths.ts';
+import { frameCount, parseFrontendConfig, type FrontendConfigInput } from '../runtime/frontend/config.ts';
+import { Frontend } from '../runtime/frontend/frontend.ts';
 import { ReferenceMfcc } from './reference-mfcc.ts';
 
 export const BENCH_FRONTEND: FrontendConfigInput = { frameLength: 512, hopLength: 160, fftSize: 512, melBands: 40, mfcc: 20 };
@@ -65,7 +65,7 @@ function meydaRunner(x: Float32Array): Runner {
  */
 export function benchTorchaudio(x: Float32Array): number | null {
   const py = '/usr/bin/python3';
-  const script = fileURLToPath(new URL('../../scripts/bench_torchaudio.py', import.meta.url));
+  const script = join(ROOT, 'scripts', 'bench_torchaudio.py');
   if (!existsSync(py) || !existsSync(script)) return null;
   const dir = mkdtempSync(join(tmpdir(), 'earshot-bench-'));
   try {

@@ -9,11 +9,11 @@
  * A warm-up pass over one loop of the clip runs first, so ONNX Runtime's first-run cost is not
  * counted.
  */
-import { decodeAudioFile } from '../audio/decode.ts';
-import { EmotionClassifier } from '../model/session.ts';
-import type { PipelineConfigInput } from '../pipeline/config.ts';
-import { EmotionPipeline } from '../pipeline/pipeline.ts';
-import { DEFAULT_CLIP } from '../util/paths.ts';
+import { decodeAudioFile } from '../runtime/audio/decode.ts';
+import { EmotionClassifier } from '../runtime/model/session.ts';
+import type { PipelineConfigInput } from '../runtime/pipeline/config.ts';
+import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
+import { DEFAULT_CLIP } from '../core/paths.ts';
 
 export interface PipelineBenchOptions {
   /** seconds of audio to run (the clip is looped); default 60 */

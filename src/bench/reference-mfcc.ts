@@ -5,7 +5,7 @@
  * as the f32 frontend (checked in test/bench.test.ts) so the comparison is like for like.
  */
 import FFT from 'fft.js';
-import type { FrontendConfig } from '../frontend/config.ts';
+import type { FrontendConfig } from '../runtime/frontend/config.ts';
 
 function hzToMel(f: number): number {
   return 2595 * Math.log10(1 + f / 700);

@@ -2,7 +2,7 @@
  * How many times faster than real time the resampler converts each supported rate to 16 kHz,
  * fed in 20 ms chunks as a capture source delivers them. Called by `earshot bench`.
  */
-import { Resampler, SUPPORTED_RATES } from '../frontend/resampler.ts';
+import { Resampler, SUPPORTED_RATES } from '../runtime/frontend/resampler.ts';
 
 export interface ResamplerBenchResult {
   /** input rate (Hz), converted to 16 kHz */

@@ -13,11 +13,11 @@
  * still analysed and the exit code is 1.
  */
 import type { Command } from 'commander';
-import { EarshotError, isEarshotError } from '../errors.ts';
-import { EmotionClassifier } from '../model/session.ts';
-import { analyzeFile, type FileAnalysis } from '../pipeline/analyze-file.ts';
-import { SEGMENT_MODES, type PipelineConfigInput } from '../pipeline/config.ts';
-import { EmotionPipeline } from '../pipeline/pipeline.ts';
+import { EarshotError, isEarshotError } from '../core/errors.ts';
+import { EmotionClassifier } from '../runtime/model/session.ts';
+import { analyzeFile, type FileAnalysis } from '../runtime/pipeline/analyze-file.ts';
+import { SEGMENT_MODES, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
+import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 
 const pct = (p: number) => `${(p * 100).toFixed(0).padStart(3)}%`;
 const sec = (s: number) => s.toFixed(2).padStart(6);

@@ -3,11 +3,11 @@
  * timed tests). Every comparison is a ratio measured side by side in one run.
  */
 import type { Command } from 'commander';
-import { decodeAudioFile } from '../audio/decode.ts';
+import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import { benchFrontend, type FrontendBenchRow } from '../bench/frontend.ts';
 import { benchResampler } from '../bench/resampler.ts';
 import { benchDaemon, daemonBenchReport } from '../bench/daemon.ts';
-import { DEFAULT_CLIP } from '../util/paths.ts';
+import { DEFAULT_CLIP } from '../core/paths.ts';
 
 export interface BenchOptions {
   seconds: string;

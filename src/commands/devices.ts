@@ -1,7 +1,7 @@
 /** `earshot devices`: what --source can capture from on this machine. Exit 0 even with no sound card. */
 import type { Command } from 'commander';
-import { formatDeviceListing, listCaptureDevices, runCommand } from '../capture/devices.ts';
-import { loadNaudiodon } from '../capture/portaudio.ts';
+import { formatDeviceListing, listCaptureDevices, runCommand } from '../runtime/capture/devices.ts';
+import { loadNaudiodon } from '../runtime/capture/portaudio.ts';
 
 export function registerDevices(program: Command): void {
   program

@@ -5,12 +5,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CORPORA, filterSpeakers, loadCorpus, type CorpusKind } from '../corpus/index.ts';
-import { EarshotError } from '../errors.ts';
-import { confusionSvg } from '../model/confusion-svg.ts';
-import { evaluateItems, type EvalReport } from '../model/evaluate.ts';
-import { formatReport } from '../model/metrics.ts';
-import { EmotionClassifier } from '../model/session.ts';
+import { CORPORA, filterSpeakers, loadCorpus, type CorpusKind } from '../training/corpus/index.ts';
+import { EarshotError } from '../core/errors.ts';
+import { confusionSvg } from '../training/confusion-svg.ts';
+import { evaluateItems, type EvalReport } from '../training/evaluate.ts';
+import { formatReport } from '../training/metrics.ts';
+import { EmotionClassifier } from '../runtime/model/session.ts';
 
 export interface EvalOptions {
   corpus: string;

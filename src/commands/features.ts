@@ -8,15 +8,15 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { CORPORA, loadCorpus, type CorpusItem, type CorpusKind } from '../corpus/index.ts';
-import { EarshotError, isEarshotError } from '../errors.ts';
-import { featureNames, parseFrontendConfig, type FrontendConfig } from '../frontend/config.ts';
-import { fileFeatures } from '../frontend/file-features.ts';
-import { Frontend } from '../frontend/frontend.ts';
-import { writeNpy } from '../io/npy.ts';
-import { loadModel } from '../model/metadata.ts';
-import { ProgressBar } from '../util/progress.ts';
-import { speechSpans, type Span } from '../vad/speech-spans.ts';
+import { CORPORA, loadCorpus, type CorpusItem, type CorpusKind } from '../training/corpus/index.ts';
+import { EarshotError, isEarshotError } from '../core/errors.ts';
+import { featureNames, parseFrontendConfig, type FrontendConfig } from '../runtime/frontend/config.ts';
+import { fileFeatures } from '../runtime/frontend/file-features.ts';
+import { Frontend } from '../runtime/frontend/frontend.ts';
+import { writeNpy } from '../training/npy.ts';
+import { loadModel } from '../runtime/model/metadata.ts';
+import { ProgressBar } from '../training/progress.ts';
+import { speechSpans, type Span } from '../runtime/vad/speech-spans.ts';
 
 const AUDIO_EXT = /\.(wav|flac|aif|aiff|aifc)$/i;
 

@@ -5,11 +5,11 @@
  * orderly shutdown bounded by a hard deadline (shutdownTimeoutMs), then exits.
  */
 import type { Command } from 'commander';
-import { SOURCE_FORMS } from '../capture/parse-source.ts';
+import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
 import { environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
-import { isEarshotError } from '../errors.ts';
+import { isEarshotError } from '../core/errors.ts';
 
 interface RunFlags extends FlagValues {
   config?: string;

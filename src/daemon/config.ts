@@ -15,11 +15,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseSource } from '../capture/parse-source.ts';
-import { EarshotError } from '../errors.ts';
-import { DEFAULT_MODEL } from '../model/metadata.ts';
-import { pipelineConfigSchema } from '../pipeline/config.ts';
-import { publisherConfigSchema } from '../publish/config.ts';
+import { parseSource } from '../runtime/capture/parse-source.ts';
+import { EarshotError } from '../core/errors.ts';
+import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
+import { pipelineConfigSchema } from '../runtime/pipeline/config.ts';
+import { publisherConfigSchema } from '../runtime/publish/config.ts';
 
 /** `--source demo`: the bundled clip, replayed once at real time (see daemon.ts). */
 export const DEMO_SOURCE = 'demo';

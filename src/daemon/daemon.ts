@@ -16,21 +16,23 @@
  * Process concerns (signals, the hard deadline, exit codes) live in src/commands/run.ts.
  */
 import { EventEmitter } from 'node:events';
-import { decodeAudioFile, type DecodedAudio } from '../audio/decode.ts';
-import { createSource as realCreateSource, type CaptureContext } from '../capture/create-source.ts';
-import { runCommand as realRunCommand, type RunCommand } from '../capture/devices.ts';
-import { formatSource, parseSource, type SourceDescriptor } from '../capture/parse-source.ts';
-import type { CaptureCondition, CaptureSource, CaptureTiming } from '../capture/source.ts';
-import { SupervisedSource } from '../capture/supervisor.ts';
-import { EarshotError } from '../errors.ts';
-import { EmotionClassifier } from '../model/session.ts';
-import { EmotionPipeline } from '../pipeline/pipeline.ts';
-import { toEmotionEvent, type PipelineResult } from '../pipeline/types.ts';
-import type { EmotionEvent } from '../publish/payloads.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../publish/embedded-broker.ts';
-import { EventIdSource } from '../publish/event-id.ts';
-import { MqttPublisher, packageVersion, type MqttClientFactory } from '../publish/publisher.ts';
-import { DEMO_CLIP } from '../util/paths.ts';
+import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
+import { createSource as realCreateSource, type CaptureContext } from '../runtime/capture/create-source.ts';
+import { runCommand as realRunCommand, type RunCommand } from '../runtime/capture/devices.ts';
+import { formatSource, parseSource, type SourceDescriptor } from '../runtime/capture/parse-source.ts';
+import type { CaptureCondition, CaptureSource, CaptureTiming } from '../runtime/capture/source.ts';
+import { SupervisedSource } from '../runtime/capture/supervisor.ts';
+import { EarshotError } from '../core/errors.ts';
+import { EmotionClassifier } from '../runtime/model/session.ts';
+import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
+import type { PipelineResult } from '../runtime/pipeline/types.ts';
+import { toEmotionEvent, toEmotionState } from '../runtime/publish/from-pipeline.ts';
+import type { EmotionEvent } from '../runtime/publish/payloads.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
+import { EventIdSource } from '../runtime/publish/event-id.ts';
+import { MqttPublisher, type MqttClientFactory } from '../runtime/publish/publisher.ts';
+import { DEMO_CLIP } from '../core/paths.ts';
+import { VERSION } from '../core/version.ts';
 import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
 import { startHttpServer, type HttpEndpoint } from './http.ts';
 import type { Logger } from './logger.ts';
@@ -75,7 +77,7 @@ export function describeSource(c: DaemonConfig): SourceDescriptor {
 
 export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   readonly config: DaemonConfig;
-  readonly version = packageVersion();
+  readonly version = VERSION;
   readonly notifier: SdNotifier;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -286,7 +288,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       log.debug({ id: event.id, label: event.label, confidence: +event.confidence.toFixed(3), latencyMs: +r.latencyMs.toFixed(1) }, 'event');
     });
     pipeline.on('state', (state) => {
-      publisher.publishEmotion(state);
+      publisher.publishEmotion(toEmotionState(state));
       log.info({ label: state.label, confidence: +state.confidence.toFixed(3) }, `emotion is now ${state.label}`);
     });
     pipeline.on('error', (e) => log.warn({ err: e }, 'pipeline stage failed on one segment; going on'));

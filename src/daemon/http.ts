@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EarshotError } from '../errors.ts';
+import { EarshotError } from '../core/errors.ts';
 import type { HealthVerdict } from './metrics.ts';
 
 export interface Observable {

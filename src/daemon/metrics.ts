@@ -4,8 +4,8 @@
  * https://prometheus.io/docs/instrumenting/exposition_formats/). Units follow Prometheus naming:
  * seconds and bytes, `_total` for counters.
  */
-import type { CaptureConditionKind } from '../capture/source.ts';
-import type { PipelineStats } from '../pipeline/stats.ts';
+import type { CaptureConditionKind } from '../runtime/capture/source.ts';
+import type { PipelineStats } from '../runtime/pipeline/stats.ts';
 
 export const CONDITION_KINDS: readonly Exclude<CaptureConditionKind, 'recovered'>[] = ['no-data', 'device-lost', 'flatline'];
 

@@ -1,0 +1,140 @@
+/**
+ * FLAC via @wasm-audio-decoders/flac (libFLAC in WASM), fed frames we split and CRC-check ourselves
+ * (see flac-frames.ts for why), then checked against the stream's own STREAMINFO: the sample count
+ * and the MD5 signature of the decoded audio (RFC 9639 section 8.2) tell a damaged file from a good one.
+ */
+import { createHash } from 'node:crypto';
+import { FLACDecoder, type FLACDecodedAudio } from '@wasm-audio-decoders/flac';
+import { EarshotError } from '../../core/errors.ts';
+import { splitFlacFrames } from './flac-frames.ts';
+import type { DecodedAudio } from './decode.ts';
+
+const REEXPORT = 're-export it (e.g. `flac -d` then `flac` again from the original) or re-copy it if the transfer was cut short';
+
+interface StreamInfo {
+  sampleRate: number;
+  channels: number;
+  bitsPerSample: number;
+  /** 0 means "unknown" in the spec */
+  totalSamples: number;
+  /** all zero means "not computed by the encoder" */
+  md5: Uint8Array;
+}
+
+export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+  const info = parseStreamInfo(bytes, name);
+  const { frames, samples: headerSamples } = splitFlacFrames(bytes, name, REEXPORT);
+  if (frames.length === 0) {
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC file has no audio frames (${info.totalSamples} samples declared): it is empty or truncated; ${REEXPORT}`);
+  }
+  if (info.totalSamples !== 0 && headerSamples !== info.totalSamples) {
+    throw new EarshotError(
+      'E_AUDIO_FORMAT',
+      `${name}: the FLAC file is truncated or damaged: STREAMINFO declares ${info.totalSamples} samples but its frames hold ${headerSamples}; ${REEXPORT}`,
+    );
+  }
+  const decoded = await decodeWithLibFlac(frames, name);
+  const { channelData, samplesDecoded } = decoded;
+
+  if (decoded.errors.length > 0) {
+    const first = decoded.errors[0]!;
+    throw new EarshotError(
+      'E_AUDIO_FORMAT',
+      `${name}: the FLAC stream is corrupt (${decoded.errors.length} decode error(s); first at frame ${first.frameNumber}, byte ${first.inputBytes}: ${first.message}); ${REEXPORT}`,
+    );
+  }
+  if (samplesDecoded === 0 || channelData.length === 0) {
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC file decodes to no audio (${info.totalSamples} samples declared, none decoded): it is empty or damaged; ${REEXPORT}`);
+  }
+  if (samplesDecoded !== headerSamples) {
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC frames declare ${headerSamples} samples but ${samplesDecoded} decoded; the file is damaged: ${REEXPORT}`);
+  }
+  if (channelData.length !== info.channels) {
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC frames carry ${channelData.length} channel(s) but STREAMINFO declares ${info.channels}; the file is damaged: ${REEXPORT}`);
+  }
+
+  const samples = toIntegerScaleMono(channelData, samplesDecoded, info, name);
+  const sampleRate = info.sampleRate;
+  return { sampleRate, channels: info.channels, samples, format: `flac/${info.bitsPerSample}`, durationSec: samplesDecoded / sampleRate };
+}
+
+/**
+ * The WASM decoder scales by 1/(2^(b-1) - 1); earshot scales every integer format by 1/2^(b-1)
+ * (as sox does), so the integer samples are recovered exactly (float32 holds 24 bits, and the
+ * rounding error stays below 0.25 LSB), checked against the MD5, rescaled and averaged in one pass.
+ */
+function toIntegerScaleMono(channelData: Float32Array[], frames: number, info: StreamInfo, name: string): Float32Array {
+  const channels = channelData.length;
+  const decoderScale = 2 ** (info.bitsPerSample - 1) - 1;
+  const outScale = 1 / (2 ** (info.bitsPerSample - 1) * channels);
+  const out = channels === 1 ? channelData[0]! : new Float32Array(frames); // a single channel is rewritten in place
+  const checkMd5 = info.bitsPerSample <= 24 && info.md5.some((b) => b !== 0);
+  const bytesPerSample = Math.ceil(info.bitsPerSample / 8);
+  const md5Input = checkMd5 ? new DataView(new ArrayBuffer(frames * channels * bytesPerSample)) : undefined;
+  let p = 0;
+  for (let f = 0; f < frames; f++) {
+    let sum = 0;
+    for (let c = 0; c < channels; c++) {
+      const v = Math.round(channelData[c]![f]! * decoderScale);
+      sum += v;
+      if (md5Input) {
+        // The MD5 covers the interleaved samples as signed little-endian integers of whole bytes.
+        if (bytesPerSample === 1) md5Input.setInt8(p, v);
+        else if (bytesPerSample === 2) md5Input.setInt16(p, v, true);
+        else { md5Input.setUint16(p, v & 0xffff, true); md5Input.setInt8(p + 2, v >> 16); }
+        p += bytesPerSample;
+      }
+    }
+    out[f] = sum * outScale;
+  }
+  if (md5Input) {
+    const actual = createHash('md5').update(new Uint8Array(md5Input.buffer)).digest();
+    if (!actual.equals(info.md5)) {
+      throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC audio fails its MD5 check (decoded samples differ from what was encoded): the file is damaged; ${REEXPORT}`);
+    }
+  }
+  return out;
+}
+
+/** Runs libFLAC once over all frames and frees its WASM instance whatever happens. */
+async function decodeWithLibFlac(frames: Uint8Array[], name: string): Promise<FLACDecodedAudio> {
+  const decoder = new FLACDecoder();
+  try {
+    await decoder.ready;
+    // The library console.error()s every frame error as well as returning it; we report them
+    // ourselves in one EarshotError, so silence it for the synchronous part of decodeFrames (the
+    // whole decode runs before its first await, so no other code can log in between).
+    const consoleError = console.error;
+    let pending: Promise<FLACDecodedAudio>;
+    console.error = () => {};
+    try {
+      pending = decoder.decodeFrames(frames);
+    } finally {
+      console.error = consoleError;
+    }
+    return await pending;
+  } catch (e) {
+    if (e instanceof EarshotError) throw e;
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC decoder rejected the file (${(e as Error).message}); ${REEXPORT}`, { cause: e });
+  } finally {
+    decoder.free();
+  }
+}
+
+function parseStreamInfo(bytes: Uint8Array, name: string): StreamInfo {
+  // 'fLaC', then the first metadata block, which the spec requires to be the 34-byte STREAMINFO.
+  if (bytes.length < 42) throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC header is truncated (${bytes.length} bytes, STREAMINFO needs 42); ${REEXPORT}`);
+  const blockType = bytes[4]! & 0x7f;
+  const blockLength = (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!;
+  if (blockType !== 0 || blockLength < 34) {
+    throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC file does not start with a STREAMINFO block (type ${blockType}, ${blockLength} bytes); the header is damaged: ${REEXPORT}`);
+  }
+  const b = (i: number) => bytes[8 + i]!;
+  const sampleRate = (b(10) << 12) | (b(11) << 4) | (b(12) >> 4);
+  const channels = ((b(12) >> 1) & 0x7) + 1;
+  const bitsPerSample = (((b(12) & 1) << 4) | (b(13) >> 4)) + 1;
+  const totalSamples = (b(13) & 0xf) * 2 ** 32 + ((b(14) << 24) >>> 0) + (b(15) << 16) + (b(16) << 8) + b(17);
+  if (sampleRate === 0) throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC STREAMINFO says a sample rate of 0 Hz; the header is damaged: ${REEXPORT}`);
+  if (bitsPerSample < 4) throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC STREAMINFO says ${bitsPerSample} bits per sample; the header is damaged: ${REEXPORT}`);
+  return { sampleRate, channels, bitsPerSample, totalSamples, md5: bytes.slice(26, 42) };
+}

@@ -1,0 +1,33 @@
+/**
+ * The pipeline's settings: one zod schema for the type, the defaults and the validation. The
+ * daemon's config schema nests it (as `pipeline`); `earshot analyze` fills it from its flags.
+ */
+import { z } from 'zod';
+import { EarshotError } from '../../core/errors.ts';
+import { vadConfigSchema } from '../vad/energy-vad.ts';
+import { smootherConfigSchema } from './smoother.ts';
+import { formatIssues } from '../../core/schema.ts';
+
+export const SEGMENT_MODES = ['utterance', 'window'] as const;
+
+export const pipelineConfigSchema = z.object({
+  /** "utterance": one result per VAD segment; "window": sliding windows of the model's meta.window over speech. Default "utterance". */
+  mode: z.enum(SEGMENT_MODES).default('utterance'),
+  /** Utterance mode: longer speech is cut into pieces of at most this many seconds. Default 6. */
+  maxUtteranceSeconds: z.number().min(0.5).max(60).default(6),
+  /** Segments that may wait while one inference runs; when full, the oldest waiting one is dropped. Default 1. */
+  queueDepth: z.number().int().min(1).max(64).default(1),
+  /** Results whose latency percentiles stats() reports. Default 256. */
+  latencyWindow: z.number().int().min(8).max(100000).default(256),
+  vad: vadConfigSchema.prefault({}),
+  smoothing: smootherConfigSchema.prefault({}),
+});
+export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+
+/** Validates a pipeline config; every problem is listed with its path (e.g. `vad.thresholdDb`). */
+export function parsePipelineConfig(input: unknown, where = 'pipeline config'): PipelineConfig {
+  const r = pipelineConfigSchema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  throw new EarshotError('E_CONFIG', `invalid ${where}:\n  ${formatIssues(r.error.issues).join('\n  ')}`);
+}

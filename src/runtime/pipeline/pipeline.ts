@@ -1,0 +1,336 @@
+/**
+ * The live inference pipeline: capture chunks in, emotion results and smoothed states out.
+ *
+ *   resample (to the model frontend's rate) -> Frontend (the model's metadata) -> FrameEnergy + EnergyVad
+ *   -> Segmenter (utterances or windows) -> InferenceQueue (one in flight) -> EmotionSmoother -> events
+ *
+ * `earshot analyze` and the daemon both run this class, so a file and a microphone stream are
+ * treated identically; the result depends only on the samples, never on how they were chunked
+ * (every stage is streaming-exact, test/pipeline.test.ts holds it to 1e-6).
+ *
+ * Audio is processed synchronously inside push(), in sub-blocks of SUB_BLOCK_FRAMES hops, so the
+ * VAD never runs more than one sub-block ahead of the features and every buffer is bounded and
+ * preallocated. Silence costs the resampler, the frontend and one mean square per frame; it never
+ * reaches the model.
+ *
+ * Time: stream time (seconds) is the first chunk's `time` plus the samples pushed since; it is
+ * mapped to the wall clock through the arrival of the chunks (the audio at stream time t arrived
+ * with the chunk that contains it), which is also where a result's latency is measured from.
+ */
+import type { AudioChunk } from '../capture/source.ts';
+import { EarshotError } from '../../core/errors.ts';
+import { Frontend, type FrontendOptions } from '../frontend/frontend.ts';
+import { Resampler } from '../frontend/resampler.ts';
+import type { Classification, EmotionClassifier } from '../model/session.ts';
+import { EnergyVad, vadFrames } from '../vad/energy-vad.ts';
+import { FrameEnergy } from '../vad/frame-energy.ts';
+import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from './config.ts';
+import { InferenceQueue, type Job } from './inference.ts';
+import { Segmenter, type Segment } from './segmenter.ts';
+import { EmotionSmoother } from './smoother.ts';
+import { RollingPercentiles, type PipelineStats } from './stats.ts';
+import { GuardedEmitter, probabilityRecord, stderrPipelineLog, systemClock, type PipelineClock, type PipelineEvents, type PipelineLog, type PipelineResult, type PipelineState } from './types.ts';
+
+/** Hops of audio handled per step (32 = 320 ms at a 10 ms hop): bounds how far the VAD runs ahead. */
+const SUB_BLOCK_FRAMES = 32;
+/** Chunk arrivals remembered for mapping stream time to arrival time (covers the hang-over at any chunk size >= 5 ms). */
+const ARRIVALS = 256;
+
+/** Everything the pipeline needs, as one object. */
+export interface PipelineContext {
+  /** A loaded model; the pipeline builds the frontend from its metadata and does not close it. */
+  classifier: EmotionClassifier;
+  config?: PipelineConfigInput | PipelineConfig;
+  clock?: PipelineClock;
+  log?: PipelineLog;
+  /** Frontend kernel options (SIMD on/off), for tests and benchmarks. */
+  frontend?: FrontendOptions;
+}
+
+/** What the pipeline remembers about a segment between handing it over and its result. */
+interface SegmentInfo {
+  startSec: number;
+  endSec: number;
+  start: string;
+  end: string;
+  /** monotonic ms when the segment's last audio arrived */
+  endArrival: number;
+}
+
+export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
+  readonly config: PipelineConfig;
+  readonly classifier: EmotionClassifier;
+  readonly modelName: string;
+  readonly labels: readonly string[];
+  /** the model frontend's rate (Hz) and hop (samples) */
+  readonly sampleRate: number;
+  readonly hop: number;
+  private readonly clock: PipelineClock;
+  private readonly frameLength: number;
+  private readonly frontend: Frontend;
+  private readonly energy: FrameEnergy;
+  private readonly vad: EnergyVad;
+  private readonly segmenter: Segmenter;
+  private readonly queue: InferenceQueue<SegmentInfo>;
+  private readonly smoother: EmotionSmoother;
+  private readonly latency: RollingPercentiles;
+  private readonly inferenceLatency: RollingPercentiles;
+  private readonly resamplers = new Map<number, Resampler>();
+  private resampler: Resampler | null = null;
+  private readonly subBlock: number;
+  // stream state
+  private origin = 0;
+  private inputSamples = 0;
+  private expectedTime = NaN;
+  private readonly arrivalEnd = new Float64Array(ARRIVALS);
+  private readonly arrivalMono = new Float64Array(ARRIVALS);
+  private arrivalNext = 0;
+  private arrivalCount = 0;
+  private lastEpoch = 0;
+  private lastEndSec = 0;
+  // totals
+  private audioSeconds = 0;
+  private framesProcessed = 0;
+  private speechFrames = 0;
+  private pushMs = 0;
+  private droppedFrames = 0;
+  private segments = 0;
+  private results = 0;
+  private stateChanges = 0;
+  private seq = 0;
+
+  constructor(ctx: PipelineContext) {
+    super(ctx.log ?? stderrPipelineLog, 'pipeline');
+    this.config = parsePipelineConfig(ctx.config);
+    this.classifier = ctx.classifier;
+    this.clock = ctx.clock ?? systemClock;
+    const meta = ctx.classifier.meta;
+    this.modelName = meta.name;
+    this.labels = ctx.classifier.labels;
+    this.frontend = new Frontend(ctx.classifier.model.frontend, ctx.frontend);
+    const fc = this.frontend.config;
+    this.sampleRate = fc.sampleRate;
+    this.hop = fc.hopLength;
+    this.frameLength = fc.frameLength;
+    this.subBlock = SUB_BLOCK_FRAMES * fc.hopLength;
+    this.energy = new FrameEnergy(fc.frameLength, fc.hopLength);
+    const c = this.config;
+    const hopSec = fc.hopLength / fc.sampleRate;
+    const { onsetFrames, hangoverFrames } = vadFrames(c.vad, hopSec);
+    this.segmenter = new Segmenter(
+      {
+        mode: c.mode,
+        dim: this.frontend.dim,
+        maxFrames: Math.max(meta.window.minFrames, Math.round(c.maxUtteranceSeconds / hopSec)),
+        windowFrames: meta.window.frames,
+        hopFrames: meta.window.hopFrames,
+        minFrames: meta.window.minFrames,
+        // how far back a VAD boundary can name a frame the segmenter has already received
+        lookBackFrames: onsetFrames + hangoverFrames + 2 * fc.deltas + SUB_BLOCK_FRAMES,
+      },
+      (s) => this.onSegment(s),
+    );
+    this.vad = new EnergyVad(c.vad, hopSec, this.segmenter);
+    this.queue = new InferenceQueue<SegmentInfo>(ctx.classifier, this.frontend.dim, this.segmenter.maxSegmentFrames, c.queueDepth, () => this.clock.now(), {
+      result: (job, cl, _started, done) => this.onResult(job, cl, done),
+      error: (job, e) => this.fire('error', new EarshotError('E_MODEL', `inference failed on ${job.info.startSec.toFixed(2)}-${job.info.endSec.toFixed(2)} s: ${e.message}`, { cause: e })),
+    });
+    this.smoother = new EmotionSmoother(this.labels.length, c.smoothing);
+    this.latency = new RollingPercentiles(c.latencyWindow);
+    this.inferenceLatency = new RollingPercentiles(c.latencyWindow);
+  }
+
+  /**
+   * Builds the resampler for a capture rate now rather than on the first chunk (its filter table
+   * takes up to 40 ms); throws E_SAMPLE_RATE for a rate the resampler cannot convert, so a daemon
+   * can refuse a source before it starts.
+   */
+  prepare(sampleRate: number): void {
+    if (!this.resamplers.has(sampleRate)) this.resamplers.set(sampleRate, new Resampler(sampleRate, this.sampleRate));
+  }
+
+  /** Feeds one capture chunk (any size, any supported rate; the samples are not kept). Throws E_SAMPLE_RATE for an unsupported rate. */
+  push(chunk: AudioChunk): void {
+    const t0 = this.clock.now();
+    if (!this.resampler || this.resampler.fromRate !== chunk.sampleRate) this.startStream(chunk);
+    const rate = chunk.sampleRate;
+    // a capture timestamp ahead of the samples received means audio was lost upstream
+    if (chunk.time > this.expectedTime + 1 / rate) this.droppedFrames += Math.round(((chunk.time - this.expectedTime) * this.sampleRate) / this.hop);
+    this.expectedTime = chunk.time + chunk.samples.length / rate;
+    this.inputSamples += chunk.samples.length;
+    this.audioSeconds += chunk.samples.length / rate;
+    this.lastEndSec = this.origin + this.inputSamples / rate;
+    this.lastEpoch = this.clock.epochMs();
+    this.arrivalEnd[this.arrivalNext] = this.lastEndSec;
+    this.arrivalMono[this.arrivalNext] = t0;
+    this.arrivalNext = (this.arrivalNext + 1) % ARRIVALS;
+    if (this.arrivalCount < ARRIVALS) this.arrivalCount++;
+    try {
+      this.feed(this.resampler!.process(chunk.samples));
+    } catch (e) {
+      this.fire('error', e as Error);
+    }
+    this.pushMs += this.clock.now() - t0;
+  }
+
+  /**
+   * Ends the stream (end of file, capture stopped): flushes the resampler and the frontend, closes
+   * open speech, and resolves when every segment has been classified. The next push() starts a new
+   * stream (the smoother's state carries over; reset() clears it too).
+   */
+  async end(): Promise<void> {
+    if (this.resampler) {
+      const t0 = this.clock.now();
+      try {
+        this.feed(this.resampler.flush());
+        this.vad.finish();
+        const tail = this.frontend.flush();
+        this.framesProcessed += tail.frames;
+        this.segmenter.push(tail);
+      } catch (e) {
+        this.fire('error', e as Error);
+      }
+      this.pushMs += this.clock.now() - t0;
+      this.resampler = null;
+    }
+    await this.queue.drain();
+  }
+
+  /** Resolves when no inference is running or queued (analyze and benchmarks await it to apply back-pressure). */
+  drain(): Promise<void> {
+    return this.queue.drain();
+  }
+
+  /** True while an inference runs or waits. */
+  get busy(): boolean {
+    return this.queue.inFlight || this.queue.queued > 0;
+  }
+
+  /** Abandons the current stream (queued segments are discarded; one already running still reports) and the smoothed state. */
+  reset(): void {
+    this.resampler = null;
+    this.queue.clear();
+    this.smoother.reset();
+  }
+
+  /** Smoothed probabilities now, by label (all zero before the first result). */
+  currentProbabilities(): Record<string, number> {
+    return probabilityRecord(this.labels, this.smoother.probabilities);
+  }
+
+  stats(): PipelineStats {
+    const [p50, p99] = this.latency.percentiles([50, 99]);
+    const [i50, i99] = this.inferenceLatency.percentiles([50, 99]);
+    const processingMs = this.pushMs + this.queue.busyMs;
+    return {
+      audioSeconds: this.audioSeconds,
+      framesProcessed: this.framesProcessed,
+      speechFrames: this.speechFrames + this.vad.activeFrameCount,
+      processingMs,
+      realTimeFactor: this.audioSeconds > 0 ? processingMs / 1000 / this.audioSeconds : 0,
+      latencyMs: { p50, p99 },
+      inferenceLatencyMs: { p50: i50, p99: i99 },
+      droppedFrames: this.droppedFrames,
+      droppedInferences: this.queue.droppedInferences,
+      segmentsDropped: this.segmenter.droppedShort,
+      segments: this.segments,
+      results: this.results,
+      stateChanges: this.stateChanges,
+      inferenceErrors: this.queue.inferenceErrors,
+      listenerErrors: this.listenerErrors,
+      inFlight: this.queue.inFlight,
+      queued: this.queue.queued,
+    };
+  }
+
+  private startStream(chunk: AudioChunk): void {
+    this.prepare(chunk.sampleRate);
+    const r = this.resamplers.get(chunk.sampleRate)!;
+    r.reset();
+    this.resampler = r;
+    this.frontend.reset();
+    this.energy.reset();
+    this.speechFrames += this.vad.activeFrameCount;
+    this.vad.reset();
+    this.segmenter.reset();
+    this.origin = chunk.time;
+    this.inputSamples = 0;
+    this.expectedTime = chunk.time;
+    this.arrivalCount = 0;
+  }
+
+  private feed(y: Float32Array): void {
+    for (let off = 0; off < y.length; off += this.subBlock) {
+      const part = y.length <= this.subBlock ? y : y.subarray(off, off + this.subBlock);
+      const n = this.energy.push(part);
+      const levels = this.energy.levels();
+      for (let i = 0; i < n; i++) this.vad.step(levels[i]);
+      const block = this.frontend.push(part);
+      this.framesProcessed += block.frames;
+      this.segmenter.push(block);
+    }
+  }
+
+  /** Monotonic arrival time of the chunk holding stream time t (the oldest remembered if t is older). */
+  private arrivalOf(t: number): number {
+    let found = this.arrivalMono[(this.arrivalNext - 1 + ARRIVALS) % ARRIVALS];
+    for (let i = 1; i <= this.arrivalCount; i++) {
+      const k = (this.arrivalNext - i + ARRIVALS) % ARRIVALS;
+      if (this.arrivalEnd[k] < t) break;
+      found = this.arrivalMono[k];
+    }
+    return found;
+  }
+
+  private isoOf(t: number): string {
+    return new Date(this.lastEpoch - (this.lastEndSec - t) * 1000).toISOString();
+  }
+
+  private onSegment(s: Segment): void {
+    const startSec = this.origin + (s.startFrame * this.hop) / this.sampleRate;
+    const endSec = this.origin + ((s.endFrame - 1) * this.hop + this.frameLength) / this.sampleRate;
+    const info: SegmentInfo = { startSec, endSec, start: this.isoOf(startSec), end: this.isoOf(endSec), endArrival: this.arrivalOf(endSec) };
+    this.segments++;
+    this.queue.submit(s, info, (dst) => this.segmenter.copyFrames(s.startFrame, s.endFrame, dst));
+  }
+
+  private onResult(job: Job<SegmentInfo>, c: Classification, doneAt: number): void {
+    const i = job.info;
+    const latencyMs = doneAt - i.endArrival;
+    const inferenceLatencyMs = doneAt - job.queuedAt;
+    this.latency.add(latencyMs);
+    this.inferenceLatency.add(inferenceLatencyMs);
+    const result: PipelineResult = {
+      seq: ++this.seq,
+      kind: job.segment.kind,
+      startSec: i.startSec,
+      endSec: i.endSec,
+      start: i.start,
+      end: i.end,
+      durationMs: Math.round((i.endSec - i.startSec) * 1000),
+      frames: job.frames,
+      label: c.label,
+      confidence: c.confidence,
+      probabilities: probabilityRecord(this.labels, c.probabilities),
+      model: this.modelName,
+      latencyMs,
+      inferenceLatencyMs,
+    };
+    this.results++;
+    // the smoother runs on stream time, so its dwell and reset times mean the same for a file
+    // analysed at 100x real time as for a live microphone
+    const changed = this.smoother.update(c.probabilities, i.endSec * 1000);
+    this.fire('result', result);
+    if (changed) {
+      this.stateChanges++;
+      const state: PipelineState = {
+        label: this.labels[changed.index],
+        confidence: changed.confidence,
+        probabilities: probabilityRecord(this.labels, changed.probabilities),
+        timestamp: new Date(this.clock.epochMs()).toISOString(),
+        model: this.modelName,
+      };
+      this.fire('state', state);
+    }
+  }
+}

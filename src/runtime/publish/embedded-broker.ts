@@ -1,0 +1,44 @@
+/**
+ * An in-process MQTT 3.1.1 broker (aedes, in-memory, retained messages kept while it runs) for a
+ * single device without Mosquitto: `earshot run --embedded-broker`, demos, tests. Listens on
+ * loopback only; a broker reachable from the network should be a real one with TLS and auth.
+ */
+import { createServer, type AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import { EarshotError } from '../../core/errors.ts';
+
+export interface EmbeddedBroker {
+  /** `mqtt://127.0.0.1:<port>`. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedBroker(opts: { port?: number; host?: string } = {}): Promise<EmbeddedBroker> {
+  const host = opts.host ?? '127.0.0.1';
+  const broker = await Aedes.createBroker();
+  const server = createServer(broker.handle);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 1883, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    const e = err as NodeJS.ErrnoException;
+    throw new EarshotError('E_BROKER', `cannot start the embedded MQTT broker on ${host}:${opts.port ?? 1883}: ${e.message}; pick a free port (0 = any) or stop what listens there`, { cause: err });
+  }
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `mqtt://${host}:${port}`,
+    port,
+    close: async () => {
+      // Closing the broker first ends its client connections, so server.close() can finish.
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

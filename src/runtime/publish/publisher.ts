@@ -1,0 +1,400 @@
+/**
+ * The MQTT stage of the daemon: status with a last will, retained emotion state, events through
+ * the on-disk queue (at least once, in order, across broker and daemon restarts), metrics, and
+ * Home Assistant discovery. Topics and payloads: ./payloads.ts.
+ *
+ * Delivery of events: `publishEvent` appends to the OfflineQueue first, then a pump hands queued
+ * entries to the client (up to `maxInFlight` unacknowledged) whenever it is connected; a PUBACK
+ * removes the entry. When the connection drops, mqtt.js keeps its unacknowledged QoS 1 packets
+ * and resends them on reconnect *before* it emits `connect` (client.js `_onConnect`), so on every
+ * `connect` whatever is still queued has never been delivered and is sent from the oldest: order
+ * is kept and nothing is skipped. A new process simply starts from the oldest queued entry.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect as mqttConnect } from 'mqtt';
+import { EarshotError } from '../../core/errors.ts';
+import { VERSION } from '../../core/version.ts';
+import { baseTopicOf, type PublisherConfig } from './config.ts';
+import { discoveryMessages } from './discovery.ts';
+import { OfflineQueue, type Clock } from './offline-queue.ts';
+import { topicsFor, type EmotionEvent, type EmotionState, type Metrics, type Topics } from './payloads.ts';
+
+/** What the publisher needs of an MQTT client; mqtt.js's MqttClient fits it. */
+export interface MqttClientLike {
+  /** mqtt.js reads `reconnectPeriod` each time it schedules a retry; the publisher grows it (backoff). */
+  options: { reconnectPeriod?: number };
+  publish(topic: string, message: string, opts: { qos: 0 | 1; retain: boolean }, callback?: (err?: Error) => void): unknown;
+  subscribe(topic: string, opts: { qos: 0 | 1 }, callback?: (err: Error | null) => void): unknown;
+  on(event: 'connect' | 'close' | 'reconnect', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error & { code?: string | number }) => void): unknown;
+  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
+  end(force: boolean, opts: object, callback: () => void): unknown;
+}
+
+/** The subset of mqtt.js IClientOptions the publisher sets. */
+export interface MqttConnectOptions {
+  clientId: string;
+  username?: string;
+  password?: string;
+  keepalive: number;
+  clean: boolean;
+  protocolVersion: 4 | 5;
+  reconnectPeriod: number;
+  connectTimeout: number;
+  resubscribe: boolean;
+  queueQoSZero: boolean;
+  will: { topic: string; payload: Buffer; qos: 1; retain: true };
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+export type MqttClientFactory = (url: string, opts: MqttConnectOptions) => MqttClientLike;
+
+/** pino-compatible: `log.info({ fields }, 'message')`. */
+export interface PublisherLog {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface PublisherContext {
+  config: PublisherConfig;
+  clock?: Clock;
+  createClient?: MqttClientFactory;
+  log?: PublisherLog;
+  /** earshot version for discovery and metrics. Default: this package's (src/core/version.ts). */
+  version?: string;
+  /** Shown as the device model in Home Assistant. */
+  deviceModel?: string;
+}
+
+/** Metrics as the pipeline knows them; the publisher fills in its own queue numbers. */
+export type MetricsInput = Omit<Metrics, 'queueDepth' | 'droppedEvents'> & Partial<Pick<Metrics, 'queueDepth' | 'droppedEvents'>>;
+
+const silentLog: PublisherLog = { debug() {}, info() {}, warn() {}, error() {} };
+const defaultFactory: MqttClientFactory = (url, opts) => mqttConnect(url, opts);
+
+export class MqttPublisher {
+  readonly topics: Topics;
+  private readonly config: PublisherConfig;
+  private readonly clock: Clock;
+  private readonly log: PublisherLog;
+  private readonly createClient: MqttClientFactory;
+  private readonly version: string;
+  private readonly deviceModel: string;
+  private client: MqttClientLike | undefined;
+  private queue: OfflineQueue | undefined;
+  private online = false;
+  private stopping = false;
+  private stopped = false;
+  /** Bumped on every `connect`; acks from an older connection do not touch current counters. */
+  private generation = 0;
+  private readonly inFlight = new Set<number>();
+  /** Unacknowledged QoS 1 status/emotion/discovery publishes on the current connection. */
+  private otherPending = 0;
+  private latestEmotion: EmotionState | undefined;
+  private outage = { logged: false, attempts: 0, since: 0, lastError: undefined as (Error & { code?: string | number }) | undefined };
+  private wakeDrain: (() => void) | undefined;
+
+  constructor(ctx: PublisherContext) {
+    this.config = ctx.config;
+    this.clock = ctx.clock ?? Date;
+    this.log = ctx.log ?? silentLog;
+    this.createClient = ctx.createClient ?? defaultFactory;
+    this.version = ctx.version ?? VERSION;
+    this.deviceModel = ctx.deviceModel ?? 'earshot speech emotion recognition';
+    this.topics = topicsFor({ baseTopic: baseTopicOf(ctx.config), deviceId: ctx.config.deviceId, discoveryPrefix: ctx.config.discoveryPrefix });
+  }
+
+  /** Events persisted on disk and not yet acknowledged by the broker. */
+  get queueDepth(): number {
+    return this.queue?.depth ?? 0;
+  }
+
+  /** Events dropped because the on-disk queue was full. */
+  get droppedEvents(): number {
+    return this.queue?.droppedCount ?? 0;
+  }
+
+  /** True between the broker's CONNACK and the loss of the connection. */
+  get connected(): boolean {
+    return this.online;
+  }
+
+  /**
+   * Open the queue and connect. Resolves once connected or after the first failed attempt, which
+   * is logged as E_BROKER; retries continue in the background. Throws only for configuration
+   * problems (unreadable TLS files, unusable state directory).
+   */
+  async start(): Promise<void> {
+    if (this.client) return;
+    const c = this.config;
+    const queue = new OfflineQueue({ dir: join(c.stateDir, 'mqtt-queue'), ...c.queue, clock: this.clock, log: this.log });
+    let tls: Pick<MqttConnectOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
+    try {
+      tls = this.readTls();
+    } catch (err) {
+      queue.close();
+      throw err;
+    }
+    this.queue = queue;
+    const client = this.createClient(c.url, {
+      clientId: c.clientId ?? `earshot-${c.deviceId}`,
+      username: c.username,
+      password: c.password,
+      keepalive: c.keepaliveSec,
+      clean: true, // the on-disk queue, not the broker session, is what makes delivery reliable
+      protocolVersion: c.protocolVersion,
+      reconnectPeriod: c.reconnectMinMs,
+      connectTimeout: c.connectTimeoutMs,
+      resubscribe: false, // subscribed again in onConnect
+      queueQoSZero: false, // metrics while offline are stale; drop them
+      will: { topic: this.topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...tls,
+    });
+    this.client = client;
+    const firstOutcome = new Promise<void>((resolve) => {
+      client.on('connect', resolve);
+      client.on('close', resolve);
+    });
+    client.on('connect', () => this.onConnect());
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => {
+      this.outage.lastError = err;
+    });
+    client.on('reconnect', () => {
+      // Exponential backoff: mqtt.js uses the new period for the retry after this attempt.
+      const next = Math.min((client.options.reconnectPeriod ?? c.reconnectMinMs) * 2, c.reconnectMaxMs);
+      client.options.reconnectPeriod = next;
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload.toString()));
+    await firstOutcome;
+  }
+
+  /** Queue one event on disk and deliver it (QoS 1) as soon as the broker is reachable. */
+  publishEvent(event: EmotionEvent): void {
+    const queue = this.requireQueue();
+    const payload = JSON.stringify(event);
+    try {
+      queue.append(payload);
+    } catch (err) {
+      // Disk full or read-only: better delivered at most once than not at all.
+      this.log.error({ err, id: event.id, dir: queue.dir }, 'could not queue an event on disk; publishing it without the queue (free space in the state directory)');
+      if (this.online) this.client?.publish(this.topics.events, payload, { qos: 1, retain: false });
+      return;
+    }
+    this.pump();
+  }
+
+  /** Retained current state; if offline, the latest one is sent on reconnect. */
+  publishEmotion(state: EmotionState): void {
+    this.latestEmotion = state;
+    if (this.online) this.publishTracked(this.topics.emotion, JSON.stringify(state));
+  }
+
+  /** Periodic health (QoS 0); skipped while offline, metrics are not worth queueing. */
+  publishMetrics(m: MetricsInput): void {
+    if (!this.online || !this.client) return;
+    const full: Metrics = { ...m, queueDepth: m.queueDepth ?? this.queueDepth, droppedEvents: m.droppedEvents ?? this.droppedEvents };
+    this.client.publish(this.topics.metrics, JSON.stringify(full), { qos: 0, retain: false });
+  }
+
+  /**
+   * Deliver what can be delivered within `stopTimeoutMs`, publish `offline` (retained), and
+   * disconnect. Undelivered events stay on disk for the next start.
+   */
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client || this.stopping) return;
+    this.stopping = true;
+    const deadline = this.clock.now() + this.config.stopTimeoutMs;
+    if (this.online && this.queueDepth > 0) {
+      await this.waitFor(() => !this.online || this.queueDepth === 0, deadline);
+    }
+    let clean = false;
+    if (this.online) {
+      const acked = await this.publishAcked(this.topics.status, 'offline', Math.max(deadline - this.clock.now(), 500));
+      clean = acked && this.inFlight.size === 0 && this.otherPending === 0;
+    }
+    // A clean DISCONNECT waits for outstanding acks forever; with any left, drop the socket (the
+    // broker then publishes the last will, the same retained `offline`).
+    await new Promise<void>((resolve) => {
+      const guard = setTimeout(resolve, 1000);
+      client.end(!clean, {}, () => {
+        clearTimeout(guard);
+        resolve();
+      });
+    });
+    this.online = false;
+    if (this.queueDepth > 0) this.log.warn({ queued: this.queueDepth, dir: this.queue?.dir }, 'stopped with undelivered events on disk; they are sent first on the next start');
+    this.queue?.close();
+    this.stopped = true;
+  }
+
+  private onConnect(): void {
+    const client = this.client!;
+    this.online = true;
+    this.generation++;
+    this.inFlight.clear();
+    this.otherPending = 0;
+    client.options.reconnectPeriod = this.config.reconnectMinMs;
+    const o = this.outage;
+    if (o.logged) this.log.info({ url: this.config.url, attempts: o.attempts, downMs: this.clock.now() - o.since, queued: this.queueDepth }, 'MQTT broker reachable again; sending queued events');
+    else this.log.info({ url: this.config.url, queued: this.queueDepth }, 'connected to the MQTT broker');
+    this.outage = { logged: false, attempts: 0, since: 0, lastError: undefined };
+    this.publishTracked(this.topics.status, 'online');
+    this.publishDiscovery();
+    if (this.config.discovery) client.subscribe(this.topics.haStatus, { qos: 1 });
+    if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
+    this.pump();
+  }
+
+  private onClose(): void {
+    if (this.stopping) {
+      this.online = false;
+      this.wakeDrain?.();
+      return;
+    }
+    if (this.online) {
+      this.online = false;
+      this.outage = { logged: false, attempts: 0, since: this.clock.now(), lastError: undefined };
+      this.log.warn({ url: this.config.url, queued: this.queueDepth }, 'lost the MQTT connection; reconnecting, events are kept on disk meanwhile');
+      return;
+    }
+    const o = this.outage;
+    if (o.since === 0) o.since = this.clock.now();
+    o.attempts++;
+    if (o.logged) {
+      this.log.debug({ url: this.config.url, attempt: o.attempts, err: o.lastError?.message }, 'MQTT connect attempt failed');
+      return;
+    }
+    o.logged = true;
+    const err = new EarshotError('E_BROKER', this.describeFailure(o.lastError), { cause: o.lastError });
+    this.log.error({ code: err.code, url: this.config.url, queued: this.queueDepth, queueDir: this.queue?.dir, err: o.lastError?.message }, err.message);
+  }
+
+  private onMessage(topic: string, payload: string): void {
+    if (topic === this.topics.haStatus && payload === 'online') {
+      // Home Assistant restarted and forgot its entities: announce them and their state again.
+      this.log.debug({ topic }, 'Home Assistant is online; republishing discovery');
+      this.publishDiscovery();
+      if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
+    }
+  }
+
+  private publishDiscovery(): void {
+    if (!this.config.discovery) return;
+    const c = this.config;
+    const messages = discoveryMessages({
+      topics: this.topics,
+      deviceId: c.deviceId,
+      deviceName: c.deviceName ?? `earshot ${c.deviceId}`,
+      model: this.deviceModel,
+      version: this.version,
+    });
+    for (const m of messages) this.publishTracked(m.topic, JSON.stringify(m.payload));
+  }
+
+  /** Retained QoS 1 publish whose ack is counted, so stop() knows whether a clean DISCONNECT can finish. */
+  private publishTracked(topic: string, payload: string, done?: (ok: boolean) => void): void {
+    const client = this.client;
+    if (!client || !this.online) {
+      done?.(false);
+      return;
+    }
+    const gen = this.generation;
+    this.otherPending++;
+    client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
+      if (gen === this.generation) this.otherPending--;
+      done?.(!err);
+    });
+  }
+
+  private publishAcked(topic: string, payload: string, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.publishTracked(topic, payload, (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      });
+    });
+  }
+
+  /** Hand queued events to the client, oldest first, keeping at most maxInFlight unacknowledged. */
+  private pump(): void {
+    const client = this.client;
+    const queue = this.queue;
+    if (!client || !queue || !this.online) return;
+    const room = this.config.maxInFlight - this.inFlight.size;
+    if (room <= 0) return;
+    const gen = this.generation;
+    for (const entry of queue.peek(room, (seq) => this.inFlight.has(seq))) {
+      this.inFlight.add(entry.seq);
+      client.publish(this.topics.events, entry.payload, { qos: 1, retain: false }, (err) => {
+        if (err) {
+          // Stays queued; the next connection sends it again from the oldest entry.
+          this.log.debug({ seq: entry.seq, err: err.message }, 'event publish not acknowledged');
+          return;
+        }
+        queue.ack(entry.seq);
+        if (gen === this.generation) this.inFlight.delete(entry.seq);
+        this.wakeDrain?.();
+        this.pump();
+      });
+    }
+  }
+
+  private waitFor(done: () => boolean, deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.wakeDrain = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, Math.max(deadline - this.clock.now(), 0));
+      this.wakeDrain = () => {
+        if (done()) finish();
+      };
+      this.wakeDrain();
+    });
+  }
+
+  private requireQueue(): OfflineQueue {
+    if (!this.queue) throw new Error('MqttPublisher: call start() before publishing events');
+    if (this.stopped) throw new Error('MqttPublisher: publishEvent after stop(); stop the pipeline before the publisher');
+    return this.queue;
+  }
+
+  private readTls(): Pick<MqttConnectOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> {
+    const t = this.config.tls;
+    if (!t) return {};
+    const read = (field: 'ca' | 'cert' | 'key'): Buffer | undefined => {
+      const path = t[field];
+      if (!path) return undefined;
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new EarshotError('E_CONFIG', `mqtt.tls.${field}: cannot read ${path} (${(err as Error).message}); point it at a readable PEM file`, { cause: err });
+      }
+    };
+    return { ca: read('ca'), cert: read('cert'), key: read('key'), rejectUnauthorized: t.rejectUnauthorized };
+  }
+
+  /** What went wrong and what to check, from the last socket/CONNACK error. */
+  private describeFailure(err: (Error & { code?: string | number }) | undefined): string {
+    const url = this.config.url;
+    const why = err ? `${err.message}` : 'no answer';
+    const code = err?.code;
+    let check: string;
+    if (code === 'ECONNREFUSED') check = 'is the broker running, and is the port in mqtt.url right?';
+    else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') check = 'the host name in mqtt.url does not resolve; check it and the DNS';
+    else if (code === 4 || code === 5 || code === 134 || code === 135) check = 'the broker refused the login; check mqtt.username and mqtt.password and its ACL';
+    else if (typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(code)) check = 'TLS failed; check mqtt.tls.ca (the CA that signed the broker certificate), the host name in the URL, or mqtt.tls.rejectUnauthorized';
+    else check = 'check mqtt.url (host, port, mqtt:// vs mqtts://), the network and any firewall';
+    return `cannot connect to the MQTT broker at ${url}: ${why}; ${check}. Retrying with backoff (up to ${this.config.reconnectMaxMs} ms); events are kept on disk meanwhile (${this.queueDepth} queued)`;
+  }
+}

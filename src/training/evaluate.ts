@@ -1,0 +1,132 @@
+/**
+ * Scores a model on corpus clips through the path the daemon uses: each clip is fed in 100 ms
+ * chunks through an EmotionPipeline (resample -> WASM frontend rebuilt from the model's metadata ->
+ * VAD -> utterance segments -> normalise -> ONNX Runtime -> softmax), and its label is the
+ * duration-weighted mean over its segments, as `earshot analyze` reports it. Used by `earshot eval`
+ * and by `earshot train` for held-out folds, so a reported accuracy is that of what ships, on the
+ * audio the daemon would classify (speech, not the corpus's silent lead-in and tail).
+ * The same model run once on every frame of the clip, silence included, is scored beside it
+ * (`wholeFile`), the way most papers score; a clip without speech for the VAD is scored on the
+ * whole clip (counted in `noSpeech`).
+ *
+ * Label sets: only labels that both the model and the corpus have are scored. Clips of a corpus
+ * label the model lacks are left out (counted), and the model's prediction is the most probable
+ * of the shared labels (so an 8-class model on EmoDB competes over EmoDB's 6 classes).
+ */
+import { CORPUS_LABELS, type CorpusItem, type CorpusKind, type Emotion } from './corpus/index.ts';
+import { addNoise, mulberry32, seedOf } from './augment.ts';
+import { EarshotError } from '../core/errors.ts';
+import { analyzeFile, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
+import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
+import { confusionMatrix, scoreConfusion, type EvalMetrics } from './metrics.ts';
+import type { EmotionClassifier } from '../runtime/model/session.ts';
+
+export interface Prediction {
+  name: string;
+  speaker: string;
+  truth: Emotion;
+  /** the daemon's answer: duration-weighted mean over the VAD segments */
+  predicted: Emotion;
+  confidence: number;
+  /** the model on the whole clip, silence included */
+  wholeFile: Emotion;
+  /** seconds of speech the VAD found */
+  speechSec: number;
+  /** the clip's probabilities (duration-weighted over its segments), in scoredLabels order */
+  probabilities: number[];
+}
+
+export interface EvalReport extends EvalMetrics {
+  model: string;
+  corpus: CorpusKind;
+  /** Labels scored (model ∩ corpus), in the model's order. */
+  scoredLabels: Emotion[];
+  /** True when the shared set is smaller than the model's label set. */
+  sharedLabelsOnly: boolean;
+  /** Clips left out because the model has no such label. */
+  excluded: number;
+  speakers: string[];
+  predictions: Prediction[];
+  /** the same clips scored on the whole clip (silence included), as most papers score */
+  wholeFile: EvalMetrics;
+  /** clips in which the VAD found no speech (scored on the whole clip) */
+  noSpeech: number;
+  seconds: number;
+  /** The daemon's processing time (frontend, VAD, model on the segments; not decoding) per second of audio, in ms. */
+  inferenceMsPerAudioSecond: number;
+}
+
+export interface EvaluateOptions {
+  corpus: CorpusKind;
+  onProgress?: (done: number, total: number) => void;
+  /** Robustness: scale every clip by this gain (dB) before the pipeline. */
+  gainDb?: number;
+  /** Robustness: add pink noise at this SNR (dB, against the clip's active speech level) before the pipeline. */
+  noiseSnrDb?: number;
+  /** Clock, injected for tests; defaults to performance.now(). */
+  now?: () => number;
+}
+
+/** The audio change a robustness evaluation asks for (seeded per clip, so runs repeat), or none. */
+function degrade(name: string, opts: EvaluateOptions): ((x: Float32Array) => Float32Array) | undefined {
+  const { gainDb, noiseSnrDb } = opts;
+  if (gainDb === undefined && noiseSnrDb === undefined) return undefined;
+  return (x) => {
+    let y = noiseSnrDb === undefined ? x : addNoise(x, noiseSnrDb, mulberry32(seedOf(`${name}/eval/${noiseSnrDb}`)));
+    if (gainDb !== undefined) {
+      const g = 10 ** (gainDb / 20);
+      y = Float32Array.from(y, (v) => Math.max(-1, Math.min(1, v * g)));
+    }
+    return y;
+  };
+}
+
+export async function evaluateItems(classifier: EmotionClassifier, items: CorpusItem[], opts: EvaluateOptions): Promise<EvalReport> {
+  const now = opts.now ?? (() => performance.now());
+  const t0 = now();
+  const corpusLabels = new Set<Emotion>(CORPUS_LABELS[opts.corpus]);
+  const scored = classifier.labels.filter((l) => corpusLabels.has(l));
+  if (scored.length < 2) {
+    throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
+  }
+  const kept = items.filter((i) => scored.includes(i.label));
+  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance' } });
+  const predictions: Prediction[] = [];
+  let noSpeech = 0;
+  const pick = (r: LabelScore): [Emotion, number] => {
+    let best = scored[0];
+    let mass = 0;
+    for (const l of scored) {
+      mass += r.probabilities[l];
+      if (r.probabilities[l] > r.probabilities[best]) best = l;
+    }
+    return [best, r.probabilities[best] / mass];
+  };
+  for (const item of kept) {
+    const a = await analyzeFile(item.path, pipeline, { transform: degrade(item.name, opts) });
+    if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
+    if (!a.overall) noSpeech++;
+    const overall = a.overall ?? a.wholeFile;
+    const [predicted, confidence] = pick(overall);
+    const probabilities = scored.map((l) => overall.probabilities[l]);
+    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities });
+    opts.onProgress?.(predictions.length, kept.length);
+  }
+  const truth = predictions.map((p) => p.truth);
+  const matrix = confusionMatrix(scored, truth, predictions.map((p) => p.predicted));
+  const wholeFile = scoreConfusion(scored, confusionMatrix(scored, truth, predictions.map((p) => p.wholeFile)));
+  return {
+    ...scoreConfusion(scored, matrix),
+    model: classifier.meta.name,
+    corpus: opts.corpus,
+    scoredLabels: scored,
+    sharedLabelsOnly: scored.length < classifier.labels.length,
+    excluded: items.length - kept.length,
+    speakers: [...new Set(kept.map((i) => i.speaker))].sort(),
+    predictions,
+    wholeFile,
+    noSpeech,
+    seconds: (now() - t0) / 1000,
+    inferenceMsPerAudioSecond: pipeline.stats().realTimeFactor * 1000,
+  };
+}
