@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 force=0
-dir=node_modules/naudiodon
+dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --force) force=1 ;;
@@ -26,6 +26,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 say() { echo "portaudio-arm64: $*" >&2; }
+# in a checkout naudiodon is in node_modules/; in an installed earshot it is hoisted beside it
+[ -n "$dir" ] || dir=$(node -e "try { console.log(require('path').dirname(require.resolve('naudiodon/package.json'))) } catch { console.log('node_modules/naudiodon') }")
 
 case "$(uname -m)" in
   aarch64|arm64) ;;

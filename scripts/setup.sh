@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything earshot needs on Debian/Raspberry Pi OS: the apt packages (sox/flac for
-# audio tools, alsa-utils for arecord, mosquitto for the end-to-end tests, PortAudio, and
-# PyTorch/torchaudio from Debian for training and golden vectors), then `npm ci` (which also
-# builds the WASM kernels). Safe to run again.
+# audio tools, alsa-utils for arecord, mosquitto for the end-to-end tests, PortAudio,
+# PyTorch/torchaudio from Debian for training and golden vectors, dpkg-dev/lintian/file for the
+# Debian package and its checks), then `npm ci` and `npm run build`
+# (WASM kernels and compiled JavaScript into dist/). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 APT_PACKAGES=(sox flac alsa-utils mosquitto libportaudio2 portaudio19-dev
-  python3-torch python3-torchaudio python3-onnx python3-numpy python3-sklearn)
+  python3-torch python3-torchaudio python3-onnx python3-numpy python3-sklearn
+  dpkg-dev lintian file adduser patchelf)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -29,5 +31,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
 fi
-npm run --silent build:wasm
+npm run --silent build
 echo "setup: done"

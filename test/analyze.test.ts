@@ -145,10 +145,10 @@ test('bad files are named on stderr, the good ones still analysed, exit code 1',
 
 test('bad flags and a missing model are clear errors', () => {
   const m = cli('--mode', 'sentences', RAVDESS);
-  assert.is(m.status, 2);
+  assert.is(m.status, 64, 'EX_USAGE');
   assert.match(m.stderr, /--mode sentences: use one of utterance, window/);
   const n = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'analyze', '--model', 'no-such-model', RAVDESS], { encoding: 'utf8', cwd: ROOT });
-  assert.is(n.status, 2);
+  assert.is(n.status, 66, 'EX_NOINPUT');
   assert.match(n.stderr, /model "no-such-model" not found/);
 });
 

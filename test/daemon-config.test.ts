@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CONFIG_LEAVES, environmentNames, loadDaemonConfig, type LoadConfigInput } from '../src/daemon/config.ts';
+import { parse as parseYaml } from 'yaml';
+import { CONFIG_LEAVES, daemonConfigSchema, environmentNames, loadDaemonConfig, type LoadConfigInput } from '../src/daemon/config.ts';
+import { configTemplate } from '../src/daemon/config-template.ts';
 import { EarshotError } from '../src/core/errors.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
@@ -172,11 +174,11 @@ function alsaTouchDevice(): { env: NodeJS.ProcessEnv; touched: string } {
   return { env: { ...process.env, ALSA_CONFIG_PATH: `/usr/share/alsa/alsa.conf:${conf}` }, touched };
 }
 
-test('CLI: a bad config exits 2 listing every error, and the capture device is never opened', async () => {
+test('CLI: a bad config exits 78 (EX_CONFIG) listing every error, and the capture device is never opened', async () => {
   const { env, touched } = alsaTouchDevice();
   const args = ['bin/earshot.js', 'run', '--source', 'arecord:touchcap', '--model', MODEL, '--state-dir', join(tmp, 'state'), '--http-port', '0'];
   const bad = spawnSync(process.execPath, [...args, '--broker', 'tcp://nowhere', '--set', 'pipeline.vad.onsetMs=-5'], { cwd: ROOT, env: { ...env, EARSHOT_MQTT_KEEPALIVE_SEC: 'soon' }, encoding: 'utf8', timeout: 20000 });
-  assert.is(bad.status, 2, bad.stderr);
+  assert.is(bad.status, 78, bad.stderr);
   assert.match(bad.stderr, /invalid configuration \(3 errors\)/);
   assert.match(bad.stderr, /mqtt\.url: .* \(from --broker\)/);
   assert.match(bad.stderr, /pipeline\.vad\.onsetMs: .* \(from --set pipeline\.vad\.onsetMs\)/);
@@ -207,6 +209,22 @@ test('CLI: --print-config shows the resolved config with the password masked; --
   assert.is(e.status, 0, e.stderr);
   assert.match(e.stdout, /^EARSHOT_MQTT_URL\s+mqtt\.url$/m);
   assert.match(e.stdout, /^EARSHOT_SOURCE\s+capture\.source$/m);
+});
+
+test('the packaged config template: every key, commented out; uncommented it is exactly the defaults', () => {
+  const text = configTemplate();
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  assert.ok(lines.every((l) => l.startsWith('#')), 'nothing is set by the template itself');
+  assert.equal(parseYaml(text) ?? {}, {}, 'as installed it sets nothing: the schema decides');
+  // uncomment every key line but the ones decided on the device (marked `# unset:`)
+  const keys = lines.filter((l) => /^# {0,}[A-Za-z]+:/.test(l) && !l.includes('# unset:')).map((l) => l.slice(2)).join('\n');
+  // a section whose keys are all unset (mqtt.tls) parses as null: drop it, as a user would
+  const dropNull = (o: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null).map(([k, v]) => [k, v && typeof v === 'object' ? dropNull(v as Record<string, unknown>) : v]));
+  const uncommented = dropNull(parseYaml(keys) as Record<string, unknown>);
+  assert.equal(daemonConfigSchema.parse(uncommented), daemonConfigSchema.parse({}));
+  // and every leaf of the schema appears in it
+  for (const leaf of CONFIG_LEAVES) assert.ok(new RegExp(`^#\\s*${leaf.path.at(-1)}:`, 'm').test(text), `${leaf.path.join('.')} is in the template`);
 });
 
 test.run();

@@ -237,7 +237,7 @@ test('a corrupt audio file: clear E_AUDIO_FORMAT error naming the file, exit non
   writeFileSync(bad, Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(2000, 0x5a)]));
   const daemon = runDaemon(['--source', `file:${bad}`, '--http-port', '0', '--set', 'embeddedBroker.port=0']);
   const { code } = await daemon.exit;
-  assert.is(code, 2);
+  assert.is(code, 65, 'EX_DATAERR: a restart cannot fix the file');
   assert.match(daemon.stderr(), new RegExp(`earshot: ${bad.replace(/[.]/g, '\\.')}.*(corrupt|truncated|not|invalid)`, 'i'));
   assert.ok(daemon.logs().some((l) => l.code === 'E_AUDIO_FORMAT'), daemon.stderr());
   assert.is(daemon.events.length, 0);
@@ -246,7 +246,7 @@ test('a corrupt audio file: clear E_AUDIO_FORMAT error naming the file, exit non
 test('a missing model: clear E_MODEL error, exit non-zero, before capture starts', async () => {
   const daemon = runDaemon(['--source', `file:${DEMO}`, '--http-port', '0', '--model', 'no-such-model']);
   const { code } = await daemon.exit;
-  assert.is(code, 2);
+  assert.is(code, 66, 'EX_NOINPUT');
   assert.match(daemon.stderr(), /earshot: model "no-such-model" not found .*--model/);
   assert.ok(daemon.logs().some((l) => l.code === 'E_MODEL'));
   assert.not.ok(daemon.logs().some((l) => l.msg === 'starting capture'));

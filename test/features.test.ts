@@ -62,7 +62,7 @@ test('an invalid frontend config is refused with every error, before any file is
   writeFileSync(join(tmp, 'bad.json'), JSON.stringify({ hopLength: 900, window: 'kaiser' }));
   const out = join(tmp, 'never');
   const r = earshot('features', `${DATA}/emodb/03a01Fa.flac`, '--out', out, '--config', join(tmp, 'bad.json'));
-  assert.is(r.status, 2);
+  assert.is(r.status, 78, 'EX_CONFIG');
   assert.match(r.stderr, /frontend\.hopLength: must be <= frameLength/);
   assert.match(r.stderr, /frontend\.window: must be one of/);
   assert.not.ok(existsSync(out));
@@ -70,7 +70,7 @@ test('an invalid frontend config is refused with every error, before any file is
 
 test('a missing input is a clear error', () => {
   const r = earshot('features', join(tmp, 'nope.wav'), '--out', join(tmp, 'x'));
-  assert.is(r.status, 2);
+  assert.is(r.status, 66, 'EX_NOINPUT');
   assert.match(r.stderr, /nope\.wav: no such file or folder/);
 });
 

@@ -93,7 +93,7 @@ test('full by bytes: the oldest are dropped until the new entry fits', () => {
   assert.ok(kept.length >= 7 && kept.length < 20, `kept ${kept.length}`);
   assert.equal(kept, Array.from({ length: kept.length }, (_, i) => 20 - kept.length + i), 'the newest are kept, in order');
   assert.is(q.droppedCount, 20 - kept.length);
-  assert.throws(() => q.append('y'.repeat(2000)), (e: unknown) => isEarshotError(e) && e.code === 'E_CONFIG');
+  assert.throws(() => q.append('y'.repeat(2000)), (e: unknown) => isEarshotError(e) && e.code === 'E_EVENT_TOO_LARGE');
 });
 
 test('reopening with smaller limits keeps the newest entries', () => {

@@ -183,10 +183,12 @@ test('systemd/earshot.service passes systemd-analyze verify', () => {
 test('systemd/earshot.service is sandboxed: the required directives, and exposure below 3.0', () => {
   const text = readFileSync(UNIT, 'utf8');
   const has = (line: string) => assert.match(text, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), `missing ${line}`);
-  for (const line of ['Type=notify', 'NotifyAccess=all', 'DynamicUser=yes', 'SupplementaryGroups=audio', 'StateDirectory=earshot', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'Restart=on-failure', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']) has(line);
+  for (const line of ['Type=notify', 'NotifyAccess=all', 'User=earshot', 'Group=earshot', 'SupplementaryGroups=audio', 'StateDirectory=earshot', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'Restart=on-failure', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']) has(line);
   assert.match(text, /^WatchdogSec=\d+$/m);
   assert.match(text, /^MemoryMax=\d+M$/m);
-  assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/earshot\/bin\/earshot\.js run --config \/etc\/earshot\/config\.yaml$/m);
+  assert.match(text, /^ExecStart=\/usr\/bin\/node \/usr\/lib\/earshot\/bin\/earshot\.js run --config \/etc\/earshot\/config\.yaml$/m);
+  // a bad or missing config, a missing model, bad input: stop with the reason, do not restart forever
+  has('RestartPreventExitStatus=64 65 66 78');
   // the stop timeout must leave the daemon its own shutdown deadline (6 s by default)
   assert.ok(Number(/^TimeoutStopSec=(\d+)$/m.exec(text)?.[1]) > 6);
   const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', UNIT], { encoding: 'utf8' });

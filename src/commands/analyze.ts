@@ -13,6 +13,7 @@
  * still analysed and the exit code is 1.
  */
 import type { Command } from 'commander';
+import { summaryOf } from './index.ts';
 import { EarshotError, isEarshotError } from '../core/errors.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { analyzeFile, type FileAnalysis } from '../runtime/pipeline/analyze-file.ts';
@@ -43,14 +44,14 @@ interface CliOptions {
 export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
-    .description('classify the emotion in audio files (WAV, FLAC, AIFF): overall label and a timeline of utterances')
+    .description(summaryOf('analyze'))
     .argument('<files...>', 'audio files')
     .option('-m, --model <name>', 'model name in models/ or path to NAME.json (default: the default model)')
     .option('--json', 'print a JSON array, one object per file')
     .option('--mode <mode>', `segments: ${SEGMENT_MODES.join(' or ')}`, 'utterance')
     .action(async (files: string[], opts: CliOptions) => {
       if (!(SEGMENT_MODES as readonly string[]).includes(opts.mode)) {
-        throw new EarshotError('E_CONFIG', `--mode ${opts.mode}: use one of ${SEGMENT_MODES.join(', ')}`);
+        throw new EarshotError('E_USAGE', `--mode ${opts.mode}: use one of ${SEGMENT_MODES.join(', ')}`);
       }
       const classifier = await EmotionClassifier.load(opts.model);
       const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window' };

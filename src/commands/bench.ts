@@ -3,10 +3,12 @@
  * timed tests). Every comparison is a ratio measured side by side in one run.
  */
 import type { Command } from 'commander';
+import { summaryOf } from './index.ts';
 import { decodeAudioFile } from '../runtime/audio/decode.ts';
-import { benchFrontend, type FrontendBenchRow } from '../bench/frontend.ts';
+import type { FrontendBenchRow } from '../bench/frontend.ts';
 import { benchResampler } from '../bench/resampler.ts';
 import { benchDaemon, daemonBenchReport } from '../bench/daemon.ts';
+import { EarshotError } from '../core/errors.ts';
 import { DEFAULT_CLIP } from '../core/paths.ts';
 
 export interface BenchOptions {
@@ -15,6 +17,25 @@ export interface BenchOptions {
   json?: boolean;
   torch?: boolean;
   only?: string;
+}
+
+/**
+ * The frontend benchmark compares the kernels with meyda and fft.js, development dependencies: an
+ * installed earshot does not have them, and says so instead of failing on an import.
+ */
+async function loadFrontendBench(): Promise<typeof import('../bench/frontend.ts')> {
+  try {
+    return await import('../bench/frontend.ts');
+  } catch (e) {
+    const missing = /Cannot find (?:package|module) '(meyda|fft\.js)'/.exec((e as Error).message)?.[1];
+    if (!missing) throw e;
+    throw new EarshotError(
+      'E_TOOL',
+      `the frontend benchmark compares against meyda and fft.js, development tools that an installed earshot leaves out (${missing} is missing): ` +
+        'run it from a checkout after `npm ci`, or `npm install meyda fft.js` beside earshot; `earshot bench --only resampler,pipeline` needs neither',
+      { cause: e },
+    );
+  }
 }
 
 /** Loops a clip to `seconds` of audio. */
@@ -44,7 +65,7 @@ function frontendReport(rows: FrontendBenchRow[]): string {
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('benchmark the kernels (frontend, resampler) and print figures and ratios')
+    .description(summaryOf('bench'))
     .option('--seconds <s>', 'seconds of audio per round', '20')
     .option('--rounds <n>', 'interleaved rounds (median reported)', '7')
     .option('--torch', 'also time torchaudio\'s batch MFCC (needs /usr/bin/python3 with torchaudio)')
@@ -55,6 +76,7 @@ export function registerBench(program: Command): void {
       const x = await benchAudio(Number(opts.seconds));
       const result: Record<string, unknown> = { node: process.version, arch: process.arch, audioSeconds: Number(opts.seconds) };
       if (parts.has('frontend')) {
+        const { benchFrontend } = await loadFrontendBench();
         const rows = benchFrontend(x, { rounds: Number(opts.rounds), torch: opts.torch });
         result.frontend = rows;
         if (!opts.json) console.log(frontendReport(rows) + '\n');

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { summaryOf } from './index.ts';
 import { CORPORA, filterSpeakers, loadCorpus, type CorpusKind } from '../training/corpus/index.ts';
 import { EarshotError } from '../core/errors.ts';
 import { confusionSvg } from '../training/confusion-svg.ts';
@@ -35,12 +36,12 @@ export function parseSpeakers(spec: string): string[] {
     } else if (/^\d+$/.test(part)) out.push(part.padStart(2, '0'));
     else out.push(part.toUpperCase());
   }
-  if (out.length === 0) throw new EarshotError('E_CONFIG', `--actors "${spec}" names no speaker; use e.g. --actors 1,2,3,4 or 17-20`);
+  if (out.length === 0) throw new EarshotError('E_USAGE', `--actors "${spec}" names no speaker; use e.g. --actors 1,2,3,4 or 17-20`);
   return out;
 }
 
 export function parseCorpusKind(s: string): CorpusKind {
-  if (!(CORPORA as readonly string[]).includes(s)) throw new EarshotError('E_CONFIG', `--corpus "${s}" is not one of ${CORPORA.join(', ')}`);
+  if (!(CORPORA as readonly string[]).includes(s)) throw new EarshotError('E_USAGE', `--corpus "${s}" is not one of ${CORPORA.join(', ')}`);
   return s as CorpusKind;
 }
 
@@ -108,7 +109,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
     );
     if (opts.json) writeFileSync(opts.json, `${JSON.stringify(reportJson(report, opts.predictions ?? false), null, 2)}\n`);
     if (opts.plot) {
-      if (!opts.plot.endsWith('.svg')) throw new EarshotError('E_CONFIG', `--plot ${opts.plot}: only SVG is written; name the file *.svg`);
+      if (!opts.plot.endsWith('.svg')) throw new EarshotError('E_USAGE', `--plot ${opts.plot}: only SVG is written; name the file *.svg`);
       writeFileSync(opts.plot, confusionSvg(report, `${report.model} on ${corpus} (speakers ${report.speakers.join(',')})`));
     }
     return report;
@@ -120,7 +121,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
 function dbOption(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (!Number.isFinite(x) || Math.abs(x) > 120) throw new EarshotError('E_CONFIG', `${flag} ${v}: give a level in dB, e.g. -20 or 10`);
+  if (!Number.isFinite(x) || Math.abs(x) > 120) throw new EarshotError('E_USAGE', `${flag} ${v}: give a level in dB, e.g. -20 or 10`);
   return x;
 }
 
@@ -129,7 +130,7 @@ const pct1 = (v: number) => `${(100 * v).toFixed(1)}%`;
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('score a model on an emotional speech corpus: accuracy, UAR, macro F1, per-class P/R/F1, confusion matrix')
+    .description(summaryOf('eval'))
     .argument('<dir>', 'corpus root folder (official layout, .wav or .flac)')
     .requiredOption('--corpus <kind>', `corpus naming scheme: ${CORPORA.join(', ')}`)
     .option('--model <name>', 'model name in models/ or path to NAME.json (default: the default model)')

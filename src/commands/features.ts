@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { summaryOf } from './index.ts';
 import { parse as parseYaml } from 'yaml';
 import { CORPORA, loadCorpus, type CorpusItem, type CorpusKind } from '../training/corpus/index.ts';
 import { EarshotError, isEarshotError } from '../core/errors.ts';
@@ -46,7 +47,7 @@ export function readFrontendConfigFile(path: string): FrontendConfig {
 }
 
 function chooseFrontend(opts: FeaturesOptions): FrontendConfig {
-  if (opts.config && opts.model) throw new EarshotError('E_CONFIG', 'give either --config or --model, not both');
+  if (opts.config && opts.model) throw new EarshotError('E_USAGE', 'give either --config or --model, not both');
   if (opts.config) return readFrontendConfigFile(opts.config);
   if (opts.model) return loadModel(opts.model).frontend;
   return parseFrontendConfig({});
@@ -67,14 +68,14 @@ function listAudio(path: string): string[] {
 
 function collectItems(paths: string[], corpus?: string): ManifestItem[] {
   if (corpus) {
-    if (!CORPORA.includes(corpus as CorpusKind)) throw new EarshotError('E_CONFIG', `--corpus ${corpus}: use one of ${CORPORA.join(', ')}`);
+    if (!CORPORA.includes(corpus as CorpusKind)) throw new EarshotError('E_USAGE', `--corpus ${corpus}: use one of ${CORPORA.join(', ')}`);
     return paths.flatMap((root) => loadCorpus(corpus as CorpusKind, root)).map((i) => ({ ...i, frames: 0 }));
   }
   const items = paths.flatMap(listAudio).map((p) => ({ name: basename(p, extname(p)), path: p, frames: 0 }));
   const byName = new Map<string, string>();
   for (const it of items) {
     const prev = byName.get(it.name);
-    if (prev) throw new EarshotError('E_CONFIG', `${prev} and ${it.path} would both be written as ${it.name}.npy; rename one or run them into different --out folders`);
+    if (prev) throw new EarshotError('E_USAGE', `${prev} and ${it.path} would both be written as ${it.name}.npy; rename one or run them into different --out folders`);
     byName.set(it.name, it.path);
   }
   return items;
@@ -109,7 +110,7 @@ export async function runFeatures(paths: string[], opts: FeaturesOptions): Promi
 export function registerFeatures(program: Command): void {
   program
     .command('features')
-    .description('compute features (float32 .npy [frames, features]) with a model\'s or a given frontend config, for training')
+    .description(summaryOf('features'))
     .argument('<paths...>', 'audio files or folders (with --corpus: corpus root folders)')
     .requiredOption('-o, --out <dir>', 'output folder for <name>.npy and manifest.json')
     .option('-c, --config <file>', 'frontend config (JSON or YAML; defaults fill the rest)')

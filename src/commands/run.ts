@@ -5,16 +5,19 @@
  * orderly shutdown bounded by a hard deadline (shutdownTimeoutMs), then exits.
  */
 import type { Command } from 'commander';
+import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
 import { environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
+import { configTemplate } from '../daemon/config-template.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
-import { isEarshotError } from '../core/errors.ts';
+import { EXIT, exitStatusOf, isEarshotError } from '../core/errors.ts';
 
 interface RunFlags extends FlagValues {
   config?: string;
   printConfig?: boolean;
   printEnv?: boolean;
+  printTemplate?: boolean;
 }
 
 const collect = (v: string, all: string[] = []) => [...all, v];
@@ -27,7 +30,7 @@ export function redacted(c: DaemonConfig): DaemonConfig {
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('the daemon: capture -> features -> model -> MQTT events, from a config file, EARSHOT_* variables and flags (flags win)')
+    .description(summaryOf('run'))
     .option('-c, --config <file>', 'YAML or JSON config file (also $EARSHOT_CONFIG)')
     .option('--source <spec>', `where audio comes from (default: portaudio, the default input):\n${[...SOURCE_FORMS, 'demo                         the bundled clip, once'].join('\n')}`)
     .option('--broker <url>', 'MQTT broker, mqtt://host:1883 or mqtts://host:8883 (default: an embedded broker on 127.0.0.1:1883)')
@@ -41,7 +44,12 @@ export function registerRun(program: Command): void {
     .option('--set <path=value>', 'set any config field, e.g. --set pipeline.mode=window (repeatable)', collect)
     .option('--print-config', 'print the resolved configuration as JSON and exit')
     .option('--print-env', 'list the EARSHOT_* environment variables and the settings they feed, and exit')
+    .option('--print-template', 'print a config file with every key and its default, commented out, and exit')
     .action(async (flags: RunFlags) => {
+      if (flags.printTemplate) {
+        process.stdout.write(configTemplate());
+        return;
+      }
       if (flags.printEnv) {
         for (const { name, path } of environmentNames()) process.stdout.write(`${name.padEnd(44)} ${path}\n`);
         return;
@@ -77,10 +85,10 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(sig, 0));
   process.on('unhandledRejection', (err) => {
     log.error({ err }, 'unhandled rejection (a bug): shutting down');
-    void shutdown('unhandled rejection', 1);
+    void shutdown('unhandled rejection', EXIT.software);
   });
   daemon.once('end', () => void shutdown('end of input', 0));
-  daemon.once('fatal', (e) => void shutdown(e.message, 1));
+  daemon.once('fatal', (e) => void shutdown(e.message, exitStatusOf(e)));
 
   log.info({ config: redacted(config) }, `earshot ${daemon.version} starting`);
   try {
@@ -91,10 +99,10 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void
     exiting = true;
     // unwind what did start (broker, HTTP, publisher), then let cli.ts print the error
     const stopped = daemon.stop('startup failed');
-    setTimeout(() => process.exit(2), config.shutdownTimeoutMs).unref();
+    setTimeout(() => process.exit(exitStatusOf(e)), config.shutdownTimeoutMs).unref();
     await stopped;
     // a stray handle (a native addon's thread) must not keep a failed start alive
-    setTimeout(() => process.exit(process.exitCode ?? 2), 200).unref();
+    setTimeout(() => process.exit(process.exitCode ?? exitStatusOf(e)), 200).unref();
     throw e;
   }
 }

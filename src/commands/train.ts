@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { summaryOf } from './index.ts';
 import { filterSpeakers, loadCorpus, type CorpusKind } from '../training/corpus/index.ts';
 import { ROOT } from '../core/paths.ts';
 import { EarshotError } from '../core/errors.ts';
@@ -37,9 +38,9 @@ export function parseFolds(spec: string): string[][] {
   return spec.split(';').map((fold) =>
     fold.split(',').flatMap((token) => {
       const m = /^\s*(\d{1,2})\s*(?:-\s*(\d{1,2})\s*)?$/.exec(token);
-      if (!m) throw new EarshotError('E_CONFIG', `--folds: "${token}" is not an actor number or range (e.g. 1-4;5,6,7,8)`);
+      if (!m) throw new EarshotError('E_USAGE', `--folds: "${token}" is not an actor number or range (e.g. 1-4;5,6,7,8)`);
       const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
-      if (b < a) throw new EarshotError('E_CONFIG', `--folds: range "${token}" runs backwards`);
+      if (b < a) throw new EarshotError('E_USAGE', `--folds: range "${token}" runs backwards`);
       return Array.from({ length: b - a + 1 }, (_, i) => String(a + i).padStart(2, '0'));
     }),
   );
@@ -202,9 +203,14 @@ export function allMembers(groups: string[][], stem: string, memberDir = dirname
 export function pythonRunner(python: string): PythonRunner {
   return (args) =>
     new Promise((ok, fail) => {
+      if (!existsSync(TRAIN_SCRIPT)) {
+        // the npm and Debian packages hold the runtime only; the training toolkit lives in the repository
+        fail(new EarshotError('E_TOOL', `${TRAIN_SCRIPT} is missing: training needs a checkout of the earshot repository (scripts/train.py and its Python code are not installed with the package); run \`earshot train\` there`));
+        return;
+      }
       const child = spawn(python, [TRAIN_SCRIPT, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('error', (e) => fail(new EarshotError('E_CONFIG', `cannot run ${python}: ${e.message}; install python3-torch python3-onnx python3-numpy (apt) or pass --python`, { cause: e })));
-      child.on('exit', (code) => (code === 0 ? ok() : fail(new EarshotError('E_MODEL', `scripts/train.py ${args.join(' ')} failed (exit ${code}); see its output above`))));
+      child.on('error', (e) => fail(new EarshotError('E_TOOL', `cannot run ${python}: ${e.message}; install python3-torch python3-onnx python3-numpy (apt) or pass --python`, { cause: e })));
+      child.on('exit', (code) => (code === 0 ? ok() : fail(new EarshotError('E_TOOL', `scripts/train.py ${args.join(' ')} failed (exit ${code}); see its output above`))));
     });
 }
 
@@ -286,7 +292,7 @@ function addMetrics(metaPath: string, metrics: Record<string, ModelMetric>): voi
 
 export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
   const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
-  for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_CONFIG', `--protocols: "${p}" is not one of folds, random, final`);
+  for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_USAGE', `--protocols: "${p}" is not one of folds, random, final`);
   const preset = SHIPPED_RECIPES[opts.arch];
   const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(preset?.frontend ?? DEFAULT_TRAIN_FRONTEND);
   const work = resolve(opts.work);
@@ -300,7 +306,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const groupArgs = async (trainArgs: string | undefined, noise: string | undefined): Promise<string[]> => {
     const augmentDirs: string[] = [];
     for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
-      if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
+      if (!Number.isFinite(snr)) throw new EarshotError('E_USAGE', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
       augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
     }
     return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
@@ -443,7 +449,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('features -> PyTorch training -> ONNX -> speaker-independent evaluation through the runtime')
+    .description(summaryOf('train'))
     .option('--data <dir>', 'folder holding ravdess/, tess/, emodb/ corpus roots', '../shared/data')
     .option('--name <name>', 'model name (models/NAME.onnx + NAME.json)', 'earshot-crnn')
     .option('--arch <id>', 'architecture: crnn, lstm-attn, bilstm, lstm2x64, rnn, cnn1d, stride-cnn, cnn2d (crnn and lstm-attn default to the shipped recipes)', 'crnn')
@@ -452,7 +458,7 @@ export function registerTrain(program: Command): void {
     .option('--tess', 'add TESS to the training data')
     .option('--jobs <n>', 'training runs at a time (each member of an --ensemble is a run; give each --threads 1 via --train-args on a small machine)', (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new EarshotError('E_CONFIG', `--jobs ${v}: give a whole number of runs, e.g. 2`);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new EarshotError('E_USAGE', `--jobs ${v}: give a whole number of runs, e.g. 2`);
       return n;
     })
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')

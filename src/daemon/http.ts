@@ -52,7 +52,7 @@ export async function startHttpServer(opts: { host: string; port: number }, targ
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EADDRINUSE' ? 'another program (or another earshot) listens there' : e.code === 'EADDRNOTAVAIL' ? 'that address is not on this machine' : 'check the address';
-    throw new EarshotError('E_CONFIG', `http: cannot listen on ${opts.host}:${opts.port} (${e.code ?? e.message}): ${hint}; set http.port (--http-port, EARSHOT_HTTP_PORT) to a free port, or 0 to turn the HTTP server off`, { cause: err });
+    throw new EarshotError(e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' ? 'E_PORT_IN_USE' : 'E_CONFIG', `http: cannot listen on ${opts.host}:${opts.port} (${e.code ?? e.message}): ${hint}; set http.port (--http-port, EARSHOT_HTTP_PORT) to a free port, or 0 to turn the HTTP server off`, { cause: err });
   }
   const port = (server.address() as AddressInfo).port;
   return {

@@ -101,7 +101,7 @@ export class EmotionClassifier {
    */
   async classify(features: Float32Array, frames: number): Promise<Classification> {
     if (frames <= 0 || features.length < frames * this.dim) {
-      throw new EarshotError('E_CONFIG', `classify needs frames*${this.dim} features, got ${features.length} for ${frames} frames`);
+      throw new EarshotError('E_INTERNAL', `classify needs frames*${this.dim} features, got ${features.length} for ${frames} frames`);
     }
     const w = this.meta.window;
     if (!w.fixed && this.tta.length) {

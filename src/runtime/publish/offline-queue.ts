@@ -128,7 +128,7 @@ export class OfflineQueue {
     const line = `${JSON.stringify({ s: seq, t: enqueuedAt, p: payload })}\n`;
     const entry: QueueEntry = { seq, enqueuedAt, payload, bytes: Buffer.byteLength(line) };
     if (entry.bytes > this.maxBytes) {
-      throw new EarshotError('E_CONFIG', `an event of ${entry.bytes} bytes is larger than the whole offline queue (mqtt.queue.maxBytes ${this.maxBytes}); raise maxBytes`);
+      throw new EarshotError('E_EVENT_TOO_LARGE', `an event of ${entry.bytes} bytes is larger than the whole offline queue (mqtt.queue.maxBytes ${this.maxBytes}); raise maxBytes`);
     }
     this.makeRoomFor(entry.bytes);
     writeSync(this.fd, line);

@@ -69,7 +69,7 @@ function walk(dir: string, out: string[]): void {
 /** Walks `root` and parses every file name; deterministic order (sorted by corpus name). */
 export function scanCorpus(kind: CorpusKind, root: string): CorpusScan {
   const parse = PARSERS[kind];
-  if (!parse) throw new EarshotError('E_CONFIG', `unknown corpus "${kind}": use one of ${CORPORA.join(', ')}`);
+  if (!parse) throw new EarshotError('E_USAGE', `unknown corpus "${kind}": use one of ${CORPORA.join(', ')}`);
   const files: string[] = [];
   walk(root, files);
   const scan: CorpusScan = { items: [], dropped: [], rejected: [], ignored: [] };
@@ -123,7 +123,7 @@ export function filterSpeakers(items: CorpusItem[], speakers: readonly string[])
   const out = items.filter((i) => want.has(i.speaker));
   if (out.length === 0) {
     const have = [...new Set(items.map((i) => i.speaker))].join(', ');
-    throw new EarshotError('E_CONFIG', `no clips from speaker(s) ${speakers.join(', ')}; this corpus has ${have}`);
+    throw new EarshotError('E_USAGE', `no clips from speaker(s) ${speakers.join(', ')}; this corpus has ${have}`);
   }
   return out;
 }
