@@ -34,7 +34,7 @@ test('supervisor: a missing device is retried with backoff until one works; chun
   const timers = recordingTimers();
   const plan = ['nosuchdev', 'nosuchdev', 'wavcap'];
   let attempt = 0;
-  const sup = new SupervisedSource('mic', () => arecord(plan[Math.min(attempt++, plan.length - 1)])(), { initialBackoffMs: 20, backoffFactor: 3 }, { timers, log });
+  const sup = new SupervisedSource('mic', () => arecord(plan[Math.min(attempt++, plan.length - 1)])(), { initialBackoffMs: 20, maxBackoffMs: 30_000, backoffFactor: 3 }, { timers, log });
   const conditions: CaptureCondition[] = [];
   sup.on('condition', (c) => conditions.push(c));
   let samples = 0;
@@ -61,7 +61,7 @@ test('supervisor: a device lost mid-stream is reopened; a flat-lined one too; ti
     attempt++ === 0
       ? new FileReplaySource('zeros.wav', zeros, { loop: true, realtime: false, flatlineSec: 0.5 }, { log })
       : FileReplaySource.fromFile(CORPUS_CLIP, { realtime: false }, { log });
-  const sup = new SupervisedSource('replay', factory, { initialBackoffMs: 10 }, { log });
+  const sup = new SupervisedSource('replay', factory, { initialBackoffMs: 10, maxBackoffMs: 30_000 }, { log });
   const kinds: string[] = [];
   sup.on('condition', (c) => kinds.push(c.kind));
   const times: number[] = [];
@@ -83,7 +83,7 @@ test('supervisor: arecord killed mid-capture -> device-lost, restart, audio agai
     if (attempt++ === 0) first = s;
     return s;
   };
-  const sup = new SupervisedSource('mic', factory, { initialBackoffMs: 10 }, { log });
+  const sup = new SupervisedSource('mic', factory, { initialBackoffMs: 10, maxBackoffMs: 30_000 }, { log });
   const kinds: string[] = [];
   const recovered = new Promise<void>((r) => sup.on('condition', (c) => { kinds.push(c.kind); if (c.kind === 'recovered') r(); }));
   await sup.start();

@@ -86,9 +86,9 @@ test('full by entries: the oldest are dropped, counted and logged', () => {
 test('full by bytes: the oldest are dropped until the new entry fits', () => {
   const dir = fresh();
   const body = 'x'.repeat(100);
-  const q = new OfflineQueue({ dir, maxBytes: 1000 });
+  const q = new OfflineQueue({ dir, maxBytes: 1024 });
   for (let i = 0; i < 20; i++) q.append(`${i}:${body}`);
-  assert.ok(q.bytes <= 1000, `bytes ${q.bytes}`);
+  assert.ok(q.bytes <= 1024, `bytes ${q.bytes}`);
   const kept = payloads(q).map((p) => Number(p.split(':')[0]));
   assert.ok(kept.length >= 7 && kept.length < 20, `kept ${kept.length}`);
   assert.equal(kept, Array.from({ length: kept.length }, (_, i) => 20 - kept.length + i), 'the newest are kept, in order');

@@ -16,14 +16,19 @@ import {
   type CaptureTimers,
 } from './source.ts';
 
+/** Backoff multiplier per consecutive failure (an implementation constant, not a setting). */
+const BACKOFF_FACTOR = 2;
+/** Seconds of healthy audio after which the backoff starts again from its first delay. */
+const HEALTHY_RESET_SEC = 30;
+
 export interface SupervisorOptions {
-  /** ms before the first restart; default 500 */
-  initialBackoffMs?: number;
-  /** ms cap on the backoff; default 30000 */
-  maxBackoffMs?: number;
-  /** backoff multiplier per consecutive failure; default 2 */
+  /** ms before the first restart: the config's capture.restartBackoffMs (its default lives there) */
+  initialBackoffMs: number;
+  /** ms cap on the backoff: capture.restartBackoffMaxMs */
+  maxBackoffMs: number;
+  /** backoff multiplier per consecutive failure; default BACKOFF_FACTOR (tests change it) */
   backoffFactor?: number;
-  /** seconds of healthy audio after which the backoff starts again from initialBackoffMs; default 30 */
+  /** seconds of healthy audio after which the backoff starts again; default HEALTHY_RESET_SEC */
   healthyResetSec?: number;
   /** restart the source when it flat-lines (a muted mic may come back on reopen); default true */
   restartOnFlatline?: boolean;
@@ -56,13 +61,13 @@ export class SupervisedSource extends EventEmitter<CaptureEvents> implements Cap
   constructor(
     readonly name: string,
     private readonly factory: SourceFactory,
-    private readonly opts: SupervisorOptions = {},
+    private readonly opts: SupervisorOptions,
     ctx: SupervisorContext = {},
   ) {
     super();
     this.timers = ctx.timers ?? realTimers;
     this.log = ctx.log ?? stderrLog;
-    this.backoffMs = opts.initialBackoffMs ?? 500;
+    this.backoffMs = opts.initialBackoffMs;
   }
 
   /** Hz of the current source (0 until one has started). */
@@ -115,7 +120,7 @@ export class SupervisedSource extends EventEmitter<CaptureEvents> implements Cap
         this.report('recovered', `${source.name} delivers audio again after ${this.restarts} restart(s)`);
       }
       this.healthySamples += c.samples.length;
-      if (this.healthySamples >= (this.opts.healthyResetSec ?? 30) * c.sampleRate) this.backoffMs = this.opts.initialBackoffMs ?? 500;
+      if (this.healthySamples >= (this.opts.healthyResetSec ?? HEALTHY_RESET_SEC) * c.sampleRate) this.backoffMs = this.opts.initialBackoffMs;
       const time = this.samplesOut / c.sampleRate;
       this.samplesOut += c.samples.length;
       this.emit('chunk', { samples: c.samples, sampleRate: c.sampleRate, time });
@@ -178,7 +183,7 @@ export class SupervisedSource extends EventEmitter<CaptureEvents> implements Cap
       void s.stop().catch(() => undefined);
     }
     const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 30000, delay * (this.opts.backoffFactor ?? 2));
+    this.backoffMs = Math.min(this.opts.maxBackoffMs, delay * (this.opts.backoffFactor ?? BACKOFF_FACTOR));
     this.restarts++;
     this.log.warn(`${this.name}: ${why}; restarting capture in ${delay} ms (restart ${this.restarts})`);
     this.timers.clearTimeout(this.retryTimer);

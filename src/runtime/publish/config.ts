@@ -15,6 +15,17 @@ export function defaultDeviceId(): string {
   return hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'earshot';
 }
 
+/** The on-disk event queue's limits (src/runtime/publish/offline-queue.ts takes them parsed). */
+export const queueConfigSchema = z.strictObject({
+  /** Most undelivered events kept on disk; the oldest are dropped beyond. Default 10000. */
+  maxEntries: z.number().int().min(1).default(10_000),
+  /** Most bytes of undelivered events kept on disk. Default 8 MiB. */
+  maxBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+  /** `append`: fsync each queued event (default); `none`: let the kernel flush. */
+  fsync: z.enum(['append', 'none']).default('append'),
+});
+export type QueueConfig = z.output<typeof queueConfigSchema>;
+
 export const publisherConfigSchema = z
   .strictObject({
     /** Broker URL, `mqtt://host:port` or `mqtts://host:port`. Default `mqtt://127.0.0.1:1883`. */
@@ -62,16 +73,7 @@ export const publisherConfigSchema = z
     stopTimeoutMs: z.number().int().min(0).default(3000),
     /** Directory of the on-disk event queue (the service's state directory). Default `/var/lib/earshot`. */
     stateDir: z.string().min(1).default('/var/lib/earshot'),
-    queue: z
-      .strictObject({
-        /** Most undelivered events kept on disk; the oldest are dropped beyond. Default 10000. */
-        maxEntries: z.number().int().min(1).default(10_000),
-        /** Most bytes of undelivered events kept on disk. Default 8 MiB. */
-        maxBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
-        /** `append`: fsync each queued event (default); `none`: let the kernel flush. */
-        fsync: z.enum(['append', 'none']).default('append'),
-      })
-      .prefault({}),
+    queue: queueConfigSchema.prefault({}),
   })
   .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, { path: ['reconnectMaxMs'], message: 'must be >= reconnectMinMs' });
 

@@ -26,6 +26,8 @@
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EarshotError } from '../../core/errors.ts';
+import { formatIssues } from '../../core/schema.ts';
+import { queueConfigSchema } from './config.ts';
 
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
@@ -51,11 +53,11 @@ export interface QueueEntry {
 export interface OfflineQueueOptions {
   /** Directory that holds the segment (the service's state directory); created if missing. */
   dir: string;
-  /** Most entries kept; when full the oldest is dropped. Default 10000. */
+  /** Most entries kept; when full the oldest is dropped (default: queueConfigSchema's). */
   maxEntries?: number;
-  /** Most bytes of live entries kept; when full the oldest are dropped. Default 8 MiB. */
+  /** Most bytes of live entries kept; when full the oldest are dropped (default: queueConfigSchema's). */
   maxBytes?: number;
-  /** `append`: fdatasync every entry (default); `none`: let the kernel flush. */
+  /** `append`: fdatasync every entry; `none`: let the kernel flush (default: queueConfigSchema's). */
   fsync?: 'append' | 'none';
   clock?: Clock;
   log?: QueueLog;
@@ -82,15 +84,17 @@ export class OfflineQueue {
 
   constructor(opts: OfflineQueueOptions) {
     this.dir = opts.dir;
-    this.maxEntries = opts.maxEntries ?? 10_000;
-    this.maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
-    this.fsyncAppends = (opts.fsync ?? 'append') === 'append';
+    // the limits' defaults and bounds live once, in the config schema
+    const limits = queueConfigSchema.safeParse({ maxEntries: opts.maxEntries, maxBytes: opts.maxBytes, fsync: opts.fsync });
+    if (!limits.success) {
+      throw new EarshotError('E_CONFIG', `invalid offline queue limits:\n  ${formatIssues(limits.error.issues, 'mqtt.queue').join('\n  ')}\nfix mqtt.queue in the config`);
+    }
+    this.maxEntries = limits.data.maxEntries;
+    this.maxBytes = limits.data.maxBytes;
+    this.fsyncAppends = limits.data.fsync === 'append';
     this.clock = opts.clock ?? Date;
     this.log = opts.log ?? silent;
     this.path = join(this.dir, SEGMENT);
-    if (!(this.maxEntries >= 1) || !(this.maxBytes >= 1)) {
-      throw new EarshotError('E_CONFIG', `offline queue limits must be >= 1 (maxEntries ${this.maxEntries}, maxBytes ${this.maxBytes}); fix mqtt.queue in the config`);
-    }
     try {
       mkdirSync(this.dir, { recursive: true });
       this.replay();
