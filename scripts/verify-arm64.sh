@@ -14,7 +14,7 @@
 #   5. git clone of this repository's committed HEAD to WORK/root/work/main, ../shared bind-mounted
 #      read-only at WORK/root/work/shared; everything below runs as an unprivileged user `pi` with
 #      Debian's default user PATH (no /sbin), as on a Pi
-#   6. npm ci (postinstall: scripts/portaudio-arm64.sh), npm run build:wasm, then the checks:
+#   6. npm ci (postinstall: scripts/portaudio-arm64.sh), npm run build, then the checks:
 #      naudiodon is aarch64 and links the system libportaudio, onnxruntime-node loads and
 #      `earshot analyze` runs, features are byte-identical to the host's (x86-64) for the demo
 #      clips and RAVDESS Actor_01, and the test suite (minus train-pipeline) passes.
@@ -158,7 +158,7 @@ versions="$(inpi 'echo "node $(node --version) $(node -p process.arch), npm $(np
 say "clone: $commit; $versions"
 
 check npm-ci 'set -o pipefail; time npm ci --foreground-scripts 2>&1 | tee /tmp/npm-ci.out && grep "portaudio-arm64: ok" /tmp/npm-ci.out'
-check build-wasm 'npm run build:wasm'
+check build 'npm run build'
 check naudiodon 'set -e; f=node_modules/naudiodon/build/Release/naudiodon.node; file $f; ldd $f; file $f | grep -q "ARM aarch64"; ldd $f | grep -q "libportaudio.so.2 => /lib/aarch64-linux-gnu/libportaudio.so.2"; node -e "console.log(require(\"naudiodon\").getDevices().map(d => d.name).join(\", \"))"'
 check onnxruntime 'set -e; file node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node; model=models/earshot-crnn.onnx; [ -f $model ] || model=test/fixtures/models/tiny-lstm.onnx; echo "model: $model"; node bin/earshot.js analyze assets/demo-angry.flac --model $model; node bin/earshot.js analyze assets/demo-angry.flac assets/demo-sequence.flac --model $model --json > /tmp/analyze-arm64.json'
 check features-arm64 'rm -rf /tmp/feat && node bin/earshot.js features -q -m test/fixtures/models/tiny-lstm.json -o /tmp/feat assets/demo-angry.flac assets/demo-sequence.flac /work/shared/data/ravdess/Actor_01'
@@ -174,8 +174,8 @@ if [ -d "$repo/node_modules" ] && command -v node >/dev/null; then
     rm -rf "$work/x64" "$work/feat-x64" && git clone -q "$repo" "$work/x64" && git -C "$work/x64" checkout -q "$sha"
     ln -s "$repo/node_modules" "$work/x64/node_modules"
     cd "$work/x64"
-    bash scripts/build-wasm.sh
-    for w in build/*.wasm; do cmp "$w" "$root/work/main/$w"; done && echo "wasm: $(ls build/*.wasm | wc -l) files byte-identical to the arm64 build"
+    npm run build
+    for w in dist/wasm/*.wasm; do cmp "$w" "$root/work/main/$w"; done && echo "wasm: $(ls dist/wasm/*.wasm | wc -l) files byte-identical to the arm64 build"
     node bin/earshot.js features -q -m test/fixtures/models/tiny-lstm.json -o "$work/feat-x64" \
       assets/demo-angry.flac assets/demo-sequence.flac "$shared/data/ravdess/Actor_01"
     n=0 d=0
