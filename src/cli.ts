@@ -13,6 +13,7 @@ import { registerBench } from './commands/bench.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerRun } from './commands/run.ts';
+import { registerVadEval } from './commands/vad-eval.ts';
 
 const program = new Command('earshot')
   .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')
@@ -26,6 +27,7 @@ registerBench(program);
 registerEval(program);
 registerTrain(program);
 registerRun(program);
+registerVadEval(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,7 +11,8 @@ import { VoiceDetector } from './voice-detector.ts';
 /** [startFrame, endFrame) pairs, in order. */
 export type Span = [number, number];
 
-export function speechSpans(samples: Float32Array, frontend: Pick<FrontendConfig, 'frameLength' | 'hopLength' | 'sampleRate'>, vad: VadConfigInput = {}): Span[] {
+/** `calls`, when given, is increased by the Silero network calls made (for cost accounting). */
+export function speechSpans(samples: Float32Array, frontend: Pick<FrontendConfig, 'frameLength' | 'hopLength' | 'sampleRate'>, vad: VadConfigInput = {}, calls?: { n: number }): Span[] {
   const spans: Span[] = [];
   let start = -1;
   const detector = new VoiceDetector(vad, frontend, {
@@ -21,5 +22,6 @@ export function speechSpans(samples: Float32Array, frontend: Pick<FrontendConfig
   });
   detector.push(samples);
   detector.finish();
+  if (calls) calls.n += detector.networkCalls;
   return spans;
 }
