@@ -11,7 +11,8 @@ import { DEMO_CLIP } from '../core/paths.ts';
 import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import { resample } from '../runtime/frontend/resampler.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
-import { VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { VAD_KINDS, vadConfigSchema, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { formatIssues } from '../core/schema.ts';
 import { mulberry32, seedOf } from '../training/augment.ts';
 import { loadCorpus } from '../training/corpus/index.ts';
 import { loadBabblePool, NOISE_KINDS, type NoiseKind } from '../training/noise.ts';
@@ -27,6 +28,21 @@ export interface VadEvalOptions {
   noiseLevel: string;
   json?: string;
   model?: string;
+  /** pipeline.vad settings, key=value */
+  set?: string[];
+}
+
+/** `--set sileroThreshold=0.7` -> { sileroThreshold: 0.7 }, checked by the VAD's schema. */
+function vadSettings(items: string[] = []): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const it of items) {
+    const [k, v] = it.split('=');
+    if (!k || v === undefined || !Number.isFinite(Number(v)) || k === 'kind') throw new EarshotError('E_CONFIG', `--set ${it}: write --set name=number for a pipeline.vad setting, e.g. --set gateDb=6 (the kinds come from --vads)`);
+    out[k.trim()] = Number(v);
+  }
+  const r = vadConfigSchema.safeParse(out);
+  if (!r.success) throw new EarshotError('E_CONFIG', `--set: ${formatIssues(r.error.issues).join('; ')}`);
+  return out;
 }
 
 function list<T extends string>(flag: string, v: string, allowed: readonly string[]): T[] {
@@ -50,6 +66,7 @@ export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: str
   const noises = list<NoiseKind>('--noises', opts.noises, NOISE_KINDS);
   const snrs = opts.snrs.split(',').map(Number);
   if (snrs.some((s) => !Number.isFinite(s))) throw new EarshotError('E_CONFIG', `--snrs ${opts.snrs}: give dB values, e.g. 10,5,0`);
+  const vadConfig = vadSettings(opts.set);
   const swingDb = opts.swing === undefined ? 0 : Number(opts.swing);
   const corpus = loadCorpus('ravdess', dir);
   const perActor = Number(opts.clips);
@@ -64,12 +81,13 @@ export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: str
   // babble: up to 6 clips per actor that are not among the scored ones (a clip never babbles over itself)
   const scored = new Set(chosen.map((c) => c.name));
   const pool = noises.includes('babble') ? await loadBabblePool(pick(corpus.filter((c) => !scored.has(c.name)), 6)) : undefined;
+  if (opts.set?.length) log(`pipeline.vad settings: ${JSON.stringify(vadConfig)}`);
   log(`VAD recall in noise: ${clips.length} RAVDESS clips (${perActor} per actor, seeded) + the demo clip; SNR against the active speech level${swingDb ? `; noise level swinging +-${swingDb} dB` : ''}`);
   const fmt = (r: RecallRow) => `  ${r.vad.padEnd(8)} ${(r.snrDb === null ? 'clean' : `${r.noise} ${r.snrDb} dB`).padEnd(14)} found ${String(r.found).padStart(4)}/${r.clean} (${pct(r.recall).padStart(6)})  extra ${String(r.extra).padStart(3)}  Silero calls/s ${r.networkCallsPerSec.toFixed(1)}`;
   log('RAVDESS clips:');
-  const ravdess = measureRecall(clips, { vads, noises, snrs, pool, swingDb, onRow: (r) => log(fmt(r)) });
+  const ravdess = measureRecall(clips, { vads, noises, snrs, pool, swingDb, vadConfig, onRow: (r) => log(fmt(r)) });
   log('demo clip (assets/demo-sequence.flac):');
-  const demoRows = measureRecall([demoClip], { vads, noises, snrs, pool, swingDb, onRow: (r) => log(fmt(r)) });
+  const demoRows = measureRecall([demoClip], { vads, noises, snrs, pool, swingDb, vadConfig, onRow: (r) => log(fmt(r)) });
   const noiseOnly: NoiseOnlyRow[] = [];
   const seconds = Number(opts.noiseOnly);
   if (seconds > 0) {
@@ -79,7 +97,7 @@ export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: str
     try {
       for (const vad of vads) {
         for (const noise of noises) {
-          const r = await noiseOnlyEvents(classifier, vad, noise, { seconds, levelDbfs: level, swingDb, pool });
+          const r = await noiseOnlyEvents(classifier, vad, noise, { seconds, levelDbfs: level, swingDb, pool, vadConfig });
           noiseOnly.push(r);
           log(`  ${vad.padEnd(8)} ${noise.padEnd(7)} events ${String(r.events).padStart(4)}  (segments ${r.segments}, too short ${r.segmentsDropped})  Silero calls/s ${r.networkCallsPerSec.toFixed(1)}`);
         }
@@ -88,7 +106,7 @@ export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: str
       await classifier.close();
     }
   }
-  const result = { clips: clips.length, swingDb, ravdess, demo: demoRows, noiseOnly };
+  const result = { clips: clips.length, swingDb, vadConfig, ravdess, demo: demoRows, noiseOnly };
   if (opts.json) writeFileSync(opts.json, `${JSON.stringify(result, null, 1)}\n`);
   return result;
 }
@@ -106,6 +124,7 @@ export function registerVadEval(program: Command): void {
     .option('--noise-only <seconds>', 'seconds of noise alone through the pipeline per VAD and noise (0 = skip)', '600')
     .option('--noise-level <dbfs>', 'level of the noise-only recording (dBFS, mean square)', '-40')
     .option('-m, --model <name>', 'model for the noise-only pipeline (default: the default model)')
+    .option('--set <name=value>', 'a pipeline.vad setting for every kind, e.g. --set gateDb=6 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json <file>', 'write every row as JSON')
     .action(async (dir: string, opts: VadEvalOptions) => {
       await runVadEval(dir, opts);

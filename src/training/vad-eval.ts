@@ -13,7 +13,7 @@
 import { mulberry32, seedOf } from './augment.ts';
 import { atLevel, makeNoise, mixAtSnr, type BabblePool, type NoiseKind } from './noise.ts';
 import { speechSpans, type Span } from '../runtime/vad/speech-spans.ts';
-import type { VadKind } from '../runtime/vad/energy-vad.ts';
+import type { VadConfigInput, VadKind } from '../runtime/vad/energy-vad.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 import type { EmotionClassifier } from '../runtime/model/session.ts';
 
@@ -42,8 +42,8 @@ export interface RecallRow {
 }
 
 /** Spans of at least minFrames (the pipeline drops shorter segments). */
-function utterances(x: Float32Array, vad: VadKind, minFrames: number, calls: { n: number }): Span[] {
-  const spans = speechSpans(x, FRAMING, { kind: vad }, calls);
+function utterances(x: Float32Array, vad: VadConfigInput, minFrames: number, calls: { n: number }): Span[] {
+  const spans = speechSpans(x, FRAMING, vad, calls);
   return spans.filter(([a, b]) => b - a >= minFrames);
 }
 
@@ -61,6 +61,8 @@ export interface RecallOptions {
   swingDb?: number;
   /** shortest utterance counted (frames of 10 ms); default 50, the default model's minimum */
   minFrames?: number;
+  /** settings of pipeline.vad other than the kind (default: the schema's) */
+  vadConfig?: Omit<VadConfigInput, 'kind'>;
   onRow?: (row: RecallRow) => void;
 }
 
@@ -70,7 +72,8 @@ export function measureRecall(clips: VadClip[], opts: RecallOptions): RecallRow[
   const seconds = clips.reduce((a, c) => a + c.samples.length / FRAMING.sampleRate, 0);
   for (const vad of opts.vads) {
     const calls = { n: 0 };
-    const ref = clips.map((c) => utterances(c.samples, vad, minFrames, calls));
+    const cfg = { ...opts.vadConfig, kind: vad };
+    const ref = clips.map((c) => utterances(c.samples, cfg, minFrames, calls));
     const clean = ref.reduce((a, r) => a + r.length, 0);
     const push = (r: RecallRow) => {
       rows.push(r);
@@ -85,7 +88,7 @@ export function measureRecall(clips: VadClip[], opts: RecallOptions): RecallRow[
         clips.forEach((clip, i) => {
           const rng = mulberry32(seedOf(`${clip.name}/vad/${noise}/${opts.swingDb ?? 0}/${snr}`));
           const n = makeNoise(noise, clip.samples.length, rng, { pool: opts.pool, excludeSpeakers: [clip.speaker], swingDb: opts.swingDb });
-          const spans = utterances(mixAtSnr(clip.samples, n, snr), vad, minFrames, c2);
+          const spans = utterances(mixAtSnr(clip.samples, n, snr), cfg, minFrames, c2);
           for (const u of ref[i]) if (overlap(u, spans) >= 0.5 * (u[1] - u[0])) found++;
           for (const s of spans) if (overlap(s, ref[i]) < 0.5 * (s[1] - s[0])) extra++;
         });
@@ -110,11 +113,11 @@ export interface NoiseOnlyRow {
 }
 
 /** `seconds` of noise alone at `levelDbfs` through an EmotionPipeline in 100 ms chunks; counts what would be published. */
-export async function noiseOnlyEvents(classifier: EmotionClassifier, vad: VadKind, noise: NoiseKind, opts: { seconds: number; levelDbfs: number; swingDb?: number; pool?: BabblePool }): Promise<NoiseOnlyRow> {
+export async function noiseOnlyEvents(classifier: EmotionClassifier, vad: VadKind, noise: NoiseKind, opts: { seconds: number; levelDbfs: number; swingDb?: number; pool?: BabblePool; vadConfig?: Omit<VadConfigInput, 'kind'> }): Promise<NoiseOnlyRow> {
   const rate = FRAMING.sampleRate;
   const rng = mulberry32(seedOf(`noise-only/${noise}/${opts.swingDb ?? 0}/${opts.levelDbfs}`));
   const x = atLevel(makeNoise(noise, Math.round(opts.seconds * rate), rng, { pool: opts.pool, swingDb: opts.swingDb }), opts.levelDbfs);
-  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: { kind: vad } } });
+  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: { ...opts.vadConfig, kind: vad } } });
   let events = 0;
   pipeline.on('result', () => events++);
   const chunk = rate / 10;

@@ -156,7 +156,8 @@ export class VoiceDetector {
         running = this.vad.inSpeech || f - this.lastGate <= this.holdFrames;
       }
       const p = running ? this.probability(w) : 0;
-      this.vad.step(level, p >= (this.vad.inSpeech ? c.sileroNegThreshold : c.sileroThreshold));
+      const speech = this.vad.inSpeech ? p >= c.sileroNegThreshold : p >= c.sileroThreshold && (c.sileroOnsetDb === 0 || this.vad.above(level, c.sileroOnsetDb));
+      this.vad.step(level, speech);
     }
   }
 
