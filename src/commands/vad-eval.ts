@@ -83,7 +83,7 @@ export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: str
   const pool = noises.includes('babble') ? await loadBabblePool(pick(corpus.filter((c) => !scored.has(c.name)), 6)) : undefined;
   if (opts.set?.length) log(`pipeline.vad settings: ${JSON.stringify(vadConfig)}`);
   log(`VAD recall in noise: ${clips.length} RAVDESS clips (${perActor} per actor, seeded) + the demo clip; SNR against the active speech level${swingDb ? `; noise level swinging +-${swingDb} dB` : ''}`);
-  const fmt = (r: RecallRow) => `  ${r.vad.padEnd(8)} ${(r.snrDb === null ? 'clean' : `${r.noise} ${r.snrDb} dB`).padEnd(14)} found ${String(r.found).padStart(4)}/${r.clean} (${pct(r.recall).padStart(6)})  extra ${String(r.extra).padStart(3)}  Silero calls/s ${r.networkCallsPerSec.toFixed(1)}`;
+  const fmt = (r: RecallRow) => `  ${r.vad.padEnd(8)} ${(r.snrDb === null ? 'clean' : `${r.noise} ${r.snrDb} dB`).padEnd(14)} found ${String(r.found).padStart(4)}/${r.clean} (${pct(r.recall).padStart(6)})  extra ${String(r.extra).padStart(3)}  speech x${r.speechRatio.toFixed(2)}  Silero calls/s ${r.networkCallsPerSec.toFixed(1)}`;
   log('RAVDESS clips:');
   const ravdess = measureRecall(clips, { vads, noises, snrs, pool, swingDb, vadConfig, onRow: (r) => log(fmt(r)) });
   log('demo clip (assets/demo-sequence.flac):');

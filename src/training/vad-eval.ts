@@ -37,6 +37,8 @@ export interface RecallRow {
   recall: number;
   /** spans in this condition that match no clean utterance */
   extra: number;
+  /** seconds of speech found here / seconds found clean (above 1: noise taken for speech, or utterances run together) */
+  speechRatio: number;
   /** Silero network calls per second of audio (the cascade's cost; 0 for energy) */
   networkCallsPerSec: number;
 }
@@ -79,20 +81,24 @@ export function measureRecall(clips: VadClip[], opts: RecallOptions): RecallRow[
       rows.push(r);
       opts.onRow?.(r);
     };
-    push({ vad, noise: 'clean', snrDb: null, clean, found: clean, recall: 1, extra: 0, networkCallsPerSec: calls.n / seconds });
+    const frames = (spans: Span[]) => spans.reduce((a, [x, y]) => a + y - x, 0);
+    const cleanFrames = ref.reduce((a, r) => a + frames(r), 0);
+    push({ vad, noise: 'clean', snrDb: null, clean, found: clean, recall: 1, extra: 0, speechRatio: 1, networkCallsPerSec: calls.n / seconds });
     for (const noise of opts.noises) {
       for (const snr of opts.snrs) {
         const c2 = { n: 0 };
         let found = 0;
         let extra = 0;
+        let noisyFrames = 0;
         clips.forEach((clip, i) => {
           const rng = mulberry32(seedOf(`${clip.name}/vad/${noise}/${opts.swingDb ?? 0}/${snr}`));
           const n = makeNoise(noise, clip.samples.length, rng, { pool: opts.pool, excludeSpeakers: [clip.speaker], swingDb: opts.swingDb });
           const spans = utterances(mixAtSnr(clip.samples, n, snr), cfg, minFrames, c2);
           for (const u of ref[i]) if (overlap(u, spans) >= 0.5 * (u[1] - u[0])) found++;
           for (const s of spans) if (overlap(s, ref[i]) < 0.5 * (s[1] - s[0])) extra++;
+          noisyFrames += frames(spans);
         });
-        push({ vad, noise, snrDb: snr, clean, found, recall: clean ? found / clean : 0, extra, networkCallsPerSec: c2.n / seconds });
+        push({ vad, noise, snrDb: snr, clean, found, recall: clean ? found / clean : 0, extra, speechRatio: cleanFrames ? noisyFrames / cleanFrames : 0, networkCallsPerSec: c2.n / seconds });
       }
     }
   }
