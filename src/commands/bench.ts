@@ -23,6 +23,7 @@ export interface BenchOptions {
   torch?: boolean;
   only?: string;
   ravdess?: string;
+  set?: string[];
 }
 
 /** Loops a clip to `seconds` of audio. */
@@ -87,6 +88,7 @@ export function registerBench(program: Command): void {
     .option('--torch', 'also time torchaudio\'s batch MFCC (needs /usr/bin/python3 with torchaudio)')
     .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room)')
     .option('--ravdess <dir>', 'RAVDESS root for the babble of --only vad', join('..', 'shared', 'data', 'ravdess'))
+    .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json', 'print JSON instead of tables')
     .action(async (opts: BenchOptions) => {
       const parts = new Set((opts.only ?? 'frontend,resampler').split(','));
@@ -107,7 +109,7 @@ export function registerBench(program: Command): void {
         }
       }
       if (parts.has('pipeline')) {
-        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds) });
+        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set });
         result.pipeline = r;
         if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
       }
