@@ -49,8 +49,6 @@ export const vadConfigSchema = z.object({
   gateDb: z.number().min(0).max(60).default(3),
   /** silero/cascade: outside speech a frame must also be this many dB above the noise floor to count (a talker near the microphone is louder than the room's babble); 0 = off. Default 0. */
   sileroOnsetDb: z.number().min(0).max(60).default(0),
-  /** silero/cascade: an utterance is kept only when its first 0.5 s is this many dB above the mean of recent non-speech frames (a talker near the microphone against a room's babble); 0 = off. Default 0. */
-  foregroundDb: z.number().min(0).max(30).default(0),
   /** cascade: Silero keeps running this long after the gate closed (ms). Default 300. */
   gateHoldMs: z.number().min(0).max(5000).default(300),
   /** cascade: audio before the gate opened that Silero runs over first, to settle its state (ms, whole 32 ms windows). Default 192. */

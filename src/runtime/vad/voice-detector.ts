@@ -25,7 +25,6 @@
 import { EnergyVad, vadConfigSchema, type VadConfig, type VadConfigInput, type VadSink } from './energy-vad.ts';
 import { FrameEnergy } from './frame-energy.ts';
 import { SILERO_RATE, SILERO_WINDOW, SileroState } from './silero.ts';
-import { ForegroundGate } from './foreground-gate.ts';
 import { EarshotError } from '../../core/errors.ts';
 
 export interface Framing {
@@ -48,7 +47,6 @@ export class VoiceDetector {
   readonly lagFrames: number;
   private readonly energy: FrameEnergy;
   private readonly silero: SileroState | null;
-  private readonly gate: ForegroundGate | null;
   private readonly hop: number;
   private readonly centre: number;
   private readonly holdFrames: number;
@@ -68,10 +66,7 @@ export class VoiceDetector {
   constructor(config: VadConfigInput | VadConfig, framing: Framing, sink: VadSink) {
     this.config = vadConfigSchema.parse(config);
     const hopSec = framing.hopLength / framing.sampleRate;
-    // silero/cascade with foregroundDb: utterances must stand out of the non-speech background
-    const fgFrames = Math.round(0.5 / hopSec);
-    this.gate = this.config.kind !== 'energy' && this.config.foregroundDb > 0 ? new ForegroundGate(sink, this.config.foregroundDb, fgFrames, Math.round(2 / hopSec)) : null;
-    this.vad = new EnergyVad(this.config, hopSec, this.gate ?? sink);
+    this.vad = new EnergyVad(this.config, hopSec, sink);
     this.energy = new FrameEnergy(framing.frameLength, framing.hopLength);
     this.hop = framing.hopLength;
     this.centre = Math.floor(framing.frameLength / 2);
@@ -87,7 +82,7 @@ export class VoiceDetector {
       }
       this.silero = new SileroState();
       this.ring = new Float32Array(RING);
-      this.lagFrames = Math.ceil((SILERO_WINDOW + this.centre) / this.hop) + 1 + (this.gate ? fgFrames : 0);
+      this.lagFrames = Math.ceil((SILERO_WINDOW + this.centre) / this.hop) + 1;
     }
   }
 
@@ -123,7 +118,6 @@ export class VoiceDetector {
 
   reset(): void {
     this.vad.reset();
-    this.gate?.reset();
     this.energy.reset();
     this.silero?.reset();
     this.seen = 0;
@@ -137,11 +131,6 @@ export class VoiceDetector {
   /** Frames that counted as speech since reset(). */
   get activeFrameCount(): number {
     return this.vad.activeFrameCount;
-  }
-
-  /** Utterances dropped by foregroundDb (not louder than the background) since reset(). */
-  get vetoedUtterances(): number {
-    return this.gate?.vetoed ?? 0;
   }
 
   /** Silero network calls since construction (0 for energy): the VAD's CPU beyond the energy gate. */
@@ -168,9 +157,7 @@ export class VoiceDetector {
       }
       const p = running ? this.probability(w) : 0;
       const speech = this.vad.inSpeech ? p >= c.sileroNegThreshold : p >= c.sileroThreshold && (c.sileroOnsetDb === 0 || this.vad.above(level, c.sileroOnsetDb));
-      this.gate?.record(f, level);
       this.vad.step(level, speech);
-      this.gate?.afterFrame(f, speech || this.vad.inSpeech);
     }
   }
 
