@@ -13,7 +13,7 @@
  * still analysed and the exit code is 1.
  */
 import type { Command } from 'commander';
-import { VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
 import { EarshotError, isEarshotError } from '../core/errors.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { analyzeFile, type FileAnalysis } from '../runtime/pipeline/analyze-file.ts';
@@ -50,7 +50,7 @@ export function registerAnalyze(program: Command): void {
     .option('-m, --model <name>', 'model name in models/ or path to NAME.json (default: the default model)')
     .option('--json', 'print a JSON array, one object per file')
     .option('--mode <mode>', `segments: ${SEGMENT_MODES.join(' or ')}`, 'utterance')
-    .option('--vad <kind>', `voice activity detector: ${VAD_KINDS.join(', ')} (default energy, as the daemon's default)`)
+    .option('--vad <kind>', `voice activity detector: ${VAD_KINDS.join(', ')} (default: the daemon's, ${DEFAULT_VAD_KIND})`)
     .action(async (files: string[], opts: CliOptions) => {
       if (!(SEGMENT_MODES as readonly string[]).includes(opts.mode)) {
         throw new EarshotError('E_CONFIG', `--mode ${opts.mode}: use one of ${SEGMENT_MODES.join(', ')}`);

@@ -12,7 +12,7 @@ import { confusionSvg } from '../training/confusion-svg.ts';
 import { evaluateItems, type EvalReport } from '../training/evaluate.ts';
 import { formatReport } from '../training/metrics.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
-import { VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
 import { NOISE_KINDS, loadBabblePool, type BabblePool, type NoiseKind } from '../training/noise.ts';
 
 export interface EvalOptions {
@@ -83,7 +83,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
   let items = loadCorpus(corpus, dir);
   if (opts.actors) items = filterSpeakers(items, parseSpeakers(opts.actors));
   const noise = choice('--noise', opts.noise ?? 'pink', NOISE_KINDS) as NoiseKind;
-  const vad = choice('--vad', opts.vad ?? 'energy', VAD_KINDS) as VadKind;
+  const vad = choice('--vad', opts.vad ?? DEFAULT_VAD_KIND, VAD_KINDS) as VadKind;
   const noiseSnrDb = dbOption('--noise-snr', opts.noiseSnr);
   const noiseSwingDb = dbOption('--noise-swing', opts.noiseSwing);
   if ((opts.noise !== undefined || opts.noiseSwing !== undefined) && noiseSnrDb === undefined) throw new EarshotError('E_CONFIG', '--noise and --noise-swing need --noise-snr DB (the level of the noise against the speech)');
@@ -181,7 +181,7 @@ export function registerEval(program: Command): void {
     .option('--noise <kind>', `the noise --noise-snr adds: ${NOISE_KINDS.join(', ')} (default pink; brown = engine/cabin rumble; babble = 6 other RAVDESS actors talking)`)
     .option('--noise-swing <db>', 'level changes: the noise level follows a slow sinusoid of +- this many dB (period 3-9 s)')
     .option('--babble-dir <dir>', 'RAVDESS folder for --noise babble (default: DIR with --corpus ravdess; never the actors under test)')
-    .option('--vad <kind>', `the pipeline's VAD: ${VAD_KINDS.join(', ')} (default energy, as the daemon)`)
+    .option('--vad <kind>', `the pipeline's VAD: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, as the daemon)`)
     .option('--no-tta', "one run per utterance, ignoring the model's test-time augmentation (metadata tta)")
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);

@@ -17,7 +17,7 @@ import { writeNpy } from '../training/npy.ts';
 import { loadModel } from '../runtime/model/metadata.ts';
 import { ProgressBar } from '../training/progress.ts';
 import { speechSpans, type Span } from '../runtime/vad/speech-spans.ts';
-import { VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
 
 const AUDIO_EXT = /\.(wav|flac|aif|aiff|aifc)$/i;
 
@@ -36,7 +36,7 @@ type ManifestItem = Partial<CorpusItem> & { name: string; path: string; frames: 
 /** --vad: absent -> no spans; bare -> the default kind; a name -> that kind. */
 function vadKindOf(v: boolean | string | undefined): VadKind | null {
   if (v === undefined || v === false) return null;
-  if (v === true) return 'energy';
+  if (v === true) return DEFAULT_VAD_KIND;
   if (!(VAD_KINDS as readonly string[]).includes(v)) throw new EarshotError('E_CONFIG', `--vad ${v}: use one of ${VAD_KINDS.join(', ')}`);
   return v as VadKind;
 }
@@ -125,7 +125,7 @@ export function registerFeatures(program: Command): void {
     .option('-c, --config <file>', 'frontend config (JSON or YAML; defaults fill the rest)')
     .option('-m, --model <name>', 'use this model\'s frontend config (name in models/ or path to NAME.json)')
     .option('--corpus <kind>', `paths are corpus roots of this kind (${CORPORA.join(', ')}): labels and speakers go into the manifest`)
-    .option('--vad [kind]', `also record each clip's speech spans as the daemon's VAD finds them, for training on what the daemon classifies; kind: ${VAD_KINDS.join(', ')} (default energy)`)
+    .option('--vad [kind]', `also record each clip's speech spans as the daemon's VAD finds them, for training on what the daemon classifies; kind: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, the daemon's)`)
     .option('-q, --quiet', 'no progress bar')
     .action(async (paths: string[], opts: FeaturesOptions) => {
       const r = await runFeatures(paths, opts);

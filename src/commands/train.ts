@@ -29,7 +29,7 @@ import { resample } from '../runtime/frontend/resampler.ts';
 import { writeNpy } from '../training/npy.ts';
 import { ProgressBar } from '../training/progress.ts';
 import { speechSpans } from '../runtime/vad/speech-spans.ts';
-import { VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
 import { makeNoise, mixAtSnr } from '../training/noise.ts';
 
 export const TRAIN_SCRIPT = join(ROOT, 'scripts', 'train.py');
@@ -112,7 +112,7 @@ export interface TrainOptions {
   jobs?: number;
   /** Train on whole clips (silence included) instead of the VAD's speech spans. */
   wholeClips?: boolean;
-  /** The VAD that finds the training spans and segments the scored clips (pipeline.vad.kind; default energy): the daemon's. */
+  /** The VAD that finds the training spans and segments the scored clips (pipeline.vad.kind; default: the daemon's default). */
   vad?: string;
   /** Noise of the noisy copies: pink (default) or brown. */
   noiseType?: string;
@@ -223,7 +223,7 @@ function featuresReady(dir: string, config: FrontendConfig, clips: number): bool
 }
 
 /** Features of one corpus under `work` (with each clip's VAD speech spans), keyed by the frontend config; reused when already there. */
-export async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean, vad: VadKind = 'energy'): Promise<string> {
+export async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
   const dir = resolve(work, 'features', `${kind}-${key}${vad === 'energy' ? '' : `-vad${vad}`}`);
   if (featuresReady(dir, config, loadCorpus(kind, root).length)) return dir;
@@ -240,7 +240,7 @@ export async function ensureFeatures(kind: CorpusKind, root: string, config: Fro
  * the manifest format of `earshot features` plus `source` (the clean clip) and `augment`. Training
  * only: train.py never scores them and drops the copies of held-out clips.
  */
-export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean, vad: VadKind = 'energy', noise: 'pink' | 'brown' = 'pink'): Promise<string> {
+export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND, noise: 'pink' | 'brown' = 'pink'): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
   const dir = resolve(work, 'features', `${kind}-${key}-snr${snrDb}${noise === 'pink' ? '' : `-${noise}`}${vad === 'energy' ? '' : `-vad${vad}`}`);
   const items = loadCorpus(kind, root);
@@ -301,7 +301,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   mkdirSync(runDir, { recursive: true });
   const ravdessRoot = join(opts.data, 'ravdess');
   const ravdess = loadCorpus('ravdess', ravdessRoot);
-  const vad = (opts.vad ?? 'energy') as VadKind;
+  const vad = (opts.vad ?? DEFAULT_VAD_KIND) as VadKind;
   if (!(VAD_KINDS as readonly string[]).includes(vad)) throw new EarshotError('E_CONFIG', `--vad ${vad}: use one of ${VAD_KINDS.join(', ')}`);
   const noiseType = opts.noiseType ?? 'pink';
   if (noiseType !== 'pink' && noiseType !== 'brown') throw new EarshotError('E_CONFIG', `--noise-type ${noiseType}: pink or brown (babble copies would need babble from outside each fold, per fold: not implemented)`);
@@ -466,7 +466,7 @@ export function registerTrain(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new EarshotError('E_CONFIG', `--jobs ${v}: give a whole number of runs, e.g. 2`);
       return n;
     })
-    .option('--vad <kind>', `the VAD that finds the training spans and segments the scored clips: ${VAD_KINDS.join(', ')} (default energy; use the daemon's pipeline.vad.kind)`)
+    .option('--vad <kind>', `the VAD that finds the training spans and segments the scored clips: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, the daemon's default; the shipped models were trained with energy)`)
     .option('--noise-type <kind>', 'noise of the noisy copies: pink (default) or brown (cabin rumble)')
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
     .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5, or none (default: the shipped recipe\'s, 10 for crnn, unless --train-args is given)')

@@ -74,7 +74,7 @@ export interface EvaluateOptions {
   /** babble: clips of other speakers; never the speakers under test (`excludeSpeakers`, or else each clip's own speaker) */
   babblePool?: BabblePool;
   excludeSpeakers?: readonly string[];
-  /** The VAD of the pipeline (pipeline.vad.kind; default energy, the daemon's default). */
+  /** The VAD of the pipeline (pipeline.vad.kind; default: the daemon's default). */
   vad?: VadKind;
   /** Clock, injected for tests; defaults to performance.now(). */
   now?: () => number;
@@ -114,7 +114,7 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
   }
   const kept = items.filter((i) => scored.includes(i.label));
-  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: { kind: opts.vad ?? 'energy' } } });
+  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {} } });
   const predictions: Prediction[] = [];
   let noSpeech = 0;
   let segments = 0;

@@ -23,10 +23,12 @@ import { z } from 'zod';
 /** energy: the adaptive energy gate alone; silero: the Silero network on every window; cascade: Silero only while the energy gate is open (./voice-detector.ts). */
 export const VAD_KINDS = ['energy', 'silero', 'cascade'] as const;
 export type VadKind = (typeof VAD_KINDS)[number];
+/** The daemon's VAD when none is configured; eval, features and train default to it too. */
+export const DEFAULT_VAD_KIND: VadKind = 'cascade';
 
 export const vadConfigSchema = z.object({
-  /** Which detector decides speech: "energy", "silero" or "cascade" (Silero behind the energy gate). Default "energy". */
-  kind: z.enum(VAD_KINDS).default('energy'),
+  /** Which detector decides speech: "energy", "silero" or "cascade" (Silero behind the energy gate; as cheap as "energy" in a quiet room, MODELS.md). Default "cascade". */
+  kind: z.enum(VAD_KINDS).default(DEFAULT_VAD_KIND),
   /** dB a frame must be above the tracked noise floor to count as active. Default 9. */
   thresholdDb: z.number().min(0).max(60).default(9),
   /** Absolute gate: frames below this level (dBFS, mean square) are never active. Default -60. */
