@@ -242,7 +242,7 @@ export async function ensureFeatures(kind: CorpusKind, root: string, config: Fro
  */
 export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND, noise: 'pink' | 'brown' = 'pink'): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
-  const dir = resolve(work, 'features', `${kind}-${key}-snr${snrDb}${noise === 'pink' ? '' : `-${noise}`}${vad === 'energy' ? '' : `-vad${vad}`}`);
+  const dir = resolve(work, 'features', `${kind}-${key}${vad === 'energy' ? '' : `-vad${vad}`}${noise === 'pink' ? '' : `-${noise}`}-snr${snrDb}`);
   const items = loadCorpus(kind, root);
   const manifestPath = join(dir, 'manifest.json');
   if (featuresReady(dir, config, items.length)) return dir;
