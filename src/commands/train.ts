@@ -30,7 +30,7 @@ import { writeNpy } from '../training/npy.ts';
 import { ProgressBar } from '../training/progress.ts';
 import { speechSpans } from '../runtime/vad/speech-spans.ts';
 import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
-import { makeNoise, mixAtSnr } from '../training/noise.ts';
+import { loadBabblePool, makeNoise, mixAtSnr, type BabblePool } from '../training/noise.ts';
 
 export const TRAIN_SCRIPT = join(ROOT, 'scripts', 'train.py');
 
@@ -114,7 +114,7 @@ export interface TrainOptions {
   wholeClips?: boolean;
   /** The VAD that finds the training spans and segments the scored clips (pipeline.vad.kind; default: the daemon's default). */
   vad?: string;
-  /** Noise of the noisy copies: pink (default) or brown. */
+  /** Noise of the noisy copies: pink (default), brown or babble (of the clip's fold-mates). */
   noiseType?: string;
   /** Extra arguments passed through to scripts/train.py (e.g. "--epochs 30 --hidden 64"). */
   trainArgs?: string;
@@ -240,10 +240,29 @@ export async function ensureFeatures(kind: CorpusKind, root: string, config: Fro
  * the manifest format of `earshot features` plus `source` (the clean clip) and `augment`. Training
  * only: train.py never scores them and drops the copies of held-out clips.
  */
-export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND, noise: 'pink' | 'brown' = 'pink'): Promise<string> {
+/**
+ * Speakers whose voices may not be in the babble of `speaker`'s noisy copies: the speaker, and every
+ * actor outside its fold. A copy of an actor's clip trains every fold model but its own fold's, so
+ * babble made only of its fold-mates never puts a held-out voice into training.
+ */
+export function babbleExclusions(speaker: string, folds: string[][], speakers: readonly string[]): string[] {
+  const mine = folds.find((f) => f.includes(speaker)) ?? [];
+  return speakers.filter((s) => s === speaker || !mine.includes(s));
+}
+
+export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND, noise: 'pink' | 'brown' | 'babble' = 'pink', folds: string[][] = RAVDESS_FOLDS): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
-  const dir = resolve(work, 'features', `${kind}-${key}${vad === 'energy' ? '' : `-vad${vad}`}${noise === 'pink' ? '' : `-${noise}`}-snr${snrDb}`);
+  const foldKey = noise === 'babble' ? createHash('sha256').update(JSON.stringify(folds)).digest('hex').slice(0, 6) : '';
+  const dir = resolve(work, 'features', `${kind}-${key}${vad === 'energy' ? '' : `-vad${vad}`}${noise === 'pink' ? '' : `-${noise}${foldKey}`}-snr${snrDb}`);
   const items = loadCorpus(kind, root);
+  // babble: 6 clips of every actor (seeded), each copy's talkers from its own fold (babbleExclusions)
+  const speakers = [...new Set(items.map((i) => i.speaker))];
+  let pool: BabblePool | undefined;
+  if (noise === 'babble') {
+    const rng = mulberry32(seedOf('train-babble-pool'));
+    const count = new Map<string, number>();
+    pool = await loadBabblePool(items.map((i) => [rng(), i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i).filter((i) => (count.set(i.speaker, (count.get(i.speaker) ?? 0) + 1).get(i.speaker) ?? 0) <= 6), config.sampleRate);
+  }
   const manifestPath = join(dir, 'manifest.json');
   if (featuresReady(dir, config, items.length)) return dir;
   mkdirSync(dir, { recursive: true });
@@ -254,7 +273,10 @@ export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config
     const audio = await decodeAudioFile(item.path);
     const clean = resample(audio.samples, audio.sampleRate, config.sampleRate);
     // pink keeps its seed, so the shipped recipe's copies reproduce
-    const noisy = noise === 'pink' ? addNoise(clean, snrDb, mulberry32(seedOf(`${item.name}/${snrDb}`))) : mixAtSnr(clean, makeNoise(noise, clean.length, mulberry32(seedOf(`${item.name}/${noise}/${snrDb}`))), snrDb);
+    const noisy =
+      noise === 'pink'
+        ? addNoise(clean, snrDb, mulberry32(seedOf(`${item.name}/${snrDb}`)))
+        : mixAtSnr(clean, makeNoise(noise, clean.length, mulberry32(seedOf(`${item.name}/${noise}/${snrDb}`)), { pool, excludeSpeakers: babbleExclusions(item.speaker, folds, speakers) }), snrDb);
     const data = frontend.computeAll(noisy);
     const frames = data.length / frontend.dim;
     const name = `${item.name}~snr${snrDb}`;
@@ -304,7 +326,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const vad = (opts.vad ?? DEFAULT_VAD_KIND) as VadKind;
   if (!(VAD_KINDS as readonly string[]).includes(vad)) throw new EarshotError('E_CONFIG', `--vad ${vad}: use one of ${VAD_KINDS.join(', ')}`);
   const noiseType = opts.noiseType ?? 'pink';
-  if (noiseType !== 'pink' && noiseType !== 'brown') throw new EarshotError('E_CONFIG', `--noise-type ${noiseType}: pink or brown (babble copies would need babble from outside each fold, per fold: not implemented)`);
+  if (noiseType !== 'pink' && noiseType !== 'brown' && noiseType !== 'babble') throw new EarshotError('E_CONFIG', `--noise-type ${noiseType}: pink, brown or babble`);
   const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false, vad)];
   if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false, vad));
   const ownArgs = opts.trainArgs !== undefined;
@@ -312,7 +334,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     const augmentDirs: string[] = [];
     for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
       if (!Number.isFinite(snr)) throw new EarshotError('E_CONFIG', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
-      augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false, vad, noiseType));
+      augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false, vad, noiseType, opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS));
     }
     return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
   };
@@ -467,7 +489,7 @@ export function registerTrain(program: Command): void {
       return n;
     })
     .option('--vad <kind>', `the VAD that finds the training spans and segments the scored clips: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, the daemon's default; the shipped models were trained with energy)`)
-    .option('--noise-type <kind>', 'noise of the noisy copies: pink (default) or brown (cabin rumble)')
+    .option('--noise-type <kind>', 'noise of the noisy copies: pink (default), brown (cabin rumble) or babble (the clip\'s fold-mates talking, so no held-out voice reaches training)')
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
     .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5, or none (default: the shipped recipe\'s, 10 for crnn, unless --train-args is given)')
     .option('-c, --config <file>', 'frontend config (JSON/YAML); default: the shipped recipe\'s (crnn: 40 log-mel + RMS + ZCR + F0 + voicing; others: 20 MFCC + RMS + ZCR)')
