@@ -66,6 +66,10 @@ test('babble copies for training: a clip babbles with its fold-mates only, so no
       for (const other of RAVDESS_FOLDS) if (other !== fold) assert.equal(allowed.filter((s) => other.includes(s)), []);
     }
   }
+  // one fold given (--folds 17-20): actors 01-16 are never held out and babble among themselves
+  const one = [['17', '18', '19', '20']];
+  const allowed1 = all.filter((s) => !babbleExclusions('01', one, all).includes(s));
+  assert.equal(allowed1, all.slice(1, 16));
 });
 
 test.run();

@@ -242,11 +242,12 @@ export async function ensureFeatures(kind: CorpusKind, root: string, config: Fro
  */
 /**
  * Speakers whose voices may not be in the babble of `speaker`'s noisy copies: the speaker, and every
- * actor outside its fold. A copy of an actor's clip trains every fold model but its own fold's, so
+ * actor outside its fold (for an actor in no fold: every actor in one). A copy of an actor's clip trains every fold model but its own fold's, so
  * babble made only of its fold-mates never puts a held-out voice into training.
  */
 export function babbleExclusions(speaker: string, folds: string[][], speakers: readonly string[]): string[] {
-  const mine = folds.find((f) => f.includes(speaker)) ?? [];
+  // an actor in no fold trains every fold model: its babble comes from the other actors in no fold
+  const mine = folds.find((f) => f.includes(speaker)) ?? speakers.filter((s) => !folds.some((f) => f.includes(s)));
   return speakers.filter((s) => s === speaker || !mine.includes(s));
 }
 
