@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseFolds, SHIPPED_RECIPES } from '../src/commands/train.ts';
+import { babbleExclusions, parseFolds, RAVDESS_FOLDS, SHIPPED_RECIPES } from '../src/commands/train.ts';
 import { parseFrontendConfig } from '../src/runtime/frontend/config.ts';
 import { ROOT } from './helpers/paths.ts';
 import { EarshotError } from '../src/core/errors.ts';
@@ -54,6 +54,22 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
     const snrs = (meta.training.options.augmentFeatures ?? []).map((d: string) => /-snr(-?[\d.]+)$/.exec(d)?.[1]);
     assert.is(snrs.join(','), recipe.noise ?? '', `${name}: noisy-copy SNRs`);
   }
+});
+
+test('babble copies for training: a clip babbles with its fold-mates only, so no held-out voice reaches any fold model', () => {
+  const all = RAVDESS_FOLDS.flat();
+  for (const fold of RAVDESS_FOLDS) {
+    for (const speaker of fold) {
+      const allowed = all.filter((s) => !babbleExclusions(speaker, RAVDESS_FOLDS, all).includes(s));
+      assert.equal(allowed, fold.filter((s) => s !== speaker), speaker);
+      // every other fold's model trains on this copy: none of its held-out actors may be in it
+      for (const other of RAVDESS_FOLDS) if (other !== fold) assert.equal(allowed.filter((s) => other.includes(s)), []);
+    }
+  }
+  // one fold given (--folds 17-20): actors 01-16 are never held out and babble among themselves
+  const one = [['17', '18', '19', '20']];
+  const allowed1 = all.filter((s) => !babbleExclusions('01', one, all).includes(s));
+  assert.equal(allowed1, all.slice(1, 16));
 });
 
 test.run();

@@ -55,6 +55,8 @@ export interface DaemonBenchOptions {
   /** model name or path; default earshot-crnn, else the test fixture */
   model?: string;
   clip?: string;
+  /** daemon settings for both runs, as `--set path=value` takes them (e.g. pipeline.vad.kind=cascade) */
+  set?: string[];
 }
 
 export interface UnpacedResult {
@@ -182,9 +184,9 @@ async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir:
   };
 }
 
-async function measureUnpaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string): Promise<UnpacedResult> {
+async function measureUnpaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string, set: string[] = []): Promise<UnpacedResult> {
   // a deep inference queue: the file races ahead of the model, and every segment must be classified
-  const r = await rig(model, looped(clip, seconds), false, stateDir, ['pipeline.queueDepth=64']);
+  const r = await rig(model, looped(clip, seconds), false, stateDir, ['pipeline.queueDepth=64', ...set]);
   await r.ended;
   const pipelineRtf = r.daemon.snapshot().pipeline.realTimeFactor;
   await r.daemon.stop('end of input'); // flushes the last utterance and delivers every queued event
@@ -203,8 +205,8 @@ async function measureUnpaced(model: string, clip: DecodedAudio, seconds: number
   };
 }
 
-async function measurePaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string): Promise<PacedResult> {
-  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, ['pipeline.maxUtteranceSeconds=0.5']);
+async function measurePaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string, set: string[] = []): Promise<PacedResult> {
+  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, ['pipeline.maxUtteranceSeconds=0.5', ...set]);
   await sleep(2000); // warm-up: ONNX Runtime's first runs, JIT
   const warm = new Set(r.produced.keys());
   const a0 = r.daemon.snapshot().pipeline.audioSeconds;
@@ -257,7 +259,7 @@ export async function measureDaemon(req: MeasureRequest): Promise<UnpacedResult 
   const clip = await decodeAudioFile(req.clip ?? DEFAULT_CLIP);
   const stateDir = mkdtempSync(join(tmpdir(), 'earshot-bench-'));
   try {
-    return req.mode === 'unpaced' ? await measureUnpaced(model, clip, req.unpacedSeconds ?? 60, stateDir) : await measurePaced(model, clip, req.pacedSeconds ?? 20, stateDir);
+    return req.mode === 'unpaced' ? await measureUnpaced(model, clip, req.unpacedSeconds ?? 60, stateDir, req.set) : await measurePaced(model, clip, req.pacedSeconds ?? 20, stateDir, req.set);
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }

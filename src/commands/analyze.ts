@@ -14,6 +14,7 @@
  */
 import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
 import { EarshotError, isEarshotError } from '../core/errors.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { analyzeFile, type FileAnalysis } from '../runtime/pipeline/analyze-file.ts';
@@ -39,6 +40,7 @@ interface CliOptions {
   model?: string;
   json?: boolean;
   mode: string;
+  vad?: string;
 }
 
 export function registerAnalyze(program: Command): void {
@@ -49,12 +51,14 @@ export function registerAnalyze(program: Command): void {
     .option('-m, --model <name>', 'model name in models/ or path to NAME.json (default: the default model)')
     .option('--json', 'print a JSON array, one object per file')
     .option('--mode <mode>', `segments: ${SEGMENT_MODES.join(' or ')}`, 'utterance')
+    .option('--vad <kind>', `voice activity detector: ${VAD_KINDS.join(', ')} (default: the daemon's, ${DEFAULT_VAD_KIND})`)
     .action(async (files: string[], opts: CliOptions) => {
       if (!(SEGMENT_MODES as readonly string[]).includes(opts.mode)) {
         throw new EarshotError('E_USAGE', `--mode ${opts.mode}: use one of ${SEGMENT_MODES.join(', ')}`);
       }
+      if (opts.vad !== undefined && !(VAD_KINDS as readonly string[]).includes(opts.vad)) throw new EarshotError('E_USAGE', `--vad ${opts.vad}: use one of ${VAD_KINDS.join(', ')}`);
       const classifier = await EmotionClassifier.load(opts.model);
-      const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window' };
+      const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}) };
       const pipeline = new EmotionPipeline({ classifier, config });
       const done: FileAnalysis[] = [];
       let failed = 0;

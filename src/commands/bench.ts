@@ -9,7 +9,14 @@ import type { FrontendBenchRow } from '../bench/frontend.ts';
 import { benchResampler } from '../bench/resampler.ts';
 import { benchDaemon, daemonBenchReport } from '../bench/daemon.ts';
 import { EarshotError } from '../core/errors.ts';
-import { DEFAULT_CLIP } from '../core/paths.ts';
+import { DEFAULT_CLIP, DEMO_CLIP } from '../core/paths.ts';
+import { join } from 'node:path';
+import { benchVad, vadBenchReport, type VadBenchStream } from '../bench/vad.ts';
+import { VAD_KINDS } from '../runtime/vad/energy-vad.ts';
+import { resample } from '../runtime/frontend/resampler.ts';
+import { mulberry32 } from '../training/augment.ts';
+import { loadCorpus } from '../training/corpus/index.ts';
+import { atLevel, loadBabblePool, makeNoise, mixAtSnr } from '../training/noise.ts';
 
 export interface BenchOptions {
   seconds: string;
@@ -17,6 +24,8 @@ export interface BenchOptions {
   json?: boolean;
   torch?: boolean;
   only?: string;
+  ravdess?: string;
+  set?: string[];
 }
 
 /**
@@ -46,6 +55,35 @@ async function benchAudio(seconds: number): Promise<Float32Array> {
   return x;
 }
 
+/**
+ * The rooms the VAD benchmark runs in, `seconds` each, at 16 kHz: a quiet room (pink noise at
+ * -70 dBFS, under the VAD's -60 dBFS gate), a quiet room with speech (the demo clip looped), a car
+ * cabin (brown noise at -40 dBFS, level swinging +-6 dB), a kiosk (6-talker babble at -40 dBFS), and
+ * the demo speech in pink noise at 5 dB SNR.
+ */
+async function vadStreams(seconds: number, ravdess: string): Promise<VadBenchStream[]> {
+  const n = Math.round(seconds * 16000);
+  const demo = await decodeAudioFile(DEMO_CLIP);
+  const speech = resample(demo.samples, demo.sampleRate, 16000);
+  const looped = new Float32Array(n);
+  for (let i = 0; i < n; i += speech.length) looped.set(speech.subarray(0, Math.min(speech.length, n - i)), i);
+  const streams: VadBenchStream[] = [
+    { name: 'quiet room (pink -70 dBFS, no speech)', samples: atLevel(makeNoise('pink', n, mulberry32(1)), -70) },
+    { name: 'speech in a quiet room (demo clip looped)', samples: looped },
+    { name: 'cabin (brown -40 dBFS +-6 dB, no speech)', samples: atLevel(makeNoise('brown', n, mulberry32(2), { swingDb: 6 }), -40) },
+  ];
+  try {
+    const seen = new Map<string, number>();
+    const items = loadCorpus('ravdess', ravdess).filter((i) => (seen.set(i.speaker, (seen.get(i.speaker) ?? 0) + 1).get(i.speaker) ?? 0) <= 3);
+    const pool = await loadBabblePool(items);
+    streams.push({ name: 'kiosk (babble -40 dBFS, no speech)', samples: atLevel(makeNoise('babble', n, mulberry32(3), { pool }), -40) });
+  } catch (e) {
+    console.error(`bench vad: no babble stream (${(e as Error).message})`);
+  }
+  streams.push({ name: 'speech in pink noise at 5 dB SNR', samples: mixAtSnr(looped, makeNoise('pink', n, mulberry32(4)), 5) });
+  return streams;
+}
+
 function frontendReport(rows: FrontendBenchRow[]): string {
   const meyda = rows.find((r) => r.name === 'meyda')!;
   const f32 = rows.find((r) => r.name === 'f32 SIMD (WASM)')!;
@@ -69,7 +107,9 @@ export function registerBench(program: Command): void {
     .option('--seconds <s>', 'seconds of audio per round', '20')
     .option('--rounds <n>', 'interleaved rounds (median reported)', '7')
     .option('--torch', 'also time torchaudio\'s batch MFCC (needs /usr/bin/python3 with torchaudio)')
-    .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline (pipeline: the whole daemon, paced for --seconds)')
+    .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room)')
+    .option('--ravdess <dir>', 'RAVDESS root for the babble of --only vad', join('..', 'shared', 'data', 'ravdess'))
+    .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json', 'print JSON instead of tables')
     .action(async (opts: BenchOptions) => {
       const parts = new Set((opts.only ?? 'frontend,resampler').split(','));
@@ -91,9 +131,14 @@ export function registerBench(program: Command): void {
         }
       }
       if (parts.has('pipeline')) {
-        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds) });
+        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set });
         result.pipeline = r;
         if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
+      }
+      if (parts.has('vad')) {
+        const rows = benchVad(await vadStreams(Number(opts.seconds), opts.ravdess ?? join('..', 'shared', 'data', 'ravdess')), VAD_KINDS, Number(opts.rounds));
+        result.vad = rows;
+        if (!opts.json) console.log(`${vadBenchReport(rows)}\n`);
       }
       if (opts.json) console.log(JSON.stringify(result, null, 2));
     });

@@ -7,11 +7,14 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
 import { CORPORA, filterSpeakers, loadCorpus, type CorpusKind } from '../training/corpus/index.ts';
+import { mulberry32, seedOf } from '../training/augment.ts';
 import { EarshotError } from '../core/errors.ts';
 import { confusionSvg } from '../training/confusion-svg.ts';
 import { evaluateItems, type EvalReport } from '../training/evaluate.ts';
 import { formatReport } from '../training/metrics.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { NOISE_KINDS, loadBabblePool, type BabblePool, type NoiseKind } from '../training/noise.ts';
 
 export interface EvalOptions {
   corpus: string;
@@ -22,6 +25,12 @@ export interface EvalOptions {
   predictions?: boolean;
   gainDb?: string;
   noiseSnr?: string;
+  /** pink | brown | babble | white (with --noise-snr; default pink) */
+  noise?: string;
+  noiseSwing?: string;
+  /** RAVDESS root whose other actors make the babble (default: DIR when --corpus ravdess) */
+  babbleDir?: string;
+  vad?: string;
   /** false: --no-tta (ignore the model's test-time augmentation) */
   tta?: boolean;
 }
@@ -64,6 +73,7 @@ export function reportJson(r: EvalReport, withPredictions: boolean): object {
     seconds: r.seconds,
     inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond,
     noSpeech: r.noSpeech,
+    segments: r.segments,
     wholeFile: { accuracy: r.wholeFile.accuracy, uar: r.wholeFile.uar, f1Macro: r.wholeFile.f1Macro, confusion: r.wholeFile.confusion },
     ...(withPredictions ? { predictions: r.predictions } : {}),
   };
@@ -73,13 +83,36 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
   const corpus = parseCorpusKind(opts.corpus);
   let items = loadCorpus(corpus, dir);
   if (opts.actors) items = filterSpeakers(items, parseSpeakers(opts.actors));
+  const noise = choice('--noise', opts.noise ?? 'pink', NOISE_KINDS) as NoiseKind;
+  const vad = choice('--vad', opts.vad ?? DEFAULT_VAD_KIND, VAD_KINDS) as VadKind;
+  const noiseSnrDb = dbOption('--noise-snr', opts.noiseSnr);
+  const noiseSwingDb = dbOption('--noise-swing', opts.noiseSwing);
+  if ((opts.noise !== undefined || opts.noiseSwing !== undefined) && noiseSnrDb === undefined) throw new EarshotError('E_USAGE', '--noise and --noise-swing need --noise-snr DB (the level of the noise against the speech)');
+  // babble: other actors' voices, never those under test (with --actors: none of them; without: not the clip's own speaker)
+  let babblePool: BabblePool | undefined;
+  let excludeSpeakers: string[] | undefined;
+  if (noise === 'babble' && noiseSnrDb !== undefined) {
+    const root = opts.babbleDir ?? (corpus === 'ravdess' ? dir : undefined);
+    if (!root) throw new EarshotError('E_USAGE', `--noise babble on ${corpus}: name a RAVDESS folder whose actors make the babble, --babble-dir ../shared/data/ravdess`);
+    const rng = mulberry32(seedOf('babble-pool'));
+    const pool = loadCorpus('ravdess', root).map((i) => [rng(), i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+    const perSpeaker = new Map<string, number>();
+    const chosen = pool.filter((i) => (perSpeaker.set(i.speaker, (perSpeaker.get(i.speaker) ?? 0) + 1).get(i.speaker) ?? 0) <= 6);
+    babblePool = await loadBabblePool(chosen);
+    if (opts.actors && corpus === 'ravdess') excludeSpeakers = [...new Set(items.map((i) => i.speaker))];
+  }
   const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta });
   try {
     let last = 0;
     const report = await evaluateItems(classifier, items, {
       corpus,
       gainDb: dbOption('--gain-db', opts.gainDb),
-      noiseSnrDb: dbOption('--noise-snr', opts.noiseSnr),
+      noiseSnrDb,
+      noise,
+      noiseSwingDb,
+      babblePool,
+      excludeSpeakers,
+      vad,
       onProgress: (done, total) => {
         const now = Date.now();
         if (process.stderr.isTTY && (now - last > 250 || done === total)) {
@@ -99,8 +132,9 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
           `predictions restricted to these; ${report.excluded} clip(s) with labels the model lacks left out)`,
       );
     }
+    log(`VAD: ${vad}`);
     if (opts.gainDb !== undefined || opts.noiseSnr !== undefined) {
-      log(`robustness: every clip ${[opts.noiseSnr !== undefined ? `with pink noise at ${opts.noiseSnr} dB SNR` : '', opts.gainDb !== undefined ? `at ${opts.gainDb} dB gain` : ''].filter(Boolean).join(' and ')}`);
+      log(`robustness: every clip ${[opts.noiseSnr !== undefined ? `with ${noise} noise at ${opts.noiseSnr} dB SNR${noiseSwingDb ? ` (level swinging +-${noiseSwingDb} dB)` : ''}` : '', opts.gainDb !== undefined ? `at ${opts.gainDb} dB gain` : ''].filter(Boolean).join(' and ')}`);
     }
     log(formatReport(report));
     log(
@@ -125,6 +159,11 @@ function dbOption(flag: string, v: string | undefined): number | undefined {
   return x;
 }
 
+function choice(flag: string, v: string, allowed: readonly string[]): string {
+  if (!allowed.includes(v)) throw new EarshotError('E_USAGE', `${flag} ${v}: use one of ${allowed.join(', ')}`);
+  return v;
+}
+
 const pct1 = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 export function registerEval(program: Command): void {
@@ -139,7 +178,11 @@ export function registerEval(program: Command): void {
     .option('--actors <list>', 'only these speakers, e.g. 1,2,3,4 or 17-20 (held-out actors)')
     .option('--predictions', 'include per-clip predictions in the JSON')
     .option('--gain-db <db>', 'robustness: scale every clip by this gain first (clipped at full scale), e.g. -20')
-    .option('--noise-snr <db>', 'robustness: add pink noise at this SNR first (against the active speech level; seeded per clip)')
+    .option('--noise-snr <db>', 'robustness: add noise at this SNR first (against the active speech level; seeded per clip)')
+    .option('--noise <kind>', `the noise --noise-snr adds: ${NOISE_KINDS.join(', ')} (default pink; brown = engine/cabin rumble; babble = 6 other RAVDESS actors talking)`)
+    .option('--noise-swing <db>', 'level changes: the noise level follows a slow sinusoid of +- this many dB (period 3-9 s)')
+    .option('--babble-dir <dir>', 'RAVDESS folder for --noise babble (default: DIR with --corpus ravdess; never the actors under test)')
+    .option('--vad <kind>', `the pipeline's VAD: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, as the daemon)`)
     .option('--no-tta', "one run per utterance, ignoring the model's test-time augmentation (metadata tta)")
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);

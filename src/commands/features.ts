@@ -18,6 +18,7 @@ import { writeNpy } from '../training/npy.ts';
 import { loadModel } from '../runtime/model/metadata.ts';
 import { ProgressBar } from '../training/progress.ts';
 import { speechSpans, type Span } from '../runtime/vad/speech-spans.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
 
 const AUDIO_EXT = /\.(wav|flac|aif|aiff|aifc)$/i;
 
@@ -27,11 +28,19 @@ export interface FeaturesOptions {
   model?: string;
   corpus?: string;
   quiet?: boolean;
-  /** also write each item's VAD speech spans (`speech`: [[start, end), ...] frames), as the daemon segments a stream */
-  vad?: boolean;
+  /** also write each item's VAD speech spans (`speech`: [[start, end), ...] frames), as the daemon segments a stream; a string names the VAD kind (default energy) */
+  vad?: boolean | string;
 }
 
 type ManifestItem = Partial<CorpusItem> & { name: string; path: string; frames: number; speech?: Span[] };
+
+/** --vad: absent -> no spans; bare -> the default kind; a name -> that kind. */
+function vadKindOf(v: boolean | string | undefined): VadKind | null {
+  if (v === undefined || v === false) return null;
+  if (v === true) return DEFAULT_VAD_KIND;
+  if (!(VAD_KINDS as readonly string[]).includes(v)) throw new EarshotError('E_USAGE', `--vad ${v}: use one of ${VAD_KINDS.join(', ')}`);
+  return v as VadKind;
+}
 
 /** Reads a frontend config file (JSON or YAML); a file with a `frontend` key (model metadata) works too. */
 export function readFrontendConfigFile(path: string): FrontendConfig {
@@ -83,6 +92,7 @@ function collectItems(paths: string[], corpus?: string): ManifestItem[] {
 
 export async function runFeatures(paths: string[], opts: FeaturesOptions): Promise<{ written: number; failed: number }> {
   const config = chooseFrontend(opts);
+  const vadKind = vadKindOf(opts.vad);
   const items = collectItems(paths, opts.corpus);
   if (items.length === 0) throw new EarshotError('E_AUDIO_IO', `no audio files (.wav, .flac, .aiff) found in ${paths.join(', ')}`);
   mkdirSync(opts.out, { recursive: true });
@@ -94,7 +104,7 @@ export async function runFeatures(paths: string[], opts: FeaturesOptions): Promi
     try {
       const f = await fileFeatures(item.path, frontend);
       await writeNpy(join(opts.out, `${item.name}.npy`), f.data, [f.frames, f.dim]);
-      done.push({ ...item, path: resolve(item.path), frames: f.frames, ...(opts.vad ? { speech: speechSpans(f.samples, config) } : {}) });
+      done.push({ ...item, path: resolve(item.path), frames: f.frames, ...(vadKind ? { speech: speechSpans(f.samples, config, { kind: vadKind }) } : {}) });
     } catch (e) {
       if (!isEarshotError(e)) throw e;
       failures.push(e.message);
@@ -102,7 +112,7 @@ export async function runFeatures(paths: string[], opts: FeaturesOptions): Promi
     }
     progress?.tick(i + 1, item.name);
   }
-  const manifest = { frontend: config, featureNames: featureNames(config), corpus: opts.corpus ?? null, items: done, failed: failures };
+  const manifest = { frontend: config, featureNames: featureNames(config), corpus: opts.corpus ?? null, ...(vadKind ? { vad: vadKind } : {}), items: done, failed: failures };
   writeFileSync(join(opts.out, 'manifest.json'), JSON.stringify(manifest, null, 1));
   return { written: done.length, failed: failures.length };
 }
@@ -116,7 +126,7 @@ export function registerFeatures(program: Command): void {
     .option('-c, --config <file>', 'frontend config (JSON or YAML; defaults fill the rest)')
     .option('-m, --model <name>', 'use this model\'s frontend config (name in models/ or path to NAME.json)')
     .option('--corpus <kind>', `paths are corpus roots of this kind (${CORPORA.join(', ')}): labels and speakers go into the manifest`)
-    .option('--vad', 'also record each clip\'s speech spans as the daemon\'s VAD finds them (default VAD config), for training on what the daemon classifies')
+    .option('--vad [kind]', `also record each clip's speech spans as the daemon's VAD finds them, for training on what the daemon classifies; kind: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, the daemon's)`)
     .option('-q, --quiet', 'no progress bar')
     .action(async (paths: string[], opts: FeaturesOptions) => {
       const r = await runFeatures(paths, opts);

@@ -44,6 +44,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./train.ts')).registerTrain,
   },
   {
+    name: 'vad-eval',
+    summary: 'the VADs in noise: utterances found vs clean (RAVDESS + demo clip) per noise and SNR, and events on noise alone',
+    load: async () => (await import('./vad-eval.ts')).registerVadEval,
+  },
+  {
     name: 'bench',
     summary: 'benchmark the kernels (frontend, resampler) and the whole daemon, and print figures and ratios',
     load: async () => (await import('./bench.ts')).registerBench,

@@ -30,6 +30,8 @@ import { resample } from '../runtime/frontend/resampler.ts';
 import { writeNpy } from '../training/npy.ts';
 import { ProgressBar } from '../training/progress.ts';
 import { speechSpans } from '../runtime/vad/speech-spans.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { loadBabblePool, makeNoise, mixAtSnr, type BabblePool } from '../training/noise.ts';
 
 export const TRAIN_SCRIPT = join(ROOT, 'scripts', 'train.py');
 
@@ -111,6 +113,10 @@ export interface TrainOptions {
   jobs?: number;
   /** Train on whole clips (silence included) instead of the VAD's speech spans. */
   wholeClips?: boolean;
+  /** The VAD that finds the training spans and segments the scored clips (pipeline.vad.kind; default: the daemon's default). */
+  vad?: string;
+  /** Noise of the noisy copies: pink (default), brown or babble (of the clip's fold-mates). */
+  noiseType?: string;
   /** Extra arguments passed through to scripts/train.py (e.g. "--epochs 30 --hidden 64"). */
   trainArgs?: string;
   quiet?: boolean;
@@ -223,14 +229,14 @@ function featuresReady(dir: string, config: FrontendConfig, clips: number): bool
 }
 
 /** Features of one corpus under `work` (with each clip's VAD speech spans), keyed by the frontend config; reused when already there. */
-export async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean): Promise<string> {
+export async function ensureFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
-  const dir = resolve(work, 'features', `${kind}-${key}`);
+  const dir = resolve(work, 'features', `${kind}-${key}${vad === 'energy' ? '' : `-vad${vad}`}`);
   if (featuresReady(dir, config, loadCorpus(kind, root).length)) return dir;
   mkdirSync(dir, { recursive: true });
   const cfgFile = join(dir, 'frontend.json');
   writeFileSync(cfgFile, JSON.stringify(config));
-  const r = await runFeatures([root], { out: dir, config: cfgFile, corpus: kind, quiet, vad: true });
+  const r = await runFeatures([root], { out: dir, config: cfgFile, corpus: kind, quiet, vad });
   if (r.failed > 0) throw new EarshotError('E_AUDIO_FORMAT', `${r.failed} clip(s) of ${root} could not be read (listed above); fix or remove them`);
   return dir;
 }
@@ -240,10 +246,30 @@ export async function ensureFeatures(kind: CorpusKind, root: string, config: Fro
  * the manifest format of `earshot features` plus `source` (the clean clip) and `augment`. Training
  * only: train.py never scores them and drops the copies of held-out clips.
  */
-export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean): Promise<string> {
+/**
+ * Speakers whose voices may not be in the babble of `speaker`'s noisy copies: the speaker, and every
+ * actor outside its fold (for an actor in no fold: every actor in one). A copy of an actor's clip trains every fold model but its own fold's, so
+ * babble made only of its fold-mates never puts a held-out voice into training.
+ */
+export function babbleExclusions(speaker: string, folds: string[][], speakers: readonly string[]): string[] {
+  // an actor in no fold trains every fold model: its babble comes from the other actors in no fold
+  const mine = folds.find((f) => f.includes(speaker)) ?? speakers.filter((s) => !folds.some((f) => f.includes(s)));
+  return speakers.filter((s) => s === speaker || !mine.includes(s));
+}
+
+export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND, noise: 'pink' | 'brown' | 'babble' = 'pink', folds: string[][] = RAVDESS_FOLDS): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
-  const dir = resolve(work, 'features', `${kind}-${key}-snr${snrDb}`);
+  const foldKey = noise === 'babble' ? createHash('sha256').update(JSON.stringify(folds)).digest('hex').slice(0, 6) : '';
+  const dir = resolve(work, 'features', `${kind}-${key}${vad === 'energy' ? '' : `-vad${vad}`}${noise === 'pink' ? '' : `-${noise}${foldKey}`}-snr${snrDb}`);
   const items = loadCorpus(kind, root);
+  // babble: 6 clips of every actor (seeded), each copy's talkers from its own fold (babbleExclusions)
+  const speakers = [...new Set(items.map((i) => i.speaker))];
+  let pool: BabblePool | undefined;
+  if (noise === 'babble') {
+    const rng = mulberry32(seedOf('train-babble-pool'));
+    const count = new Map<string, number>();
+    pool = await loadBabblePool(items.map((i) => [rng(), i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => i).filter((i) => (count.set(i.speaker, (count.get(i.speaker) ?? 0) + 1).get(i.speaker) ?? 0) <= 6), config.sampleRate);
+  }
   const manifestPath = join(dir, 'manifest.json');
   if (featuresReady(dir, config, items.length)) return dir;
   mkdirSync(dir, { recursive: true });
@@ -253,15 +279,19 @@ export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config
   for (const [i, item] of items.entries()) {
     const audio = await decodeAudioFile(item.path);
     const clean = resample(audio.samples, audio.sampleRate, config.sampleRate);
-    const noisy = addNoise(clean, snrDb, mulberry32(seedOf(`${item.name}/${snrDb}`)));
+    // pink keeps its seed, so the shipped recipe's copies reproduce
+    const noisy =
+      noise === 'pink'
+        ? addNoise(clean, snrDb, mulberry32(seedOf(`${item.name}/${snrDb}`)))
+        : mixAtSnr(clean, makeNoise(noise, clean.length, mulberry32(seedOf(`${item.name}/${noise}/${snrDb}`)), { pool, excludeSpeakers: babbleExclusions(item.speaker, folds, speakers) }), snrDb);
     const data = frontend.computeAll(noisy);
     const frames = data.length / frontend.dim;
     const name = `${item.name}~snr${snrDb}`;
     await writeNpy(join(dir, `${name}.npy`), data, [frames, frontend.dim]);
-    out.push({ ...item, name, source: item.name, augment: `pink noise ${snrDb} dB SNR`, frames, speech: speechSpans(noisy, config) });
+    out.push({ ...item, name, source: item.name, augment: `${noise} noise ${snrDb} dB SNR`, frames, speech: speechSpans(noisy, config, { kind: vad }) });
     progress?.tick(i + 1, item.name);
   }
-  writeFileSync(manifestPath, JSON.stringify({ frontend: config, featureNames: featureNames(config), corpus: kind, items: out }, null, 1));
+  writeFileSync(manifestPath, JSON.stringify({ frontend: config, featureNames: featureNames(config), corpus: kind, vad, items: out }, null, 1));
   return dir;
 }
 
@@ -269,10 +299,10 @@ function metric(r: EvalReport, protocol: string): ModelMetric {
   return { accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n, protocol, measuredBy: 'earshot eval', labels: r.scoredLabels };
 }
 
-async function score(modelJson: string, items: Parameters<typeof evaluateItems>[1], corpus: CorpusKind, out: string): Promise<EvalReport> {
+async function score(modelJson: string, items: Parameters<typeof evaluateItems>[1], corpus: CorpusKind, out: string, vad: VadKind): Promise<EvalReport> {
   const c = await EmotionClassifier.load(modelJson);
   try {
-    const r = await evaluateItems(c, items, { corpus });
+    const r = await evaluateItems(c, items, { corpus, vad });
     const { predictions, ...rest } = r;
     writeFileSync(out, `${JSON.stringify({ ...rest, predictions }, null, 1)}\n`);
     return r;
@@ -300,14 +330,18 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   mkdirSync(runDir, { recursive: true });
   const ravdessRoot = join(opts.data, 'ravdess');
   const ravdess = loadCorpus('ravdess', ravdessRoot);
-  const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false)];
-  if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false));
+  const vad = (opts.vad ?? DEFAULT_VAD_KIND) as VadKind;
+  if (!(VAD_KINDS as readonly string[]).includes(vad)) throw new EarshotError('E_USAGE', `--vad ${vad}: use one of ${VAD_KINDS.join(', ')}`);
+  const noiseType = opts.noiseType ?? 'pink';
+  if (noiseType !== 'pink' && noiseType !== 'brown' && noiseType !== 'babble') throw new EarshotError('E_USAGE', `--noise-type ${noiseType}: pink, brown or babble`);
+  const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false, vad)];
+  if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false, vad));
   const ownArgs = opts.trainArgs !== undefined;
   const groupArgs = async (trainArgs: string | undefined, noise: string | undefined): Promise<string[]> => {
     const augmentDirs: string[] = [];
     for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
       if (!Number.isFinite(snr)) throw new EarshotError('E_USAGE', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
-      augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false));
+      augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false, vad, noiseType, opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS));
     }
     return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
   };
@@ -376,7 +410,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       log(`\n== fold ${k + 1}/${folds.length}: RAVDESS actors ${actors.join(',')} held out`);
       const [args, stem] = foldRun(k);
       await trainOnce(runPython, args, stem, log, undefined, undefined, tta);
-      const r = await score(`${stem}.json`, filterSpeakers(ravdess, actors), 'ravdess', `${stem}.eval.json`);
+      const r = await score(`${stem}.json`, filterSpeakers(ravdess, actors), 'ravdess', `${stem}.eval.json`, vad);
       log(`fold ${k + 1} (earshot eval, actors ${actors.join(',')}): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
       results.push(r);
     }
@@ -427,7 +461,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     addMetrics(`${finalStem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
-      const r = await score(`${finalStem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'));
+      const r = await score(`${finalStem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'), vad);
       record('emodb-cross-corpus', metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped`));
       log(`cross-corpus EmoDB (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
     }
@@ -436,7 +470,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     log('\n== random 80/20 clip split (speaker-DEPENDENT, for comparison with published figures only)');
     await trainOnce(runPython, randomArgs, randomStem, log, undefined, undefined, tta);
     const held = new Set((JSON.parse(readFileSync(`${randomStem}.py.json`, 'utf8')).heldOut as { corpus: string; name: string }[]).filter((h) => h.corpus === 'ravdess').map((h) => h.name));
-    const r = await score(`${randomStem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${randomStem}.eval.json`);
+    const r = await score(`${randomStem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${randomStem}.eval.json`, vad);
     record('ravdess-random-split', metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only'));
     log(`random split (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
   }
@@ -461,6 +495,8 @@ export function registerTrain(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new EarshotError('E_USAGE', `--jobs ${v}: give a whole number of runs, e.g. 2`);
       return n;
     })
+    .option('--vad <kind>', `the VAD that finds the training spans and segments the scored clips: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, the daemon's default; the shipped models were trained with energy)`)
+    .option('--noise-type <kind>', 'noise of the noisy copies: pink (default), brown (cabin rumble) or babble (the clip\'s fold-mates talking, so no held-out voice reaches training)')
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
     .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5, or none (default: the shipped recipe\'s, 10 for crnn, unless --train-args is given)')
     .option('-c, --config <file>', 'frontend config (JSON/YAML); default: the shipped recipe\'s (crnn: 40 log-mel + RMS + ZCR + F0 + voicing; others: 20 MFCC + RMS + ZCR)')

@@ -15,6 +15,8 @@
  */
 import { CORPUS_LABELS, type CorpusItem, type CorpusKind, type Emotion } from './corpus/index.ts';
 import { addNoise, mulberry32, seedOf } from './augment.ts';
+import { makeNoise, mixAtSnr, type BabblePool, type NoiseKind } from './noise.ts';
+import type { VadKind } from '../runtime/vad/energy-vad.ts';
 import { EarshotError } from '../core/errors.ts';
 import { analyzeFile, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
@@ -51,6 +53,8 @@ export interface EvalReport extends EvalMetrics {
   wholeFile: EvalMetrics;
   /** clips in which the VAD found no speech (scored on the whole clip) */
   noSpeech: number;
+  /** utterances (VAD segments) classified, over all clips */
+  segments: number;
   seconds: number;
   /** The daemon's processing time (frontend, VAD, model on the segments; not decoding) per second of audio, in ms. */
   inferenceMsPerAudioSecond: number;
@@ -61,18 +65,38 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
   /** Robustness: scale every clip by this gain (dB) before the pipeline. */
   gainDb?: number;
-  /** Robustness: add pink noise at this SNR (dB, against the clip's active speech level) before the pipeline. */
+  /** Robustness: add noise at this SNR (dB, against the clip's active speech level) before the pipeline. */
   noiseSnrDb?: number;
+  /** The noise added at noiseSnrDb (default pink). */
+  noise?: NoiseKind;
+  /** Level changes of the added noise, +- dB (default 0). */
+  noiseSwingDb?: number;
+  /** babble: clips of other speakers; never the speakers under test (`excludeSpeakers`, or else each clip's own speaker) */
+  babblePool?: BabblePool;
+  excludeSpeakers?: readonly string[];
+  /** The VAD of the pipeline (pipeline.vad.kind; default: the daemon's default). */
+  vad?: VadKind;
   /** Clock, injected for tests; defaults to performance.now(). */
   now?: () => number;
 }
 
 /** The audio change a robustness evaluation asks for (seeded per clip, so runs repeat), or none. */
-function degrade(name: string, opts: EvaluateOptions): ((x: Float32Array) => Float32Array) | undefined {
+function degrade(item: CorpusItem, opts: EvaluateOptions): ((x: Float32Array, rate: number) => Float32Array) | undefined {
   const { gainDb, noiseSnrDb } = opts;
   if (gainDb === undefined && noiseSnrDb === undefined) return undefined;
-  return (x) => {
-    let y = noiseSnrDb === undefined ? x : addNoise(x, noiseSnrDb, mulberry32(seedOf(`${name}/eval/${noiseSnrDb}`)));
+  const kind = opts.noise ?? 'pink';
+  const swing = opts.noiseSwingDb ?? 0;
+  return (x, rate) => {
+    let y = x;
+    if (noiseSnrDb !== undefined) {
+      // steady pink keeps the seed it always had, so earlier figures reproduce
+      if (kind === 'pink' && swing === 0) y = addNoise(x, noiseSnrDb, mulberry32(seedOf(`${item.name}/eval/${noiseSnrDb}`)));
+      else {
+        const rng = mulberry32(seedOf(`${item.name}/eval/${kind}/${swing}/${noiseSnrDb}`));
+        const noise = makeNoise(kind, x.length, rng, { pool: opts.babblePool, excludeSpeakers: opts.excludeSpeakers ?? [item.speaker], swingDb: swing, sampleRate: rate });
+        y = mixAtSnr(x, noise, noiseSnrDb);
+      }
+    }
     if (gainDb !== undefined) {
       const g = 10 ** (gainDb / 20);
       y = Float32Array.from(y, (v) => Math.max(-1, Math.min(1, v * g)));
@@ -90,9 +114,10 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
   }
   const kept = items.filter((i) => scored.includes(i.label));
-  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance' } });
+  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {} } });
   const predictions: Prediction[] = [];
   let noSpeech = 0;
+  let segments = 0;
   const pick = (r: LabelScore): [Emotion, number] => {
     let best = scored[0];
     let mass = 0;
@@ -103,9 +128,10 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     return [best, r.probabilities[best] / mass];
   };
   for (const item of kept) {
-    const a = await analyzeFile(item.path, pipeline, { transform: degrade(item.name, opts) });
+    const a = await analyzeFile(item.path, pipeline, { transform: degrade(item, opts) });
     if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
     if (!a.overall) noSpeech++;
+    segments += a.segments.length;
     const overall = a.overall ?? a.wholeFile;
     const [predicted, confidence] = pick(overall);
     const probabilities = scored.map((l) => overall.probabilities[l]);
@@ -126,6 +152,7 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     predictions,
     wholeFile,
     noSpeech,
+    segments,
     seconds: (now() - t0) / 1000,
     inferenceMsPerAudioSecond: pipeline.stats().realTimeFactor * 1000,
   };

@@ -1,7 +1,7 @@
 /**
  * The live inference pipeline: capture chunks in, emotion results and smoothed states out.
  *
- *   resample (to the model frontend's rate) -> Frontend (the model's metadata) -> FrameEnergy + EnergyVad
+ *   resample (to the model frontend's rate) -> Frontend (the model's metadata) -> VoiceDetector (energy, Silero or both)
  *   -> Segmenter (utterances or windows) -> InferenceQueue (one in flight) -> EmotionSmoother -> events
  *
  * `earshot analyze` and the daemon both run this class, so a file and a microphone stream are
@@ -22,8 +22,8 @@ import { EarshotError } from '../../core/errors.ts';
 import { Frontend, type FrontendOptions } from '../frontend/frontend.ts';
 import { Resampler } from '../frontend/resampler.ts';
 import type { Classification, EmotionClassifier } from '../model/session.ts';
-import { EnergyVad, vadFrames } from '../vad/energy-vad.ts';
-import { FrameEnergy } from '../vad/frame-energy.ts';
+import { vadFrames } from '../vad/energy-vad.ts';
+import { VoiceDetector } from '../vad/voice-detector.ts';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from './config.ts';
 import { InferenceQueue, type Job } from './inference.ts';
 import { Segmenter, type Segment } from './segmenter.ts';
@@ -68,8 +68,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   private readonly clock: PipelineClock;
   private readonly frameLength: number;
   private readonly frontend: Frontend;
-  private readonly energy: FrameEnergy;
-  private readonly vad: EnergyVad;
+  private readonly vad: VoiceDetector;
   private readonly segmenter: Segmenter;
   private readonly queue: InferenceQueue<SegmentInfo>;
   private readonly smoother: EmotionSmoother;
@@ -113,10 +112,16 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     this.hop = fc.hopLength;
     this.frameLength = fc.frameLength;
     this.subBlock = SUB_BLOCK_FRAMES * fc.hopLength;
-    this.energy = new FrameEnergy(fc.frameLength, fc.hopLength);
     const c = this.config;
     const hopSec = fc.hopLength / fc.sampleRate;
     const { onsetFrames, hangoverFrames } = vadFrames(c.vad, hopSec);
+    let vadSink: Segmenter | null = null;
+    // the detector exists first (its lag sizes the segmenter's ring); it reports to the segmenter
+    this.vad = new VoiceDetector(c.vad, fc, {
+      speechStart: (f) => vadSink!.speechStart(f),
+      speechActive: (f) => vadSink!.speechActive(f),
+      speechEnd: (f) => vadSink!.speechEnd(f),
+    });
     this.segmenter = new Segmenter(
       {
         mode: c.mode,
@@ -126,11 +131,11 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
         hopFrames: meta.window.hopFrames,
         minFrames: meta.window.minFrames,
         // how far back a VAD boundary can name a frame the segmenter has already received
-        lookBackFrames: onsetFrames + hangoverFrames + 2 * fc.deltas + SUB_BLOCK_FRAMES,
+        lookBackFrames: onsetFrames + hangoverFrames + this.vad.lagFrames + 2 * fc.deltas + SUB_BLOCK_FRAMES,
       },
       (s) => this.onSegment(s),
     );
-    this.vad = new EnergyVad(c.vad, hopSec, this.segmenter);
+    vadSink = this.segmenter;
     this.queue = new InferenceQueue<SegmentInfo>(ctx.classifier, this.frontend.dim, this.segmenter.maxSegmentFrames, c.queueDepth, () => this.clock.now(), {
       result: (job, cl, _started, done) => this.onResult(job, cl, done),
       error: (job, e) => this.fire('error', new EarshotError('E_MODEL', `inference failed on ${job.info.startSec.toFixed(2)}-${job.info.endSec.toFixed(2)} s: ${e.message}`, { cause: e })),
@@ -201,6 +206,11 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     return this.queue.drain();
   }
 
+  /** Silero network calls so far (0 with vad.kind "energy"): what the VAD costs beyond the energy gate. */
+  get vadNetworkCalls(): number {
+    return this.vad.networkCalls;
+  }
+
   /** True while an inference runs or waits. */
   get busy(): boolean {
     return this.queue.inFlight || this.queue.queued > 0;
@@ -249,7 +259,6 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     r.reset();
     this.resampler = r;
     this.frontend.reset();
-    this.energy.reset();
     this.speechFrames += this.vad.activeFrameCount;
     this.vad.reset();
     this.segmenter.reset();
@@ -262,9 +271,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   private feed(y: Float32Array): void {
     for (let off = 0; off < y.length; off += this.subBlock) {
       const part = y.length <= this.subBlock ? y : y.subarray(off, off + this.subBlock);
-      const n = this.energy.push(part);
-      const levels = this.energy.levels();
-      for (let i = 0; i < n; i++) this.vad.step(levels[i]);
+      this.vad.push(part);
       const block = this.frontend.push(part);
       this.framesProcessed += block.frames;
       this.segmenter.push(block);

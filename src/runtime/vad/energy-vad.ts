@@ -20,7 +20,15 @@
  */
 import { z } from 'zod';
 
+/** energy: the adaptive energy gate alone; silero: the Silero network on every window; cascade: Silero only while the energy gate is open (./voice-detector.ts). */
+export const VAD_KINDS = ['energy', 'silero', 'cascade'] as const;
+export type VadKind = (typeof VAD_KINDS)[number];
+/** The daemon's VAD when none is configured; eval, features and train default to it too. */
+export const DEFAULT_VAD_KIND: VadKind = 'cascade';
+
 export const vadConfigSchema = z.object({
+  /** Which detector decides speech: "energy", "silero" or "cascade" (Silero behind the energy gate; as cheap as "energy" in a quiet room, MODELS.md). Default "cascade". */
+  kind: z.enum(VAD_KINDS).default(DEFAULT_VAD_KIND),
   /** dB a frame must be above the tracked noise floor to count as active. Default 9. */
   thresholdDb: z.number().min(0).max(60).default(9),
   /** Absolute gate: frames below this level (dBFS, mean square) are never active. Default -60. */
@@ -35,7 +43,19 @@ export const vadConfigSchema = z.object({
   floorWindowMs: z.number().min(100).max(60000).default(2000),
   /** Continuous speech after which its frames feed the noise floor again (ms); bounds how long a new steady noise passes for speech. Default 5000. */
   floorFreezeMs: z.number().min(0).max(600000).default(5000),
-});
+  /** silero/cascade: a frame starts to count as speech when Silero's probability reaches this. Default 0.5 (Silero's own). */
+  sileroThreshold: z.number().min(0.01).max(0.99).default(0.5),
+  /** silero/cascade: inside speech a frame stays speech down to this probability. Default 0.35 (Silero's threshold - 0.15). */
+  sileroNegThreshold: z.number().min(0.01).max(0.99).default(0.35),
+  /** cascade: Silero runs while a frame is this many dB above the noise floor (the gate: lower than thresholdDb, so quiet speech still opens it). Default 3. */
+  gateDb: z.number().min(0).max(60).default(3),
+  /** silero/cascade: outside speech a frame must also be this many dB above the noise floor to count (a talker near the microphone is louder than the room's babble); 0 = off. Default 0. */
+  sileroOnsetDb: z.number().min(0).max(60).default(0),
+  /** cascade: Silero keeps running this long after the gate closed (ms). Default 300. */
+  gateHoldMs: z.number().min(0).max(5000).default(300),
+  /** cascade: audio before the gate opened that Silero runs over first, to settle its state (ms, whole 32 ms windows). Default 192. */
+  lookBackMs: z.number().min(0).max(1000).default(192),
+}).refine((c) => c.sileroNegThreshold <= c.sileroThreshold, { message: 'must be <= sileroThreshold', path: ['sileroNegThreshold'] });
 export type VadConfig = z.output<typeof vadConfigSchema>;
 export type VadConfigInput = z.input<typeof vadConfigSchema>;
 
@@ -83,11 +103,14 @@ export class EnergyVad {
     this.freezeFrames = Math.round(this.config.floorFreezeMs / 1000 / hopSeconds);
   }
 
-  /** Processes the energy (dBFS) of the next frame. */
-  step(levelDb: number): void {
+  /**
+   * Processes the energy (dBFS) of the next frame. `speech`, when given, replaces the energy test
+   * (another detector's decision for this frame, as Silero's); the absolute gate still applies.
+   */
+  step(levelDb: number, speech?: boolean): void {
     const t = this.frame++;
     if (Number.isNaN(this.floorDb)) this.floorDb = Math.max(levelDb, this.config.minFloorDb);
-    const active = levelDb > this.floorDb + this.config.thresholdDb && levelDb > this.config.minSpeechDb;
+    const active = (speech ?? levelDb > this.floorDb + this.config.thresholdDb) && levelDb > this.config.minSpeechDb;
     if (!(active && this.speaking && t - this.speechStartFrame < this.freezeFrames)) this.updateFloor(levelDb);
     if (active) this.activeFrames++;
     if (!this.speaking) {
@@ -127,6 +150,11 @@ export class EnergyVad {
     this.floorDb = NaN;
     this.activeFrames = 0;
     this.speechStartFrame = 0;
+  }
+
+  /** True when a frame at `levelDb` would be `db` above the current noise floor and above the absolute gate (false before the first frame). */
+  above(levelDb: number, db: number): boolean {
+    return levelDb > this.floorDb + db && levelDb > this.config.minSpeechDb;
   }
 
   /** The current noise floor (dBFS); NaN before the first frame. */
