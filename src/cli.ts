@@ -11,6 +11,7 @@ import { registerDevices } from './commands/devices.ts';
 import { registerAnalyze } from './commands/analyze.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerEval } from './commands/eval.ts';
+import { registerCalibrate } from './commands/calibrate.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerRun } from './commands/run.ts';
 
@@ -24,6 +25,7 @@ registerDevices(program);
 registerAnalyze(program);
 registerBench(program);
 registerEval(program);
+registerCalibrate(program);
 registerTrain(program);
 registerRun(program);
 

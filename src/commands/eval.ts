@@ -1,7 +1,11 @@
 /**
- * `earshot eval DIR --corpus ravdess|tess|emodb`: scores a model on a corpus through the
+ * `earshot eval DIR --corpus ravdess|tess|emodb|emotiontts-kr`: scores a model on a corpus through the
  * runtime's own path (WASM frontend + onnxruntime-node) and prints accuracy, UAR, macro F1,
- * per-class precision/recall/F1 and the confusion matrix; optional JSON and SVG plot.
+ * per-class precision/recall/F1 and the confusion matrix; the expected calibration error (before
+ * and after the model's temperature), accuracy at 100/80/50% coverage, and binary arousal and
+ * valence UAR; optional JSON and SVG plot. `--adapt` streams each speaker's clips in a seeded
+ * random order through one pipeline (speaker baseline carried over) and reports the warm-up clips
+ * apart.
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -23,6 +27,10 @@ export interface EvalOptions {
   noiseSnr?: string;
   /** false: --no-tta (ignore the model's test-time augmentation) */
   tta?: boolean;
+  /** false: --no-calibration (ignore the model's temperature) */
+  calibration?: boolean;
+  adapt?: boolean;
+  seed?: string;
 }
 
 /** "1,2,17-20" -> ["01","02","17","18","19","20"] (RAVDESS/EmoDB ids are two digits; TESS names pass through). */
@@ -63,6 +71,8 @@ export function reportJson(r: EvalReport, withPredictions: boolean): object {
     seconds: r.seconds,
     inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond,
     noSpeech: r.noSpeech,
+    confidence: r.confidence,
+    ...(r.adaptation ? { adaptation: r.adaptation } : {}),
     wholeFile: { accuracy: r.wholeFile.accuracy, uar: r.wholeFile.uar, f1Macro: r.wholeFile.f1Macro, confusion: r.wholeFile.confusion },
     ...(withPredictions ? { predictions: r.predictions } : {}),
   };
@@ -72,13 +82,17 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
   const corpus = parseCorpusKind(opts.corpus);
   let items = loadCorpus(corpus, dir);
   if (opts.actors) items = filterSpeakers(items, parseSpeakers(opts.actors));
-  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta });
+  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta, calibration: opts.calibration });
+  const seed = opts.seed === undefined ? 1 : Number(opts.seed);
+  if (!Number.isInteger(seed)) throw new EarshotError('E_CONFIG', `--seed ${opts.seed}: give an integer`);
   try {
     let last = 0;
     const report = await evaluateItems(classifier, items, {
       corpus,
       gainDb: dbOption('--gain-db', opts.gainDb),
       noiseSnrDb: dbOption('--noise-snr', opts.noiseSnr),
+      adapt: opts.adapt,
+      seed,
       onProgress: (done, total) => {
         const now = Date.now();
         if (process.stderr.isTTY && (now - last > 250 || done === total)) {
@@ -102,6 +116,14 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       log(`robustness: every clip ${[opts.noiseSnr !== undefined ? `with pink noise at ${opts.noiseSnr} dB SNR` : '', opts.gainDb !== undefined ? `at ${opts.gainDb} dB gain` : ''].filter(Boolean).join(' and ')}`);
     }
     log(formatReport(report));
+    log(confidenceLine(report.confidence));
+    if (report.adaptation) {
+      const { warmup, adapted } = report.adaptation;
+      log(
+        `adaptation (each speaker's clips in a random order, seed ${report.adaptation.seed}): ${adapted.n} clips against a warm baseline: accuracy ${pct1(adapted.accuracy)}, UAR ${pct1(adapted.uar)}; ` +
+          `${warmup.n} warm-up clips (per utterance): accuracy ${pct1(warmup.accuracy)}, UAR ${pct1(warmup.uar)}`,
+      );
+    }
     log(
       `scored as the daemon hears each clip (VAD utterances, duration-weighted)${report.noSpeech ? `; ${report.noSpeech} clip(s) without speech for the VAD scored on the whole clip` : ''}. ` +
         `The whole clip, silence included, as papers score it: accuracy ${pct1(report.wholeFile.accuracy)}, UAR ${pct1(report.wholeFile.uar)}, macro F1 ${pct1(report.wholeFile.f1Macro)}`,
@@ -126,6 +148,11 @@ function dbOption(flag: string, v: string | undefined): number | undefined {
 
 const pct1 = (v: number) => `${(100 * v).toFixed(1)}%`;
 
+export function confidenceLine(c: EvalReport['confidence']): string {
+  const cal = c.temperature !== 1 ? `ECE ${pct1(c.ece)} at temperature ${c.temperature.toFixed(3)} (${pct1(c.eceUncalibrated)} before)` : `ECE ${pct1(c.ece)} (uncalibrated)`;
+  return `${cal}; accuracy at coverage 100/80/50%: ${['100', '80', '50'].map((k) => pct1(c.coverage[k])).join(' / ')}; binary arousal UAR ${pct1(c.arousalUar)}, valence UAR ${pct1(c.valenceUar)}`;
+}
+
 export function registerEval(program: Command): void {
   program
     .command('eval')
@@ -140,6 +167,9 @@ export function registerEval(program: Command): void {
     .option('--gain-db <db>', 'robustness: scale every clip by this gain first (clipped at full scale), e.g. -20')
     .option('--noise-snr <db>', 'robustness: add pink noise at this SNR first (against the active speech level; seeded per clip)')
     .option('--no-tta', "one run per utterance, ignoring the model's test-time augmentation (metadata tta)")
+    .option('--no-calibration', "ignore the model's temperature (metadata calibration)")
+    .option('--adapt', "stream each speaker's clips through one pipeline in a random order, the speaker baseline carried over (models trained with --norm speaker); warm-up clips reported apart")
+    .option('--seed <n>', 'seed of the clip order under --adapt', '1')
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);
     });
