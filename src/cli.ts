@@ -12,6 +12,7 @@ import { registerAnalyze } from './commands/analyze.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerCalibrate } from './commands/calibrate.ts';
+import { registerBaseline } from './commands/baseline.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerRun } from './commands/run.ts';
 
@@ -26,6 +27,7 @@ registerAnalyze(program);
 registerBench(program);
 registerEval(program);
 registerCalibrate(program);
+registerBaseline(program);
 registerTrain(program);
 registerRun(program);
 

@@ -37,6 +37,8 @@ export const baselineConfigSchema = z.object({
   halfLifeSeconds: z.number().min(10).max(86400).default(600),
   /** Speech (seconds, decayed) needed before utterances are normalised against the baseline. Default 15. */
   warmupSeconds: z.number().min(0).max(3600).default(15),
+  /** The daemon saves the baseline to its state directory after this much new speech (seconds), and on stop. Default 30. */
+  saveEverySeconds: z.number().min(1).max(86400).default(30),
 });
 export type BaselineConfig = z.output<typeof baselineConfigSchema>;
 export type BaselineConfigInput = z.input<typeof baselineConfigSchema>;
@@ -51,7 +53,9 @@ const snapshotSchema = z.object({
   version: z.literal(1),
   /** identifies the features (the model frontend's config, serialised); a mismatch starts cold */
   features: z.string(),
+  /** frames of speech (decayed) and seconds per frame */
   weight: z.number().nonnegative(),
+  hopSeconds: z.number().positive(),
   s1: z.array(z.number()),
   s2: z.array(z.number()),
   utterances: z.number().int().nonnegative(),
@@ -141,7 +145,7 @@ export class SpeakerBaseline {
   }
 
   snapshot(now = new Date()): BaselineSnapshot {
-    return { version: 1, features: this.features, weight: this.weight, s1: [...this.s1], s2: [...this.s2], utterances: this.utterances, updated: now.toISOString() };
+    return { version: 1, features: this.features, weight: this.weight, hopSeconds: this.hopSeconds, s1: [...this.s1], s2: [...this.s2], utterances: this.utterances, updated: now.toISOString() };
   }
 
   /** Takes over a snapshot; returns why not (and leaves the baseline as it was) when it does not fit. */
@@ -149,7 +153,7 @@ export class SpeakerBaseline {
     const r = snapshotSchema.safeParse(raw);
     if (!r.success) return `not a baseline snapshot (${r.error.issues[0]?.message})`;
     const s = r.data;
-    if (s.features !== this.features || s.s1.length !== this.dim || s.s2.length !== this.dim) return 'it was taken with other features (another model or frontend)';
+    if (s.features !== this.features || s.hopSeconds !== this.hopSeconds || s.s1.length !== this.dim || s.s2.length !== this.dim) return 'it was taken with other features (another model or frontend)';
     this.weight = s.weight;
     this.s1.set(s.s1);
     this.s2.set(s.s2);
@@ -184,6 +188,17 @@ export function loadBaseline(path: string, b: SpeakerBaseline): string | null {
   }
   const why = b.restore(raw);
   return why ? `baseline ${path} ignored: ${why}; starting cold` : null;
+}
+
+/** What a saved baseline holds, for `earshot baseline` (null: no file). Throws E_CONFIG for an unreadable one. */
+export function describeBaseline(path: string): { speechSeconds: number; utterances: number; updated: string } | null {
+  if (!existsSync(path)) return null;
+  try {
+    const s = snapshotSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+    return { speechSeconds: s.weight * s.hopSeconds, utterances: s.utterances, updated: s.updated };
+  } catch (e) {
+    throw new EarshotError('E_CONFIG', `${path} is not a readable baseline (${(e as Error).message}); remove it with \`earshot baseline --reset\``, { cause: e });
+  }
 }
 
 /** Forgets the saved baseline (the file and a leftover temporary file). */

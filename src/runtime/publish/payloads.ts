@@ -155,6 +155,13 @@ export interface Topics {
   metrics: string;
   /** Home Assistant's own birth/last-will topic: `online` there means "send discovery again". */
   haStatus: string;
+  /**
+   * Command topic (subscribed, not published): a non-retained, non-empty message on
+   * `<base>/baseline/reset` makes the daemon forget its speaker and room baseline (a new speaker
+   * or room; models trained with normalisation "speaker"). Retained messages are ignored, so a
+   * stale one cannot reset every restart, and so are empty ones (they clear a retained message).
+   */
+  resetBaseline: string;
   /** Discovery config topics, one per Home Assistant entity. */
   discovery: { emotion: string; confidence: string };
 }
@@ -168,6 +175,7 @@ export function topicsFor(opts: { baseTopic: string; deviceId: string; discovery
     events: `${b}/events`,
     metrics: `${b}/metrics`,
     haStatus: `${d}/status`,
+    resetBaseline: `${b}/baseline/reset`,
     discovery: {
       emotion: `${d}/sensor/${opts.deviceId}_emotion/config`,
       confidence: `${d}/sensor/${opts.deviceId}_emotion_confidence/config`,
