@@ -266,7 +266,9 @@ function metric(r: EvalReport, protocol: string): ModelMetric {
 async function score(modelJson: string, items: Parameters<typeof evaluateItems>[1], corpus: CorpusKind, out: string): Promise<EvalReport> {
   const c = await EmotionClassifier.load(modelJson);
   try {
-    const r = await evaluateItems(c, items, { corpus });
+    // a model normalised against the speaker baseline is scored as the daemon runs it: each
+    // speaker's clips streamed through one pipeline (warm-up clips included, reported apart)
+    const r = await evaluateItems(c, items, { corpus, adapt: c.meta.normalization.mode === 'speaker' });
     const { predictions, ...rest } = r;
     writeFileSync(out, `${JSON.stringify({ ...rest, predictions }, null, 1)}\n`);
     return r;
