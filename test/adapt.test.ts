@@ -18,6 +18,7 @@ import { toEmotionEvent } from '../src/runtime/publish/from-pipeline.ts';
 import { emotionEventSchema } from '../src/runtime/publish/payloads.ts';
 import { accuracyAtCoverage, binaryUar, expectedCalibrationError, fitTemperature, tempered } from '../src/training/calibration.ts';
 import { streamOrder } from '../src/training/evaluate.ts';
+import { runCalibrate } from '../src/commands/calibrate.ts';
 import { loadCorpus } from '../src/training/corpus/index.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
@@ -198,6 +199,30 @@ test('calibrated model: the runtime applies the metadata temperature (and --no-c
   tempered(p, 2).forEach((v, k) => assert.ok(Math.abs(v - q[k]) < 1e-5, `${k}: ${v} vs ${q[k]}`));
   p.forEach((v, k) => assert.ok(Math.abs(v - r[k]) < 1e-7));
   for (const c of [plain, cal, off]) await c.close();
+});
+
+test('earshot calibrate: an overconfident model gets T > 1 from its predictions, written into the metadata and applied at load', async () => {
+  let seed = 3;
+  const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const files = [1, 2].map((k) => {
+    // right 60% of the time at a confidence of about 0.95
+    const predictions = Array.from({ length: 300 }, () => {
+      const right = rand() < 0.6;
+      return { truth: right ? 'angry' : 'sad', probabilities: [0.95, 0.03, 0.02] };
+    });
+    const path = join(tmp, `fold${k}.eval.json`);
+    writeFileSync(path, JSON.stringify({ scoredLabels: ['angry', 'sad', 'happy'], predictions, confidence: { temperature: 1 } }));
+    return path;
+  });
+  const model = variant('tiny-cal', () => undefined);
+  const lines: string[] = [];
+  const t = runCalibrate(files, { write: [model], test: [files[0]] }, (l) => lines.push(l));
+  assert.ok(t > 1.5, `T = ${t}`);
+  assert.match(lines.join('\n'), /ECE 3\d\.\d% -> \d\.\d%/);
+  assert.match(lines.join('\n'), /at the temperature fitted on the others/);
+  const c = await EmotionClassifier.load(model);
+  assert.ok(Math.abs(c.temperature - t) < 1e-3);
+  await c.close();
 });
 
 test('eval --adapt order: grouped by speaker, shuffled per speaker by the seed, repeatable', () => {

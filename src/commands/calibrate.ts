@@ -51,7 +51,7 @@ function ece(f: { probabilities: number[][]; truth: number[] }, temperature: num
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
-export function runCalibrate(files: string[], opts: { write?: string[]; fittedOn?: string }, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): number {
+export function runCalibrate(files: string[], opts: { write?: string[]; fittedOn?: string; test?: string[] }, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): number {
   const sets = files.map(readPredictions);
   const pooled = { probabilities: sets.flatMap((s) => s.probabilities), truth: sets.flatMap((s) => s.truth) };
   const t = fitTemperature(pooled.probabilities, pooled.truth);
@@ -65,6 +65,11 @@ export function runCalibrate(files: string[], opts: { write?: string[]; fittedOn
       return ece(s, ti);
     });
     log(`each file at the temperature fitted on the others: ECE ${cross.map(pct).join(' / ')} (mean ${pct(cross.reduce((a, b) => a + b, 0) / cross.length)})`);
+  }
+  for (const f of opts.test ?? []) {
+    // other test sets (other corpora) at the temperature fitted on the files above: never fitted on
+    const s = readPredictions(f);
+    log(`${f} (not fitted on): ${s.truth.length} clips, ECE ${pct(ece(s, 1))} -> ${pct(ece(s, t))}`);
   }
   for (const m of opts.write ?? []) {
     const model = loadModel(m, MODELS_DIR);
@@ -83,7 +88,8 @@ export function registerCalibrate(program: Command): void {
     .argument('<evals...>', 'eval JSON files with per-clip predictions (e.g. the 5 fold models on their held-out actors)')
     .option('--write <models...>', 'store the temperature in these models (name in models/ or path to NAME.json)')
     .option('--fitted-on <words>', 'what the predictions are, for the metadata')
-    .action((files: string[], opts: { write?: string[]; fittedOn?: string }) => {
+    .option('--test <evals...>', 'also report ECE before/after on these prediction files at the fitted temperature (not fitted on)')
+    .action((files: string[], opts: { write?: string[]; fittedOn?: string; test?: string[] }) => {
       runCalibrate(files, opts);
     });
 }
