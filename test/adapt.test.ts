@@ -17,7 +17,7 @@ import type { PipelineResult, PipelineState } from '../src/runtime/pipeline/type
 import { toEmotionEvent } from '../src/runtime/publish/from-pipeline.ts';
 import { emotionEventSchema } from '../src/runtime/publish/payloads.ts';
 import { accuracyAtCoverage, binaryUar, expectedCalibrationError, fitTemperature, tempered } from '../src/training/calibration.ts';
-import { streamOrder } from '../src/training/evaluate.ts';
+import { evaluateItems, streamOrder } from '../src/training/evaluate.ts';
 import { runCalibrate } from '../src/commands/calibrate.ts';
 import { loadCorpus } from '../src/training/corpus/index.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
@@ -223,6 +223,32 @@ test('earshot calibrate: an overconfident model gets T > 1 from its predictions,
   const c = await EmotionClassifier.load(model);
   assert.ok(Math.abs(c.temperature - t) < 1e-3);
   await c.close();
+});
+
+test('evaluateItems with adapt: per speaker a cold start, warm-up clips counted apart; refused for a per-utterance model', async () => {
+  const speakerModel = variant('tiny-speaker2', (m) => ((m.normalization as { mode: string }).mode = 'speaker'));
+  const sc = await EmotionClassifier.load(speakerModel);
+  const items = loadCorpus('ravdess', join(DATA, 'ravdess')).filter((i) => ['05', '06'].includes(i.speaker) && i.statement?.startsWith('Kids') && Number(i.name.split('-')[2]) <= 5);
+  assert.ok(items.length >= 14, `${items.length} clips`);
+  const r = await evaluateItems(sc, items, { corpus: 'ravdess', adapt: true, seed: 1 });
+  const warm = r.adaptation!;
+  assert.is(warm.warmup.n + warm.adapted.n, r.n);
+  // 15 s of speech to warm up at about 1.5 s a clip: several warm-up clips per speaker, both speakers cold at first
+  for (const spk of ['05', '06']) {
+    const mine = r.predictions.filter((p) => p.speaker === spk);
+    assert.ok(mine[0].warmup, `speaker ${spk} starts cold`);
+  }
+  assert.ok(warm.warmup.n >= 2 && warm.adapted.n >= 1, JSON.stringify({ warmup: warm.warmup.n, adapted: warm.adapted.n }));
+  assert.ok(r.confidence.ece >= 0 && r.confidence.arousalUar >= 0 && r.confidence.coverage['50'] >= 0);
+  const plain = await EmotionClassifier.load(MODEL);
+  try {
+    await evaluateItems(plain, items.slice(0, 2), { corpus: 'ravdess', adapt: true });
+    assert.unreachable('a per-utterance model cannot adapt');
+  } catch (e) {
+    assert.match((e as Error).message, /--adapt: model tiny-lstm normalises per global/);
+  }
+  await sc.close();
+  await plain.close();
 });
 
 test('eval --adapt order: grouped by speaker, shuffled per speaker by the seed, repeatable', () => {
