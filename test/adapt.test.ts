@@ -201,6 +201,18 @@ test('calibrated model: the runtime applies the metadata temperature (and --no-c
   for (const c of [plain, cal, off]) await c.close();
 });
 
+test('speaker normalisation is bounded to +-SPEAKER_CLIP (as train.py): two baselines that both push every value past it agree', async () => {
+  const sc = await EmotionClassifier.load(variant('tiny-speaker3', (m) => ((m.normalization as { mode: string }).mode = 'speaker')));
+  const x = Float32Array.from({ length: 120 * 28 }, (_, i) => 1 + Math.abs(Math.sin(i * 0.013)));
+  const base = (inv: number) => ({ mean: new Float32Array(28), invStd: new Float32Array(28).fill(inv) });
+  const a = Array.from((await sc.classify(x, 120, base(100))).probabilities);
+  const b = Array.from((await sc.classify(x, 120, base(1000))).probabilities);
+  const c = Array.from((await sc.classify(x, 120, base(1))).probabilities);
+  a.forEach((v, k) => assert.ok(Math.abs(v - b[k]) < 1e-7));
+  assert.ok(a.some((v, k) => Math.abs(v - c[k]) > 1e-4), 'inside the bound the baseline matters');
+  await sc.close();
+});
+
 test('earshot calibrate: an overconfident model gets T > 1 from its predictions, written into the metadata and applied at load', async () => {
   let seed = 3;
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);

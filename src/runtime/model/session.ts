@@ -22,6 +22,8 @@ export interface Classification {
 
 /** Variance floor of per-utterance CMVN; scripts/train/data.py uses the same value. */
 export const UTTERANCE_VAR_FLOOR = 1e-6;
+/** Bound of a feature normalised against a speaker baseline; scripts/train/data.py SPEAKER_CLIP is the same (why: there). */
+export const SPEAKER_CLIP = 6;
 /** Smallest mean RMS normalisation "level" divides by; scripts/train/data.py uses the same value. */
 export const LEVEL_RMS_FLOOR = 1e-8;
 
@@ -164,7 +166,11 @@ export class EmotionClassifier {
     const mean = against ? against.mean : mode === 'global' ? this.meta.normalization.mean : this.utterMean;
     const inv = against ? against.invStd : mode === 'utterance' || mode === 'level' || mode === 'speaker' ? this.utterInvStd : this.invStd;
     if (mode === 'none') x.set(src);
-    else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
+    else if (against) {
+      for (let t = 0; t < n; t++) {
+        for (let j = 0; j < d; j++) x[t * d + j] = Math.max(-SPEAKER_CLIP, Math.min(SPEAKER_CLIP, (src[t * d + j] - mean[j]) * inv[j]));
+      }
+    } else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
     x.fill(0, n * d); // padding sits at the normalised mean
     const tensor = new ort.Tensor('float32', x, [1, length, d]);
     const result = await this.session.run({ [this.meta.input.name]: tensor });
