@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train.data import EMOTIONS, SpeakerBaselines, clip_moments, speaker_normalise, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from train.data import EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
 from train.ensemble import merge, merge_reports  # noqa: E402
 from train.metrics import score  # noqa: E402
@@ -62,8 +62,8 @@ def parse_args(argv):
     p.add_argument('--channels', default='', help='(crnn) conv channels per block, e.g. 16,32,48')
     p.add_argument('--side', type=int, default=0, help='(crnn) the last N feature columns (the extras) bypass the convolutions and join before the LSTM')
     p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
-    p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'level', 'speaker', 'none'], default='global',
-                   help="speaker: against the speaker's baseline (speech frames of the speaker's other clips, drawn per epoch from all, random and emotion-skewed subsets, or none = per utterance); held-out clips against all of the speaker's other clips (label-free)")
+    p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'level', 'speaker', 'prosody', 'none'], default='global',
+                   help="prosody: log-mel per utterance, the other features (RMS, ZCR, f0, voicing) against the speaker's baseline; speaker: every feature against the speaker's baseline (speech frames of the speaker's other clips, drawn per epoch from all, random and emotion-skewed subsets, or none = per utterance); held-out clips against all of the speaker's other clips (label-free)")
     p.add_argument('--extra-test', nargs='*', default=[], help='feature folders of other corpora to check the model on (python side; shared labels only), e.g. EmoDB and emotiontts-kr')
     p.add_argument('--vad', action='store_true', help="train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are scored as the daemon scores a file: duration-weighted mean over its spans")
     p.add_argument('--no-specaugment', action='store_true')
@@ -211,9 +211,9 @@ def extra_test(a, model, fixed, d, labels, norm):
     items = [i for i in fs.items if i['label'] in shared]
     hop = fs.frontend['hopLength'] / fs.frontend['sampleRate']
     spans = [(speech_segments(i, hop) if a.vad else []) or [i['x']] for i in items]
-    if a.norm == 'speaker':
+    if a.norm in SPEAKER_MODES:
         base = SpeakerBaselines(clip_moments([{**i, 'spans': s} for i, s in zip(items, spans)], lambda c: c['spans']))
-        xs = [[speaker_normalise(x, base.all_others((i['dir'], i['name']))).astype(np.float32) for x in s] for i, s in zip(items, spans)]
+        xs = [[speaker_normalise(x, base.all_others((i['dir'], i['name'])), speaker_columns(a.norm, fs.feature_names)).astype(np.float32) for x in s] for i, s in zip(items, spans)]
     else:
         xs = [[norm(x) for x in s] for s in spans]
     r = evaluate(model, xs, [labels.index(i['label']) for i in items], len(labels), fixed)
@@ -279,11 +279,12 @@ def main(argv):
         wrng = np.random.default_rng(a.seed + 7)
         train = train + [{**i, 'x': warp(i['x'], wrng.uniform(0.9, 1.1))} for _ in range(a.vtlp) for i in train]
     cols = LevelColumns(fs.frontend, fs.feature_names) if a.norm == 'level' else None
-    mean, std = global_stats(train, 'utterance' if a.norm == 'speaker' else a.norm, cols)
+    mean, std = global_stats(train, 'utterance' if a.norm in SPEAKER_MODES else a.norm, cols)
     norm = lambda x: normalise(x, a.norm, mean, std, cols).astype(np.float32)  # noqa: E731
     ytr = [index[i['label']] for i in train]
     renorm = None
-    if a.norm == 'speaker':
+    scols = speaker_columns(a.norm, fs.feature_names)
+    if a.norm in SPEAKER_MODES:
         # the speech frames of each clip: its VAD spans (the training items are spans under --vad)
         clips = {}
         for i in train:
@@ -298,10 +299,10 @@ def main(argv):
             for k in keys:
                 if k not in drawn:
                     drawn[k] = train_base.draw(k, rng)
-            return [speaker_normalise(x, drawn[k]).astype(np.float32) for x, k in zip(raw, keys)]
+            return [speaker_normalise(x, drawn[k], scols).astype(np.float32) for x, k in zip(raw, keys)]
         xtr = renorm(np.random.default_rng(a.seed + 17))
         base_of = lambda i, b=test_base: b.all_others((i['dir'], i['name']))  # noqa: E731
-        norm_item = lambda i, x: speaker_normalise(x, base_of(i)).astype(np.float32)  # noqa: E731
+        norm_item = lambda i, x: speaker_normalise(x, base_of(i), scols).astype(np.float32)  # noqa: E731
     else:
         xtr = [norm(i['x']) for i in train]
         norm_item = lambda i, x: norm(x)  # noqa: E731
@@ -324,11 +325,11 @@ def main(argv):
     check = evaluate(model, xte, yte, len(labels), fixed) if xte and (len(members) > 1 or a.report) else {}
     if len(members) > 1 and check:
         print(f'ensemble of {a.ensemble}: held-out (python check) acc {check["accuracy"]:.3f} uar {check["uar"]:.3f}', flush=True)
-    if a.norm == 'speaker' and xte:
+    if a.norm in SPEAKER_MODES and xte:
         # the same held-out clips with a cold baseline (per utterance) and with a baseline from
         # the speaker's other clips of the same emotion only (the worst emotion skew)
         cold = [[speaker_normalise(x, None).astype(np.float32) for x in (i['segs'] if a.vad else [i['x']])] for i in test]
-        skew = [[speaker_normalise(x, test_base.same_emotion((i['dir'], i['name']), i['label'])).astype(np.float32) for x in (i['segs'] if a.vad else [i['x']])] for i in test]
+        skew = [[speaker_normalise(x, test_base.same_emotion((i['dir'], i['name']), i['label']), scols).astype(np.float32) for x in (i['segs'] if a.vad else [i['x']])] for i in test]
         for tag, xs in (('no baseline (per utterance)', cold), ('same-emotion baseline', skew)):
             r = evaluate(model, xs, yte, len(labels), fixed)
             check.setdefault('variants', {})[tag] = {k: r[k] for k in ('accuracy', 'uar')}

@@ -322,8 +322,28 @@ class SpeakerBaselines:
 SPEAKER_CLIP = 6.0
 
 
-def speaker_normalise(x, stats):
-    """x against a speaker baseline (mean, std), bounded to +-SPEAKER_CLIP; per-utterance CMVN when there is none."""
+# Normalisations against a speaker baseline: 'speaker' every feature; 'prosody' only the features
+# that are not spectral (RMS, ZCR, f0, voicing: level and pitch relative to the speaker), the
+# log-mel (or MFCC) columns per utterance as 'utterance' does, so the spectral envelope of what is
+# said (which varies with the text) is removed as before.
+SPEAKER_MODES = ('speaker', 'prosody')
+
+
+def speaker_columns(mode, feature_names):
+    """Indices of the columns normalised against the baseline (src/runtime/model/session.ts speakerColumns)."""
+    if mode == 'speaker':
+        return list(range(len(feature_names)))
+    if mode == 'prosody':
+        return [k for k, n in enumerate(feature_names) if not n.startswith(('mel', 'mfcc'))]
+    return []
+
+
+def speaker_normalise(x, stats, cols=None):
+    """x against a speaker baseline (mean, std) in the columns `cols` (all when None), bounded to
+    +-SPEAKER_CLIP, the other columns per utterance; per-utterance CMVN everywhere when there is no baseline."""
+    y = normalise(x, 'utterance', None, None)
     if stats is None:
-        return normalise(x, 'utterance', None, None)
-    return np.clip((x - stats[0]) / stats[1], -SPEAKER_CLIP, SPEAKER_CLIP)
+        return y
+    cols = list(range(x.shape[1])) if cols is None else cols
+    y[:, cols] = np.clip((x[:, cols] - stats[0][cols]) / stats[1][cols], -SPEAKER_CLIP, SPEAKER_CLIP)
+    return y
