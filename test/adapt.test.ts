@@ -213,6 +213,31 @@ test('speaker normalisation is bounded to +-SPEAKER_CLIP (as train.py): two base
   await sc.close();
 });
 
+test('prosody: log-mel/MFCC columns (and their deltas) per utterance, the others against the baseline', async () => {
+  const pc = await EmotionClassifier.load(variant('tiny-prosody', (m) => ((m.normalization as { mode: string }).mode = 'prosody')));
+  const uc = await EmotionClassifier.load(variant('tiny-utter2', (m) => ((m.normalization as { mode: string }).mode = 'utterance')));
+  const frames = 120;
+  const x = Float32Array.from({ length: frames * 28 }, (_, i) => Math.sin(i * 0.013) * 2 + (i % 7));
+  // a baseline equal to the utterance's own statistics: the same as per-utterance normalisation
+  const mean = new Float32Array(28);
+  const invStd = new Float32Array(28);
+  for (let j = 0; j < 28; j++) {
+    let m = 0;
+    for (let t = 0; t < frames; t++) m += x[t * 28 + j] / frames;
+    let v = 0;
+    for (let t = 0; t < frames; t++) v += (x[t * 28 + j] - m) ** 2 / frames;
+    mean[j] = m;
+    invStd[j] = 1 / Math.sqrt(v + 1e-6);
+  }
+  const u = Array.from((await uc.classify(x, frames)).probabilities);
+  const same = Array.from((await pc.classify(x, frames, { mean, invStd: invStd.map((v, j) => ([13, 27].includes(j) ? v : 1e-3)) })).probabilities);
+  u.forEach((v, k) => assert.ok(Math.abs(v - same[k]) < 1e-5, 'the spectral columns ignore the baseline'));
+  const moved = Array.from((await pc.classify(x, frames, { mean: mean.map((v) => v + 1), invStd })).probabilities);
+  assert.ok(u.some((v, k) => Math.abs(v - moved[k]) > 1e-5), 'rms and d_rms follow the baseline');
+  await pc.close();
+  await uc.close();
+});
+
 test('earshot calibrate: an overconfident model gets T > 1 from its predictions, written into the metadata and applied at load', async () => {
   let seed = 3;
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);

@@ -334,7 +334,7 @@ def speaker_columns(mode, feature_names):
     if mode == 'speaker':
         return list(range(len(feature_names)))
     if mode == 'prosody':
-        return [k for k, n in enumerate(feature_names) if not n.startswith(('mel', 'mfcc'))]
+        return [k for k, n in enumerate(feature_names) if 'mel' not in n and 'mfcc' not in n]
     return []
 
 

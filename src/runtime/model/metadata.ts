@@ -23,7 +23,22 @@ export const DEFAULT_MODEL = 'earshot-crnn';
 
 /** Normalisation modes that need the whole window's own statistics (so no incremental form). */
 export function perUtterance(mode: ModelMetadata['normalization']['mode']): boolean {
-  return mode === 'utterance' || mode === 'cmn' || mode === 'level' || mode === 'speaker';
+  return mode === 'utterance' || mode === 'cmn' || mode === 'level' || mode === 'speaker' || mode === 'prosody';
+}
+
+/** Normalisation modes that use the speaker and room baseline (src/runtime/model/baseline.ts). */
+export function usesBaseline(mode: ModelMetadata['normalization']['mode']): boolean {
+  return mode === 'speaker' || mode === 'prosody';
+}
+
+/**
+ * The feature columns normalised against the speaker baseline (scripts/train/data.py
+ * speaker_columns): every column for "speaker", the non-spectral ones for "prosody", none otherwise.
+ */
+export function speakerColumns(mode: ModelMetadata['normalization']['mode'], featureNames: readonly string[]): boolean[] {
+  if (mode === 'speaker') return featureNames.map(() => true);
+  if (mode === 'prosody') return featureNames.map((n) => !/mel|mfcc/.test(n));
+  return featureNames.map(() => false);
 }
 
 /**
@@ -97,10 +112,12 @@ export const modelMetadataSchema = z
      * column; RMS divided by its mean) and then applies mean and std (the training set's, after
      * that removal), keeping the spectral shape; "speaker" standardises against the speaker and
      * room baseline (src/runtime/model/baseline.ts: the running means and spreads of the speech
-     * heard before), and per utterance while there is none yet; "none" feeds features as they are.
+     * heard before), and per utterance while there is none yet; "prosody" does that only for the
+     * features that are not log-mel or MFCC (RMS, ZCR, f0, voicing: level and pitch relative to the
+     * speaker) and normalises the spectral columns per utterance; "none" feeds features as they are.
      */
     normalization: z.object({
-      mode: z.enum(['global', 'utterance', 'cmn', 'level', 'speaker', 'none']),
+      mode: z.enum(['global', 'utterance', 'cmn', 'level', 'speaker', 'prosody', 'none']),
       mean: z.array(z.number()),
       std: z.array(z.number().positive()),
     }),

@@ -11,7 +11,7 @@ import { EarshotError } from '../../core/errors.ts';
 import type { Emotion } from '../../core/labels.ts';
 import { featureCount } from '../frontend/config.ts';
 import type { BaselineStats } from './baseline.ts';
-import { levelColumns, loadModel, MODELS_DIR, perUtterance, type LoadedModel, type ModelMetadata } from './metadata.ts';
+import { levelColumns, loadModel, MODELS_DIR, perUtterance, speakerColumns, usesBaseline, type LoadedModel, type ModelMetadata } from './metadata.ts';
 
 export interface Classification {
   /** Softmax probabilities in `labels` order. The array is reused by the next call: copy to keep. */
@@ -40,6 +40,8 @@ export class EmotionClassifier {
   private readonly utterInvStd: Float32Array;
   private readonly windowProbs: Float32Array;
   private readonly level: { log: number[]; ratio: number[] };
+  /** per column: normalised against the speaker baseline when there is one (modes "speaker", "prosody") */
+  private readonly fromBaseline: boolean[];
   /** Test-time augmentation as [tempo, shiftFrames] pairs; empty: the utterance once, as it is. */
   readonly tta: readonly (readonly [number, number])[];
   private stretched: Float32Array;
@@ -59,6 +61,7 @@ export class EmotionClassifier {
     this.utterMean = new Float32Array(this.dim);
     this.utterInvStd = new Float32Array(this.dim);
     this.level = levelColumns(model.meta.featureNames);
+    this.fromBaseline = speakerColumns(model.meta.normalization.mode, model.meta.featureNames);
     const t = tta ? model.meta.tta : undefined;
     this.tta = t ? t.tempo.flatMap((tempo) => t.shiftFrames.map((shift) => [tempo, shift] as const)) : [];
     this.stretched = new Float32Array(this.tta.length ? this.input.length : 0);
@@ -110,8 +113,8 @@ export class EmotionClassifier {
    * Fixed-length models (window.fixed) are run over windows of window.frames (the last one
    * zero-padded after normalisation) and their probabilities averaged. With test-time
    * augmentation (metadata `tta`), the probabilities are the mean over its variants. A model with
-   * normalisation "speaker" is normalised against `baseline` (src/runtime/model/baseline.ts), or
-   * per utterance when it is null (warming up); other models ignore it. A calibrated model's
+   * normalisation "speaker" or "prosody" is normalised against `baseline` (src/runtime/model/baseline.ts)
+   * in those columns, or per utterance when it is null (warming up); other models ignore it. A calibrated model's
    * probabilities are tempered last (metadata `calibration`).
    */
   async classify(features: Float32Array, frames: number, baseline: BaselineStats | null = null): Promise<Classification> {
@@ -160,17 +163,22 @@ export class EmotionClassifier {
     const x = this.input.subarray(0, length * d);
     const src = features.subarray(start * d, (start + n) * d);
     const mode = this.meta.normalization.mode;
-    const against = mode === 'speaker' ? baseline : null;
+    const against = usesBaseline(mode) ? baseline : null;
     if (mode === 'level') this.levelStats(src, n);
-    else if (perUtterance(mode) && !against) this.utteranceStats(src, n);
-    const mean = against ? against.mean : mode === 'global' ? this.meta.normalization.mean : this.utterMean;
-    const inv = against ? against.invStd : mode === 'utterance' || mode === 'level' || mode === 'speaker' ? this.utterInvStd : this.invStd;
+    else if (perUtterance(mode)) this.utteranceStats(src, n);
+    const mean = mode === 'global' ? this.meta.normalization.mean : this.utterMean;
+    const inv = mode === 'utterance' || mode === 'level' || usesBaseline(mode) ? this.utterInvStd : this.invStd;
     if (mode === 'none') x.set(src);
-    else if (against) {
-      for (let t = 0; t < n; t++) {
-        for (let j = 0; j < d; j++) x[t * d + j] = Math.max(-SPEAKER_CLIP, Math.min(SPEAKER_CLIP, (src[t * d + j] - mean[j]) * inv[j]));
+    else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
+    if (against) {
+      // the baseline's columns, bounded as in training
+      for (let j = 0; j < d; j++) {
+        if (!this.fromBaseline[j]) continue;
+        const m = against.mean[j];
+        const s = against.invStd[j];
+        for (let t = 0; t < n; t++) x[t * d + j] = Math.max(-SPEAKER_CLIP, Math.min(SPEAKER_CLIP, (src[t * d + j] - m) * s));
       }
-    } else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
+    }
     x.fill(0, n * d); // padding sits at the normalised mean
     const tensor = new ort.Tensor('float32', x, [1, length, d]);
     const result = await this.session.run({ [this.meta.input.name]: tensor });

@@ -23,6 +23,7 @@ import { Frontend, type FrontendOptions } from '../frontend/frontend.ts';
 import { Resampler } from '../frontend/resampler.ts';
 import type { Classification, EmotionClassifier } from '../model/session.ts';
 import { SpeakerBaseline } from '../model/baseline.ts';
+import { usesBaseline } from '../model/metadata.ts';
 import { affectOf } from '../../core/affect.ts';
 import { EnergyVad, vadFrames } from '../vad/energy-vad.ts';
 import { FrameEnergy } from '../vad/frame-energy.ts';
@@ -49,7 +50,7 @@ export interface PipelineContext {
   frontend?: FrontendOptions;
   /**
    * The speaker baseline to use (the daemon restores one from its state directory); by default a
-   * new one when the model's normalisation is "speaker", none otherwise.
+   * new one when the model's normalisation is "speaker" or "prosody", none otherwise.
    */
   baseline?: SpeakerBaseline | null;
 }
@@ -150,7 +151,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       return stats;
     });
     this.baseline =
-      ctx.baseline !== undefined ? ctx.baseline : meta.normalization.mode === 'speaker' ? new SpeakerBaseline(this.frontend.dim, hopSec, JSON.stringify(fc), c.adaptation) : null;
+      ctx.baseline !== undefined ? ctx.baseline : usesBaseline(meta.normalization.mode) ? new SpeakerBaseline(this.frontend.dim, hopSec, JSON.stringify(fc), c.adaptation) : null;
     this.smoother = new EmotionSmoother(this.labels.length, c.smoothing);
     this.latency = new RollingPercentiles(c.latencyWindow);
     this.inferenceLatency = new RollingPercentiles(c.latencyWindow);
