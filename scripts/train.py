@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train.data import EMOTIONS, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from train.data import EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
 from train.export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
 from train.ensemble import merge, merge_reports  # noqa: E402
 from train.metrics import score  # noqa: E402
@@ -62,7 +62,9 @@ def parse_args(argv):
     p.add_argument('--channels', default='', help='(crnn) conv channels per block, e.g. 16,32,48')
     p.add_argument('--side', type=int, default=0, help='(crnn) the last N feature columns (the extras) bypass the convolutions and join before the LSTM')
     p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
-    p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'level', 'none'], default='global')
+    p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'level', 'speaker', 'prosody', 'none'], default='global',
+                   help="prosody: log-mel per utterance, the other features (RMS, ZCR, f0, voicing) against the speaker's baseline; speaker: every feature against the speaker's baseline (speech frames of the speaker's other clips, drawn per epoch from all, random and emotion-skewed subsets, or none = per utterance); held-out clips against all of the speaker's other clips (label-free)")
+    p.add_argument('--extra-test', nargs='*', default=[], help='feature folders of other corpora to check the model on (python side; shared labels only), e.g. EmoDB and emotiontts-kr')
     p.add_argument('--vad', action='store_true', help="train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are scored as the daemon scores a file: duration-weighted mean over its spans")
     p.add_argument('--no-specaugment', action='store_true')
     p.add_argument('--no-tempo', action='store_true')
@@ -122,7 +124,31 @@ def evaluate(model, xs, ys, n_classes, fixed):
     return {**score(ys, [int(np.argmax(p)) for p in out], n_classes), 'probabilities': out}
 
 
-def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
+def precise_batchnorm(model, xs, batch, max_frames, fixed):
+    """BatchNorm's population statistics recomputed over the training inputs (one pass, no
+    augmentation, cumulative average) instead of the running average of the last batches. Needed
+    under --norm speaker: utterances keep their level relative to the speaker, so a batch's mean
+    and spread wander with the emotions in it, and the running average (momentum 0.1) is whatever
+    the last ten batches were: the held-out check swung between 22% and 61% from epoch to epoch
+    on fold 1 without this. Gradients and weights are untouched."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over every batch of this pass
+    model.train()
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for x, lengths, _ in batches(xs, [0] * len(xs), batch, rng, max_frames=None if fixed else max_frames):
+            model(x, None if fixed else lengths)
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.eval()
+
+
+def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None):
     """Trains one model with a fixed number of epochs (no selection on held-out clips)."""
     seed_everything(seed)
     model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack,
@@ -142,10 +168,13 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
             s = np.random.randint(0, x.shape[0] - fixed + 1)
             return x[s:s + fixed]
     rng = np.random.default_rng(seed)
+    xs = xtr
     for epoch in range(1, a.epochs + 1):
         model.train()
         tot, correct, n = 0.0, 0, 0
-        for x, lengths, y in batches(xtr, ytr, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
+        if renorm:
+            xs = renorm(rng)  # --norm speaker: a new baseline draw per clip and epoch
+        for x, lengths, y in batches(xs, ytr, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
             if a.mixup > 0:
                 lam = float(np.random.beta(a.mixup, a.mixup))
                 perm = torch.randperm(len(y))
@@ -165,11 +194,35 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag=''):
             correct += int((logits.argmax(1) == y).sum())
             n += len(y)
         line = f'{tag}epoch {epoch}/{a.epochs} loss {tot / n:.3f} train-acc {correct / n:.3f}'
+        if renorm and (epoch == a.epochs or (xte and epoch % 5 == 0)):
+            precise_batchnorm(model, xs, a.batch, a.max_frames, fixed)
         if xte and (epoch % 5 == 0 or epoch == a.epochs):
             r = evaluate(model, xte, yte, n_classes, fixed)
             line += f' | held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}'
         print(f'{line}  [{time.time() - t0:.0f} s]', flush=True)
     return model, fixed
+
+
+def extra_test(a, model, fixed, d, labels, norm):
+    """The model on another corpus's clips (VAD spans, duration-weighted), scored over the labels
+    both have, the prediction restricted to them; --norm speaker uses each speaker's other clips."""
+    fs = load_feature_dirs([d], log=lambda s: None)
+    shared = [l for l in labels if any(i['label'] == l for i in fs.items)]
+    items = [i for i in fs.items if i['label'] in shared]
+    hop = fs.frontend['hopLength'] / fs.frontend['sampleRate']
+    spans = [(speech_segments(i, hop) if a.vad else []) or [i['x']] for i in items]
+    if a.norm in SPEAKER_MODES:
+        base = SpeakerBaselines(clip_moments([{**i, 'spans': s} for i, s in zip(items, spans)], lambda c: c['spans']))
+        xs = [[speaker_normalise(x, base.all_others((i['dir'], i['name'])), speaker_columns(a.norm, fs.feature_names)).astype(np.float32) for x in s] for i, s in zip(items, spans)]
+    else:
+        xs = [[norm(x) for x in s] for s in spans]
+    r = evaluate(model, xs, [labels.index(i['label']) for i in items], len(labels), fixed)
+    cols = [labels.index(l) for l in shared]
+    pred = [shared[int(np.argmax([p[c] for c in cols]))] for p in r['probabilities']]
+    out = score([shared.index(i['label']) for i in items], [shared.index(p) for p in pred], len(shared))
+    print(f'{d}: {len(items)} clips, {len(shared)} shared labels: acc {out["accuracy"]:.3f} uar {out["uar"]:.3f} (python check)', flush=True)
+    return {**out, 'labels': shared, 'truth': [i['label'] for i in items], 'speakers': [i['speaker'] for i in items],
+            'probabilities': [[p[c] for c in cols] for p in r['probabilities']]}
 
 
 def main(argv):
@@ -226,11 +279,35 @@ def main(argv):
         wrng = np.random.default_rng(a.seed + 7)
         train = train + [{**i, 'x': warp(i['x'], wrng.uniform(0.9, 1.1))} for _ in range(a.vtlp) for i in train]
     cols = LevelColumns(fs.frontend, fs.feature_names) if a.norm == 'level' else None
-    mean, std = global_stats(train, a.norm, cols)
+    mean, std = global_stats(train, 'utterance' if a.norm in SPEAKER_MODES else a.norm, cols)
     norm = lambda x: normalise(x, a.norm, mean, std, cols).astype(np.float32)  # noqa: E731
-    xtr, ytr = [norm(i['x']) for i in train], [index[i['label']] for i in train]
+    ytr = [index[i['label']] for i in train]
+    renorm = None
+    scols = speaker_columns(a.norm, fs.feature_names)
+    if a.norm in SPEAKER_MODES:
+        # the speech frames of each clip: its VAD spans (the training items are spans under --vad)
+        clips = {}
+        for i in train:
+            clips.setdefault((i['dir'], i['name']), {**i, 'spans': []})['spans'].append(i['x'])
+        train_base = SpeakerBaselines(clip_moments(list(clips.values()), lambda c: c['spans']))
+        test_base = SpeakerBaselines(clip_moments(test, lambda i: i['segs'] if a.vad else [i['x']]))
+        raw = [i['x'] for i in train]
+        keys = [(i['dir'], i['name']) for i in train]
+
+        def renorm(rng):
+            drawn = {}
+            for k in keys:
+                if k not in drawn:
+                    drawn[k] = train_base.draw(k, rng)
+            return [speaker_normalise(x, drawn[k], scols).astype(np.float32) for x, k in zip(raw, keys)]
+        xtr = renorm(np.random.default_rng(a.seed + 17))
+        base_of = lambda i, b=test_base: b.all_others((i['dir'], i['name']))  # noqa: E731
+        norm_item = lambda i, x: speaker_normalise(x, base_of(i), scols).astype(np.float32)  # noqa: E731
+    else:
+        xtr = [norm(i['x']) for i in train]
+        norm_item = lambda i, x: norm(x)  # noqa: E731
     # a held-out clip under --vad is its list of spans (scored duration-weighted, as the daemon does)
-    xte = [[norm(x) for x in i['segs']] if a.vad else norm(i['x']) for i in test]
+    xte = [[norm_item(i, x) for x in i['segs']] if a.vad else norm_item(i, i['x']) for i in test]
     yte = [index[i['label']] for i in test]
     n_in = len(fs.feature_names)
     members = []
@@ -239,7 +316,7 @@ def main(argv):
     seeds = [a.seed + 1000 * k for k in ks]
     for k, seed in zip(ks, seeds):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
-        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag))
+        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm))
     fixed = members[0][1]
     model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
     params = sum(p.numel() for p in model.parameters())
@@ -248,6 +325,17 @@ def main(argv):
     check = evaluate(model, xte, yte, len(labels), fixed) if xte and (len(members) > 1 or a.report) else {}
     if len(members) > 1 and check:
         print(f'ensemble of {a.ensemble}: held-out (python check) acc {check["accuracy"]:.3f} uar {check["uar"]:.3f}', flush=True)
+    if a.norm in SPEAKER_MODES and xte:
+        # the same held-out clips with a cold baseline (per utterance) and with a baseline from
+        # the speaker's other clips of the same emotion only (the worst emotion skew)
+        cold = [[speaker_normalise(x, None).astype(np.float32) for x in (i['segs'] if a.vad else [i['x']])] for i in test]
+        skew = [[speaker_normalise(x, test_base.same_emotion((i['dir'], i['name']), i['label']), scols).astype(np.float32) for x in (i['segs'] if a.vad else [i['x']])] for i in test]
+        for tag, xs in (('no baseline (per utterance)', cold), ('same-emotion baseline', skew)):
+            r = evaluate(model, xs, yte, len(labels), fixed)
+            check.setdefault('variants', {})[tag] = {k: r[k] for k in ('accuracy', 'uar')}
+            print(f'held-out (python check) with {tag}: acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}', flush=True)
+    for d in a.extra_test:
+        check.setdefault('extraTests', {})[d] = extra_test(a, model, fixed, d, labels, norm)
 
     out_dir = os.path.dirname(os.path.abspath(a.out))
     os.makedirs(out_dir, exist_ok=True)

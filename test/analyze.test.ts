@@ -122,10 +122,10 @@ test('text output: overall label and a timeline line per segment', () => {
   const r = cli(RAVDESS);
   assert.is(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  assert.match(lines[0], new RegExp(`^${RAVDESS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\w+ \\d+% \\(1 utterance, 1\\.6 s of speech in 3\\.4 s\\); whole file: \\w+ \\d+%$`));
+  assert.match(lines[0], new RegExp(`^${RAVDESS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\w+ \\d+% \\(1 utterance, 1\\.6 s of speech in 3\\.4 s\\); arousal [-+]\\d\\.\\d\\d, valence [-+]\\d\\.\\d\\d; whole file: \\w+ \\d+%$`));
   assert.is(lines.length, 2);
   // the speech starts at 0.96 s for the energy VAD, 1.02 s for the default cascade (Silero)
-  assert.match(lines[1], /^\s+(0\.9\d|1\.0\d) -\s+2\.[56]\d s  \w+\s+\d+%$/);
+  assert.match(lines[1], /^\s+(0\.9\d|1\.0\d) -\s+2\.[56]\d s  \w+\s+\d+%  arousal [-+]\d\.\d\d valence [-+]\d\.\d\d$/);
 });
 
 test('bad files are named on stderr, the good ones still analysed, exit code 1', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORPUS_LABELS, EMOTIONS, filterSpeakers, loadCorpus, scanCorpus } from '../src/training/corpus/index.ts';
-import { parseEmodb, parseRavdess, parseTess } from '../src/training/corpus/parsers.ts';
+import { parseEmodb, parseEmotionttsKr, parseRavdess, parseTess } from '../src/training/corpus/parsers.ts';
 import { isEarshotError } from '../src/core/errors.ts';
 
 const DATA = new URL('../../shared/data/', import.meta.url).pathname;
@@ -56,6 +56,29 @@ test('EmoDB: 107 clips, boredom dropped and reported, speakers 03 (m) and 08 (f)
   assert.equal(loadCorpus('emodb', join(DATA, 'emodb')).length, 92);
 });
 
+test('emotiontts-kr: 300 clips, 15 speakers of 20, 4 emotions of 5 per speaker, numbered in blocks of 100', () => {
+  const items = loadCorpus('emotiontts-kr', join(DATA, 'emotiontts-kr'));
+  assert.is(items.length, 300);
+  const bySpeaker = countBy(items, (i) => i.speaker);
+  assert.is(Object.keys(bySpeaker).length, 15);
+  assert.ok(Object.values(bySpeaker).every((n) => n === 20));
+  assert.equal(countBy(items, (i) => i.label), { neutral: 75, happy: 75, sad: 75, angry: 75 });
+  for (const spk of Object.keys(bySpeaker)) {
+    assert.equal(countBy(items.filter((i) => i.speaker === spk), (i) => i.label), { neutral: 5, happy: 5, sad: 5, angry: 5 }, spk);
+  }
+  // 201-300 sad, 301-400 angry (the corpus README's swap is not followed; see ../shared/data/README.md)
+  const byName = (n: string) => items.find((i) => i.name === n);
+  for (const i of items) {
+    const n = Number(i.name.slice(3));
+    assert.is(i.label, n <= 100 ? 'neutral' : n <= 200 ? 'happy' : n <= 300 ? 'sad' : 'angry', i.name);
+  }
+  assert.ok(items.some((i) => i.label === 'sad' && Number(i.name.slice(3)) > 200 && Number(i.name.slice(3)) <= 300));
+  assert.is(byName(items[0].name)!.corpus, 'emotiontts-kr');
+  assert.equal(countBy(items.filter((i) => i.sex), (i) => `${i.speaker}${i.sex}`), { emaf: 20, embf: 20, emfm: 20, emgm: 20, emhm: 20 });
+  assert.is(filterSpeakers(items, ['EMA']).length, 20, 'speakers match case-insensitively');
+  assert.equal(CORPUS_LABELS['emotiontts-kr'], ['neutral', 'happy', 'sad', 'angry']);
+});
+
 test('parsers: well-formed names parse, wrong ones say why', () => {
   assert.is(parseRavdess('Actor_01/03-01-08-02-02-01-01.wav').kind, 'item');
   assert.match((parseRavdess('Actor_01/03-02-08-02-02-01-01.wav') as { reason: string }).reason, /song/);
@@ -66,6 +89,13 @@ test('parsers: well-formed names parse, wrong ones say why', () => {
   assert.match((parseTess('YAF_angry/OA_back_angry.wav') as { reason: string }).reason, /OA is not OAF or YAF/);
   assert.is(parseEmodb('wav/16b10Wa.wav').kind, 'item');
   assert.match((parseEmodb('wav/02a01Wa.wav') as { reason: string }).reason, /speaker 02/);
+  const kr = parseEmotionttsKr('plain-to-emotional/ema/wav/ema00301.wav');
+  assert.ok(kr.kind === 'item' && kr.item.label === 'angry' && kr.item.speaker === 'ema');
+  const kr2 = parseEmotionttsKr('emotional-to-emotional/nea/wav/nea00250.flac');
+  assert.ok(kr2.kind === 'item' && kr2.item.label === 'sad' && kr2.item.sex === undefined);
+  assert.match((parseEmotionttsKr('plain-to-emotional/emb/wav/ema00001.flac') as { reason: string }).reason, /in emb/);
+  assert.match((parseEmotionttsKr('plain-to-emotional/ema/wav/ema00401.flac') as { reason: string }).reason, /00001..00400/);
+  assert.match((parseEmotionttsKr('plain-to-emotional/ema/wav/take2.flac') as { reason: string }).reason, /5-digit/);
 });
 
 test('a folder with unexpected names is reported (scan) and refused (load), never skipped in silence', () => {

@@ -6,9 +6,11 @@
 // file gives the same labels through `earshot analyze` and through the daemon; `--demo` finishes
 // on its own through the embedded broker, on a free port when its port is taken; a flat-lined
 // microphone (a real ALSA device of digital silence) turns /healthz to 503 and is counted and
-// retried, and the daemon keeps running.
+// retried, and the daemon keeps running. A model with normalisation "speaker" keeps its baseline
+// in the state directory across a restart and forgets it on an MQTT reset; below
+// pipeline.uncertainBelow every event is "uncertain" and the retained state never moves.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +171,48 @@ test('events, state, metrics and discovery arrive with the documented schema; /h
   assert.match(prom, /^earshot_capture_condition\{kind="flatline"\} 0$/m);
   assert.match(prom, /^# TYPE earshot_dropped_inferences_total counter$/m);
   assert.is((await fetch(`http://127.0.0.1:${httpPort}/nothing`)).status, 404);
+});
+
+test('speaker baseline: saved in the state directory, restored after a restart, reset over MQTT; "uncertain" events leave the state alone', async () => {
+  const meta = JSON.parse(readFileSync(MODEL, 'utf8'));
+  meta.name = 'tiny-speaker';
+  meta.normalization.mode = 'speaker';
+  copyFileSync(join(ROOT, 'test/fixtures/models/tiny-lstm.onnx'), join(tmp, meta.onnx.file));
+  const model = join(tmp, 'tiny-speaker.json');
+  writeFileSync(model, JSON.stringify(meta));
+  const broker = await mosquitto();
+  const stateDir = join(tmp, 'state-baseline');
+  const file = join(stateDir, 'baseline.json');
+  const args = ['--broker', broker.url, '--model', model, '--state-dir', stateDir, '--device-id', 'e2e-baseline', ...LOOPED_DEMO, ...BUSY,
+    '--set', 'pipeline.adaptation.warmupSeconds=1', '--set', 'pipeline.adaptation.saveEverySeconds=1', '--set', 'pipeline.uncertainBelow=1'];
+  const base = 'earshot/e2e-baseline';
+  const sub = await subscribe(broker.url, [`${base}/#`]);
+  const first = runDaemon(args);
+  await waitUntil('a saved baseline', () => existsSync(file), 30000, () => first.stderr().slice(-2000));
+  await waitUntil('6 events', () => first.events.length >= 6, 30000);
+  assert.ok(first.events.every((e) => e.label === 'uncertain' && Object.keys(e.probabilities).length === 8), 'every event uncertain, probabilities kept');
+  assert.is(sub.on(`${base}/emotion`).length, 0, 'no state from uncertain results');
+  first.child.kill('SIGTERM');
+  assert.is((await first.exit).code, 0);
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  assert.ok(saved.utterances >= 6 && saved.weight > 100, `saved ${saved.utterances} utterances`);
+  // a stale retained reset waits on the broker: the restarted daemon must ignore it
+  await sub.client.publishAsync(`${base}/baseline/reset`, 'stale', { qos: 1, retain: true });
+  // a restart (same state directory) picks the baseline up, warm
+  const second = runDaemon(args);
+  await waitUntil('restored', () => second.logs().some((l) => l.msg === 'speaker baseline restored'), 20000, () => second.stderr().slice(-2000));
+  const restored = second.logs().find((l) => l.msg === 'speaker baseline restored')!;
+  assert.ok(restored.warm === true && (restored.speechSec as number) > 1, JSON.stringify(restored));
+  await waitUntil('retained reset ignored', () => second.logs().some((l) => /ignoring a retained baseline reset/.test(l.msg)), 10000, () => second.stderr().slice(-2000));
+  await sub.client.publishAsync(`${base}/baseline/reset`, '', { qos: 1, retain: true }); // clears the retained one: ignored too (empty)
+  await sleep(300);
+  assert.not.ok(second.logs().some((l) => /speaker baseline reset/.test(l.msg)), 'neither the retained nor the empty message reset it');
+  await sub.client.publishAsync(`${base}/baseline/reset`, 'now', { qos: 1 });
+  await waitUntil('reset', () => second.logs().some((l) => /speaker baseline reset/.test(l.msg)), 5000, () => second.stderr().slice(-2000));
+  second.child.kill('SIGKILL');
+  await second.exit;
+  const after = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+  assert.ok(after === null || after.utterances < saved.utterances, 'the reset forgot the saved baseline');
 });
 
 test('SIGTERM: exit 0 within a few seconds, retained offline published, nothing lost', async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { startMosquitto, freePort, makeTestCertificates, type TestCertificates } from './helpers/mosquitto.ts';
+import { affectOf } from '../src/core/affect.ts';
 import { isEarshotError } from '../src/core/errors.ts';
 import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/runtime/publish/publisher.ts';
 import { parsePublisherConfig, type PublisherConfigInput } from '../src/runtime/publish/config.ts';
@@ -77,12 +78,13 @@ function makeEvent(ids: EventIdSource, i: number): EmotionEvent {
   const best = labels.reduce((a, b) => (probabilities[a] >= probabilities[b] ? a : b));
   return {
     id: ids.next(), deviceId: 'testdev', start: start.toISOString(), end: new Date(start.getTime() + 1500).toISOString(), durationMs: 1500,
-    label: best, confidence: probabilities[best], probabilities, model: 'ser-test', kind: i % 2 ? 'window' : 'utterance',
+    label: best, confidence: probabilities[best], probabilities, ...affectOf(probabilities), model: 'ser-test', kind: i % 2 ? 'window' : 'utterance',
   };
 }
-const emotion = (label: string, confidence: number): EmotionState => ({
-  label, confidence, probabilities: { angry: 0.1, happy: confidence, neutral: 0.9 - confidence, sad: 0 }, timestamp: new Date().toISOString(), model: 'ser-test',
-});
+const emotion = (label: string, confidence: number): EmotionState => {
+  const probabilities = { angry: 0.1, happy: confidence, neutral: 0.9 - confidence, sad: 0 };
+  return { label, confidence, probabilities, ...affectOf(probabilities), timestamp: new Date().toISOString(), model: 'ser-test' };
+};
 /** Ids in first-arrival order, and how many arrived more than once. */
 function firstArrivals(messages: Received[]): { ids: string[]; duplicates: number } {
   const seen = new Set<string>();

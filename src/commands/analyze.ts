@@ -9,6 +9,10 @@
  * no label). `wholeFile` beside it is the model run once on every frame of the file, silence
  * included: how papers score a clip (`earshot eval` reports both), so the two can be compared.
  *
+ * With --adapt the files are taken as one speaker in one room, in the order given: a model trained
+ * with normalisation "speaker" normalises each utterance against the baseline of the speech
+ * before it (src/runtime/model/baseline.ts), and per utterance while it warms up (marked "baseline warming up" in the timeline). Without it each file starts cold.
+ *
  * A file that cannot be read or decoded is reported on stderr, naming it; the other files are
  * still analysed and the exit code is 1.
  */
@@ -23,6 +27,7 @@ import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 
 const pct = (p: number) => `${(p * 100).toFixed(0).padStart(3)}%`;
 const sec = (s: number) => s.toFixed(2).padStart(6);
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 
 export function formatAnalysis(a: FileAnalysis): string {
   const lines: string[] = [];
@@ -30,8 +35,11 @@ export function formatAnalysis(a: FileAnalysis): string {
     ? `${a.overall.label} ${pct(a.overall.confidence).trim()} (${a.segments.length} ${a.mode}${a.segments.length === 1 ? '' : 's'}, ${a.speechSec.toFixed(1)} s of speech in ${a.durationSec.toFixed(1)} s)`
     : `no speech detected in ${a.durationSec.toFixed(1)} s`;
   const whole = a.wholeFile ? `; whole file: ${a.wholeFile.label} ${pct(a.wholeFile.confidence).trim()}` : '';
-  lines.push(`${a.file}: ${head}${whole}`);
-  for (const s of a.segments) lines.push(`  ${sec(s.start)} - ${sec(s.end)} s  ${s.label.padEnd(10)} ${pct(s.confidence)}`);
+  const affect = a.overall ? `; arousal ${signed(a.overall.arousal)}, valence ${signed(a.overall.valence)}` : '';
+  lines.push(`${a.file}: ${head}${affect}${whole}`);
+  for (const s of a.segments) {
+    lines.push(`  ${sec(s.start)} - ${sec(s.end)} s  ${s.label.padEnd(10)} ${pct(s.confidence)}  arousal ${signed(s.arousal)} valence ${signed(s.valence)}${a.adaptive && !s.adapted ? '  (baseline warming up)' : ''}`);
+  }
   if (a.segmentsDropped > 0) lines.push(`  (${a.segmentsDropped} speech segment(s) shorter than the model's minimum were skipped)`);
   return lines.join('\n');
 }
@@ -41,6 +49,8 @@ interface CliOptions {
   json?: boolean;
   mode: string;
   vad?: string;
+  adapt?: boolean;
+  uncertainBelow?: string;
 }
 
 export function registerAnalyze(program: Command): void {
@@ -52,19 +62,24 @@ export function registerAnalyze(program: Command): void {
     .option('--json', 'print a JSON array, one object per file')
     .option('--mode <mode>', `segments: ${SEGMENT_MODES.join(' or ')}`, 'utterance')
     .option('--vad <kind>', `voice activity detector: ${VAD_KINDS.join(', ')} (default: the daemon's, ${DEFAULT_VAD_KIND})`)
+    .option('--adapt', 'one speaker and room: carry the speaker baseline across the files in order (models trained with --norm speaker)')
+    .option('--uncertain-below <p>', 'label a segment "uncertain" below this confidence (0..1)')
     .action(async (files: string[], opts: CliOptions) => {
       if (!(SEGMENT_MODES as readonly string[]).includes(opts.mode)) {
         throw new EarshotError('E_USAGE', `--mode ${opts.mode}: use one of ${SEGMENT_MODES.join(', ')}`);
       }
       if (opts.vad !== undefined && !(VAD_KINDS as readonly string[]).includes(opts.vad)) throw new EarshotError('E_USAGE', `--vad ${opts.vad}: use one of ${VAD_KINDS.join(', ')}`);
       const classifier = await EmotionClassifier.load(opts.model);
-      const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}) };
+      const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}), ...(opts.uncertainBelow !== undefined ? { uncertainBelow: Number(opts.uncertainBelow) } : {}) };
       const pipeline = new EmotionPipeline({ classifier, config });
+      if (opts.adapt && !pipeline.baseline) {
+        process.stderr.write(`earshot analyze: --adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline; the files are analysed as without --adapt\n`);
+      }
       const done: FileAnalysis[] = [];
       let failed = 0;
       for (const file of files) {
         try {
-          const a = await analyzeFile(file, pipeline);
+          const a = await analyzeFile(file, pipeline, { adapt: opts.adapt });
           done.push(a);
           if (!opts.json) process.stdout.write(`${formatAnalysis(a)}\n`);
         } catch (e) {

@@ -1,7 +1,11 @@
 /**
- * `earshot eval DIR --corpus ravdess|tess|emodb`: scores a model on a corpus through the
+ * `earshot eval DIR --corpus ravdess|tess|emodb|emotiontts-kr`: scores a model on a corpus through the
  * runtime's own path (WASM frontend + onnxruntime-node) and prints accuracy, UAR, macro F1,
- * per-class precision/recall/F1 and the confusion matrix; optional JSON and SVG plot.
+ * per-class precision/recall/F1 and the confusion matrix; the expected calibration error (before
+ * and after the model's temperature), accuracy at 100/80/50% coverage, and binary arousal and
+ * valence UAR; optional JSON and SVG plot. `--adapt` streams each speaker's clips in a seeded
+ * random order through one pipeline (speaker baseline carried over) and reports the warm-up clips
+ * apart.
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -33,6 +37,10 @@ export interface EvalOptions {
   vad?: string;
   /** false: --no-tta (ignore the model's test-time augmentation) */
   tta?: boolean;
+  /** false: --no-calibration (ignore the model's temperature) */
+  calibration?: boolean;
+  adapt?: boolean;
+  seed?: string;
 }
 
 /** "1,2,17-20" -> ["01","02","17","18","19","20"] (RAVDESS/EmoDB ids are two digits; TESS names pass through). */
@@ -74,6 +82,8 @@ export function reportJson(r: EvalReport, withPredictions: boolean): object {
     inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond,
     noSpeech: r.noSpeech,
     segments: r.segments,
+    confidence: r.confidence,
+    ...(r.adaptation ? { adaptation: r.adaptation } : {}),
     wholeFile: { accuracy: r.wholeFile.accuracy, uar: r.wholeFile.uar, f1Macro: r.wholeFile.f1Macro, confusion: r.wholeFile.confusion },
     ...(withPredictions ? { predictions: r.predictions } : {}),
   };
@@ -101,7 +111,9 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
     babblePool = await loadBabblePool(chosen);
     if (opts.actors && corpus === 'ravdess') excludeSpeakers = [...new Set(items.map((i) => i.speaker))];
   }
-  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta });
+  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta, calibration: opts.calibration });
+  const seed = opts.seed === undefined ? 1 : Number(opts.seed);
+  if (!Number.isInteger(seed)) throw new EarshotError('E_USAGE', `--seed ${opts.seed}: give an integer`);
   try {
     let last = 0;
     const report = await evaluateItems(classifier, items, {
@@ -113,6 +125,8 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       babblePool,
       excludeSpeakers,
       vad,
+      adapt: opts.adapt,
+      seed,
       onProgress: (done, total) => {
         const now = Date.now();
         if (process.stderr.isTTY && (now - last > 250 || done === total)) {
@@ -137,6 +151,14 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       log(`robustness: every clip ${[opts.noiseSnr !== undefined ? `with ${noise} noise at ${opts.noiseSnr} dB SNR${noiseSwingDb ? ` (level swinging +-${noiseSwingDb} dB)` : ''}` : '', opts.gainDb !== undefined ? `at ${opts.gainDb} dB gain` : ''].filter(Boolean).join(' and ')}`);
     }
     log(formatReport(report));
+    log(confidenceLine(report.confidence));
+    if (report.adaptation) {
+      const { warmup, adapted } = report.adaptation;
+      log(
+        `adaptation (each speaker's clips in a random order, seed ${report.adaptation.seed}): ${adapted.n} clips against a warm baseline: accuracy ${pct1(adapted.accuracy)}, UAR ${pct1(adapted.uar)}; ` +
+          `${warmup.n} warm-up clips (per utterance): accuracy ${pct1(warmup.accuracy)}, UAR ${pct1(warmup.uar)}`,
+      );
+    }
     log(
       `scored as the daemon hears each clip (VAD utterances, duration-weighted)${report.noSpeech ? `; ${report.noSpeech} clip(s) without speech for the VAD scored on the whole clip` : ''}. ` +
         `The whole clip, silence included, as papers score it: accuracy ${pct1(report.wholeFile.accuracy)}, UAR ${pct1(report.wholeFile.uar)}, macro F1 ${pct1(report.wholeFile.f1Macro)}`,
@@ -166,6 +188,11 @@ function choice(flag: string, v: string, allowed: readonly string[]): string {
 
 const pct1 = (v: number) => `${(100 * v).toFixed(1)}%`;
 
+export function confidenceLine(c: EvalReport['confidence']): string {
+  const cal = c.temperature !== 1 ? `ECE ${pct1(c.ece)} at temperature ${c.temperature.toFixed(3)} (${pct1(c.eceUncalibrated)} before)` : `ECE ${pct1(c.ece)} (uncalibrated)`;
+  return `${cal}; accuracy at coverage 100/80/50%: ${['100', '80', '50'].map((k) => pct1(c.coverage[k])).join(' / ')}; binary arousal UAR ${pct1(c.arousalUar)}, valence UAR ${pct1(c.valenceUar)}`;
+}
+
 export function registerEval(program: Command): void {
   program
     .command('eval')
@@ -184,6 +211,9 @@ export function registerEval(program: Command): void {
     .option('--babble-dir <dir>', 'RAVDESS folder for --noise babble (default: DIR with --corpus ravdess; never the actors under test)')
     .option('--vad <kind>', `the pipeline's VAD: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, as the daemon)`)
     .option('--no-tta', "one run per utterance, ignoring the model's test-time augmentation (metadata tta)")
+    .option('--no-calibration', "ignore the model's temperature (metadata calibration)")
+    .option('--adapt', "stream each speaker's clips through one pipeline in a random order, the speaker baseline carried over (models trained with --norm speaker); warm-up clips reported apart")
+    .option('--seed <n>', 'seed of the clip order under --adapt', '1')
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);
     });

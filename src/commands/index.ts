@@ -44,6 +44,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./train.ts')).registerTrain,
   },
   {
+    name: 'calibrate',
+    summary: 'fit a confidence temperature on held-out predictions (earshot eval --json F --predictions) and report ECE before/after',
+    load: async () => (await import('./calibrate.ts')).registerCalibrate,
+  },
+  {
+    name: 'baseline',
+    summary: "show or reset the daemon's saved speaker and room baseline (models trained with --norm speaker)",
+    load: async () => (await import('./baseline.ts')).registerBaseline,
+  },
+  {
     name: 'vad-eval',
     summary: 'the VADs in noise: utterances found vs clean (RAVDESS + demo clip) per noise and SNR, and events on noise alone',
     load: async () => (await import('./vad-eval.ts')).registerVadEval,

@@ -7,11 +7,12 @@
  * plus the embedded broker, the HTTP endpoints, periodic MQTT metrics and sd_notify. Each stage
  * keeps its own start()/stop(); this class only decides the order:
  *
- *   start: model (E_MODEL) -> source (a file is decoded here: E_AUDIO_FORMAT) -> HTTP -> broker ->
+ *   start: model (E_MODEL) -> speaker baseline restored from the state directory (models with
+ *          normalisation "speaker") -> source (a file is decoded here: E_AUDIO_FORMAT) -> HTTP -> broker ->
  *          publisher -> capture; READY=1 on the first audio.
  *   stop:  STOPPING=1 -> capture -> pipeline.end() (open speech is classified and published) ->
  *          publisher.stop() (queued events delivered within mqtt.stopTimeoutMs, retained offline,
- *          the rest stays on disk) -> broker -> HTTP -> model.
+ *          the rest stays on disk) -> speaker baseline saved -> broker -> HTTP -> model.
  *
  * Process concerns (signals, the hard deadline, exit codes) live in src/commands/run.ts.
  */
@@ -24,6 +25,8 @@ import type { CaptureCondition, CaptureSource, CaptureTiming } from '../runtime/
 import { SupervisedSource } from '../runtime/capture/supervisor.ts';
 import { EarshotError } from '../core/errors.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
+import { loadBaseline, removeBaseline, saveBaseline } from '../runtime/model/baseline.ts';
+import { join } from 'node:path';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 import type { PipelineResult } from '../runtime/pipeline/types.ts';
 import { toEmotionEvent, toEmotionState } from '../runtime/publish/from-pipeline.ts';
@@ -107,6 +110,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private stuckSince = 0;
   private lastProgress = -1;
   private lastPeriod = { processingMs: 0, audioSeconds: 0 };
+  /** speech (s) added to the speaker baseline since it was last saved */
+  private unsavedSpeechSec = 0;
 
   constructor(private readonly ctx: DaemonContext) {
     super();
@@ -142,6 +147,11 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     log.info({ model: this.classifier.meta.name, labels: this.classifier.labels, path: this.classifier.model.onnxPath }, 'model loaded');
     const pipeline = new EmotionPipeline({ classifier: this.classifier, config: c.pipeline, log: log.child({ stage: 'pipeline' }) });
     this.pipeline = pipeline;
+    if (pipeline.baseline) {
+      const warning = loadBaseline(this.baselinePath, pipeline.baseline);
+      if (warning) log.warn({ path: this.baselinePath }, warning);
+      log.info({ path: this.baselinePath, speechSec: +pipeline.baseline.speechSeconds.toFixed(1), warm: pipeline.baseline.warm }, 'speaker baseline restored');
+    }
 
     this.source = await this.buildSource(descriptor);
     pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : 16000));
@@ -152,7 +162,12 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     }
     if (c.embeddedBroker.enabled) this.broker = await this.startBroker();
 
-    this.publisher = new MqttPublisher({ config: { ...c.mqtt, url: this.brokerUrl }, log: log.child({ stage: 'mqtt' }), version: this.version });
+    this.publisher = new MqttPublisher({
+      config: { ...c.mqtt, url: this.brokerUrl },
+      log: log.child({ stage: 'mqtt' }),
+      version: this.version,
+      ...(pipeline.baseline ? { onResetBaseline: () => this.resetBaseline('MQTT') } : {}),
+    });
     await this.publisher.start();
 
     this.wire(pipeline, this.publisher, this.source);
@@ -169,6 +184,36 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     } else {
       // a file or stdin that delivers nothing is not coming back: fail start()
       await this.source.start();
+    }
+  }
+
+  /** Where the speaker baseline is kept: `<mqtt.stateDir>/baseline.json`. */
+  get baselinePath(): string {
+    return join(this.config.mqtt.stateDir, 'baseline.json');
+  }
+
+  /** Forgets the speaker baseline, in memory and on disk (MQTT `<base>/baseline/reset`). */
+  resetBaseline(by: string): void {
+    const b = this.pipeline?.baseline;
+    if (!b) return;
+    b.reset();
+    this.unsavedSpeechSec = 0;
+    try {
+      removeBaseline(this.baselinePath);
+    } catch (e) {
+      this.log.warn({ err: e, path: this.baselinePath }, 'could not remove the saved baseline');
+    }
+    this.log.info({ by }, 'speaker baseline reset: utterances are normalised on their own until it is warm again');
+  }
+
+  private persistBaseline(): void {
+    const b = this.pipeline?.baseline;
+    if (!b) return;
+    try {
+      saveBaseline(this.baselinePath, b);
+      this.unsavedSpeechSec = 0;
+    } catch (e) {
+      this.log.warn({ err: e, path: this.baselinePath }, 'could not save the speaker baseline; it is kept in memory');
     }
   }
 
@@ -284,6 +329,10 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
         log.warn({ err: e }, 'a result listener threw; the event is published anyway');
       }
       publisher.publishEvent(event);
+      if (pipeline.baseline) {
+        this.unsavedSpeechSec += r.durationMs / 1000;
+        if (this.unsavedSpeechSec >= pipeline.config.adaptation.saveEverySeconds) this.persistBaseline();
+      }
       if (c.stdout) out.write(`${JSON.stringify(event)}\n`);
       log.debug({ id: event.id, label: event.label, confidence: +event.confidence.toFixed(3), latencyMs: +r.latencyMs.toFixed(1) }, 'event');
     });
@@ -384,6 +433,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       if (this.config.metrics.intervalSec > 0) this.publishMetrics();
       await step('stopping the MQTT publisher', () => this.publisher!.stop());
     }
+    if (this.pipeline?.baseline && this.unsavedSpeechSec > 0) await step('saving the speaker baseline', () => this.persistBaseline());
     if (this.broker) await step('closing the embedded broker', () => this.broker!.close());
     if (this.http) await step('closing the HTTP server', () => this.http!.close());
     if (this.classifier) await step('closing the model', () => this.classifier!.close());

@@ -9,6 +9,16 @@
  * (`wholeFile`), the way most papers score; a clip without speech for the VAD is scored on the
  * whole clip (counted in `noSpeech`).
  *
+ * Adaptation (`adapt`): each speaker's clips stream in a seeded random order through one pipeline,
+ * so a model trained with normalisation "speaker" normalises each clip against the baseline of
+ * the speaker's clips before it; a clip classified while the baseline was still warming up (any of
+ * its segments normalised on its own) is a warm-up clip, and the metrics are also reported for the
+ * warm-up clips and the others apart. Without it, every clip starts cold (per-utterance).
+ *
+ * Beside accuracy: the expected calibration error (before and after the model's temperature, if
+ * it has one), accuracy at 100/80/50% coverage (the most confident clips), and binary arousal and
+ * valence UAR from the class probabilities (src/core/affect.ts).
+ *
  * Label sets: only labels that both the model and the corpus have are scored. Clips of a corpus
  * label the model lacks are left out (counted), and the model's prediction is the most probable
  * of the shared labels (so an 8-class model on EmoDB competes over EmoDB's 6 classes).
@@ -21,6 +31,8 @@ import { EarshotError } from '../core/errors.ts';
 import { analyzeFile, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 import { confusionMatrix, scoreConfusion, type EvalMetrics } from './metrics.ts';
+import { accuracyAtCoverage, binaryUar, expectedCalibrationError, tempered } from './calibration.ts';
+import { affectClassOf, affectOf } from '../core/affect.ts';
 import type { EmotionClassifier } from '../runtime/model/session.ts';
 
 export interface Prediction {
@@ -36,6 +48,25 @@ export interface Prediction {
   speechSec: number;
   /** the clip's probabilities (duration-weighted over its segments), in scoredLabels order */
   probabilities: number[];
+  /** from the probabilities over the scored labels, -1..1 */
+  arousal: number;
+  valence: number;
+  /** classified while the speaker baseline was warming up (some segment normalised on its own); false without adaptation */
+  warmup: boolean;
+}
+
+/** Confidence, coverage and affect figures of a set of predictions. */
+export interface ConfidenceReport {
+  /** ECE (15 bins) of the probabilities as scored (after the model's temperature, if any) */
+  ece: number;
+  /** ECE of the probabilities before the temperature (the same as `ece` when the model has none) */
+  eceUncalibrated: number;
+  temperature: number;
+  /** accuracy of the most confident 100 / 80 / 50% of the clips */
+  coverage: Record<string, number>;
+  /** binary UAR: high vs low arousal, negative vs other valence (src/core/affect.ts) */
+  arousalUar: number;
+  valenceUar: number;
 }
 
 export interface EvalReport extends EvalMetrics {
@@ -58,6 +89,9 @@ export interface EvalReport extends EvalMetrics {
   seconds: number;
   /** The daemon's processing time (frontend, VAD, model on the segments; not decoding) per second of audio, in ms. */
   inferenceMsPerAudioSecond: number;
+  confidence: ConfidenceReport;
+  /** with `adapt`: the warm-up clips and the rest scored apart */
+  adaptation?: { seed: number; warmup: EvalMetrics & { confidence: ConfidenceReport }; adapted: EvalMetrics & { confidence: ConfidenceReport } };
 }
 
 export interface EvaluateOptions {
@@ -78,6 +112,10 @@ export interface EvaluateOptions {
   vad?: VadKind;
   /** Clock, injected for tests; defaults to performance.now(). */
   now?: () => number;
+  /** Stream each speaker's clips through one pipeline (speaker baseline carried over), in an order seeded by `seed`. */
+  adapt?: boolean;
+  /** Seed of the clip order under `adapt`; default 1. */
+  seed?: number;
 }
 
 /** The audio change a robustness evaluation asks for (seeded per clip, so runs repeat), or none. */
@@ -113,8 +151,15 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   if (scored.length < 2) {
     throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
   }
-  const kept = items.filter((i) => scored.includes(i.label));
+  let kept = items.filter((i) => scored.includes(i.label));
   const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {} } });
+  const seed = opts.seed ?? 1;
+  if (opts.adapt) {
+    if (!pipeline.baseline) {
+      throw new EarshotError('E_CONFIG', `--adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline; adapt a model trained with scripts/train.py --norm speaker`);
+    }
+    kept = streamOrder(kept, seed);
+  }
   const predictions: Prediction[] = [];
   let noSpeech = 0;
   let segments = 0;
@@ -127,22 +172,31 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     }
     return [best, r.probabilities[best] / mass];
   };
+  let speaker: string | null = null;
   for (const item of kept) {
-    const a = await analyzeFile(item.path, pipeline, { transform: degrade(item, opts) });
+    // a new speaker (under adapt): a new voice and room, so the baseline starts over
+    if (opts.adapt && item.speaker !== speaker) pipeline.resetBaseline();
+    speaker = item.speaker;
+    const a = await analyzeFile(item.path, pipeline, { transform: degrade(item, opts), adapt: opts.adapt });
     if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
     if (!a.overall) noSpeech++;
     segments += a.segments.length;
     const overall = a.overall ?? a.wholeFile;
     const [predicted, confidence] = pick(overall);
     const probabilities = scored.map((l) => overall.probabilities[l]);
-    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities });
+    const affect = affectOf(Object.fromEntries(scored.map((l, k) => [l, probabilities[k]])));
+    const warmup = !!opts.adapt && (a.segments.length === 0 || a.segments.some((s) => !s.adapted));
+    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities, ...affect, warmup });
     opts.onProgress?.(predictions.length, kept.length);
   }
   const truth = predictions.map((p) => p.truth);
   const matrix = confusionMatrix(scored, truth, predictions.map((p) => p.predicted));
   const wholeFile = scoreConfusion(scored, confusionMatrix(scored, truth, predictions.map((p) => p.wholeFile)));
+  const part = (ps: Prediction[]) => ({ ...scoreConfusion(scored, confusionMatrix(scored, ps.map((p) => p.truth), ps.map((p) => p.predicted))), confidence: confidenceReport(ps, classifier.temperature) });
   return {
     ...scoreConfusion(scored, matrix),
+    confidence: confidenceReport(predictions, classifier.temperature),
+    ...(opts.adapt ? { adaptation: { seed, warmup: part(predictions.filter((p) => p.warmup)), adapted: part(predictions.filter((p) => !p.warmup)) } } : {}),
     model: classifier.meta.name,
     corpus: opts.corpus,
     scoredLabels: scored,
@@ -155,5 +209,40 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     segments,
     seconds: (now() - t0) / 1000,
     inferenceMsPerAudioSecond: pipeline.stats().realTimeFactor * 1000,
+  };
+}
+
+/**
+ * The clips grouped by speaker (speakers in sorted order), each speaker's clips shuffled by a
+ * seeded Fisher-Yates: the order a live stream of that speaker might bring them in.
+ */
+export function streamOrder(items: CorpusItem[], seed: number): CorpusItem[] {
+  const speakers = [...new Set(items.map((i) => i.speaker))].sort();
+  return speakers.flatMap((s) => {
+    const mine = items.filter((i) => i.speaker === s);
+    const rand = mulberry32(seedOf(`${seed}/order/${s}`));
+    for (let i = mine.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [mine[i], mine[j]] = [mine[j], mine[i]];
+    }
+    return mine;
+  });
+}
+
+/** ECE before/after the temperature, coverage and binary arousal/valence UAR of the predictions. */
+export function confidenceReport(ps: readonly Prediction[], temperature: number): ConfidenceReport {
+  const conf = ps.map((p) => Math.max(...p.probabilities) / p.probabilities.reduce((a, b) => a + b, 0));
+  const correct = ps.map((p) => p.predicted === p.truth);
+  // the scored probabilities are p_raw^(1/T) renormalised, so p^T renormalised is the raw model's
+  const raw = ps.map((p) => Math.max(...tempered(p.probabilities, 1 / temperature)));
+  const classes = ps.map((p) => affectClassOf(p.truth));
+  const withAffect = ps.map((p, i) => [p, classes[i]] as const).filter(([, c]) => c !== null) as [Prediction, { highArousal: boolean; negativeValence: boolean }][];
+  return {
+    ece: expectedCalibrationError(conf, correct),
+    eceUncalibrated: expectedCalibrationError(raw, correct),
+    temperature,
+    coverage: accuracyAtCoverage(conf, correct),
+    arousalUar: binaryUar(withAffect.map(([, c]) => c.highArousal), withAffect.map(([p]) => p.arousal > 0)),
+    valenceUar: binaryUar(withAffect.map(([, c]) => c.negativeValence), withAffect.map(([p]) => p.valence < 0)),
   };
 }

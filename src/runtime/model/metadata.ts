@@ -23,7 +23,22 @@ export const DEFAULT_MODEL = 'earshot-crnn';
 
 /** Normalisation modes that need the whole window's own statistics (so no incremental form). */
 export function perUtterance(mode: ModelMetadata['normalization']['mode']): boolean {
-  return mode === 'utterance' || mode === 'cmn' || mode === 'level';
+  return mode === 'utterance' || mode === 'cmn' || mode === 'level' || mode === 'speaker' || mode === 'prosody';
+}
+
+/** Normalisation modes that use the speaker and room baseline (src/runtime/model/baseline.ts). */
+export function usesBaseline(mode: ModelMetadata['normalization']['mode']): boolean {
+  return mode === 'speaker' || mode === 'prosody';
+}
+
+/**
+ * The feature columns normalised against the speaker baseline (scripts/train/data.py
+ * speaker_columns): every column for "speaker", the non-spectral ones for "prosody", none otherwise.
+ */
+export function speakerColumns(mode: ModelMetadata['normalization']['mode'], featureNames: readonly string[]): boolean[] {
+  if (mode === 'speaker') return featureNames.map(() => true);
+  if (mode === 'prosody') return featureNames.map((n) => !/mel|mfcc/.test(n));
+  return featureNames.map(() => false);
 }
 
 /**
@@ -95,10 +110,14 @@ export const modelMetadataSchema = z
      * std (the training set's, after that subtraction); "level" removes only each
      * window/utterance's input level (its mean log-mel, over frames and bands, from every log-mel
      * column; RMS divided by its mean) and then applies mean and std (the training set's, after
-     * that removal), keeping the spectral shape; "none" feeds features as they are.
+     * that removal), keeping the spectral shape; "speaker" standardises against the speaker and
+     * room baseline (src/runtime/model/baseline.ts: the running means and spreads of the speech
+     * heard before), and per utterance while there is none yet; "prosody" does that only for the
+     * features that are not log-mel or MFCC (RMS, ZCR, f0, voicing: level and pitch relative to the
+     * speaker) and normalises the spectral columns per utterance; "none" feeds features as they are.
      */
     normalization: z.object({
-      mode: z.enum(['global', 'utterance', 'cmn', 'level', 'none']),
+      mode: z.enum(['global', 'utterance', 'cmn', 'level', 'speaker', 'prosody', 'none']),
       mean: z.array(z.number()),
       std: z.array(z.number().positive()),
     }),
@@ -151,6 +170,19 @@ export const modelMetadataSchema = z
      * length (window.fixed false).
      */
     tta: ttaSchema.optional(),
+    /**
+     * Optional confidence calibration (Guo et al. 2017, "On calibration of modern neural networks"):
+     * the runtime divides the log-probabilities by `temperature` and renormalises (after the
+     * test-time augmentation mean), so a confidence of 0.7 is right about 70% of the time on the
+     * predictions it was fitted on. Written by `earshot calibrate`.
+     */
+    calibration: z
+      .object({
+        temperature: z.number().min(0.05).max(20),
+        /** what it was fitted on, in words (e.g. the held-out predictions of 5 speaker-independent folds) */
+        fittedOn: z.string().default(''),
+      })
+      .optional(),
     parameters: z.number().int().positive(),
     training: z.object({
       corpora: z.array(z.string()),

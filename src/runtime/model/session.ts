@@ -10,7 +10,8 @@ import * as ort from 'onnxruntime-node';
 import { EarshotError } from '../../core/errors.ts';
 import type { Emotion } from '../../core/labels.ts';
 import { featureCount } from '../frontend/config.ts';
-import { levelColumns, loadModel, MODELS_DIR, perUtterance, type LoadedModel, type ModelMetadata } from './metadata.ts';
+import type { BaselineStats } from './baseline.ts';
+import { levelColumns, loadModel, MODELS_DIR, perUtterance, speakerColumns, usesBaseline, type LoadedModel, type ModelMetadata } from './metadata.ts';
 
 export interface Classification {
   /** Softmax probabilities in `labels` order. The array is reused by the next call: copy to keep. */
@@ -21,6 +22,8 @@ export interface Classification {
 
 /** Variance floor of per-utterance CMVN; scripts/train/data.py uses the same value. */
 export const UTTERANCE_VAR_FLOOR = 1e-6;
+/** Bound of a feature normalised against a speaker baseline; scripts/train/data.py SPEAKER_CLIP is the same (why: there). */
+export const SPEAKER_CLIP = 6;
 /** Smallest mean RMS normalisation "level" divides by; scripts/train/data.py uses the same value. */
 export const LEVEL_RMS_FLOOR = 1e-8;
 
@@ -37,11 +40,15 @@ export class EmotionClassifier {
   private readonly utterInvStd: Float32Array;
   private readonly windowProbs: Float32Array;
   private readonly level: { log: number[]; ratio: number[] };
+  /** per column: normalised against the speaker baseline when there is one (modes "speaker", "prosody") */
+  private readonly fromBaseline: boolean[];
   /** Test-time augmentation as [tempo, shiftFrames] pairs; empty: the utterance once, as it is. */
   readonly tta: readonly (readonly [number, number])[];
   private stretched: Float32Array;
+  /** 1 / the calibration temperature (1: uncalibrated) */
+  private readonly invTemperature: number;
 
-  private constructor(model: LoadedModel, session: ort.InferenceSession, tta: boolean) {
+  private constructor(model: LoadedModel, session: ort.InferenceSession, tta: boolean, calibrate: boolean) {
     this.model = model;
     this.meta = model.meta;
     this.labels = model.meta.labels;
@@ -54,16 +61,24 @@ export class EmotionClassifier {
     this.utterMean = new Float32Array(this.dim);
     this.utterInvStd = new Float32Array(this.dim);
     this.level = levelColumns(model.meta.featureNames);
+    this.fromBaseline = speakerColumns(model.meta.normalization.mode, model.meta.featureNames);
     const t = tta ? model.meta.tta : undefined;
     this.tta = t ? t.tempo.flatMap((tempo) => t.shiftFrames.map((shift) => [tempo, shift] as const)) : [];
     this.stretched = new Float32Array(this.tta.length ? this.input.length : 0);
+    this.invTemperature = calibrate && model.meta.calibration ? 1 / model.meta.calibration.temperature : 1;
+  }
+
+  /** The calibration temperature applied (1 when the model has none or it was switched off). */
+  get temperature(): number {
+    return 1 / this.invTemperature;
   }
 
   /**
    * Loads a model by name (models/NAME.json), path, or the default; checks it and opens a session.
-   * `tta: false` ignores the model's test-time augmentation (one run per utterance).
+   * `tta: false` ignores the model's test-time augmentation (one run per utterance);
+   * `calibration: false` its temperature.
    */
-  static async load(nameOrPath?: string, opts: { modelsDir?: string; threads?: number; tta?: boolean } = {}): Promise<EmotionClassifier> {
+  static async load(nameOrPath?: string, opts: { modelsDir?: string; threads?: number; tta?: boolean; calibration?: boolean } = {}): Promise<EmotionClassifier> {
     const model = loadModel(nameOrPath, opts.modelsDir ?? MODELS_DIR);
     let session: ort.InferenceSession;
     try {
@@ -90,16 +105,19 @@ export class EmotionClassifier {
         `${model.onnxPath} has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}] but its metadata names input "${input.name}" and output "${output.name}"; re-export the model`,
       );
     }
-    return new EmotionClassifier(model, session, opts.tta ?? true);
+    return new EmotionClassifier(model, session, opts.tta ?? true, opts.calibration ?? true);
   }
 
   /**
    * Classifies one utterance or window: `features` is frames*dim row-major raw frontend output.
    * Fixed-length models (window.fixed) are run over windows of window.frames (the last one
    * zero-padded after normalisation) and their probabilities averaged. With test-time
-   * augmentation (metadata `tta`), the probabilities are the mean over its variants.
+   * augmentation (metadata `tta`), the probabilities are the mean over its variants. A model with
+   * normalisation "speaker" or "prosody" is normalised against `baseline` (src/runtime/model/baseline.ts)
+   * in those columns, or per utterance when it is null (warming up); other models ignore it. A calibrated model's
+   * probabilities are tempered last (metadata `calibration`).
    */
-  async classify(features: Float32Array, frames: number): Promise<Classification> {
+  async classify(features: Float32Array, frames: number, baseline: BaselineStats | null = null): Promise<Classification> {
     if (frames <= 0 || features.length < frames * this.dim) {
       throw new EarshotError('E_INTERNAL', `classify needs frames*${this.dim} features, got ${features.length} for ${frames} frames`);
     }
@@ -116,40 +134,51 @@ export class EmotionClassifier {
           if (this.stretched.length < need) this.stretched = new Float32Array(need * 2);
           n = stretchFrames(src, n, d, tempo, this.stretched);
         }
-        await this.run(tempo === 1 ? src : this.stretched, 0, n, n, this.windowProbs);
+        await this.run(tempo === 1 ? src : this.stretched, 0, n, n, this.windowProbs, baseline);
         for (let c = 0; c < this.probs.length; c++) this.probs[c] += this.windowProbs[c];
       }
       for (let c = 0; c < this.probs.length; c++) this.probs[c] /= this.tta.length;
     } else if (!w.fixed) {
-      await this.run(features, 0, frames, frames, this.probs);
+      await this.run(features, 0, frames, frames, this.probs, baseline);
     } else {
       this.probs.fill(0);
       let count = 0;
       for (let start = 0; count === 0 || start + w.frames <= frames; start += w.hopFrames) {
-        await this.run(features, start, Math.min(w.frames, frames - start), w.frames, this.windowProbs);
+        await this.run(features, start, Math.min(w.frames, frames - start), w.frames, this.windowProbs, baseline);
         for (let k = 0; k < this.probs.length; k++) this.probs[k] += this.windowProbs[k];
         count++;
       }
       for (let k = 0; k < this.probs.length; k++) this.probs[k] /= count;
     }
+    if (this.invTemperature !== 1) temper(this.probs, this.invTemperature);
     let best = 0;
     for (let k = 1; k < this.probs.length; k++) if (this.probs[k] > this.probs[best]) best = k;
     return { probabilities: this.probs, label: this.labels[best], confidence: this.probs[best] };
   }
 
   /** Normalises frames [start, start+n) into the input buffer, pads to `length`, runs, softmaxes into `out`. */
-  private async run(features: Float32Array, start: number, n: number, length: number, out: Float32Array): Promise<void> {
+  private async run(features: Float32Array, start: number, n: number, length: number, out: Float32Array, baseline: BaselineStats | null): Promise<void> {
     const d = this.dim;
     if (this.input.length < length * d) this.input = new Float32Array(length * d * 2);
     const x = this.input.subarray(0, length * d);
     const src = features.subarray(start * d, (start + n) * d);
     const mode = this.meta.normalization.mode;
+    const against = usesBaseline(mode) ? baseline : null;
     if (mode === 'level') this.levelStats(src, n);
     else if (perUtterance(mode)) this.utteranceStats(src, n);
     const mean = mode === 'global' ? this.meta.normalization.mean : this.utterMean;
-    const inv = mode === 'utterance' || mode === 'level' ? this.utterInvStd : this.invStd;
+    const inv = mode === 'utterance' || mode === 'level' || usesBaseline(mode) ? this.utterInvStd : this.invStd;
     if (mode === 'none') x.set(src);
     else for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (src[t * d + j] - mean[j]) * inv[j];
+    if (against) {
+      // the baseline's columns, bounded as in training
+      for (let j = 0; j < d; j++) {
+        if (!this.fromBaseline[j]) continue;
+        const m = against.mean[j];
+        const s = against.invStd[j];
+        for (let t = 0; t < n; t++) x[t * d + j] = Math.max(-SPEAKER_CLIP, Math.min(SPEAKER_CLIP, (src[t * d + j] - m) * s));
+      }
+    }
     x.fill(0, n * d); // padding sits at the normalised mean
     const tensor = new ort.Tensor('float32', x, [1, length, d]);
     const result = await this.session.run({ [this.meta.input.name]: tensor });
@@ -229,6 +258,22 @@ export function stretchFrames(src: Float32Array, frames: number, dim: number, te
     for (let j = 0; j < dim; j++) out[t * dim + j] = src[lo * dim + j] * (1 - w) + src[hi * dim + j] * w;
   }
   return n;
+}
+
+/**
+ * Temperature scaling of probabilities in place: p_k^(1/T) renormalised, which is softmax(log p / T)
+ * (the same as dividing the logits by T for a single model, and defined for an averaged ensemble).
+ */
+export function temper(p: Float32Array, invTemperature: number): Float32Array {
+  let max = -Infinity;
+  for (let k = 0; k < p.length; k++) max = Math.max(max, Math.log(Math.max(p[k], 1e-30)));
+  let sum = 0;
+  for (let k = 0; k < p.length; k++) {
+    p[k] = Math.exp((Math.log(Math.max(p[k], 1e-30)) - max) * invTemperature);
+    sum += p[k];
+  }
+  for (let k = 0; k < p.length; k++) p[k] /= sum;
+  return p;
 }
 
 /** Numerically stable softmax of `logits` into `out`. */

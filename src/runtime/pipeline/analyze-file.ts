@@ -10,6 +10,7 @@ import { frameCount } from '../frontend/config.ts';
 import { Frontend } from '../frontend/frontend.ts';
 import { resample } from '../frontend/resampler.ts';
 import type { EmotionClassifier } from '../model/session.ts';
+import { affectOf } from '../../core/affect.ts';
 import type { EmotionPipeline } from './pipeline.ts';
 import type { PipelineResult } from './types.ts';
 
@@ -21,12 +22,20 @@ export interface AnalyzedSegment {
   label: string;
   confidence: number;
   probabilities: Record<string, number>;
+  /** -1..1, from the probabilities (src/core/affect.ts) */
+  arousal: number;
+  valence: number;
+  /** normalised against a warm speaker baseline (models with normalisation "speaker") */
+  adapted: boolean;
 }
 
 export interface LabelScore {
   label: string;
   confidence: number;
   probabilities: Record<string, number>;
+  /** -1..1, from the probabilities (src/core/affect.ts) */
+  arousal: number;
+  valence: number;
 }
 
 export interface FileAnalysis {
@@ -44,6 +53,8 @@ export interface FileAnalysis {
   segments: AnalyzedSegment[];
   /** segments shorter than the model's minimum, skipped */
   segmentsDropped: number;
+  /** the model normalises against a speaker baseline (each segment says whether it was warm) */
+  adaptive: boolean;
 }
 
 export interface AnalyzeOptions {
@@ -51,6 +62,12 @@ export interface AnalyzeOptions {
   chunkSamples?: number;
   /** changes the decoded audio before it is fed (robustness evaluation: gain, added noise) */
   transform?: (samples: Float32Array, sampleRate: number) => Float32Array;
+  /**
+   * Carry the pipeline's speaker baseline over from the files before (`earshot analyze --adapt`:
+   * the files are one speaker in one room, in order). Default false: the baseline is forgotten
+   * first, so each file is judged on its own.
+   */
+  adapt?: boolean;
 }
 
 /** Runs one file through `pipeline` (reset first) and collects its timeline. */
@@ -59,11 +76,12 @@ export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts:
   const audio = opts.transform ? { ...decoded, samples: opts.transform(decoded.samples, decoded.sampleRate) } : decoded;
   const segments: AnalyzedSegment[] = [];
   const onResult = (r: PipelineResult) => {
-    segments.push({ kind: r.kind, start: r.startSec, end: r.endSec, label: r.label, confidence: r.confidence, probabilities: r.probabilities });
+    segments.push({ kind: r.kind, start: r.startSec, end: r.endSec, label: r.label, confidence: r.confidence, probabilities: r.probabilities, arousal: r.arousal, valence: r.valence, adapted: r.adapted });
   };
   const droppedBefore = pipeline.stats().segmentsDropped;
   const lostBefore = pipeline.stats().droppedInferences;
   pipeline.reset();
+  if (!opts.adapt) pipeline.resetBaseline();
   pipeline.on('result', onResult);
   try {
     const chunk = opts.chunkSamples ?? Math.max(1, Math.round(audio.sampleRate / 10));
@@ -89,6 +107,7 @@ export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts:
     wholeFile: await classifyWholeFile(audio.samples, audio.sampleRate, pipeline.classifier),
     segments,
     segmentsDropped: stats.segmentsDropped - droppedBefore,
+    adaptive: pipeline.baseline !== null,
   };
 }
 
@@ -109,7 +128,7 @@ function best(labels: readonly string[], p: ArrayLike<number>): LabelScore {
   for (let j = 1; j < labels.length; j++) if (p[j] > p[k]) k = j;
   const probabilities: Record<string, number> = {};
   labels.forEach((l, j) => (probabilities[l] = p[j]));
-  return { label: labels[k], confidence: p[k], probabilities };
+  return { label: labels[k], confidence: p[k], probabilities, ...affectOf(probabilities) };
 }
 
 async function classifyWholeFile(samples: Float32Array, rate: number, classifier: EmotionClassifier): Promise<LabelScore | null> {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
 import { vadConfigSchema } from '../vad/energy-vad.ts';
+import { baselineConfigSchema } from '../model/baseline.ts';
 import { smootherConfigSchema } from './smoother.ts';
 import { formatIssues } from '../../core/schema.ts';
 
@@ -19,7 +20,14 @@ export const pipelineConfigSchema = z.object({
   queueDepth: z.number().int().min(1).max(64).default(1),
   /** Results whose latency percentiles stats() reports. Default 256. */
   latencyWindow: z.number().int().min(8).max(100000).default(256),
+  /**
+   * "Not sure": a result whose (calibrated) confidence is below this is reported with label
+   * "uncertain" (its probabilities kept) and does not move the smoothed state; 0 = never. Default 0.
+   */
+  uncertainBelow: z.number().min(0).max(1).default(0),
   vad: vadConfigSchema.prefault({}),
+  /** The speaker and room baseline of models trained with normalisation "speaker" (unused by others). */
+  adaptation: baselineConfigSchema.prefault({}),
   smoothing: smootherConfigSchema.prefault({}),
 });
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;

@@ -6,12 +6,13 @@
  * slot when it is queued (the segmenter's ring moves on); no allocation per frame, one small
  * record per segment.
  */
+import type { BaselineStats } from '../model/baseline.ts';
 import type { Classification } from '../model/session.ts';
 import type { Segment } from './segmenter.ts';
 
 /** The part of EmotionClassifier the queue needs. */
 export interface Classifier {
-  classify(features: Float32Array, frames: number): Promise<Classification>;
+  classify(features: Float32Array, frames: number, baseline?: BaselineStats | null): Promise<Classification>;
 }
 
 /** A queued segment with whatever the caller attached (timings, stream times). */
@@ -47,6 +48,8 @@ export class InferenceQueue<T> {
     private readonly queueDepth: number,
     private readonly now: () => number,
     private readonly callbacks: InferenceCallbacks<T>,
+    /** the speaker baseline to normalise against when the segment runs (null: none yet) */
+    private readonly baseline: () => BaselineStats | null = () => null,
   ) {
     for (let i = 0; i < queueDepth + 1; i++) this.free.push(new Float32Array(maxFrames * dim));
   }
@@ -89,7 +92,7 @@ export class InferenceQueue<T> {
       this.running = job;
       const startedAt = this.now();
       try {
-        const c = await this.classifier.classify(job.features.subarray(0, job.frames * this.dim), job.frames);
+        const c = await this.classifier.classify(job.features.subarray(0, job.frames * this.dim), job.frames, this.baseline());
         const doneAt = this.now();
         this.busyMs += doneAt - startedAt;
         this.callbacks.result(job, c, startedAt, doneAt);

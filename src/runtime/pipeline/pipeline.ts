@@ -24,12 +24,15 @@ import { Resampler } from '../frontend/resampler.ts';
 import type { Classification, EmotionClassifier } from '../model/session.ts';
 import { vadFrames } from '../vad/energy-vad.ts';
 import { VoiceDetector } from '../vad/voice-detector.ts';
+import { SpeakerBaseline } from '../model/baseline.ts';
+import { usesBaseline } from '../model/metadata.ts';
+import { affectOf } from '../../core/affect.ts';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from './config.ts';
 import { InferenceQueue, type Job } from './inference.ts';
 import { Segmenter, type Segment } from './segmenter.ts';
 import { EmotionSmoother } from './smoother.ts';
 import { RollingPercentiles, type PipelineStats } from './stats.ts';
-import { GuardedEmitter, probabilityRecord, stderrPipelineLog, systemClock, type PipelineClock, type PipelineEvents, type PipelineLog, type PipelineResult, type PipelineState } from './types.ts';
+import { GuardedEmitter, probabilityRecord, stderrPipelineLog, systemClock, UNCERTAIN, type PipelineClock, type PipelineEvents, type PipelineLog, type PipelineResult, type PipelineState } from './types.ts';
 
 /** Hops of audio handled per step (32 = 320 ms at a 10 ms hop): bounds how far the VAD runs ahead. */
 const SUB_BLOCK_FRAMES = 32;
@@ -45,6 +48,11 @@ export interface PipelineContext {
   log?: PipelineLog;
   /** Frontend kernel options (SIMD on/off), for tests and benchmarks. */
   frontend?: FrontendOptions;
+  /**
+   * The speaker baseline to use (the daemon restores one from its state directory); by default a
+   * new one when the model's normalisation is "speaker" or "prosody", none otherwise.
+   */
+  baseline?: SpeakerBaseline | null;
 }
 
 /** What the pipeline remembers about a segment between handing it over and its result. */
@@ -75,6 +83,9 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   private readonly latency: RollingPercentiles;
   private readonly inferenceLatency: RollingPercentiles;
   private readonly resamplers = new Map<number, Resampler>();
+  /** The speaker and room baseline (models with normalisation "speaker"), else null. */
+  readonly baseline: SpeakerBaseline | null;
+  private lastAdapted = false;
   private resampler: Resampler | null = null;
   private readonly subBlock: number;
   // stream state
@@ -139,7 +150,13 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     this.queue = new InferenceQueue<SegmentInfo>(ctx.classifier, this.frontend.dim, this.segmenter.maxSegmentFrames, c.queueDepth, () => this.clock.now(), {
       result: (job, cl, _started, done) => this.onResult(job, cl, done),
       error: (job, e) => this.fire('error', new EarshotError('E_MODEL', `inference failed on ${job.info.startSec.toFixed(2)}-${job.info.endSec.toFixed(2)} s: ${e.message}`, { cause: e })),
+    }, () => {
+      const stats = this.baseline?.stats() ?? null;
+      this.lastAdapted = stats !== null;
+      return stats;
     });
+    this.baseline =
+      ctx.baseline !== undefined ? ctx.baseline : usesBaseline(meta.normalization.mode) ? new SpeakerBaseline(this.frontend.dim, hopSec, JSON.stringify(fc), c.adaptation) : null;
     this.smoother = new EmotionSmoother(this.labels.length, c.smoothing);
     this.latency = new RollingPercentiles(c.latencyWindow);
     this.inferenceLatency = new RollingPercentiles(c.latencyWindow);
@@ -216,11 +233,20 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     return this.queue.inFlight || this.queue.queued > 0;
   }
 
-  /** Abandons the current stream (queued segments are discarded; one already running still reports) and the smoothed state. */
+  /**
+   * Abandons the current stream (queued segments are discarded; one already running still reports)
+   * and the smoothed state. The speaker baseline is kept (it describes the voice and the room, not
+   * the stream): resetBaseline() forgets it.
+   */
   reset(): void {
     this.resampler = null;
     this.queue.clear();
     this.smoother.reset();
+  }
+
+  /** Forgets the speaker baseline (a new speaker or room); utterances are normalised on their own until it is warm again. */
+  resetBaseline(): void {
+    this.baseline?.reset();
   }
 
   /** Smoothed probabilities now, by label (all zero before the first result). */
@@ -307,6 +333,8 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     const inferenceLatencyMs = doneAt - job.queuedAt;
     this.latency.add(latencyMs);
     this.inferenceLatency.add(inferenceLatencyMs);
+    const probabilities = probabilityRecord(this.labels, c.probabilities);
+    const uncertain = c.confidence < this.config.uncertainBelow;
     const result: PipelineResult = {
       seq: ++this.seq,
       kind: job.segment.kind,
@@ -316,24 +344,30 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       end: i.end,
       durationMs: Math.round((i.endSec - i.startSec) * 1000),
       frames: job.frames,
-      label: c.label,
+      label: uncertain ? UNCERTAIN : c.label,
       confidence: c.confidence,
-      probabilities: probabilityRecord(this.labels, c.probabilities),
+      probabilities,
+      ...affectOf(probabilities),
+      adapted: this.lastAdapted,
       model: this.modelName,
       latencyMs,
       inferenceLatencyMs,
     };
     this.results++;
+    // label-free: every utterance joins the speaker baseline, after it was classified against it
+    this.baseline?.add(job.features, job.frames);
     // the smoother runs on stream time, so its dwell and reset times mean the same for a file
-    // analysed at 100x real time as for a live microphone
-    const changed = this.smoother.update(c.probabilities, i.endSec * 1000);
+    // analysed at 100x real time as for a live microphone; an uncertain result leaves it alone
+    const changed = uncertain ? null : this.smoother.update(c.probabilities, i.endSec * 1000);
     this.fire('result', result);
     if (changed) {
       this.stateChanges++;
+      const smoothed = probabilityRecord(this.labels, changed.probabilities);
       const state: PipelineState = {
         label: this.labels[changed.index],
         confidence: changed.confidence,
-        probabilities: probabilityRecord(this.labels, changed.probabilities),
+        probabilities: smoothed,
+        ...affectOf(smoothed),
         timestamp: new Date(this.clock.epochMs()).toISOString(),
         model: this.modelName,
       };

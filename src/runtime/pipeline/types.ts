@@ -6,8 +6,11 @@
 import { EventEmitter } from 'node:events';
 import type { SegmentKind } from './segmenter.ts';
 
-/** A class name as the model's metadata spells it, e.g. `neutral`, `angry`. */
+/** A class name as the model's metadata spells it, e.g. `neutral`, `angry`; results below the confidence threshold are `uncertain`. */
 export type ClassLabel = string;
+
+/** The label of a result below `uncertainBelow`. */
+export const UNCERTAIN = 'uncertain';
 
 /** One classified utterance or window. */
 export interface PipelineResult {
@@ -22,10 +25,17 @@ export interface PipelineResult {
   end: string;
   durationMs: number;
   frames: number;
+  /** The most probable class, or `uncertain` when its confidence is below the pipeline's `uncertainBelow`. */
   label: ClassLabel;
+  /** Probability of the most probable class (calibrated when the model is), 0..1. */
   confidence: number;
   /** Every class of the model, 0..1. */
   probabilities: Record<ClassLabel, number>;
+  /** From the probabilities (src/core/affect.ts), -1..1. */
+  arousal: number;
+  valence: number;
+  /** True when the utterance was normalised against a warm speaker baseline (models with normalisation "speaker"). */
+  adapted: boolean;
   model: string;
   /** From the arrival of the segment's last audio to this result (ms); includes the VAD hang-over. */
   latencyMs: number;
@@ -40,6 +50,9 @@ export interface PipelineState {
   confidence: number;
   /** Every class of the model, smoothed, 0..1. */
   probabilities: Record<ClassLabel, number>;
+  /** From the smoothed probabilities (src/core/affect.ts), -1..1. */
+  arousal: number;
+  valence: number;
   /** When the change was decided, ISO 8601 UTC. */
   timestamp: string;
   model: string;

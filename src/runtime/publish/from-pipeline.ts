@@ -16,6 +16,8 @@ export function toEmotionEvent(r: PipelineResult, id: string, deviceId: string):
     label: r.label,
     confidence: r.confidence,
     probabilities: r.probabilities,
+    arousal: r.arousal,
+    valence: r.valence,
     model: r.model,
     kind: r.kind,
   };
@@ -23,5 +25,5 @@ export function toEmotionEvent(r: PipelineResult, id: string, deviceId: string):
 
 /** The retained `emotion` payload for a state change. */
 export function toEmotionState(s: PipelineState): EmotionState {
-  return { label: s.label, confidence: s.confidence, probabilities: s.probabilities, timestamp: s.timestamp, model: s.model };
+  return { label: s.label, confidence: s.confidence, probabilities: s.probabilities, arousal: s.arousal, valence: s.valence, timestamp: s.timestamp, model: s.model };
 }

@@ -13,7 +13,7 @@ export type EmotionLabel = string;
  * `<base>/emotion`, retained, QoS 1: the current (smoothed) emotion state.
  * @example
  * {"label":"happy","confidence":0.71,"probabilities":{"angry":0.04,"happy":0.71,"neutral":0.2,"sad":0.05},
- *  "timestamp":"2025-03-01T12:00:03.120Z","model":"ser-lstm-4c"}
+ *  "arousal":0.357,"valence":0.509,"timestamp":"2025-03-01T12:00:03.120Z","model":"ser-lstm-4c"}
  */
 export interface EmotionState {
   /** The label with the highest smoothed probability (after hysteresis and minimum dwell). */
@@ -22,6 +22,10 @@ export interface EmotionState {
   confidence: number;
   /** Every class of the model with its probability, 0..1, summing to ~1. */
   probabilities: Record<EmotionLabel, number>;
+  /** Arousal of the smoothed probabilities, -1 (low energy) .. 1 (high): the probability-weighted class positions of src/core/affect.ts. */
+  arousal: number;
+  /** Valence likewise, -1 (unpleasant) .. 1 (pleasant). */
+  valence: number;
   /** When this state was decided, ISO 8601 UTC. */
   timestamp: string;
   /** Name of the model that produced it (its `models/NAME.onnx`). */
@@ -34,7 +38,8 @@ export interface EmotionState {
  * @example
  * {"id":"kitchen-m7q2k1x4a9-000042","deviceId":"kitchen","start":"2025-03-01T12:00:01.500Z",
  *  "end":"2025-03-01T12:00:03.100Z","durationMs":1600,"label":"happy","confidence":0.68,
- *  "probabilities":{"angry":0.05,"happy":0.68,"neutral":0.21,"sad":0.06},"model":"ser-lstm-4c","kind":"utterance"}
+ *  "probabilities":{"angry":0.05,"happy":0.68,"neutral":0.21,"sad":0.06},"arousal":0.344,"valence":0.472,
+ *  "model":"ser-lstm-4c","kind":"utterance"}
  */
 export interface EmotionEvent {
   /** Unique across restarts and devices: `<deviceId>-<bootId>-<seq>` (see `EventIdSource`). */
@@ -47,12 +52,20 @@ export interface EmotionEvent {
   end: string;
   /** `end - start` in milliseconds. */
   durationMs: number;
-  /** Most probable label for this utterance/window (not smoothed). */
+  /**
+   * Most probable label for this utterance/window (not smoothed), or `uncertain` when its
+   * confidence is below the daemon's `pipeline.uncertainBelow` (such an event does not move the
+   * retained `emotion` state).
+   */
   label: EmotionLabel;
-  /** Probability of `label`, 0..1. */
+  /** Probability of the most probable class, 0..1 (calibrated when the model is). */
   confidence: number;
-  /** Every class with its probability, 0..1. */
+  /** Every class with its probability, 0..1 (kept when the label is `uncertain`). */
   probabilities: Record<EmotionLabel, number>;
+  /** Arousal, -1 (low energy) .. 1 (high), from the probabilities (src/core/affect.ts). */
+  arousal: number;
+  /** Valence, -1 (unpleasant) .. 1 (pleasant), from the probabilities. */
+  valence: number;
   /** Name of the model that produced it. */
   model: string;
   /** `utterance`: one VAD segment; `window`: one fixed sliding window. */
@@ -142,6 +155,13 @@ export interface Topics {
   metrics: string;
   /** Home Assistant's own birth/last-will topic: `online` there means "send discovery again". */
   haStatus: string;
+  /**
+   * Command topic (subscribed, not published): a non-retained, non-empty message on
+   * `<base>/baseline/reset` makes the daemon forget its speaker and room baseline (a new speaker
+   * or room; models trained with normalisation "speaker"). Retained messages are ignored, so a
+   * stale one cannot reset every restart, and so are empty ones (they clear a retained message).
+   */
+  resetBaseline: string;
   /** Discovery config topics, one per Home Assistant entity. */
   discovery: { emotion: string; confidence: string };
 }
@@ -155,6 +175,7 @@ export function topicsFor(opts: { baseTopic: string; deviceId: string; discovery
     events: `${b}/events`,
     metrics: `${b}/metrics`,
     haStatus: `${d}/status`,
+    resetBaseline: `${b}/baseline/reset`,
     discovery: {
       emotion: `${d}/sensor/${opts.deviceId}_emotion/config`,
       confidence: `${d}/sensor/${opts.deviceId}_emotion_confidence/config`,
@@ -172,6 +193,8 @@ export const emotionStateSchema = z.strictObject({
   label: z.string().min(1),
   confidence: probability,
   probabilities,
+  arousal: z.number().min(-1).max(1),
+  valence: z.number().min(-1).max(1),
   timestamp: isoTime,
   model: z.string().min(1),
 });
@@ -185,6 +208,8 @@ export const emotionEventSchema = z.strictObject({
   label: z.string().min(1),
   confidence: probability,
   probabilities,
+  arousal: z.number().min(-1).max(1),
+  valence: z.number().min(-1).max(1),
   model: z.string().min(1),
   kind: z.enum(['utterance', 'window']),
 });

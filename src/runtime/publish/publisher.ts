@@ -28,7 +28,7 @@ export interface MqttClientLike {
   subscribe(topic: string, opts: { qos: 0 | 1 }, callback?: (err: Error | null) => void): unknown;
   on(event: 'connect' | 'close' | 'reconnect', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error & { code?: string | number }) => void): unknown;
-  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
+  on(event: 'message', listener: (topic: string, payload: Buffer, packet?: { retain?: boolean }) => void): unknown;
   end(force: boolean, opts: object, callback: () => void): unknown;
 }
 
@@ -70,6 +70,8 @@ export interface PublisherContext {
   version?: string;
   /** Shown as the device model in Home Assistant. */
   deviceModel?: string;
+  /** Called for a (non-retained) message on `topics.resetBaseline`; the publisher subscribes only when given. */
+  onResetBaseline?: () => void;
 }
 
 /** Metrics as the pipeline knows them; the publisher fills in its own queue numbers. */
@@ -99,8 +101,10 @@ export class MqttPublisher {
   private latestEmotion: EmotionState | undefined;
   private outage = { logged: false, attempts: 0, since: 0, lastError: undefined as (Error & { code?: string | number }) | undefined };
   private wakeDrain: (() => void) | undefined;
+  private readonly onResetBaseline: (() => void) | undefined;
 
   constructor(ctx: PublisherContext) {
+    this.onResetBaseline = ctx.onResetBaseline;
     this.config = ctx.config;
     this.clock = ctx.clock ?? Date;
     this.log = ctx.log ?? silentLog;
@@ -171,7 +175,7 @@ export class MqttPublisher {
       const next = Math.min((client.options.reconnectPeriod ?? c.reconnectMinMs) * 2, c.reconnectMaxMs);
       client.options.reconnectPeriod = next;
     });
-    client.on('message', (topic, payload) => this.onMessage(topic, payload.toString()));
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload.toString(), packet?.retain ?? false));
     await firstOutcome;
   }
 
@@ -249,6 +253,7 @@ export class MqttPublisher {
     this.publishTracked(this.topics.status, 'online');
     this.publishDiscovery();
     if (this.config.discovery) client.subscribe(this.topics.haStatus, { qos: 1 });
+    if (this.onResetBaseline) client.subscribe(this.topics.resetBaseline, { qos: 1 });
     if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
     this.pump();
   }
@@ -277,7 +282,16 @@ export class MqttPublisher {
     this.log.error({ code: err.code, url: this.config.url, queued: this.queueDepth, queueDir: this.queue?.dir, err: o.lastError?.message }, err.message);
   }
 
-  private onMessage(topic: string, payload: string): void {
+  private onMessage(topic: string, payload: string, retained = false): void {
+    if (topic === this.topics.resetBaseline && this.onResetBaseline) {
+      // an empty payload is how a retained message is cleared; that must not reset anything either
+      if (retained) this.log.warn({ topic }, 'ignoring a retained baseline reset (clear it with an empty retained message)');
+      else if (payload.length > 0) {
+        this.log.info({ topic }, 'baseline reset requested over MQTT');
+        this.onResetBaseline();
+      }
+      return;
+    }
     if (topic === this.topics.haStatus && payload === 'online') {
       // Home Assistant restarted and forgot its entities: announce them and their state again.
       this.log.debug({ topic }, 'Home Assistant is online; republishing discovery');

@@ -1,5 +1,5 @@
 /**
- * Loaders for the acted emotional speech corpora (RAVDESS speech, TESS, EmoDB) in their official
+ * Loaders for the acted emotional speech corpora (RAVDESS speech, TESS, EmoDB, emotiontts-kr) in their official
  * layouts, `.wav` or `.flac`. Label, speaker and the other factors come from the file names; every
  * corpus maps into one canonical emotion set (see README.md beside this file for the mapping and
  * what is dropped). A file whose name does not fit the corpus's scheme is never skipped in
@@ -10,8 +10,8 @@ import { join, relative, sep } from 'node:path';
 import { EarshotError } from '../../core/errors.ts';
 import { PARSERS } from './parsers.ts';
 
-export type CorpusKind = 'ravdess' | 'tess' | 'emodb';
-export const CORPORA: readonly CorpusKind[] = ['ravdess', 'tess', 'emodb'];
+export type CorpusKind = 'ravdess' | 'tess' | 'emodb' | 'emotiontts-kr';
+export const CORPORA: readonly CorpusKind[] = ['ravdess', 'tess', 'emodb', 'emotiontts-kr'];
 
 import { EMOTIONS, type Emotion } from '../../core/labels.ts';
 export { EMOTIONS, type Emotion };
@@ -21,6 +21,7 @@ export const CORPUS_LABELS: Record<CorpusKind, readonly Emotion[]> = {
   ravdess: EMOTIONS,
   tess: ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'],
   emodb: ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgust'],
+  'emotiontts-kr': ['neutral', 'happy', 'sad', 'angry'],
 };
 
 export interface CorpusItem {
@@ -30,7 +31,7 @@ export interface CorpusItem {
   name: string;
   corpus: CorpusKind;
   label: Emotion;
-  /** Speaker id as the corpus spells it: RAVDESS "01".."24", TESS "OAF"/"YAF", EmoDB "03".."16". */
+  /** Speaker id as the corpus spells it: RAVDESS "01".."24", TESS "OAF"/"YAF", EmoDB "03".."16", emotiontts-kr the folder ("ema", "nea"). */
   speaker: string;
   sex?: 'm' | 'f';
   /** RAVDESS only: emotional intensity. */
@@ -108,7 +109,7 @@ export function loadCorpus(kind: CorpusKind, root: string): CorpusItem[] {
     throw new EarshotError(
       'E_CORPUS',
       `${scan.rejected.length} file(s) under ${root} do not fit the ${kind} naming scheme:\n${shown.join('\n')}\n` +
-        `move or rename them, or point --corpus at the right corpus (ravdess, tess, emodb)`,
+        `move or rename them, or point --corpus at the right corpus (${CORPORA.join(', ')})`,
     );
   }
   if (scan.items.length === 0) {
@@ -119,8 +120,9 @@ export function loadCorpus(kind: CorpusKind, root: string): CorpusItem[] {
 
 /** Items whose speaker is in `speakers` (e.g. RAVDESS actors "01","02"); throws when none match. */
 export function filterSpeakers(items: CorpusItem[], speakers: readonly string[]): CorpusItem[] {
-  const want = new Set(speakers);
-  const out = items.filter((i) => want.has(i.speaker));
+  // case-insensitive: --actors oaf or ema name TESS's OAF and emotiontts-kr's ema
+  const want = new Set(speakers.map((s) => s.toUpperCase()));
+  const out = items.filter((i) => want.has(i.speaker.toUpperCase()));
   if (out.length === 0) {
     const have = [...new Set(items.map((i) => i.speaker))].join(', ');
     throw new EarshotError('E_USAGE', `no clips from speaker(s) ${speakers.join(', ')}; this corpus has ${have}`);

@@ -1,5 +1,5 @@
 /**
- * File-name parsers for the three acted emotional speech corpora. Each takes one audio file's
+ * File-name parsers for the acted emotional speech corpora. Each takes one audio file's
  * path (relative to the corpus root, '/'-separated) and returns either the parsed item, a
  * `dropped` verdict (a well-formed name whose emotion has no canonical label), or a `rejected`
  * verdict with the reason the name does not fit the corpus's scheme.
@@ -112,4 +112,25 @@ export function parseEmodb(rel: string): ParseResult {
   return { kind: 'item', item: { name, corpus: 'emodb', label, speaker: m[1], sex, statement: m[2] } };
 }
 
-export const PARSERS: Record<CorpusKind, (rel: string) => ParseResult> = { ravdess: parseRavdess, tess: parseTess, emodb: parseEmodb };
+// emotiontts-kr (KAIST / SELVAS AI, public 5% sample): <set>/<speaker>/wav/<speaker>NNNNN. The
+// number gives the emotion in blocks of 100: 1-100 neutral, 101-200 happy, 201-300 sad, 301-400
+// angry. The corpus's own README swaps sad and angry; its scripts and recordings say this order
+// (../shared/data/README.md). Speaker = the folder; ema, emb female and emf, emg, emh male
+// (plain-to-emotional); the nea-neo speakers' sexes are not given per folder, so left unset.
+const KR_EMOTIONS: Emotion[] = ['neutral', 'happy', 'sad', 'angry'];
+const KR_SEX: Record<string, 'm' | 'f'> = { ema: 'f', emb: 'f', emf: 'm', emg: 'm', emh: 'm' };
+
+export function parseEmotionttsKr(rel: string): ParseResult {
+  const name = stem(rel);
+  const m = /^([a-z]{3})(\d{5})$/.exec(name);
+  if (!m) return reject('expected <speaker><5-digit number> (e.g. ema00101)');
+  const folders = rel.split('/').slice(0, -1).filter((f) => f !== 'wav');
+  const folder = folders[folders.length - 1];
+  if (folder && /^[a-z]{3}$/.test(folder) && folder !== m[1]) return reject(`speaker ${m[1]} in the name but the file is in ${folder}`);
+  const n = Number(m[2]);
+  if (n < 1 || n > 400) return reject(`number ${m[2]} is not 00001..00400`);
+  const sex = KR_SEX[m[1]];
+  return { kind: 'item', item: { name, corpus: 'emotiontts-kr', label: KR_EMOTIONS[Math.floor((n - 1) / 100)], speaker: m[1], ...(sex ? { sex } : {}) } };
+}
+
+export const PARSERS: Record<CorpusKind, (rel: string) => ParseResult> = { ravdess: parseRavdess, tess: parseTess, emodb: parseEmodb, 'emotiontts-kr': parseEmotionttsKr };
