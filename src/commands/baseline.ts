@@ -1,6 +1,6 @@
 /**
  * `earshot baseline [--state-dir DIR] [--reset]`: shows the speaker and room baseline the daemon
- * keeps in its state directory (models trained with normalisation "speaker"), or forgets it. A
+ * keeps in its state directory (models trained with normalisation "speaker" or "prosody"), or forgets it. A
  * running daemon keeps its baseline in memory and saves it again: reset that one over MQTT
  * (`<base>/baseline/reset`), or stop it first.
  */
@@ -24,7 +24,7 @@ export function runBaseline(opts: { stateDir?: string; reset?: boolean }, log: (
 export function registerBaseline(program: Command): void {
   program
     .command('baseline')
-    .description("show or reset the daemon's saved speaker and room baseline (models trained with --norm speaker)")
+    .description("show or reset the daemon's saved speaker and room baseline (models trained with --norm prosody or speaker)")
     .option('--state-dir <dir>', "the daemon's state directory (default: as `earshot run` resolves it)")
     .option('--reset', 'forget it')
     .action((opts: { stateDir?: string; reset?: boolean }) => runBaseline(opts));
