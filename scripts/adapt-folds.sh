@@ -29,6 +29,7 @@ for k in 1 2 3 4 5; do
       [ -f $m.rav.json ] || earshot eval ../shared/data/ravdess --corpus ravdess --actors $a --model $m.json --json $m.rav.json --predictions > $m.rav.txt
       for c in emodb emotiontts-kr; do
         [ -f $m.$c-adapt.json ] || earshot eval ../shared/data/$c --corpus $c --model $m.json --adapt --json $m.$c-adapt.json --predictions > $m.$c-adapt.txt
+        [ -f $m.$c.json ] || earshot eval ../shared/data/$c --corpus $c --model $m.json --json $m.$c.json --predictions > $m.$c.txt
       done
     else
       [ -f $m.rav.json ] || earshot eval ../shared/data/ravdess --corpus ravdess --actors $a --model $m.json --json $m.rav.json --predictions > $m.rav.txt

@@ -10,7 +10,7 @@
  * included: how papers score a clip (`earshot eval` reports both), so the two can be compared.
  *
  * With --adapt the files are taken as one speaker in one room, in the order given: a model trained
- * with normalisation "speaker" normalises each utterance against the baseline of the speech
+ * with normalisation "speaker" or "prosody" normalises each utterance against the baseline of the speech
  * before it (src/runtime/model/baseline.ts), and per utterance while it warms up (marked "baseline warming up" in the timeline). Without it each file starts cold.
  *
  * A file that cannot be read or decoded is reported on stderr, naming it; the other files are
@@ -62,7 +62,7 @@ export function registerAnalyze(program: Command): void {
     .option('--json', 'print a JSON array, one object per file')
     .option('--mode <mode>', `segments: ${SEGMENT_MODES.join(' or ')}`, 'utterance')
     .option('--vad <kind>', `voice activity detector: ${VAD_KINDS.join(', ')} (default: the daemon's, ${DEFAULT_VAD_KIND})`)
-    .option('--adapt', 'one speaker and room: carry the speaker baseline across the files in order (models trained with --norm speaker)')
+    .option('--adapt', 'one speaker and room: carry the speaker baseline across the files in order (models trained with --norm prosody or speaker)')
     .option('--uncertain-below <p>', 'label a segment "uncertain" below this confidence (0..1)')
     .action(async (files: string[], opts: CliOptions) => {
       if (!(SEGMENT_MODES as readonly string[]).includes(opts.mode)) {

@@ -1,6 +1,6 @@
 /**
  * `earshot baseline [--state-dir DIR] [--reset]`: shows the speaker and room baseline the daemon
- * keeps in its state directory (models trained with normalisation "speaker"), or forgets it. A
+ * keeps in its state directory (models trained with normalisation "speaker" or "prosody"), or forgets it. A
  * running daemon keeps its baseline in memory and saves it again: reset that one over MQTT
  * (`<base>/baseline/reset`), or stop it first.
  */

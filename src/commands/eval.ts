@@ -212,7 +212,7 @@ export function registerEval(program: Command): void {
     .option('--vad <kind>', `the pipeline's VAD: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, as the daemon)`)
     .option('--no-tta', "one run per utterance, ignoring the model's test-time augmentation (metadata tta)")
     .option('--no-calibration', "ignore the model's temperature (metadata calibration)")
-    .option('--adapt', "stream each speaker's clips through one pipeline in a random order, the speaker baseline carried over (models trained with --norm speaker); warm-up clips reported apart")
+    .option('--adapt', "stream each speaker's clips through one pipeline in a random order, the speaker baseline carried over (models trained with --norm prosody or speaker); warm-up clips reported apart")
     .option('--seed <n>', 'seed of the clip order under --adapt', '1')
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);

@@ -50,7 +50,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'baseline',
-    summary: "show or reset the daemon's saved speaker and room baseline (models trained with --norm speaker)",
+    summary: "show or reset the daemon's saved speaker and room baseline (models trained with --norm prosody or speaker)",
     load: async () => (await import('./baseline.ts')).registerBaseline,
   },
   {

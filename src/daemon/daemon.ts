@@ -8,7 +8,7 @@
  * keeps its own start()/stop(); this class only decides the order:
  *
  *   start: model (E_MODEL) -> speaker baseline restored from the state directory (models with
- *          normalisation "speaker") -> source (a file is decoded here: E_AUDIO_FORMAT) -> HTTP -> broker ->
+ *          normalisation "speaker" or "prosody") -> source (a file is decoded here: E_AUDIO_FORMAT) -> HTTP -> broker ->
  *          publisher -> capture; READY=1 on the first audio.
  *   stop:  STOPPING=1 -> capture -> pipeline.end() (open speech is classified and published) ->
  *          publisher.stop() (queued events delivered within mqtt.stopTimeoutMs, retained offline,

@@ -10,7 +10,7 @@
  * whole clip (counted in `noSpeech`).
  *
  * Adaptation (`adapt`): each speaker's clips stream in a seeded random order through one pipeline,
- * so a model trained with normalisation "speaker" normalises each clip against the baseline of
+ * so a model trained with normalisation "speaker" or "prosody" normalises each clip against the baseline of
  * the speaker's clips before it; a clip classified while the baseline was still warming up (any of
  * its segments normalised on its own) is a warm-up clip, and the metrics are also reported for the
  * warm-up clips and the others apart. Without it, every clip starts cold (per-utterance).
@@ -156,7 +156,7 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   const seed = opts.seed ?? 1;
   if (opts.adapt) {
     if (!pipeline.baseline) {
-      throw new EarshotError('E_CONFIG', `--adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline; adapt a model trained with scripts/train.py --norm speaker`);
+      throw new EarshotError('E_CONFIG', `--adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline; adapt a model trained with scripts/train.py --norm prosody or speaker`);
     }
     kept = streamOrder(kept, seed);
   }

@@ -1,6 +1,6 @@
 /**
  * The speaker and room baseline: unsupervised adaptation for models trained with normalisation
- * "speaker" (scripts/train.py --norm speaker). It keeps the means and spreads of the raw frontend
+ * "prosody" or "speaker" (scripts/train.py --norm prosody|speaker). It keeps the means and spreads of the raw frontend
  * features over the speech it has heard, decaying over minutes of speech, and an utterance is
  * normalised against it instead of against its own statistics: a raised voice stays raised
  * relative to how this person in this room usually sounds, where per-utterance CMVN removes it.

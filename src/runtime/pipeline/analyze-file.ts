@@ -25,7 +25,7 @@ export interface AnalyzedSegment {
   /** -1..1, from the probabilities (src/core/affect.ts) */
   arousal: number;
   valence: number;
-  /** normalised against a warm speaker baseline (models with normalisation "speaker") */
+  /** normalised against a warm speaker baseline (models with normalisation "speaker" or "prosody") */
   adapted: boolean;
 }
 

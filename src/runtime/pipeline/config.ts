@@ -26,7 +26,7 @@ export const pipelineConfigSchema = z.object({
    */
   uncertainBelow: z.number().min(0).max(1).default(0),
   vad: vadConfigSchema.prefault({}),
-  /** The speaker and room baseline of models trained with normalisation "speaker" (unused by others). */
+  /** The speaker and room baseline of models trained with normalisation "speaker" or "prosody" (unused by others). */
   adaptation: baselineConfigSchema.prefault({}),
   smoothing: smootherConfigSchema.prefault({}),
 });

@@ -83,7 +83,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   private readonly latency: RollingPercentiles;
   private readonly inferenceLatency: RollingPercentiles;
   private readonly resamplers = new Map<number, Resampler>();
-  /** The speaker and room baseline (models with normalisation "speaker"), else null. */
+  /** The speaker and room baseline (models with normalisation "speaker" or "prosody"), else null. */
   readonly baseline: SpeakerBaseline | null;
   private lastAdapted = false;
   private resampler: Resampler | null = null;

@@ -34,7 +34,7 @@ export interface PipelineResult {
   /** From the probabilities (src/core/affect.ts), -1..1. */
   arousal: number;
   valence: number;
-  /** True when the utterance was normalised against a warm speaker baseline (models with normalisation "speaker"). */
+  /** True when the utterance was normalised against a warm speaker baseline (models with normalisation "speaker" or "prosody"). */
   adapted: boolean;
   model: string;
   /** From the arrival of the segment's last audio to this result (ms); includes the VAD hang-over. */

@@ -158,7 +158,7 @@ export interface Topics {
   /**
    * Command topic (subscribed, not published): a non-retained, non-empty message on
    * `<base>/baseline/reset` makes the daemon forget its speaker and room baseline (a new speaker
-   * or room; models trained with normalisation "speaker"). Retained messages are ignored, so a
+   * or room; models trained with normalisation "speaker" or "prosody"). Retained messages are ignored, so a
    * stale one cannot reset every restart, and so are empty ones (they clear a retained message).
    */
   resetBaseline: string;
