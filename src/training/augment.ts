@@ -63,12 +63,17 @@ export function addNoise(x: Float32Array, snrDb: number, rng: () => number, colo
       n[i] = b0 + b1 + b2 + g * 0.1848;
     }
   }
+  return mixAtSnr(x, n, snrDb);
+}
+
+/** x plus `noise` scaled so that x's active speech power is `snrDb` above the noise's mean power. */
+export function mixAtSnr(x: Float32Array, noise: Float32Array, snrDb: number): Float32Array {
   let pn = 0;
-  for (let i = 0; i < n.length; i++) pn += n[i] * n[i];
-  pn /= Math.max(1, n.length);
+  for (let i = 0; i < noise.length; i++) pn += noise[i] * noise[i];
+  pn /= Math.max(1, noise.length);
   const ps = activePower(x);
   const gain = pn > 0 && ps > 0 ? Math.sqrt(ps / (pn * 10 ** (snrDb / 10))) : 0;
   const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i] + gain * n[i];
+  for (let i = 0; i < x.length; i++) out[i] = x[i] + gain * noise[i];
   return out;
 }

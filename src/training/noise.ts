@@ -123,17 +123,7 @@ function babble(out: Float32Array, rng: () => number, opts: NoiseOptions): void 
   }
 }
 
-/** x plus `noise` scaled so that x's active speech power is `snrDb` above the noise's mean power. */
-export function mixAtSnr(x: Float32Array, noise: Float32Array, snrDb: number): Float32Array {
-  let pn = 0;
-  for (let i = 0; i < noise.length; i++) pn += noise[i] * noise[i];
-  pn /= Math.max(1, noise.length);
-  const ps = activePower(x);
-  const gain = pn > 0 && ps > 0 ? Math.sqrt(ps / (pn * 10 ** (snrDb / 10))) : 0;
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i] + gain * noise[i];
-  return out;
-}
+export { mixAtSnr } from './augment.ts';
 
 /** `noise` scaled to a mean power of `dbfs` (dBFS, mean square): noise alone at a given room level. */
 export function atLevel(noise: Float32Array, dbfs: number): Float32Array {
