@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
 import { EMOTIONS } from '../../core/labels.ts';

@@ -212,7 +212,7 @@ export class EmotionClassifier {
    */
   private levelStats(src: Float32Array, n: number): void {
     const d = this.dim;
-    const { mean, std } = this.meta.normalization;
+    const { mean } = this.meta.normalization;
     for (let j = 0; j < d; j++) {
       this.utterMean[j] = mean[j];
       this.utterInvStd[j] = this.invStd[j];
