@@ -23,6 +23,8 @@ export async function listenWebSocket(broker: Aedes, opts: { host: string; port:
   const http: Server = createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('MQTT over WebSockets: connect with a WebSocket client (subprotocol mqtt)\n'));
   // browsers offer `mqtt`; MQTT.js also accepts it; some old clients offer `mqttv3.1`
   const wss = new WebSocketServer({ server: http, handleProtocols: (offered) => (offered.has('mqtt') ? 'mqtt' : offered.has('mqttv3.1') ? 'mqttv3.1' : false) });
+  // ws re-emits the HTTP server's errors (EADDRINUSE at listen); the listen below reports those
+  wss.on('error', () => undefined);
   wss.on('connection', (socket, req) => {
     const stream = createWebSocketStream(socket);
     // a client that vanishes mid-frame surfaces here; aedes sees the stream close
