@@ -25,6 +25,8 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
   '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  // browsers ask for it on their own (on the 401 page too); an SVG answers as well as an icon
+  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
 const SECURITY_HEADERS = {
