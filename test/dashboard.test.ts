@@ -151,6 +151,20 @@ test('the feed: hello with recent events, results and states live, health with i
   }
 });
 
+test('authorized(): the token rule for the page\'s other routes (the listening switch)', () => {
+  const quiet = createLogger({ level: 'silent' });
+  const source: DashboardSource = { snapshot: () => snapshot(), labels: () => [], brokerWsUrl: () => null, onEvent: () => undefined, onState: () => undefined };
+  const token = 'b'.repeat(20);
+  const off = createDashboard(source, { host: '0.0.0.0', token, idleAfterSec: 30, deviceId: 'd', version: '0', log: quiet });
+  const req = (url: string, headers: Record<string, string> = {}) => ({ url, headers }) as unknown as IncomingMessage;
+  assert.not.ok(off.authorized(req('/listening')));
+  assert.not.ok(off.authorized(req('/listening', { authorization: 'Bearer nope' })));
+  assert.ok(off.authorized(req('/listening', { authorization: `Bearer ${token}` })));
+  assert.ok(off.authorized(req('/listening', { cookie: `earshot_token=${token}` })));
+  const local = createDashboard(source, { host: '127.0.0.1', idleAfterSec: 30, deviceId: 'd', version: '0', log: quiet });
+  assert.ok(local.authorized(req('/listening')));
+});
+
 async function status(url: string): Promise<number> {
   return (await fetch(url)).status;
 }

@@ -231,6 +231,11 @@ function duration(sec) {
   return `${Math.floor(sec / 3600)} h ${Math.round((sec % 3600) / 60)} min`;
 }
 
+// The listening switch (issue 18) is not on the server yet. When POST /listening exists: fill the
+// hidden #listening section with a toggle that POSTs there (same origin: the token cookie goes
+// along; the server should check it with Dashboard.authorized), unhide it, and show the state the
+// health message then carries.
+
 // re-render once a second so ages and idle move with no message (and old events scroll off)
 setInterval(schedule, 1000);
 connect();

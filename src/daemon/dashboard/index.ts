@@ -5,7 +5,8 @@
  * data as Server-Sent Events (./feed.ts). Access rules: ./access.ts.
  *
  * The listening switch (issue 18: POST /listening) belongs on this page once it exists on the
- * server: the page has an empty `#listening` section for it; see assets/dashboard/dashboard.js.
+ * server: the page has an empty `#listening` section for it (see assets/dashboard/dashboard.js),
+ * and `authorized(req)` applies the same token rule to that POST.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -49,6 +50,8 @@ export interface Dashboard {
   feed: DashboardFeed;
   /** Answers a dashboard path and returns true; false for any other path (left to the caller). */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** The dashboard's access rule for another route of the page (the listening switch's POST): true when the request may act. */
+  authorized(req: IncomingMessage): boolean;
   close(): void;
 }
 
@@ -85,7 +88,8 @@ export function createDashboard(source: DashboardSource, opts: DashboardOptions)
     return true;
   };
 
-  return { feed, handle, close: () => feed.close() };
+  const authorized = (req: IncomingMessage) => access.allows(DashboardAccess.offered(req, new URL(req.url ?? '/', 'http://earshot')));
+  return { feed, handle, authorized, close: () => feed.close() };
 }
 
 export { isLoopbackHost };
