@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from .data import EMOTIONS, load_feature_dirs, speaker_key
 
+CLIP = 6  # bound of a normalised functional (src/runtime/model/functional-head.ts FUNCTIONAL_CLIP)
 FOLDS = [['%02d' % a for a in range(s, s + 4)] for s in (1, 5, 9, 13, 17)]
 VOICED = 0.5  # voicing (normalised cross-correlation peak) above which a frame's f0 counts
 
@@ -104,31 +105,31 @@ def normalise(X, items, how, ref=None):
         keys = np.array([speaker_key(i) for i in items])
         for k in np.unique(keys):
             m = keys == k
-            X[m] = (X[m] - X[m].mean(axis=0)) / (X[m].std(axis=0) + 1e-6)
+            X[m] = (X[m] - X[m].mean(axis=0)) / np.sqrt(X[m].var(axis=0) + 1e-6)
     else:
         mu, sd = ref if ref is not None else (X.mean(axis=0), X.std(axis=0) + 1e-6)
         X = (X - mu) / sd
-    return X
+    return np.clip(X, -CLIP, CLIP)
 
 
 def normalise_online(X, items, warmup, seed, ref):
     """As a device would: each speaker's clips in a seeded random order, clip k normalised by the
-    running mean and spread of that speaker's clips before it (its own included once it has
-    `warmup` clips; before that by the training set's statistics `ref`). Returns the normalised
-    rows and a mask of the warm-up clips."""
+    mean and spread of that speaker's clips before it once there are `warmup` of them (the
+    baseline's statistics; a clip is classified before it joins), before that by the training
+    set's statistics `ref`. Returns the normalised rows and a mask of the warm-up clips."""
     out, warm = np.empty_like(X), np.zeros(len(X), bool)
     keys = np.array([speaker_key(i) for i in items])
     rng = np.random.default_rng(seed)
     for k in np.unique(keys):
         idx = rng.permutation(np.flatnonzero(keys == k))
         for j, i in enumerate(idx):
-            seen = X[idx[:j + 1]]
-            if j + 1 < warmup:
+            seen = X[idx[:j]]
+            if j < warmup:
                 out[i] = (X[i] - ref[0]) / ref[1]
                 warm[i] = True
             else:
-                out[i] = (X[i] - seen.mean(axis=0)) / (seen.std(axis=0) + 1e-6)
-    return out, warm
+                out[i] = (X[i] - seen.mean(axis=0)) / np.sqrt(seen.var(axis=0) + 1e-6)
+    return np.clip(out, -CLIP, CLIP), warm
 
 
 def uar(y, p, labels):
@@ -179,6 +180,72 @@ def online_folds(rav, y, spk, a, C):
     return accs, uars
 
 
+def fuse(rav, a, C):
+    """Late fusion with a network's held-out probabilities (`earshot eval --json F --predictions`
+    on a fold model): per fold, the functional classifier trained on the other actors, its
+    probabilities averaged with the network's at fixed equal weight (nothing tuned on the fold)."""
+    Xr, _ = matrix(rav.items, rav.feature_names)
+    y = np.array([EMOTIONS.index(i['label']) for i in rav.items])
+    spk = np.array([i['speaker'] for i in rav.items])
+    names = np.array([i['name'] for i in rav.items])
+    rows = []
+    for path in a.fuse:
+        with open(path) as fh:
+            rep = json.load(fh)
+        labels = [EMOTIONS.index(l) for l in rep['scoredLabels']]
+        preds = {p['name']: p for p in rep['predictions']}
+        test = np.isin(names, list(preds))
+        tr_items = [it for it, t in zip(rav.items, test) if not t]
+        te_items = [it for it, t in zip(rav.items, test) if t]
+        Xtr = normalise(Xr[~test], tr_items, 'speaker')
+        if a.online:
+            ref = (Xr[~test].mean(axis=0), Xr[~test].std(axis=0) + 1e-6)
+            Xte, _ = normalise_online(Xr[test], te_items, a.online, 1, ref)
+        else:
+            Xte = normalise(Xr[test], te_items, 'speaker')
+        clf = (SVC(C=C, kernel='rbf', gamma='scale', class_weight='balanced', probability=True, random_state=1)
+               if a.clf == 'svm' else make(a.clf, C)).fit(Xtr, y[~test])
+        pf = clf.predict_proba(Xte)[:, [list(clf.classes_).index(c) for c in labels]]
+        pn = np.array([preds[n]['probabilities'] for n in names[test]])
+        yt = y[test]
+        lab = np.array(labels)
+        res = {}
+        for key, p in (('network', pn), ('functionals', pf), ('mean', (pn + pf) / 2),
+                       ('geometric', np.exp((np.log(pn + 1e-9) + np.log(pf + 1e-9)) / 2))):
+            pr = lab[np.argmax(p, axis=1)]
+            res[key] = (float(np.mean(pr == yt)), uar(yt, pr, np.unique(yt)))
+        rows.append((path, int(test.sum()), res))
+        print(f'{os.path.basename(path)} ({test.sum()} clips): ' + ', '.join(f'{k} {100*v[0]:.1f} / {100*v[1]:.1f}' for k, v in res.items()))
+    return rows
+
+
+def export_head(rav, a):
+    if a.clf != 'logreg':
+        raise SystemExit('functionals.py: --export-head needs --clf logreg (the runtime computes a logistic regression)')
+    held = [h for h in a.holdout.split(',') if h]
+    train = [i for i in rav.items if i['speaker'] not in held]
+    Xr, keys = matrix(train, rav.feature_names)
+    y = np.array([EMOTIONS.index(i['label']) for i in train])
+    clf = make('logreg', a.C[0]).fit(normalise(Xr, train, 'speaker'), y)
+    with open(a.export_head) as fh:
+        meta = json.load(fh)
+    rows = [list(clf.classes_).index(EMOTIONS.index(l)) for l in meta['labels']]
+    speakers = sorted({i['speaker'] for i in train})
+    meta['functionalHead'] = {
+        'kind': 'logistic',
+        'functionals': keys,
+        'weights': [[float(w) for w in clf.coef_[r]] for r in rows],
+        'bias': [float(clf.intercept_[r]) for r in rows],
+        'fusionWeight': a.fusion_weight,
+        'trainedOn': f'RAVDESS actors {",".join(speakers)} ({len(train)} clips, VAD speech spans), functionals '
+                     f'z-normalised per speaker, logistic regression C={a.C[0]} (class-balanced); scripts/train/functionals.py',
+    }
+    with open(a.export_head, 'w') as fh:
+        json.dump(meta, fh, indent=2)
+        fh.write('\n')
+    print(f'wrote functionalHead ({len(keys)} functionals, {len(speakers)} speakers) into {a.export_head}')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--ravdess', required=True)
@@ -189,6 +256,13 @@ def main():
     ap.add_argument('--online', type=int, default=0, metavar='WARMUP',
                     help='held-out speakers normalised online (running statistics in a seeded random order), '
                          'global statistics for their first WARMUP-1 clips; training speakers as --norm')
+    ap.add_argument('--fuse', nargs='*', default=[], metavar='EVAL_JSON',
+                    help='late fusion with these `earshot eval --json F --predictions` reports of fold models')
+    ap.add_argument('--export-head', metavar='MODEL_JSON',
+                    help='train the functional head (--clf logreg, first --C) on the RAVDESS actors outside --holdout '
+                         'and write it into MODEL_JSON as "functionalHead"')
+    ap.add_argument('--holdout', default='', help='with --export-head: held-out RAVDESS actors, e.g. 01,02,03,04')
+    ap.add_argument('--fusion-weight', type=float, default=0.5)
     ap.add_argument('--report')
     a = ap.parse_args()
     rav = load_feature_dirs([a.ravdess], log=lambda *_: None)
@@ -197,6 +271,15 @@ def main():
     spk = np.array([i['speaker'] for i in rav.items])
     if a.norm == 'speaker':
         X = normalise(X, rav.items, 'speaker')
+    if a.export_head:
+        export_head(rav, a)
+        return
+    if a.fuse:
+        rows = fuse(rav, a, a.C[0])
+        if a.report:
+            with open(a.report, 'w') as fh:
+                json.dump(rows, fh, indent=1)
+        return
     report = {'functionals': len(keys), 'norm': a.norm, 'clf': a.clf, 'folds': {}, 'extra': {}}
     print(f'{len(keys)} functionals, {len(rav.items)} RAVDESS clips, norm {a.norm}, {a.clf}')
     best = None

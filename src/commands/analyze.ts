@@ -73,7 +73,7 @@ export function registerAnalyze(program: Command): void {
       const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}), ...(opts.uncertainBelow !== undefined ? { uncertainBelow: Number(opts.uncertainBelow) } : {}) };
       const pipeline = new EmotionPipeline({ classifier, config });
       if (opts.adapt && !pipeline.baseline) {
-        process.stderr.write(`earshot analyze: --adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline; the files are analysed as without --adapt\n`);
+        process.stderr.write(`earshot analyze: --adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline, and has no functional head; the files are analysed as without --adapt\n`);
       }
       const done: FileAnalysis[] = [];
       let failed = 0;

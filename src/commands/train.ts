@@ -18,7 +18,7 @@ import { ROOT } from '../core/paths.ts';
 import { EarshotError } from '../core/errors.ts';
 import { parseFrontendConfig, type FrontendConfig } from '../runtime/frontend/config.ts';
 import { evaluateItems, type EvalReport } from '../training/evaluate.ts';
-import { MODELS_DIR, usesBaseline, type ModelMetric, type Tta } from '../runtime/model/metadata.ts';
+import { MODELS_DIR, needsBaseline, type ModelMetric, type Tta } from '../runtime/model/metadata.ts';
 import { mean, sd } from '../training/metrics.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { readFrontendConfigFile, runFeatures } from './features.ts';
@@ -304,7 +304,7 @@ async function score(modelJson: string, items: Parameters<typeof evaluateItems>[
   try {
     // a model normalised against the speaker baseline is scored as the daemon runs it: each
     // speaker's clips streamed through one pipeline (warm-up clips included, reported apart)
-    const r = await evaluateItems(c, items, { corpus, vad, adapt: usesBaseline(c.meta.normalization.mode) });
+    const r = await evaluateItems(c, items, { corpus, vad, adapt: needsBaseline(c.meta) });
     const { predictions, ...rest } = r;
     writeFileSync(out, `${JSON.stringify({ ...rest, predictions }, null, 1)}\n`);
     return r;

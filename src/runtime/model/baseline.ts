@@ -28,9 +28,12 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
+import type { FunctionalStats } from './functional-head.ts';
 
 /** Variance floor, as UTTERANCE_VAR_FLOOR in session.ts and scripts/train/data.py. */
 const VAR_FLOOR = 1e-6;
+/** Decayed utterance weight before the functionals have a spread (2.5: three recent utterances, which decay a little). */
+const MIN_FUNCTIONAL_UTTERANCES = 2.5;
 
 export const baselineConfigSchema = z.object({
   /** Half-life of the baseline's memory, in seconds of speech (not wall time). Default 600. */
@@ -47,6 +50,8 @@ export type BaselineConfigInput = z.input<typeof baselineConfigSchema>;
 export interface BaselineStats {
   mean: Float32Array;
   invStd: Float32Array;
+  /** the utterance functionals' statistics (models with a functional head, which also need 3 utterances to be warm) */
+  functionals?: FunctionalStats | null;
 }
 
 const snapshotSchema = z.object({
@@ -60,6 +65,8 @@ const snapshotSchema = z.object({
   s2: z.array(z.number()),
   utterances: z.number().int().nonnegative(),
   updated: z.string(),
+  /** moments of the utterance functionals (models with a functional head): decayed utterance count and sums */
+  functionals: z.object({ weight: z.number().nonnegative(), s1: z.array(z.number()), s2: z.array(z.number()) }).optional(),
 });
 export type BaselineSnapshot = z.output<typeof snapshotSchema>;
 
@@ -70,6 +77,11 @@ export class SpeakerBaseline {
   private readonly s2: Float64Array;
   private readonly out: BaselineStats;
   private fresh = false;
+  // the utterance functionals' moments (empty unless functionals > 0)
+  private fWeight = 0;
+  private readonly f1: Float64Array;
+  private readonly f2: Float64Array;
+  private readonly fOut: FunctionalStats;
   /** utterances added since start or reset */
   utterances = 0;
 
@@ -77,17 +89,22 @@ export class SpeakerBaseline {
    * @param dim features per frame
    * @param hopSeconds seconds per frame (the frontend's hop)
    * @param features a key of the feature layout (e.g. the frontend config as JSON), stored with the state
+   * @param functionals utterance functionals per utterance to keep statistics of (a model's functional head), or 0
    */
   constructor(
     readonly dim: number,
     readonly hopSeconds: number,
     readonly features: string,
     config: BaselineConfigInput | BaselineConfig = {},
+    readonly functionals = 0,
   ) {
     this.config = baselineConfigSchema.parse(config);
     this.s1 = new Float64Array(dim);
     this.s2 = new Float64Array(dim);
-    this.out = { mean: new Float32Array(dim), invStd: new Float32Array(dim) };
+    this.f1 = new Float64Array(functionals);
+    this.f2 = new Float64Array(functionals);
+    this.fOut = { mean: new Float64Array(functionals), invStd: new Float64Array(functionals) };
+    this.out = { mean: new Float32Array(dim), invStd: new Float32Array(dim), functionals: null };
   }
 
   /** Seconds of speech in the baseline (decayed). */
@@ -96,11 +113,15 @@ export class SpeakerBaseline {
   }
 
   get warm(): boolean {
-    return this.weight > 0 && this.speechSeconds >= this.config.warmupSeconds;
+    // with a functional head, also enough utterances for a spread of the functionals
+    return this.weight > 0 && this.speechSeconds >= this.config.warmupSeconds && (!this.functionals || this.fWeight >= MIN_FUNCTIONAL_UTTERANCES);
   }
 
-  /** Adds an utterance's frames (frames*dim row-major raw features). */
-  add(x: Float32Array, frames: number): void {
+  /**
+   * Adds an utterance's frames (frames*dim row-major raw features) and, for a functional head, its
+   * functionals (one utterance, weight 1, decayed as the frames are).
+   */
+  add(x: Float32Array, frames: number, functionals?: Float64Array): void {
     const d = this.dim;
     if (frames <= 0) return;
     if (x.length < frames * d) throw new EarshotError('E_CONFIG', `baseline: ${x.length} values for ${frames} frames of ${d}`);
@@ -110,6 +131,14 @@ export class SpeakerBaseline {
       this.s2[j] *= decay;
     }
     this.weight = this.weight * decay + frames;
+    if (functionals && this.functionals) {
+      if (functionals.length !== this.functionals) throw new EarshotError('E_INTERNAL', `baseline: ${functionals.length} functionals, expected ${this.functionals}`);
+      this.fWeight = this.fWeight * decay + 1;
+      for (let i = 0; i < this.functionals; i++) {
+        this.f1[i] = this.f1[i] * decay + functionals[i];
+        this.f2[i] = this.f2[i] * decay + functionals[i] * functionals[i];
+      }
+    }
     for (let t = 0; t < frames; t++) {
       for (let j = 0; j < d; j++) {
         const v = x[t * d + j];
@@ -131,12 +160,25 @@ export class SpeakerBaseline {
         this.out.mean[j] = m;
         this.out.invStd[j] = 1 / Math.sqrt(v + VAR_FLOOR);
       }
+      this.out.functionals = this.functionals ? this.functionalStats() : null;
       this.fresh = true;
     }
     return this.out;
   }
 
+  private functionalStats(): FunctionalStats {
+    for (let i = 0; i < this.functionals; i++) {
+      const m = this.f1[i] / this.fWeight;
+      this.fOut.mean[i] = m;
+      this.fOut.invStd[i] = 1 / Math.sqrt(Math.max(this.f2[i] / this.fWeight - m * m, 0) + VAR_FLOOR);
+    }
+    return this.fOut;
+  }
+
   reset(): void {
+    this.fWeight = 0;
+    this.f1.fill(0);
+    this.f2.fill(0);
     this.weight = 0;
     this.s1.fill(0);
     this.s2.fill(0);
@@ -145,7 +187,10 @@ export class SpeakerBaseline {
   }
 
   snapshot(now = new Date()): BaselineSnapshot {
-    return { version: 1, features: this.features, weight: this.weight, hopSeconds: this.hopSeconds, s1: [...this.s1], s2: [...this.s2], utterances: this.utterances, updated: now.toISOString() };
+    return {
+      version: 1, features: this.features, weight: this.weight, hopSeconds: this.hopSeconds, s1: [...this.s1], s2: [...this.s2], utterances: this.utterances, updated: now.toISOString(),
+      ...(this.functionals ? { functionals: { weight: this.fWeight, s1: [...this.f1], s2: [...this.f2] } } : {}),
+    };
   }
 
   /** Takes over a snapshot; returns why not (and leaves the baseline as it was) when it does not fit. */
@@ -154,8 +199,15 @@ export class SpeakerBaseline {
     if (!r.success) return `not a baseline snapshot (${r.error.issues[0]?.message})`;
     const s = r.data;
     if (s.features !== this.features || s.hopSeconds !== this.hopSeconds || s.s1.length !== this.dim || s.s2.length !== this.dim) return 'it was taken with other features (another model or frontend)';
+    const f = s.functionals;
+    if (this.functionals && f && (f.s1.length !== this.functionals || f.s2.length !== this.functionals)) return 'its functional statistics are for another functional head';
     this.weight = s.weight;
     this.s1.set(s.s1);
+    this.fWeight = this.functionals && f ? f.weight : 0;
+    if (this.functionals) {
+      this.f1.set(f ? f.s1 : new Float64Array(this.functionals));
+      this.f2.set(f ? f.s2 : new Float64Array(this.functionals));
+    }
     this.s2.set(s.s2);
     this.utterances = s.utterances;
     this.fresh = false;

@@ -14,6 +14,7 @@ import { EMOTIONS } from '../../core/labels.ts';
 import { MODELS_DIR } from '../../core/paths.ts';
 import { featureCount, frontendConfigSchema, parseFrontendConfig, type FrontendConfig } from '../frontend/config.ts';
 import { formatIssues } from '../../core/schema.ts';
+import { functionalHeadSchema } from './functional-head.ts';
 
 /** The repository's models/ folder (shipped models). */
 export { MODELS_DIR };
@@ -26,6 +27,11 @@ export function perUtterance(mode: ModelMetadata['normalization']['mode']): bool
 }
 
 /** Normalisation modes that use the speaker and room baseline (src/runtime/model/baseline.ts). */
+/** True when the runtime keeps a speaker baseline for the model: baseline-normalised features or a functional head. */
+export function needsBaseline(meta: Pick<ModelMetadata, 'normalization' | 'functionalHead'>): boolean {
+  return usesBaseline(meta.normalization.mode) || meta.functionalHead !== undefined;
+}
+
 export function usesBaseline(mode: ModelMetadata['normalization']['mode']): boolean {
   return mode === 'speaker' || mode === 'prosody';
 }
@@ -175,6 +181,12 @@ export const modelMetadataSchema = z
      * test-time augmentation mean), so a confidence of 0.7 is right about 70% of the time on the
      * predictions it was fitted on. Written by `earshot calibrate`.
      */
+    /**
+     * Optional functional head (functional-head.ts): a logistic regression on speaker-normalised
+     * utterance functionals whose probabilities are averaged with the network's. Written by
+     * scripts/train/functionals.py --export-head. Its speaker statistics live in the speaker baseline.
+     */
+    functionalHead: functionalHeadSchema.optional(),
     calibration: z
       .object({
         temperature: z.number().min(0.05).max(20),

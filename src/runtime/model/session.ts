@@ -11,6 +11,7 @@ import { EarshotError } from '../../core/errors.ts';
 import type { Emotion } from '../../core/labels.ts';
 import { featureCount } from '../frontend/config.ts';
 import type { BaselineStats } from './baseline.ts';
+import { FunctionalHead } from './functional-head.ts';
 import { levelColumns, loadModel, MODELS_DIR, perUtterance, speakerColumns, usesBaseline, type LoadedModel, type ModelMetadata } from './metadata.ts';
 
 export interface Classification {
@@ -18,6 +19,8 @@ export interface Classification {
   probabilities: Float32Array;
   label: Emotion;
   confidence: number;
+  /** with a functional head: the utterance's raw functionals (reused by the next call; the speaker baseline takes them in) */
+  functionals?: Float64Array;
 }
 
 /** Variance floor of per-utterance CMVN; scripts/train/data.py uses the same value. */
@@ -47,6 +50,8 @@ export class EmotionClassifier {
   private stretched: Float32Array;
   /** 1 / the calibration temperature (1: uncalibrated) */
   private readonly invTemperature: number;
+  /** the functional head fused with the network (metadata functionalHead), or null */
+  readonly head: FunctionalHead | null;
 
   private constructor(model: LoadedModel, session: ort.InferenceSession, tta: boolean, calibrate: boolean) {
     this.model = model;
@@ -66,6 +71,7 @@ export class EmotionClassifier {
     this.tta = t ? t.tempo.flatMap((tempo) => t.shiftFrames.map((shift) => [tempo, shift] as const)) : [];
     this.stretched = new Float32Array(this.tta.length ? this.input.length : 0);
     this.invTemperature = calibrate && model.meta.calibration ? 1 / model.meta.calibration.temperature : 1;
+    this.head = model.meta.functionalHead ? new FunctionalHead(model.meta.functionalHead, this.labels.length, model.meta.featureNames) : null;
   }
 
   /** The calibration temperature applied (1 when the model has none or it was switched off). */
@@ -115,7 +121,9 @@ export class EmotionClassifier {
    * augmentation (metadata `tta`), the probabilities are the mean over its variants. A model with
    * normalisation "speaker" or "prosody" is normalised against `baseline` (src/runtime/model/baseline.ts)
    * in those columns, or per utterance when it is null (warming up); other models ignore it. A calibrated model's
-   * probabilities are tempered last (metadata `calibration`).
+   * probabilities are tempered (metadata `calibration`); a model with a functional head then
+   * averages them with the head's, whose functionals are normalised against the baseline's
+   * functional statistics (while the baseline is cold, the network answers alone).
    */
   async classify(features: Float32Array, frames: number, baseline: BaselineStats | null = null): Promise<Classification> {
     if (frames <= 0 || features.length < frames * this.dim) {
@@ -151,9 +159,13 @@ export class EmotionClassifier {
       for (let k = 0; k < this.probs.length; k++) this.probs[k] /= count;
     }
     if (this.invTemperature !== 1) temper(this.probs, this.invTemperature);
+    if (this.head) {
+      this.head.observe(features, frames, this.dim);
+      if (baseline?.functionals) this.head.fuse(this.probs, baseline.functionals);
+    }
     let best = 0;
     for (let k = 1; k < this.probs.length; k++) if (this.probs[k] > this.probs[best]) best = k;
-    return { probabilities: this.probs, label: this.labels[best], confidence: this.probs[best] };
+    return { probabilities: this.probs, label: this.labels[best], confidence: this.probs[best], ...(this.head ? { functionals: this.head.raw } : {}) };
   }
 
   /** Normalises frames [start, start+n) into the input buffer, pads to `length`, runs, softmaxes into `out`. */

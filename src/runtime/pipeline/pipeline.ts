@@ -25,7 +25,8 @@ import type { Classification, EmotionClassifier } from '../model/session.ts';
 import { vadFrames } from '../vad/energy-vad.ts';
 import { VoiceDetector } from '../vad/voice-detector.ts';
 import { SpeakerBaseline } from '../model/baseline.ts';
-import { usesBaseline } from '../model/metadata.ts';
+import { needsBaseline } from '../model/metadata.ts';
+import { FUNCTIONAL_NAMES } from '../model/functionals.ts';
 import { affectOf } from '../../core/affect.ts';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from './config.ts';
 import { InferenceQueue, type Job } from './inference.ts';
@@ -156,7 +157,11 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       return stats;
     });
     this.baseline =
-      ctx.baseline !== undefined ? ctx.baseline : usesBaseline(meta.normalization.mode) ? new SpeakerBaseline(this.frontend.dim, hopSec, JSON.stringify(fc), c.adaptation) : null;
+      ctx.baseline !== undefined
+        ? ctx.baseline
+        : needsBaseline(meta)
+          ? new SpeakerBaseline(this.frontend.dim, hopSec, JSON.stringify(fc), c.adaptation, meta.functionalHead ? FUNCTIONAL_NAMES.length : 0)
+          : null;
     this.smoother = new EmotionSmoother(this.labels.length, c.smoothing);
     this.latency = new RollingPercentiles(c.latencyWindow);
     this.inferenceLatency = new RollingPercentiles(c.latencyWindow);
@@ -355,7 +360,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     };
     this.results++;
     // label-free: every utterance joins the speaker baseline, after it was classified against it
-    this.baseline?.add(job.features, job.frames);
+    this.baseline?.add(job.features, job.frames, c.functionals);
     // the smoother runs on stream time, so its dwell and reset times mean the same for a file
     // analysed at 100x real time as for a live microphone; an uncertain result leaves it alone
     const changed = uncertain ? null : this.smoother.update(c.probabilities, i.endSec * 1000);

@@ -1,0 +1,135 @@
+// Issue 15, item 4: the utterance functionals (TypeScript, runtime) against their training-side
+// twin (scripts/train/functionals.py, numpy) on real clips; the speaker baseline's functional
+// statistics; the functional head fused into the shipped model only once the baseline is warm.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { resample } from '../src/runtime/frontend/resampler.ts';
+import { SpeakerBaseline } from '../src/runtime/model/baseline.ts';
+import { computeFunctionals, FUNCTIONAL_NAMES, functionalColumns } from '../src/runtime/model/functionals.ts';
+import { EmotionClassifier } from '../src/runtime/model/session.ts';
+import { analyzeFile } from '../src/runtime/pipeline/analyze-file.ts';
+import { EmotionPipeline } from '../src/runtime/pipeline/pipeline.ts';
+import { writeNpy } from '../src/training/npy.ts';
+import { DATA, ROOT } from './helpers/paths.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'earshot-functionals-'));
+process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const CONFIG = JSON.parse(readFileSync(join(ROOT, 'scripts/train/configs/logmel40-rms-zcr-pitch.json'), 'utf8'));
+const CLIPS = ['Actor_03/03-01-05-02-01-01-03.flac', 'Actor_08/03-01-04-01-02-02-08.flac', 'Actor_11/03-01-01-01-01-01-11.flac'];
+
+async function features(rel: string): Promise<{ x: Float32Array; frames: number; fe: Frontend }> {
+  const a = await decodeAudioFile(join(DATA, 'ravdess', rel));
+  const fe = new Frontend(CONFIG);
+  const x = fe.computeAll(resample(a.samples, a.sampleRate, 16000));
+  return { x, frames: x.length / fe.dim, fe };
+}
+
+function featureNames(): string[] {
+  return [...Array.from({ length: 40 }, (_, k) => `mel${k}`), 'rms', 'zcr', 'f0', 'voicing'];
+}
+
+test('functionals: the runtime computes what scripts/train/functionals.py computes, name for name (3 RAVDESS clips)', async () => {
+  const names = featureNames();
+  const cols = functionalColumns(names);
+  const ours: number[][] = [];
+  for (const [i, rel] of CLIPS.entries()) {
+    const { x, frames, fe } = await features(rel);
+    assert.is(fe.dim, names.length);
+    await writeNpy(join(tmp, `c${i}.npy`), x, [frames, fe.dim]);
+    ours.push([...computeFunctionals(x, frames, fe.dim, cols, new Float64Array(FUNCTIONAL_NAMES.length))]);
+  }
+  const py = spawnSync('/usr/bin/python3', ['-c', `
+import json, sys, numpy as np
+from scripts.train.functionals import functionals
+names = json.loads(sys.argv[1])
+out = []
+for i in range(${CLIPS.length}):
+    x = np.load('${tmp}/c%d.npy' % i).astype(np.float32)
+    f = functionals({'x': x, 'speech': [[0, len(x)]]}, names)
+    out.append({'keys': list(f.keys()), 'values': [float(v) for v in f.values()]})
+print(json.dumps(out))
+`, JSON.stringify(names)], { cwd: ROOT, encoding: 'utf8' });
+  assert.is(py.status, 0, py.stderr);
+  const theirs = JSON.parse(py.stdout) as { keys: string[]; values: number[] }[];
+  for (const [c, t] of theirs.entries()) {
+    assert.equal(t.keys, [...FUNCTIONAL_NAMES]);
+    for (const [k, v] of t.values.entries()) {
+      const tol = 1e-4 + 1e-4 * Math.abs(v);
+      assert.ok(Math.abs(ours[c][k] - v) <= tol, `${CLIPS[c]} ${FUNCTIONAL_NAMES[k]}: runtime ${ours[c][k]} vs numpy ${v}`);
+    }
+  }
+});
+
+test('functionals: a layout without the pitch columns is refused with the column it lacks', () => {
+  assert.throws(() => functionalColumns(featureNames().filter((n) => n !== 'f0')), /needs feature "f0"/);
+});
+
+test('baseline: with a functional head, warm from the third utterance on; kept by snapshot/restore; reset forgets them', () => {
+  const n = FUNCTIONAL_NAMES.length;
+  const b = new SpeakerBaseline(2, 0.01, 'k', { warmupSeconds: 1 }, n);
+  const frames = new Float32Array(200 * 2).fill(0.5);
+  const f = (v: number) => new Float64Array(n).fill(v);
+  b.add(frames, 200, f(1));
+  b.add(frames, 200, f(3));
+  assert.ok(b.speechSeconds >= 1);
+  assert.is(b.stats(), null, 'two utterances: warm by speech, but not yet for the functionals');
+  b.add(frames, 200, f(5));
+  const s = b.stats()!.functionals!;
+  assert.ok(s, 'three utterances: statistics');
+  // decayed weights: every utterance here is 2 s of a 600 s half-life, so the mean is close to 3
+  assert.ok(Math.abs(s.mean[0] - 3) < 0.01, `mean ${s.mean[0]}`);
+  assert.ok(Math.abs(1 / s.invStd[0] - Math.sqrt(8 / 3)) < 0.02, `std ${1 / s.invStd[0]}`);
+  const again = new SpeakerBaseline(2, 0.01, 'k', { warmupSeconds: 1 }, n);
+  assert.is(again.restore(JSON.parse(JSON.stringify(b.snapshot()))), null);
+  assert.equal([...again.stats()!.functionals!.mean], [...s.mean]);
+  // a snapshot of a model without a head restores the frames and starts the functionals cold
+  const plain = new SpeakerBaseline(2, 0.01, 'k', { warmupSeconds: 1 });
+  plain.add(frames, 200);
+  const cold = new SpeakerBaseline(2, 0.01, 'k', { warmupSeconds: 1 }, n);
+  assert.is(cold.restore(JSON.parse(JSON.stringify(plain.snapshot()))), null);
+  assert.is(cold.stats(), null, 'frames restored, functionals cold');
+  assert.ok(cold.speechSeconds > 1);
+  b.reset();
+  assert.is(b.stats(), null);
+});
+
+/** The shipped model with a functional head whose bias names `label` and whose fusion weight is 1: its answer shows when it speaks. */
+function headedModel(label: string): string {
+  const meta = JSON.parse(readFileSync(join(ROOT, 'models/earshot-crnn.json'), 'utf8'));
+  copyFileSync(join(ROOT, 'models/earshot-crnn.onnx'), join(tmp, meta.onnx.file));
+  meta.functionalHead = {
+    kind: 'logistic',
+    functionals: FUNCTIONAL_NAMES,
+    weights: meta.labels.map(() => new Array(FUNCTIONAL_NAMES.length).fill(0)),
+    bias: meta.labels.map((l: string) => (l === label ? 10 : 0)),
+    fusionWeight: 1,
+  };
+  const path = join(tmp, 'headed.json');
+  writeFileSync(path, JSON.stringify(meta));
+  return path;
+}
+
+test('pipeline: the functional head is silent while the baseline is cold and answers once it is warm (real clips)', async () => {
+  const classifier = await EmotionClassifier.load(headedModel('disgust'));
+  assert.ok(classifier.head);
+  const p = new EmotionPipeline({ classifier, config: { adaptation: { warmupSeconds: 4 } } });
+  assert.ok(p.baseline, 'a model with a head keeps a baseline even though it normalises per utterance');
+  const names = ['03-01-01-01-01-01-03', '03-01-05-02-01-01-03', '03-01-04-01-02-02-03', '03-01-03-01-01-02-03', '03-01-08-02-02-01-03', '03-01-06-01-01-01-03'];
+  const segments = [];
+  for (const name of names) segments.push(...(await analyzeFile(join(DATA, 'ravdess/Actor_03', `${name}.flac`), p, { adapt: true })).segments);
+  const cold = segments.filter((s) => !s.adapted);
+  const warm = segments.filter((s) => s.adapted);
+  assert.ok(cold.length >= 3 && warm.length >= 1, `cold ${cold.length}, warm ${warm.length}`);
+  assert.ok(cold.some((s) => s.label !== 'disgust'), `cold: ${cold.map((s) => s.label)}`);
+  for (const s of warm) assert.is(s.label, 'disgust', 'warm: the head (weight 1) decides');
+  assert.ok(p.baseline!.snapshot().functionals, 'the baseline keeps the functionals for the state directory');
+  await classifier.close();
+});
+
+test.run();
