@@ -64,7 +64,10 @@ export function registerRun(program: Command): void {
         process.stdout.write(`${JSON.stringify(redacted(config), null, 2)}\n`);
         return;
       }
-      await runDaemon(config, createLogger({ level: config.log.level, format: resolveFormat(config.log.format, process.stderr.isTTY) }));
+      const format = resolveFormat(config.log.format, process.stderr.isTTY);
+      // a demo at a terminal shows its header, the events and a summary; routine logs only when asked for
+      const quiet = flags.demo && format === 'text' && flags.logLevel === undefined && process.env.EARSHOT_LOG_LEVEL === undefined;
+      await runDaemon(config, createLogger({ level: quiet ? 'warn' : config.log.level, format }));
     });
 }
 
