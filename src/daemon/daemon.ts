@@ -211,7 +211,9 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     listening.on('change', (st) => {
       this.listeningOp = this.listeningOp.then(() => this.applyListening(st)).catch((e) => log.warn({ err: e }, 'switching listening failed'));
     });
-    this.armIdle();
+    // a state retained from a previous run is stale from the start; with listening off, say idle at once
+    if (listening.isOn) this.armIdle();
+    else this.goIdle('listening is off');
     if (c.metrics.intervalSec > 0) this.metricsTimer = setInterval(() => this.publishMetrics(), c.metrics.intervalSec * 1000).unref();
     this.notifier.startWatchdog(() => this.pipelineAlive());
 
