@@ -22,6 +22,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emotionStateSchema, haEventConfigSchema, instanceInfoSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
+import { makeAlsaFixture } from './helpers/alsa.ts';
 import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { ROOT } from './helpers/paths.ts';
 
@@ -58,10 +59,10 @@ interface Daemon {
 }
 
 /** `earshot run` with the tiny model and events on stdout; the caller names the device and state directory. */
-function runDaemon(deviceId: string, stateDir: string, args: string[]): Daemon {
+function runDaemon(deviceId: string, stateDir: string, args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
   const child = spawn(process.execPath, ['bin/earshot.js', 'run', '--model', MODEL, '--device-id', deviceId, '--state-dir', stateDir, '--stdout', ...args], {
     cwd: ROOT,
-    env: { ...process.env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -269,6 +270,42 @@ test('listening switch: OFF over MQTT stops processing (nothing counted), ON ove
   assert.is(again.events.length, 0, 'still off after the restart: nothing processed');
   again.child.kill('SIGTERM');
   assert.is((await again.exit).code, 0);
+});
+
+/** Child processes of `pid` named `name` (from /proc). */
+function childrenNamed(pid: number, name: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && comm === name) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+test('listening OFF closes the microphone: no arecord runs while off, one starts when switched on over HTTP and goes when switched off', async () => {
+  const alsa = makeAlsaFixture();
+  defer(alsa, (a) => a.cleanup());
+  const broker = await mosquitto();
+  const httpPort = await freePort();
+  const url = `http://127.0.0.1:${httpPort}`;
+  const d = runDaemon('mic', join(tmp, 'mic'), ['--broker', broker.url, '--http-port', String(httpPort), '--source', 'arecord:wavcap', '--set', 'privacy.listeningAtStart=off'], { ALSA_CONFIG_PATH: alsa.alsaConfigPath });
+  await waitUntil('started, off', () => d.logs().some((l) => /listening is OFF/.test(l.msg)), 20000, () => d.stderr().slice(-2000));
+  await waitUntil('HTTP up', () => d.logs().some((l) => /health and metrics on/.test(l.msg)), 5000);
+  assert.equal(childrenNamed(d.child.pid!, 'arecord'), [], 'the device is not opened while off');
+  assert.is((await fetch(`${url}/healthz`)).status, 200, 'off is healthy');
+  assert.is((await fetch(`${url}/listening`, { method: 'POST', body: 'ON' })).status, 200);
+  await waitUntil('arecord running', () => childrenNamed(d.child.pid!, 'arecord').length === 1, 10000, () => d.stderr().slice(-2000));
+  assert.is((await fetch(`${url}/listening`, { method: 'POST', body: 'OFF' })).status, 200);
+  await waitUntil('arecord stopped', () => childrenNamed(d.child.pid!, 'arecord').length === 0, 10000, () => d.stderr().slice(-2000));
+  d.child.kill('SIGTERM');
+  assert.is((await d.exit).code, 0, d.stderr().slice(-2000));
 });
 
 test('discovery: entities of labels the model no longer has are removed (empty retained configs)', async () => {

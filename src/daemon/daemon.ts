@@ -225,6 +225,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     if (!listening.isOn) log.info({ by: listening.current.by, since: listening.current.since }, 'listening is OFF: no audio is processed until it is switched on (MQTT listening/set, POST /listening)');
     if (this.source instanceof SupervisedSource) {
       if (!listening.isOn) {
+        // the device is not opened; switching on builds and starts a fresh source
+        this.source = null;
         this.declareReady('listening is off');
         return;
       }
