@@ -4,7 +4,7 @@
 // switch's persistence and commands, and the readable output lines.
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,6 +13,7 @@ import { haEventConfigSchema, haSensorConfigSchema, haSwitchConfigSchema, topics
 import { probeMqttBroker } from '../src/runtime/publish/local-broker.ts';
 import { defaultDeviceId, loadInstallationId, machineSuffix } from '../src/runtime/publish/installation.ts';
 import { ListeningSwitch, parseListeningCommand } from '../src/daemon/listening.ts';
+import { startHttpServer } from '../src/daemon/http.ts';
 import { demoSummary, formatEventLine, formatLogLine, resolveFormat } from '../src/daemon/text-output.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 
@@ -141,6 +142,36 @@ test('listening switch: persisted across restarts ("last"), forced by the config
   assert.ok(new ListeningSwitch(dir, 'on').isOn, 'the config forces it');
   assert.ok(new ListeningSwitch(dir, 'last').isOn, 'and that is saved too');
   assert.equal(['ON', 'off', ' true\n', '{"on":false}', 'maybe'].map(parseListeningCommand), [true, false, true, false, null]);
+});
+
+test('POST /listening: accepted from this machine, refused (403) from another address unless privacy.remoteListeningControl', async () => {
+  const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  const sw = new ListeningSwitch(join(tmp, 'state-http'), 'on');
+  const serve = async (remote: boolean) =>
+    startHttpServer({ host: '0.0.0.0', port: 0 }, { health: () => ({ healthy: true, body: {} }), metricsText: () => '', listening: sw, remoteListeningControl: remote });
+  const http = await serve(false);
+  try {
+    const post = (host: string, body: string) => fetch(`http://${host}:${http.port}/listening`, { method: 'POST', body });
+    assert.is((await post('127.0.0.1', 'OFF')).status, 200);
+    assert.not.ok(sw.isOn);
+    assert.is(((await (await fetch(`http://127.0.0.1:${http.port}/listening`)).json()) as { listening: string; by: string }).by, 'HTTP');
+    if (!lan) {
+      console.log('  (no non-loopback IPv4 address here: the 403 case is not exercised)');
+      return;
+    }
+    const r = await post(lan, 'ON');
+    assert.is(r.status, 403, 'from a LAN address');
+    assert.not.ok(sw.isOn, 'unchanged');
+    const open = await serve(true);
+    try {
+      assert.is((await fetch(`http://${lan}:${open.port}/listening`, { method: 'POST', body: 'ON' })).status, 200);
+      assert.ok(sw.isOn);
+    } finally {
+      await open.close();
+    }
+  } finally {
+    await http.close();
+  }
 });
 
 // ---------- readable output ----------
