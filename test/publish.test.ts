@@ -221,6 +221,36 @@ test('Home Assistant discovery is retained and republished when HA announces onl
   await pub.stop();
 });
 
+test('discovery left by an older earshot or a model with other labels is removed; the listening command reaches its handler', async () => {
+  const broker = await mosquitto();
+  const old = await connectClient(broker.url);
+  const legacy = 'homeassistant/sensor/testdev_emotion/config';
+  const stale = 'homeassistant/sensor/earshot_testdev/probability_calm/config';
+  const foreign = 'homeassistant/sensor/earshot_otherdev/emotion/config';
+  for (const t of [legacy, stale, foreign]) await old.publishAsync(t, '{"name":"x"}', { qos: 1, retain: true });
+  // a stale retained command waits on the broker: a (re)started daemon must not obey it
+  await old.publishAsync('earshot/testdev/listening/set', 'ON', { qos: 1, retain: true });
+  const commands: boolean[] = [];
+  const log = memoryLog();
+  const pub = newPublisher({ config: config(broker.url), labels: ['happy', 'sad'], onListeningCommand: (on) => commands.push(on), log });
+  const watch = await subscribe(broker.url, [legacy, stale, foreign]);
+  await pub.start();
+  await waitUntil('two configs cleared', () => watch.messages.filter((m) => m.payload === '').length >= 2);
+  assert.equal(watch.messages.filter((m) => m.payload === '').map((m) => m.topic).sort(), [stale, legacy].sort(), 'only this device\'s stale configs');
+  assert.ok(log.lines.some((l) => /removing 2 Home Assistant entities/.test(l.msg)));
+  pub.publishListening(false);
+  assert.ok(log.lines.some((l) => /ignoring a retained listening command/.test(l.msg)));
+  await old.publishAsync('earshot/testdev/listening/set', 'OFF', { qos: 1 });
+  await old.publishAsync('earshot/testdev/listening/set', 'bogus', { qos: 1 });
+  await old.publishAsync('earshot/testdev/listening/set', 'on', { qos: 1 });
+  await waitUntil('two commands', () => commands.length >= 2);
+  assert.equal(commands, [false, true], 'the live ones, in order; neither the stale retained one nor a bogus one');
+  const state = await subscribe(broker.url, ['earshot/testdev/listening']);
+  await waitUntil('retained listening state', () => state.messages.length > 0);
+  assert.is(state.messages[0].payload, 'OFF');
+  await pub.stop();
+});
+
 test('broker restart mid-stream: every event arrives, in order (dedupe by id)', async () => {
   const broker = await mosquitto({ persistence: true });
   const sub = await subscribe(broker.url, ['earshot/testdev/events'], { clientId: 'restart-sub', clean: false });
