@@ -9,8 +9,11 @@
  * keeps its own start()/stop(); this class only decides the order:
  *
  *   start: model (E_MODEL) -> speaker baseline restored from the state directory (models with
- *          normalisation "speaker" or "prosody") -> source (a file is decoded here: E_AUDIO_FORMAT) -> HTTP -> broker ->
- *          publisher -> capture; READY=1 on the first audio.
+ *          normalisation "speaker" or "prosody") -> listening state (listening.ts) -> source (a file is
+ *          decoded here: E_AUDIO_FORMAT) -> HTTP -> broker (mqtt.url, else the one answering on
+ *          embeddedBroker.host:port, else the embedded one) -> publisher (refuses a device id another
+ *          installation is online under: E_CONFIG) -> capture (a device is not opened while
+ *          listening is OFF); READY=1 on the first audio.
  *   stop:  STOPPING=1 -> capture -> pipeline.end() (open speech is classified and published) ->
  *          publisher.stop() (queued events delivered within mqtt.stopTimeoutMs, retained offline,
  *          the rest stays on disk) -> speaker baseline saved -> broker -> HTTP -> model.
@@ -413,7 +416,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
         if (this.unsavedSpeechSec >= pipeline.config.adaptation.saveEverySeconds) this.persistBaseline();
       }
       // every classified utterance refreshes the retained state (an `uncertain` one leaves it alone)
-      const state = r.label === UNCERTAIN ? null : pipeline.currentState();
+      // (nor one that finished after listening was switched off: the state stays idle)
+      const state = r.label === UNCERTAIN || !this.listeningSwitch?.isOn ? null : pipeline.currentState();
       if (state) {
         this.idle = false;
         publisher.publishEmotion(toEmotionState(state));
