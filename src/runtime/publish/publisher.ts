@@ -321,6 +321,7 @@ export class MqttPublisher {
       if (finished || gen !== this.generation) return;
       finished = true;
       clearTimeout(timer);
+      if (this.stopping) return; // stop() came first: publish nothing
       this.collecting = false;
       this.onFence = undefined;
       if (this.config.discovery) client.unsubscribe?.([t.discoveryPattern, ...t.legacyDiscovery]);
