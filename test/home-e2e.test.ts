@@ -138,6 +138,25 @@ test('two installations with one device id: the second refuses with exit 78 and 
   assert.is((await first.exit).code, 0);
 });
 
+test('two daemons on one state directory (one installation) do not kick each other forever: the later one leaves with exit 78', async () => {
+  const broker = await mosquitto();
+  const base = 'earshot/twice';
+  const state = join(tmp, 'twice');
+  const sub = await subscribe(broker.url, [`${base}/status`]);
+  const args = ['--broker', broker.url, '--http-port', '0', ...LOOPED, ...BUSY];
+  const first = runDaemon('twice', state, args);
+  await waitUntil('the first online', () => online(sub, base) && first.events.length > 0, 30000, () => first.stderr().slice(-2000));
+  const second = runDaemon('twice', state, args);
+  const { code } = await second.exit;
+  assert.is(code, 78, second.stderr().slice(-2000));
+  assert.match(second.stderr(), /another earshot of this installation \(same state directory .*\) is running under device id "twice"/);
+  const before = first.events.length;
+  await waitUntil('the first goes on', () => first.events.length > before + 1, 15000, () => first.stderr().slice(-2000));
+  await waitUntil('online', () => online(sub, base), 5000);
+  first.child.kill('SIGTERM');
+  assert.is((await first.exit).code, 0, first.stderr().slice(-2000));
+});
+
 test('a crashed run the broker still shows online: its restart starts at once, recognises it, and status ends online', async () => {
   const broker = await mosquitto();
   const base = 'earshot/phoenix';

@@ -346,14 +346,12 @@ export class MqttPublisher {
 
   /** The retained view is complete: check the device id (first connect), then go online. */
   private afterFence(): void {
-    if (!this.claimed) {
-      const refusal = this.judgeClaim();
-      if (refusal) {
-        this.refuse(refusal);
-        return;
-      }
-      this.claimed = true;
+    const refusal = this.claimed ? this.judgeRejoin() : this.judgeClaim();
+    if (refusal) {
+      this.refuse(refusal);
+      return;
     }
+    this.claimed = true;
     this.online = true;
     const o = this.outage;
     if (o.logged) this.log.info({ url: this.config.url, attempts: o.attempts, downMs: this.clock.now() - o.since, queued: this.queueDepth }, 'MQTT broker reachable again; sending queued events');
@@ -392,6 +390,28 @@ export class MqttPublisher {
       'E_CONFIG',
       `device id "${id}" is already in use by another earshot installation (${other.installationId.slice(0, 8)} on host "${other.host}", online since ${other.startedAt}); two daemons with one id would share topics and Home Assistant entities. Give this one its own id: --device-id NAME, EARSHOT_DEVICE_ID=NAME or mqtt.deviceId in the config file (letters, digits, _ and -)`,
     );
+  }
+
+  /**
+   * On a reconnect: `online` with another run of this installation that started earlier means two
+   * daemons share one state directory (their common client id makes them take turns kicking each
+   * other off): the later one leaves, whichever reconnects first.
+   */
+  private judgeRejoin(): EarshotError | undefined {
+    if (this.seen.status !== 'online' || !this.seen.instance) return undefined;
+    let other: InstanceInfo;
+    try {
+      other = instanceInfoSchema.parse(JSON.parse(this.seen.instance));
+    } catch {
+      return undefined;
+    }
+    const me = this.instance!;
+    if (other.installationId !== me.installationId || other.startedAt >= me.startedAt) return undefined;
+    return this.twinError(other);
+  }
+
+  private twinError(other: InstanceInfo): EarshotError {
+    return new EarshotError('E_CONFIG', `another earshot of this installation (same state directory ${this.config.stateDir}, started ${other.startedAt}) is running under device id "${this.config.deviceId}"; run one daemon per state directory, or give this one its own --state-dir and --device-id`);
   }
 
   /** Leaves without a trace: a clean DISCONNECT (no will, so the other daemon's `online` stays), the queue closed. */
@@ -495,9 +515,7 @@ export class MqttPublisher {
     }
     const me = this.instance!;
     if (other.installationId !== me.installationId || other.startedAt === me.startedAt || this.stopping) return;
-    if (other.startedAt < me.startedAt) {
-      this.refuse(new EarshotError('E_CONFIG', `another earshot of this installation (same state directory ${this.config.stateDir}, started ${other.startedAt}) is running under device id "${this.config.deviceId}"; run one daemon per state directory, or give this one its own --state-dir and --device-id`));
-    }
+    if (other.startedAt < me.startedAt) this.refuse(this.twinError(other));
   }
 
   /** Publishes the configs of this run and clears (empty retained) those found under the node that this run does not publish. */
