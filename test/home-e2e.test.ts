@@ -147,7 +147,7 @@ test('two daemons on one state directory (one installation) do not kick each oth
   const first = runDaemon('twice', state, args);
   await waitUntil('the first online', () => online(sub, base) && first.events.length > 0, 30000, () => first.stderr().slice(-2000));
   const second = runDaemon('twice', state, args);
-  const { code } = await second.exit;
+  const { code } = await Promise.race([second.exit, sleep(60000).then(() => ({ code: 'still running after 60 s' }))]);
   assert.is(code, 78, second.stderr().slice(-2000));
   assert.match(second.stderr(), /another earshot of this installation \(same state directory .*\) is running under device id "twice"/);
   const before = first.events.length;

@@ -393,12 +393,13 @@ export class MqttPublisher {
   }
 
   /**
-   * On a reconnect: `online` with another run of this installation that started earlier means two
-   * daemons share one state directory (their common client id makes them take turns kicking each
-   * other off): the later one leaves, whichever reconnects first.
+   * On a reconnect: `instance` was ours since our first connect, so another run of this
+   * installation there means it published since: two daemons share one state directory, and their
+   * common client id makes them take turns kicking each other off (the status then reads the
+   * kicked one's will, `offline`, so it says nothing). The run that started later leaves.
    */
   private judgeRejoin(): EarshotError | undefined {
-    if (this.seen.status !== 'online' || !this.seen.instance) return undefined;
+    if (!this.seen.instance) return undefined;
     let other: InstanceInfo;
     try {
       other = instanceInfoSchema.parse(JSON.parse(this.seen.instance));
