@@ -149,7 +149,7 @@ test('two daemons on one state directory (one installation) do not kick each oth
   const second = runDaemon('twice', state, args);
   const { code } = await Promise.race([second.exit, sleep(60000).then(() => ({ code: 'still running after 60 s' }))]);
   assert.is(code, 78, second.stderr().slice(-2000));
-  assert.match(second.stderr(), /another earshot of this installation \(same state directory .*\) is running under device id "twice"/);
+  assert.ok(second.logs().some((l) => /another earshot of this installation \(same state directory .*\) is running under device id "twice"/.test(l.msg)), second.stderr().slice(-2000));
   const before = first.events.length;
   await waitUntil('the first goes on', () => first.events.length > before + 1, 15000, () => first.stderr().slice(-2000));
   await waitUntil('online', () => online(sub, base), 5000);
