@@ -26,6 +26,7 @@ export interface BenchOptions {
   only?: string;
   ravdess?: string;
   set?: string[];
+  dashboardClients?: string;
 }
 
 /**
@@ -110,6 +111,7 @@ export function registerBench(program: Command): void {
     .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room)')
     .option('--ravdess <dir>', 'RAVDESS root for the babble of --only vad', join('..', 'shared', 'data', 'ravdess'))
     .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--dashboard-clients <n>', 'pipeline: keep n dashboard pages (SSE streams on /events) open on the measured daemon, to measure what the dashboard costs (compare with 0)', '0')
     .option('--json', 'print JSON instead of tables')
     .action(async (opts: BenchOptions) => {
       const parts = new Set((opts.only ?? 'frontend,resampler').split(','));
@@ -131,7 +133,7 @@ export function registerBench(program: Command): void {
         }
       }
       if (parts.has('pipeline')) {
-        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set });
+        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set, dashboardClients: Number(opts.dashboardClients ?? 0) });
         result.pipeline = r;
         if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
       }

@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 import { UNCERTAIN, type PipelineResult } from '../runtime/pipeline/types.ts';
 import { toEmotionEvent, toEmotionState } from '../runtime/publish/from-pipeline.ts';
-import { IDLE, type EmotionEvent } from '../runtime/publish/payloads.ts';
+import { IDLE, type EmotionEvent, type EmotionState } from '../runtime/publish/payloads.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
 import { chooseLocalBroker, type probeMqttBroker } from '../runtime/publish/local-broker.ts';
 import { EventIdSource } from '../runtime/publish/event-id.ts';
@@ -44,6 +44,7 @@ import { VERSION } from '../core/version.ts';
 import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
 import { startHttpServer, type HttpEndpoint } from './http.ts';
 import { ListeningSwitch, type ListeningState } from './listening.ts';
+import { createDashboard, type Dashboard } from './dashboard/index.ts';
 import type { Logger } from './logger.ts';
 import { formatEventLine } from './text-output.ts';
 import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
@@ -77,6 +78,8 @@ export interface DaemonContext {
 export type DaemonEvents = {
   /** every result, with the event it became, just before it is queued for MQTT (benchmarks time the publish from here) */
   result: [PipelineResult, EmotionEvent];
+  /** every new emotion state, as it is published (the dashboard listens) */
+  state: [EmotionState];
   /** a file or stdin source ran out: the daemon has nothing more to do */
   end: [];
   /** a failure the daemon cannot retry (a file source broke) */
@@ -111,6 +114,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private idleTimer: NodeJS.Timeout | null = null;
   private idle = false;
   private http: HttpEndpoint | null = null;
+  private dashboard: Dashboard | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
   private readyTimer: NodeJS.Timeout | null = null;
   private ready = false;
@@ -184,14 +188,26 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : 16000));
 
     if (c.http.port !== 0) {
-      this.http = await startHttpServer(c.http, { health: () => this.health(), metricsText: () => this.metricsText(), listening, remoteListeningControl: c.privacy.remoteListeningControl });
+      if (c.dashboard.enabled) this.dashboard = this.buildDashboard();
+      this.http = await startHttpServer(
+        c.http,
+        { health: () => this.health(), metricsText: () => this.metricsText(), listening, remoteListeningControl: c.privacy.remoteListeningControl, ...(this.dashboard ? { authorized: this.dashboard.authorized } : {}) },
+        this.dashboard?.handle,
+      );
       log.info({ url: this.http.url }, `health and metrics on ${this.http.url}/healthz and ${this.http.url}/metrics`);
+      if (this.dashboard) log.info({ url: `${this.http.url}/` }, `live dashboard on ${this.http.url}/`);
     }
     if (c.embeddedBroker.enabled) {
-      const { host, port } = c.embeddedBroker;
-      const choice = await chooseLocalBroker({ host, port, start: this.ctx.startBroker ?? startEmbeddedBroker, probe: this.ctx.probeBroker, log });
+      const { host, port, wsPort } = c.embeddedBroker;
+      const start = this.ctx.startBroker ?? startEmbeddedBroker;
+      const choice = await chooseLocalBroker({ host, port, start: (o) => start({ ...o, ...(wsPort !== 0 ? { wsPort } : {}) }), probe: this.ctx.probeBroker, log });
       this.broker = choice.embedded;
       this.localUrl = choice.url;
+      const ws = choice.embedded;
+      if (ws?.wsUrl) {
+        if (ws.wsPort !== wsPort) log.warn({ wanted: wsPort, port: ws.wsPort }, `port ${wsPort} is taken: MQTT over WebSockets listens on ${ws.wsUrl} instead`);
+        else log.info({ url: ws.wsUrl }, `MQTT over WebSockets on ${ws.wsUrl} (browsers, Node-RED)`);
+      }
     }
 
     const labels = this.classifier.labels;
@@ -352,6 +368,21 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     );
   }
 
+  /** The dashboard's view of this daemon (src/daemon/dashboard/), served beside /healthz. */
+  private buildDashboard(): Dashboard {
+    const c = this.config;
+    return createDashboard(
+      {
+        snapshot: () => this.snapshot(),
+        labels: () => this.classifier?.labels ?? [],
+        brokerWsUrl: () => this.broker?.wsUrl ?? null,
+        onEvent: (l) => this.on('result', (_r, e) => l(e)),
+        onState: (l) => this.on('state', l),
+      },
+      { host: c.http.host, token: c.dashboard.token, idleAfterSec: c.dashboard.idleAfterSec, deviceId: c.mqtt.deviceId, version: this.version, log: this.log.child({ stage: 'dashboard' }), now: this.now },
+    );
+  }
+
   /** OFF: the microphone is closed (a supervised device) or its chunks dropped (file, stdin), open speech discarded, the state idle. ON: capture again. */
   private async applyListening(st: ListeningState): Promise<void> {
     if (this.stopping) return;
@@ -392,8 +423,14 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     this.idle = true;
     this.pipeline?.resetSmoothing();
     const model = this.classifier?.meta.name ?? this.config.model;
-    this.publisher.publishEmotion({ label: IDLE, confidence: 0, probabilities: {}, arousal: 0, valence: 0, timestamp: new Date().toISOString(), model });
+    this.publishState({ label: IDLE, confidence: 0, probabilities: {}, arousal: 0, valence: 0, timestamp: new Date().toISOString(), model });
     this.log.info({ why }, `emotion is now ${IDLE}: ${why}`);
+  }
+
+  /** The retained `emotion` and the daemon's `state` event (the dashboard listens). */
+  private publishState(emotion: EmotionState): void {
+    this.publisher?.publishEmotion(emotion);
+    this.emit('state', emotion);
   }
 
   private wire(pipeline: EmotionPipeline, publisher: MqttPublisher): void {
@@ -420,7 +457,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       const state = r.label === UNCERTAIN || !this.listeningSwitch?.isOn ? null : pipeline.currentState();
       if (state) {
         this.idle = false;
-        publisher.publishEmotion(toEmotionState(state));
+        this.publishState(toEmotionState(state));
         this.armIdle();
       }
       if (c.stdout) out.write(this.ctx.stdoutFormat === 'text' ? formatEventLine(event) : `${JSON.stringify(event)}\n`);
@@ -532,6 +569,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     }
     if (this.pipeline?.baseline && this.unsavedSpeechSec > 0) await step('saving the speaker baseline', () => this.persistBaseline());
     if (this.broker) await step('closing the embedded broker', () => this.broker!.close());
+    if (this.dashboard) this.dashboard.close();
     if (this.http) await step('closing the HTTP server', () => this.http!.close());
     if (this.classifier) await step('closing the model', () => this.classifier!.close());
     const s = this.pipeline?.stats();

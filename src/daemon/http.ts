@@ -1,10 +1,12 @@
 /**
  * The daemon's HTTP face, on loopback by default: GET /healthz (200 or 503 with a JSON body that
- * says why) and GET /metrics (Prometheus text), and the listening switch: GET /listening and
+ * says why) and GET /metrics (Prometheus text), plus the routes handed in (the dashboard, which
+ * guards itself with a token off loopback), and the listening switch: GET /listening and
  * POST /listening (body `ON`/`OFF`, at most 64 bytes), accepted from loopback peers only unless
- * privacy.remoteListeningControl is set, even when the host is changed to a LAN address.
+ * privacy.remoteListeningControl is set (and then, with the dashboard on, its token rule
+ * applies too), even when the host is changed to a LAN address.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EarshotError } from '../core/errors.ts';
 import type { HealthVerdict } from './metrics.ts';
@@ -17,12 +19,14 @@ export interface Observable {
   listening?: ListeningSwitch;
   /** accept POST /listening from non-loopback peers */
   remoteListeningControl?: boolean;
+  /** a further access rule for that POST from other hosts (the dashboard's token) */
+  authorized?: (req: IncomingMessage) => boolean;
 }
 
 const isLoopback = (addr: string | undefined) => !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
 
 /** GET and POST /listening; true when it answered. */
-function serveListening(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, target: Observable): boolean {
+function serveListening(req: IncomingMessage, res: ServerResponse, target: Observable): boolean {
   const sw = target.listening;
   if (!sw) return false;
   const answer = (status: number) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify({ listening: sw.isOn ? 'ON' : 'OFF', ...sw.current })}\n`);
@@ -34,8 +38,8 @@ function serveListening(req: import('node:http').IncomingMessage, res: import('n
     res.writeHead(405, { allow: 'GET, HEAD, POST' }).end();
     return true;
   }
-  if (!target.remoteListeningControl && !isLoopback(req.socket.remoteAddress)) {
-    res.writeHead(403, { 'content-type': 'text/plain' }).end('POST /listening is accepted from this machine only (privacy.remoteListeningControl)\n');
+  if (!isLoopback(req.socket.remoteAddress) && !(target.remoteListeningControl && (target.authorized?.(req) ?? true))) {
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('POST /listening is accepted from this machine only, unless privacy.remoteListeningControl is set (and, with the dashboard on, its token is given)\n');
     return true;
   }
   let body = '';
@@ -62,7 +66,10 @@ export interface HttpEndpoint {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(opts: { host: string; port: number }, target: Observable): Promise<HttpEndpoint> {
+/** A further set of routes (the dashboard, ./dashboard/index.ts): true when it answered the request. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export async function startHttpServer(opts: { host: string; port: number }, target: Observable, routes?: RouteHandler): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/listening' && serveListening(req, res, target)) return;
@@ -71,6 +78,7 @@ export async function startHttpServer(opts: { host: string; port: number }, targ
       return;
     }
     try {
+      if (routes?.(req, res)) return;
       if (path === '/healthz') {
         const h = target.health();
         res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(h.body)}\n`);
