@@ -407,5 +407,11 @@ void pinned;
 
 /** `<base>/status` as the bare string it is on the wire (not JSON-quoted). */
 export const statusSchema = z.enum(['online', 'offline']);
+/** `<base>/listening` (retained) and the commands on `<base>/listening/set`. */
+export const listeningSchema = z.enum(['ON', 'OFF']);
+/** `<base>/notice` (retained): plain text for signage, at most privacy.notice's 2000 characters. */
+export const noticeSchema = z.string().max(2000);
+/** `<base>/fence` (not retained): the daemon's own marker, `<clientId> <connection> <startedAt>`; consumers ignore it. */
+export const fenceSchema = z.string().min(1);
 const pinnedStatus: Same<z.infer<typeof statusSchema>, Status> = true;
 void pinnedStatus;
