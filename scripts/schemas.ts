@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, statusSchema } from '../src/runtime/publish/payloads.ts';
+import { emotionEventSchema, emotionStateSchema, fenceSchema, haDiscoveryConfigSchema, instanceInfoSchema, listeningSchema, metricsSchema, noticeSchema, statusSchema } from '../src/runtime/publish/payloads.ts';
 import { ROOT } from '../src/core/paths.ts';
 
 export const SCHEMAS_DIR = join(ROOT, 'schemas');
@@ -22,7 +22,11 @@ export const PAYLOADS = [
   { file: 'emotion-event.schema.json', topic: '<base>/events', schema: emotionEventSchema, title: 'earshot emotion event', description: 'Not retained, QoS 1, at least once and in order (dedupe by id): one event per classified utterance or window. label is `uncertain` below the daemon\'s pipeline.uncertainBelow.' },
   { file: 'metrics.schema.json', topic: '<base>/metrics', schema: metricsSchema, title: 'earshot metrics', description: 'Not retained, QoS 0, every metrics.intervalSec: health of the daemon.' },
   { file: 'status.schema.json', topic: '<base>/status', schema: statusSchema, title: 'earshot status', description: 'Retained, QoS 1: the bare string online or offline (NOT JSON-quoted on the wire; validate the payload text as a string). offline is also the last will.' },
-  { file: 'ha-discovery-config.schema.json', topic: 'homeassistant/sensor/<deviceId>_emotion/config, homeassistant/sensor/<deviceId>_emotion_confidence/config', schema: haDiscoveryConfigSchema, title: 'earshot Home Assistant discovery config', description: 'Retained: Home Assistant MQTT discovery (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery), republished when Home Assistant announces online.' },
+  { file: 'instance.schema.json', topic: '<base>/instance', schema: instanceInfoSchema, title: 'earshot instance', description: 'Retained, QoS 1: which installation runs this device id (installation id, client id, host, version, start time). A starting daemon refuses a device id another installation is online under.' },
+  { file: 'listening.schema.json', topic: '<base>/listening', schema: listeningSchema, title: 'earshot listening', description: 'Retained, QoS 1: the bare string ON or OFF (NOT JSON-quoted on the wire): whether the daemon processes audio. Commands: non-retained ON/OFF on <base>/listening/set.' },
+  { file: 'notice.schema.json', topic: '<base>/notice', schema: noticeSchema, title: 'earshot notice', description: 'Retained, QoS 1: plain text (NOT JSON) for signage, from privacy.notice; empty clears it.' },
+  { file: 'fence.schema.json', topic: '<base>/fence', schema: fenceSchema, title: 'earshot fence', description: 'Not retained: plain text the daemon publishes to itself after subscribing, to know its retained topics have arrived. Consumers ignore it.' },
+  { file: 'ha-discovery-config.schema.json', topic: 'homeassistant/<component>/earshot_<deviceId>/<entity>/config', schema: haDiscoveryConfigSchema, title: 'earshot Home Assistant discovery config', description: 'Retained: Home Assistant MQTT discovery (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery) of a sensor, the event entity or the listening switch, republished when Home Assistant announces online; an empty retained config removes an entity the model no longer has.' },
 ] as const;
 
 /** Every schema document as the text committed under schemas/. */

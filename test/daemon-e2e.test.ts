@@ -152,8 +152,8 @@ test('events, state, metrics and discovery arrive with the documented schema; /h
   assert.is(state.model, 'tiny-lstm');
   const metrics = metricsSchema.parse(JSON.parse(sub.on(`${base}/metrics`).at(-1)!.payload));
   assert.ok(metrics.realTimeFactor > 0 && metrics.realTimeFactor < 0.5, `real-time factor ${metrics.realTimeFactor}`);
-  const discovery = sub.messages.filter((m) => m.topic.startsWith('homeassistant/sensor/e2e1_'));
-  assert.is(discovery.length, 2);
+  const discovery = sub.messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.includes('/earshot_e2e1/'));
+  assert.is(discovery.length, 4 + 4 + 8, 'emotion, confidence, event, switch, 4 diagnostics, 8 per-label sensors');
   for (const d of discovery) assert.is(haDiscoveryConfigSchema.parse(JSON.parse(d.payload)).availability_topic, `${base}/status`);
 
   const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);

@@ -16,7 +16,7 @@ import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/ru
 import { parsePublisherConfig, type PublisherConfigInput } from '../src/runtime/publish/config.ts';
 import { startEmbeddedBroker } from '../src/runtime/publish/embedded-broker.ts';
 import { EventIdSource } from '../src/runtime/publish/event-id.ts';
-import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
+import { emotionEventSchema, emotionStateSchema, haEventConfigSchema, haSensorConfigSchema, haSwitchConfigSchema, instanceInfoSchema, metricsSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
 
 // Everything a test starts is registered here and torn down after it, pass or fail, so a failed
 // assertion cannot leave a broker or client keeping the process alive.
@@ -100,7 +100,7 @@ function firstArrivals(messages: Received[]): { ids: string[]; duplicates: numbe
 test('the @example payloads documented in payloads.ts satisfy their schemas', () => {
   const text = readFileSync(new URL('../src/runtime/publish/payloads.ts', import.meta.url), 'utf8');
   const examples = [...text.matchAll(/@example\n((?: \*  ?[^@\n/].*\n)+)/g)].map((m) => JSON.parse(m[1].replace(/^ \* ?/gm, '').replace(/\n/g, '')));
-  const schemas = [emotionStateSchema, emotionEventSchema, metricsSchema, haDiscoveryConfigSchema];
+  const schemas = [emotionStateSchema, emotionEventSchema, metricsSchema, haSensorConfigSchema, haEventConfigSchema, haSwitchConfigSchema, instanceInfoSchema];
   assert.is(examples.length, schemas.length);
   examples.forEach((e, i) => schemas[i].parse(e));
 });
@@ -194,28 +194,60 @@ test('Home Assistant discovery is retained and republished when HA announces onl
   const broker = await mosquitto();
   const pub = newPublisher({ config: config(broker.url, { deviceName: 'Kitchen' }), version: '1.2.3', deviceModel: 'ser-test' });
   await pub.start();
-  const ha = await subscribe(broker.url, ['homeassistant/sensor/+/config']);
-  await waitUntil('two retained configs', () => ha.messages.length >= 2);
-  const emotionCfg = ha.on('homeassistant/sensor/testdev_emotion/config');
+  const ha = await subscribe(broker.url, ['homeassistant/+/earshot_testdev/+/config']);
+  // emotion, confidence, utterance (event), listening (switch) and 4 diagnostic sensors; no labels given
+  await waitUntil('eight retained configs', () => ha.messages.length >= 8);
+  const emotionCfg = ha.on('homeassistant/sensor/earshot_testdev/emotion/config');
   assert.is(emotionCfg.length, 1);
   assert.ok(emotionCfg[0].retain);
-  const cfg = haDiscoveryConfigSchema.parse(JSON.parse(emotionCfg[0].payload));
+  const cfg = haSensorConfigSchema.parse(JSON.parse(emotionCfg[0].payload));
   assert.is(cfg.state_topic, 'earshot/testdev/emotion');
   assert.is(cfg.json_attributes_topic, 'earshot/testdev/emotion');
   assert.is(cfg.availability_topic, 'earshot/testdev/status');
   assert.is(cfg.value_template, '{{ value_json.label }}');
   assert.equal(cfg.device, { identifiers: ['earshot_testdev'], name: 'Kitchen', model: 'ser-test', manufacturer: 'earshot', sw_version: '1.2.3' });
-  const conf = haDiscoveryConfigSchema.parse(JSON.parse(ha.on('homeassistant/sensor/testdev_emotion_confidence/config')[0].payload));
+  assert.equal(cfg.origin.sw_version, '1.2.3');
+  const conf = haSensorConfigSchema.parse(JSON.parse(ha.on('homeassistant/sensor/earshot_testdev/confidence/config')[0].payload));
   assert.is(conf.unit_of_measurement, '%');
   assert.is.not(conf.unique_id, cfg.unique_id);
 
   const homeAssistant = await connectClient(broker.url);
   await homeAssistant.publishAsync('homeassistant/status', 'offline');
   await sleep(100);
-  assert.is(ha.messages.length, 2, 'offline from HA triggers nothing');
+  assert.is(ha.messages.length, 8, 'offline from HA triggers nothing');
   await homeAssistant.publishAsync('homeassistant/status', 'online');
-  await waitUntil('republished configs', () => ha.messages.length >= 4);
-  assert.equal(ha.messages.slice(2).map((m) => m.topic).sort(), ha.messages.slice(0, 2).map((m) => m.topic).sort());
+  await waitUntil('republished configs', () => ha.messages.length >= 16);
+  assert.equal(ha.messages.slice(8).map((m) => m.topic).sort(), ha.messages.slice(0, 8).map((m) => m.topic).sort());
+  await pub.stop();
+});
+
+test('discovery left by an older earshot or a model with other labels is removed; the listening command reaches its handler', async () => {
+  const broker = await mosquitto();
+  const old = await connectClient(broker.url);
+  const legacy = 'homeassistant/sensor/testdev_emotion/config';
+  const stale = 'homeassistant/sensor/earshot_testdev/probability_calm/config';
+  const foreign = 'homeassistant/sensor/earshot_otherdev/emotion/config';
+  for (const t of [legacy, stale, foreign]) await old.publishAsync(t, '{"name":"x"}', { qos: 1, retain: true });
+  // a stale retained command waits on the broker: a (re)started daemon must not obey it
+  await old.publishAsync('earshot/testdev/listening/set', 'ON', { qos: 1, retain: true });
+  const commands: boolean[] = [];
+  const log = memoryLog();
+  const pub = newPublisher({ config: config(broker.url), labels: ['happy', 'sad'], onListeningCommand: (on) => commands.push(on), log });
+  const watch = await subscribe(broker.url, [legacy, stale, foreign]);
+  await pub.start();
+  await waitUntil('two configs cleared', () => watch.messages.filter((m) => m.payload === '').length >= 2);
+  assert.equal(watch.messages.filter((m) => m.payload === '').map((m) => m.topic).sort(), [stale, legacy].sort(), 'only this device\'s stale configs');
+  assert.ok(log.lines.some((l) => /removing 2 Home Assistant entities/.test(l.msg)));
+  pub.publishListening(false);
+  assert.ok(log.lines.some((l) => /ignoring a retained listening command/.test(l.msg)));
+  await old.publishAsync('earshot/testdev/listening/set', 'OFF', { qos: 1 });
+  await old.publishAsync('earshot/testdev/listening/set', 'bogus', { qos: 1 });
+  await old.publishAsync('earshot/testdev/listening/set', 'on', { qos: 1 });
+  await waitUntil('two commands', () => commands.length >= 2);
+  assert.equal(commands, [false, true], 'the live ones, in order; neither the stale retained one nor a bogus one');
+  const state = await subscribe(broker.url, ['earshot/testdev/listening']);
+  await waitUntil('retained listening state', () => state.messages.length > 0);
+  assert.is(state.messages[0].payload, 'OFF');
   await pub.stop();
 });
 

@@ -7,10 +7,13 @@
 import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
-import { environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
+import { DEMO_SOURCE, environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
 import { configTemplate } from '../daemon/config-template.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
+import { demoHeader, demoSummary, resolveFormat } from '../daemon/text-output.ts';
+import type { EmotionEvent } from '../runtime/publish/payloads.ts';
+import { baseTopicOf } from '../runtime/publish/config.ts';
 import { EXIT, exitStatusOf, isEarshotError } from '../core/errors.ts';
 
 interface RunFlags extends FlagValues {
@@ -40,6 +43,7 @@ export function registerRun(program: Command): void {
     .option('--state-dir <dir>', 'directory of the on-disk event queue (default: $STATE_DIRECTORY, /var/lib/earshot as root, else ~/.local/state/earshot)')
     .option('--http-port <port>', '/healthz and /metrics port on 127.0.0.1; 0 = off (default 9464)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--log-format <format>', 'text (one readable line each), json, or auto: text on a terminal, JSON when piped (default auto)')
     .option('--demo', 'replay the bundled clip once through the whole pipeline, print the events, exit')
     .option('--set <path=value>', 'set any config field, e.g. --set pipeline.mode=window (repeatable)', collect)
     .option('--print-config', 'print the resolved configuration as JSON and exit')
@@ -60,13 +64,22 @@ export function registerRun(program: Command): void {
         process.stdout.write(`${JSON.stringify(redacted(config), null, 2)}\n`);
         return;
       }
-      await runDaemon(config, createLogger({ level: config.log.level }));
+      const format = resolveFormat(config.log.format, process.stderr.isTTY);
+      // a demo at a terminal shows its header, the events and a summary; routine logs only when asked for
+      const quiet = flags.demo && format === 'text' && flags.logLevel === undefined && process.env.EARSHOT_LOG_LEVEL === undefined;
+      await runDaemon(config, createLogger({ level: quiet ? 'warn' : config.log.level, format }));
     });
 }
 
 /** Starts the daemon and keeps the process until a signal or the end of input; exits the process. */
 export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void> {
-  const daemon = new EarshotDaemon({ config, log, env: process.env });
+  const text = resolveFormat(config.log.format, process.stderr.isTTY) === 'text';
+  const daemon = new EarshotDaemon({ config, log, env: process.env, stdoutFormat: resolveFormat(config.log.format, process.stdout.isTTY) });
+  // a demo at a terminal: a short header before, a summary after (instead of the config line)
+  const demo = config.capture.source === DEMO_SOURCE && text;
+  const seen: EmotionEvent[] = [];
+  const t0 = Date.now();
+  if (demo) daemon.on('result', (_r, e) => seen.push(e));
   let exiting = false;
   const shutdown = async (reason: string, code: number) => {
     if (exiting) {
@@ -80,6 +93,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void
       process.exit(code);
     }, config.shutdownTimeoutMs).unref();
     await daemon.stop(reason);
+    if (demo) process.stderr.write(demoSummary(seen, (Date.now() - t0) / 1000));
     process.exit(code);
   };
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(sig, 0));
@@ -93,6 +107,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void
   log.info({ config: redacted(config) }, `earshot ${daemon.version} starting`);
   try {
     await daemon.start();
+    if (demo) process.stderr.write(demoHeader({ model: config.model, broker: daemon.brokerUrl, embedded: daemon.snapshot().mqtt.embedded, base: baseTopicOf(config.mqtt), source: 'the bundled clip, replayed at real time' }));
   } catch (e) {
     if (!isEarshotError(e)) log.error({ err: e }, 'startup failed');
     else log.error({ code: e.code }, e.message);

@@ -8,10 +8,16 @@ import { CONFIG_LEAVES, daemonConfigSchema } from './config.ts';
 
 /** Keys whose value is decided on the device, or that have none by default: an example and a note. */
 const NO_STATIC_DEFAULT: Record<string, string> = {
-  'mqtt.url': 'mqtt://broker.local:1883   # unset: an embedded broker on embeddedBroker.host:port',
-  'mqtt.deviceId': "kitchen   # unset: this machine's host name",
+  'mqtt.url': 'mqtt://broker.local:1883   # unset: the broker answering on embeddedBroker.host:port, else an embedded one there',
+  'mqtt.deviceId': "kitchen   # unset: this machine's host name and 6 hex digits derived from /etc/machine-id",
   'mqtt.stateDir': '/var/lib/earshot   # unset: $STATE_DIRECTORY (systemd StateDirectory=), /var/lib/earshot as root, else ~/.local/state/earshot',
   'embeddedBroker.enabled': 'true   # unset: on exactly when mqtt.url is not set',
+};
+
+/** YAML for a scalar on one line (a long string would be folded over several; JSON is YAML too). */
+const oneLine = (v: unknown) => {
+  const y = stringify(v).trim();
+  return y.includes('\n') ? JSON.stringify(v) : y;
 };
 
 function valueAt(obj: unknown, path: string[]): unknown {
@@ -41,7 +47,7 @@ export function configTemplate(): string {
     const value = valueAt(defaults, path);
     if (dotted in NO_STATIC_DEFAULT) out.push(`# ${indent}${key}: ${NO_STATIC_DEFAULT[dotted]}`);
     else if (value === undefined) out.push(`# ${indent}${key}:   # unset: no default (see README.md / systemd/README.md)`);
-    else out.push(`# ${indent}${key}: ${typeof value === 'object' && value !== null ? JSON.stringify(value) : stringify(value).trim()}`);
+    else out.push(`# ${indent}${key}: ${typeof value === 'object' && value !== null ? JSON.stringify(value) : oneLine(value)}`);
   }
   return `${out.join('\n')}\n`;
 }

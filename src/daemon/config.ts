@@ -20,10 +20,15 @@ import { EarshotError } from '../core/errors.ts';
 import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
 import { pipelineConfigSchema } from '../runtime/pipeline/config.ts';
 import { publisherConfigSchema } from '../runtime/publish/config.ts';
+import { LISTENING_AT_START } from './listening.ts';
 
 /** `--source demo`: the bundled clip, replayed once at real time (see daemon.ts). */
 export const DEMO_SOURCE = 'demo';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['auto', 'text', 'json'] as const;
+/** The default of privacy.notice: what the retained `<base>/notice` says, for signage. */
+export const DEFAULT_NOTICE =
+  'Emotion recognition in use: this device estimates emotions from the tone of voice (not the words). Audio is processed on the device and never stored or sent; only labels and scores leave it. It can be switched off.';
 
 const sourceSpec = z.string().superRefine((spec, ctx) => {
   if (spec === DEMO_SOURCE) return;
@@ -109,12 +114,24 @@ export const daemonConfigSchema = z.strictObject({
     .strictObject({
       /** pino level of the JSON logs on stderr. Default `info`. */
       level: z.enum(LOG_LEVELS).default('info'),
+      /** `text`: one readable line per log and --stdout event; `json`: one JSON object per line; `auto` (default): text on a terminal, JSON when piped. */
+      format: z.enum(LOG_FORMATS).default('auto'),
     })
     .prefault({}),
   metrics: z
     .strictObject({
       /** Seconds between MQTT `metrics` publishes; 0 turns them off. Default 60. */
       intervalSec: z.number().min(0).default(60),
+    })
+    .prefault({}),
+  privacy: z
+    .strictObject({
+      /** Listening at start: `last` (default: as it was when the daemon stopped, on the first time), `on` or `off`. */
+      listeningAtStart: z.enum(LISTENING_AT_START).default('last'),
+      /** Retained text on `<base>/notice` for signage (EU AI Act Art. 50(3) asks to inform people); '' clears it. Default: a short plain notice. */
+      notice: z.string().max(2000).default(DEFAULT_NOTICE),
+      /** Accept `POST /listening` from other hosts when http.host is not loopback. Default false (loopback peers only). */
+      remoteListeningControl: z.boolean().default(false),
     })
     .prefault({}),
   /** Also print every event as one JSON line on stdout (logs stay on stderr). Default false. */
@@ -297,6 +314,7 @@ export const FLAG_PATHS = {
   stateDir: { flag: '--state-dir', path: 'mqtt.stateDir' },
   httpPort: { flag: '--http-port', path: 'http.port' },
   logLevel: { flag: '--log-level', path: 'log.level' },
+  logFormat: { flag: '--log-format', path: 'log.format' },
 } as const;
 
 export type FlagValues = Partial<Record<keyof typeof FLAG_PATHS, string | boolean>> & {

@@ -4,12 +4,16 @@
  *   capture (SupervisedSource | file | stdin) --chunk--> EmotionPipeline --result/state--> MqttPublisher
  *                                                                         \--> stdout (JSON lines)
  *
- * plus the embedded broker, the HTTP endpoints, periodic MQTT metrics and sd_notify. Each stage
+ * plus the broker choice (local-broker.ts), the listening switch (listening.ts), the idle timer of
+ * the emotion state, the HTTP endpoints, periodic MQTT metrics and sd_notify. Each stage
  * keeps its own start()/stop(); this class only decides the order:
  *
  *   start: model (E_MODEL) -> speaker baseline restored from the state directory (models with
- *          normalisation "speaker" or "prosody") -> source (a file is decoded here: E_AUDIO_FORMAT) -> HTTP -> broker ->
- *          publisher -> capture; READY=1 on the first audio.
+ *          normalisation "speaker" or "prosody") -> listening state (listening.ts) -> source (a file is
+ *          decoded here: E_AUDIO_FORMAT) -> HTTP -> broker (mqtt.url, else the one answering on
+ *          embeddedBroker.host:port, else the embedded one) -> publisher (refuses a device id another
+ *          installation is online under: E_CONFIG) -> capture (a device is not opened while
+ *          listening is OFF); READY=1 on the first audio.
  *   stop:  STOPPING=1 -> capture -> pipeline.end() (open speech is classified and published) ->
  *          publisher.stop() (queued events delivered within mqtt.stopTimeoutMs, retained offline,
  *          the rest stays on disk) -> speaker baseline saved -> broker -> HTTP -> model.
@@ -28,18 +32,21 @@ import { EmotionClassifier } from '../runtime/model/session.ts';
 import { loadBaseline, removeBaseline, saveBaseline } from '../runtime/model/baseline.ts';
 import { join } from 'node:path';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
-import type { PipelineResult } from '../runtime/pipeline/types.ts';
+import { UNCERTAIN, type PipelineResult } from '../runtime/pipeline/types.ts';
 import { toEmotionEvent, toEmotionState } from '../runtime/publish/from-pipeline.ts';
-import type { EmotionEvent, EmotionState } from '../runtime/publish/payloads.ts';
+import { IDLE, type EmotionEvent, type EmotionState } from '../runtime/publish/payloads.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
+import { chooseLocalBroker, type probeMqttBroker } from '../runtime/publish/local-broker.ts';
 import { EventIdSource } from '../runtime/publish/event-id.ts';
 import { MqttPublisher, type MqttClientFactory } from '../runtime/publish/publisher.ts';
 import { DEMO_CLIP } from '../core/paths.ts';
 import { VERSION } from '../core/version.ts';
 import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
 import { startHttpServer, type HttpEndpoint } from './http.ts';
+import { ListeningSwitch, type ListeningState } from './listening.ts';
 import { createDashboard, type Dashboard } from './dashboard/index.ts';
 import type { Logger } from './logger.ts';
+import { formatEventLine } from './text-output.ts';
 import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
 import { SdNotifier } from './sd-notify.ts';
 
@@ -58,6 +65,10 @@ export interface DaemonContext {
   createSource?: (d: SourceDescriptor, ctx: CaptureContext, timing: CaptureTiming) => Promise<CaptureSource>;
   createClient?: MqttClientFactory;
   startBroker?: typeof startEmbeddedBroker;
+  /** asks whether an MQTT broker answers on the local port (local-broker.ts) */
+  probeBroker?: typeof probeMqttBroker;
+  /** `text`: --stdout events as readable lines; default `json` */
+  stdoutFormat?: 'text' | 'json';
   notifier?: SdNotifier;
   runCommand?: RunCommand;
   /** monotonic ms */
@@ -94,6 +105,14 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private sourceName = '';
   private publisher: MqttPublisher | null = null;
   private broker: EmbeddedBroker | null = null;
+  /** the local broker chosen when mqtt.url is not configured (embedded or one that answered) */
+  private localUrl: string | null = null;
+  private listeningSwitch: ListeningSwitch | null = null;
+  /** listening changes run one after another */
+  private listeningOp: Promise<void> = Promise.resolve();
+  private descriptor: SourceDescriptor | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idle = false;
   private http: HttpEndpoint | null = null;
   private dashboard: Dashboard | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
@@ -129,7 +148,12 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
 
   /** The broker the publisher talks to (the embedded one's URL when it runs). */
   get brokerUrl(): string {
-    return this.broker?.url ?? this.config.mqtt.url;
+    return this.localUrl ?? this.config.mqtt.url;
+  }
+
+  /** The privacy switch (null before start): `isOn`, `current`, `set(on, by)`, `change` events. */
+  get listening(): ListeningSwitch | null {
+    return this.listeningSwitch;
   }
 
   /** When the first audio arrived (the `now` clock, performance.now() by default); null before. */
@@ -145,6 +169,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     const c = this.config;
     const log = this.log;
     const descriptor = describeSource(c);
+    this.descriptor = descriptor;
     this.sourceName = c.capture.source === DEMO_SOURCE ? `demo (${formatSource(descriptor)})` : formatSource(descriptor);
 
     this.classifier = await (this.ctx.loadClassifier ?? ((m, threads, tta) => EmotionClassifier.load(m, { threads, tta })))(c.model, c.modelThreads, c.modelTta);
@@ -157,26 +182,57 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       log.info({ path: this.baselinePath, speechSec: +pipeline.baseline.speechSeconds.toFixed(1), warm: pipeline.baseline.warm }, 'speaker baseline restored');
     }
 
+    const listening = new ListeningSwitch(c.mqtt.stateDir, c.privacy.listeningAtStart, log);
+    this.listeningSwitch = listening;
     this.source = await this.buildSource(descriptor);
     pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : 16000));
 
     if (c.http.port !== 0) {
       if (c.dashboard.enabled) this.dashboard = this.buildDashboard();
-      this.http = await startHttpServer(c.http, { health: () => this.health(), metricsText: () => this.metricsText() }, this.dashboard?.handle);
+      this.http = await startHttpServer(
+        c.http,
+        { health: () => this.health(), metricsText: () => this.metricsText(), listening, remoteListeningControl: c.privacy.remoteListeningControl, ...(this.dashboard ? { authorized: this.dashboard.authorized } : {}) },
+        this.dashboard?.handle,
+      );
       log.info({ url: this.http.url }, `health and metrics on ${this.http.url}/healthz and ${this.http.url}/metrics`);
       if (this.dashboard) log.info({ url: `${this.http.url}/` }, `live dashboard on ${this.http.url}/`);
     }
-    if (c.embeddedBroker.enabled) this.broker = await this.startBroker();
+    if (c.embeddedBroker.enabled) {
+      const { host, port, wsPort } = c.embeddedBroker;
+      const start = this.ctx.startBroker ?? startEmbeddedBroker;
+      const choice = await chooseLocalBroker({ host, port, start: (o) => start({ ...o, ...(wsPort !== 0 ? { wsPort } : {}) }), probe: this.ctx.probeBroker, log });
+      this.broker = choice.embedded;
+      this.localUrl = choice.url;
+      const ws = choice.embedded;
+      if (ws?.wsUrl) {
+        if (ws.wsPort !== wsPort) log.warn({ wanted: wsPort, port: ws.wsPort }, `port ${wsPort} is taken: MQTT over WebSockets listens on ${ws.wsUrl} instead`);
+        else log.info({ url: ws.wsUrl }, `MQTT over WebSockets on ${ws.wsUrl} (browsers, Node-RED)`);
+      }
+    }
 
+    const labels = this.classifier.labels;
     this.publisher = new MqttPublisher({
       config: { ...c.mqtt, url: this.brokerUrl },
       log: log.child({ stage: 'mqtt' }),
       version: this.version,
+      labels,
+      eventTypes: c.pipeline.uncertainBelow > 0 ? [...labels, UNCERTAIN] : labels,
+      notice: c.privacy.notice,
+      onListeningCommand: (on) => listening.set(on, 'MQTT'),
+      onFatal: (e) => this.emit('fatal', e),
       ...(pipeline.baseline ? { onResetBaseline: () => this.resetBaseline('MQTT') } : {}),
     });
+    this.publisher.publishListening(listening.isOn);
     await this.publisher.start();
 
-    this.wire(pipeline, this.publisher, this.source);
+    this.wire(pipeline, this.publisher);
+    this.wireSource(this.source);
+    listening.on('change', (st) => {
+      this.listeningOp = this.listeningOp.then(() => this.applyListening(st)).catch((e) => log.warn({ err: e }, 'switching listening failed'));
+    });
+    // a state retained from a previous run is stale from the start; with listening off, say idle at once
+    if (listening.isOn) this.armIdle();
+    else this.goIdle('listening is off');
     if (c.metrics.intervalSec > 0) this.metricsTimer = setInterval(() => this.publishMetrics(), c.metrics.intervalSec * 1000).unref();
     this.notifier.startWatchdog(() => this.pipelineAlive());
 
@@ -185,7 +241,14 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     // so after the first-chunk timeout the daemon declares itself ready anyway (it is doing its
     // job: supervising) instead of letting systemd's start timeout kill and restart it.
     this.readyTimer = setTimeout(() => this.declareReady(`waiting for audio from ${this.sourceName}`), c.capture.firstChunkTimeoutMs).unref();
+    if (!listening.isOn) log.info({ by: listening.current.by, since: listening.current.since }, 'listening is OFF: no audio is processed until it is switched on (MQTT listening/set, POST /listening)');
     if (this.source instanceof SupervisedSource) {
+      if (!listening.isOn) {
+        // the device is not opened; switching on builds and starts a fresh source
+        this.source = null;
+        this.declareReady('listening is off');
+        return;
+      }
       void this.source.start().catch(() => undefined); // rejects only when stopped before any audio
     } else {
       // a file or stdin that delivers nothing is not coming back: fail start()
@@ -244,6 +307,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       stopping: this.stopping !== null,
       pipeline: { ...(s ?? empty), alive: this.pipelineAlive(), latencySumMs: this.latencySumMs, inferenceLatencySumMs: this.inferenceLatencySumMs },
       capture: {
+        listening: this.listeningSwitch?.isOn ?? true,
         delivering: sinceChunk !== null && sinceChunk < this.config.capture.stallTimeoutMs,
         lastChunkAgoMs: sinceChunk,
         chunks: this.chunks,
@@ -319,27 +383,57 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     );
   }
 
-  private async startBroker(): Promise<EmbeddedBroker> {
-    const { host, port, wsPort } = this.config.embeddedBroker;
-    const start = this.ctx.startBroker ?? startEmbeddedBroker;
-    let broker: EmbeddedBroker;
-    try {
-      broker = await start({ host, port, ...(wsPort !== 0 ? { wsPort } : {}) });
-    } catch (e) {
-      const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
-      if (port === 0 || cause?.code !== 'EADDRINUSE') throw e;
-      broker = await start({ host, port: 0, ...(wsPort !== 0 ? { wsPort } : {}) });
-      this.log.warn({ wanted: port, port: broker.port }, `port ${port} is taken (another MQTT broker?): the embedded broker listens on ${broker.url} instead`);
+  /** OFF: the microphone is closed (a supervised device) or its chunks dropped (file, stdin), open speech discarded, the state idle. ON: capture again. */
+  private async applyListening(st: ListeningState): Promise<void> {
+    if (this.stopping) return;
+    const log = this.log;
+    this.publisher?.publishListening(st.on);
+    log.info({ by: st.by }, st.on ? 'listening switched ON: processing audio again' : 'listening switched OFF: no audio is processed, the microphone is closed where the source allows');
+    if (!st.on) {
+      this.pipeline?.reset();
+      this.goIdle('listening is off');
+      if (this.source instanceof SupervisedSource) {
+        const s = this.source;
+        this.source = null;
+        await s.stop();
+      }
+      return;
     }
-    this.log.info({ url: broker.url }, `no mqtt.url configured: embedded MQTT broker (aedes) listening on ${broker.url}`);
-    if (broker.wsUrl) {
-      if (broker.wsPort !== wsPort) this.log.warn({ wanted: wsPort, port: broker.wsPort }, `port ${wsPort} is taken: MQTT over WebSockets listens on ${broker.wsUrl} instead`);
-      else this.log.info({ url: broker.wsUrl }, `MQTT over WebSockets on ${broker.wsUrl} (browsers, Node-RED)`);
+    this.armIdle();
+    if (this.source === null && this.descriptor) {
+      const source = await this.buildSource(this.descriptor);
+      this.source = source;
+      this.wireSource(source);
+      void (source as SupervisedSource).start().catch(() => undefined);
     }
-    return broker;
   }
 
-  private wire(pipeline: EmotionPipeline, publisher: MqttPublisher, source: CaptureSource): void {
+  /** (Re)starts the silence countdown after which `emotion` turns idle. */
+  private armIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const sec = this.config.mqtt.idleAfterSec;
+    if (sec > 0) this.idleTimer = setTimeout(() => this.goIdle(`no classified speech for ${sec} s`), sec * 1000).unref();
+  }
+
+  private goIdle(why: string): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    if (this.idle || !this.publisher) return;
+    this.idle = true;
+    this.pipeline?.resetSmoothing();
+    const model = this.classifier?.meta.name ?? this.config.model;
+    this.publishState({ label: IDLE, confidence: 0, probabilities: {}, arousal: 0, valence: 0, timestamp: new Date().toISOString(), model });
+    this.log.info({ why }, `emotion is now ${IDLE}: ${why}`);
+  }
+
+  /** The retained `emotion` and the daemon's `state` event (the dashboard listens). */
+  private publishState(emotion: EmotionState): void {
+    this.publisher?.publishEmotion(emotion);
+    this.emit('state', emotion);
+  }
+
+  private wire(pipeline: EmotionPipeline, publisher: MqttPublisher): void {
     const c = this.config;
     const out = this.ctx.stdout ?? process.stdout;
     const log = this.log;
@@ -358,18 +452,29 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
         this.unsavedSpeechSec += r.durationMs / 1000;
         if (this.unsavedSpeechSec >= pipeline.config.adaptation.saveEverySeconds) this.persistBaseline();
       }
-      if (c.stdout) out.write(`${JSON.stringify(event)}\n`);
+      // every classified utterance refreshes the retained state (an `uncertain` one leaves it alone)
+      // (nor one that finished after listening was switched off: the state stays idle)
+      const state = r.label === UNCERTAIN || !this.listeningSwitch?.isOn ? null : pipeline.currentState();
+      if (state) {
+        this.idle = false;
+        this.publishState(toEmotionState(state));
+        this.armIdle();
+      }
+      if (c.stdout) out.write(this.ctx.stdoutFormat === 'text' ? formatEventLine(event) : `${JSON.stringify(event)}\n`);
       log.debug({ id: event.id, label: event.label, confidence: +event.confidence.toFixed(3), latencyMs: +r.latencyMs.toFixed(1) }, 'event');
     });
     pipeline.on('state', (state) => {
-      const emotion = toEmotionState(state);
-      publisher.publishEmotion(emotion);
-      this.emit('state', emotion);
       log.info({ label: state.label, confidence: +state.confidence.toFixed(3) }, `emotion is now ${state.label}`);
     });
     pipeline.on('error', (e) => log.warn({ err: e }, 'pipeline stage failed on one segment; going on'));
+  }
 
+  private wireSource(source: CaptureSource): void {
+    const log = this.log;
+    const pipeline = this.pipeline!;
     source.on('chunk', (chunk) => {
+      // listening OFF: the audio goes no further than here and is counted nowhere
+      if (this.listeningSwitch && !this.listeningSwitch.isOn) return;
       this.lastChunkAt = this.now();
       this.firstChunk ??= this.lastChunkAt;
       this.chunks++;
@@ -444,6 +549,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     log.info({ reason }, 'shutting down');
     if (this.readyTimer) clearTimeout(this.readyTimer);
     if (this.metricsTimer) clearInterval(this.metricsTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    await this.listeningOp;
     // systemd-notify waits for the manager's acknowledgement; never let that eat the shutdown budget
     await Promise.race([this.notifier.stopping(`stopping: ${reason}`), new Promise((r) => setTimeout(r, 500).unref())]);
     const step = async (what: string, fn: () => Promise<unknown> | unknown) => {

@@ -1,17 +1,63 @@
 /**
  * The daemon's HTTP face, on loopback by default: GET /healthz (200 or 503 with a JSON body that
  * says why) and GET /metrics (Prometheus text), plus the routes handed in (the dashboard, which
- * guards itself with a token off loopback). No request bodies, so there is nothing to attack even
- * if the host is changed to a LAN address.
+ * guards itself with a token off loopback), and the listening switch: GET /listening and
+ * POST /listening (body `ON`/`OFF`, at most 64 bytes), accepted from loopback peers only unless
+ * privacy.remoteListeningControl is set (and then, with the dashboard on, its token rule
+ * applies too), even when the host is changed to a LAN address.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EarshotError } from '../core/errors.ts';
 import type { HealthVerdict } from './metrics.ts';
+import { parseListeningCommand, type ListeningSwitch } from './listening.ts';
 
 export interface Observable {
   health(): HealthVerdict;
   metricsText(): string;
+  /** the privacy switch, for GET/POST /listening */
+  listening?: ListeningSwitch;
+  /** accept POST /listening from non-loopback peers */
+  remoteListeningControl?: boolean;
+  /** a further access rule for that POST from other hosts (the dashboard's token) */
+  authorized?: (req: IncomingMessage) => boolean;
+}
+
+const isLoopback = (addr: string | undefined) => !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
+
+/** GET and POST /listening; true when it answered. */
+function serveListening(req: IncomingMessage, res: ServerResponse, target: Observable): boolean {
+  const sw = target.listening;
+  if (!sw) return false;
+  const answer = (status: number) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify({ listening: sw.isOn ? 'ON' : 'OFF', ...sw.current })}\n`);
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    answer(200);
+    return true;
+  }
+  if (req.method !== 'POST') {
+    res.writeHead(405, { allow: 'GET, HEAD, POST' }).end();
+    return true;
+  }
+  if (!isLoopback(req.socket.remoteAddress) && !(target.remoteListeningControl && (target.authorized?.(req) ?? true))) {
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('POST /listening is accepted from this machine only, unless privacy.remoteListeningControl is set (and, with the dashboard on, its token is given)\n');
+    return true;
+  }
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (d: string) => {
+    body += d;
+    if (body.length > 64) req.destroy();
+  });
+  req.on('end', () => {
+    const on = parseListeningCommand(body);
+    if (on === null) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('send ON or OFF\n');
+      return;
+    }
+    sw.set(on, 'HTTP');
+    answer(200);
+  });
+  return true;
 }
 
 export interface HttpEndpoint {
@@ -26,6 +72,7 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolea
 export async function startHttpServer(opts: { host: string; port: number }, target: Observable, routes?: RouteHandler): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/listening' && serveListening(req, res, target)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

@@ -24,6 +24,8 @@ export interface DaemonSnapshot {
     inferenceLatencySumMs: number;
   };
   capture: {
+    /** the privacy switch: false = audio is not processed (src/daemon/listening.ts); absent = on */
+    listening?: boolean;
     /** a chunk arrived within capture.stallTimeoutMs */
     delivering: boolean;
     /** ms since the last chunk; null before the first */
@@ -60,10 +62,11 @@ export interface HealthVerdict {
 export function healthOf(s: DaemonSnapshot): HealthVerdict {
   const problems: string[] = [];
   if (s.stopping) problems.push('shutting down');
-  if (!s.capture.delivering) {
+  // listening switched off is a choice, not a fault: no audio is expected
+  if (s.capture.listening !== false && !s.capture.delivering) {
     problems.push(s.capture.lastChunkAgoMs === null ? `no audio from ${s.source} yet` : `no audio from ${s.source} for ${Math.round(s.capture.lastChunkAgoMs)} ms`);
   }
-  if (s.capture.condition && s.capture.condition !== 'recovered') problems.push(`capture ${s.capture.condition}: ${s.capture.conditionDetail}`);
+  if (s.capture.listening !== false && s.capture.condition && s.capture.condition !== 'recovered') problems.push(`capture ${s.capture.condition}: ${s.capture.conditionDetail}`);
   if (!s.pipeline.alive) problems.push('an inference has been running for too long: the model looks stuck');
   return {
     healthy: problems.length === 0,
@@ -73,7 +76,7 @@ export function healthOf(s: DaemonSnapshot): HealthVerdict {
       uptimeSec: Math.round(s.uptimeSec),
       version: s.version,
       model: s.model,
-      capture: { source: s.source, delivering: s.capture.delivering, lastChunkAgoMs: s.capture.lastChunkAgoMs === null ? null : Math.round(s.capture.lastChunkAgoMs), condition: s.capture.condition, restarts: s.capture.restarts },
+      capture: { source: s.source, listening: s.capture.listening !== false, delivering: s.capture.delivering, lastChunkAgoMs: s.capture.lastChunkAgoMs === null ? null : Math.round(s.capture.lastChunkAgoMs), condition: s.capture.condition, restarts: s.capture.restarts },
       pipeline: { alive: s.pipeline.alive, realTimeFactor: s.pipeline.realTimeFactor, results: s.pipeline.results, inFlight: s.pipeline.inFlight },
       mqtt: { connected: s.mqtt.connected, url: s.mqtt.url, queueDepth: s.mqtt.queueDepth },
     },
@@ -135,6 +138,7 @@ export function prometheusText(s: DaemonSnapshot): string {
     .one('earshot_inference_in_flight', 'gauge', '1 while an inference runs.', p.inFlight ? 1 : 0)
     .one('earshot_inference_queue_depth', 'gauge', 'Segments waiting for the running inference.', p.queued)
     .one('earshot_pipeline_alive', 'gauge', '0 when an inference looks stuck.', p.alive ? 1 : 0)
+    .one('earshot_listening', 'gauge', '1 when listening is on (the privacy switch), 0 when audio is not processed.', c.listening !== false ? 1 : 0)
     .one('earshot_capture_delivering', 'gauge', '1 when audio arrived within capture.stallTimeoutMs.', c.delivering ? 1 : 0)
     .one('earshot_capture_chunks_total', 'counter', 'Audio chunks received from the capture source.', c.chunks)
     .one('earshot_capture_restarts_total', 'counter', 'Capture source restarts after a failure or condition.', c.restarts)

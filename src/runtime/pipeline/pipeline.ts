@@ -254,6 +254,19 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     this.baseline?.reset();
   }
 
+  /** Forgets the smoothed state only (after a long silence the next utterance decides afresh). */
+  resetSmoothing(): void {
+    this.smoother.reset();
+  }
+
+  /** The smoothed state now, stamped now (null before the first confident result): what a per-utterance state update publishes. */
+  currentState(): PipelineState | null {
+    const index = this.smoother.currentIndex;
+    if (index < 0) return null;
+    const smoothed = probabilityRecord(this.labels, this.smoother.probabilities);
+    return { label: this.labels[index], confidence: smoothed[this.labels[index]], probabilities: smoothed, ...affectOf(smoothed), timestamp: new Date(this.clock.epochMs()).toISOString(), model: this.modelName };
+  }
+
   /** Smoothed probabilities now, by label (all zero before the first result). */
   currentProbabilities(): Record<string, number> {
     return probabilityRecord(this.labels, this.smoother.probabilities);

@@ -2,18 +2,15 @@
  * The `mqtt` section of the daemon config: one zod schema gives the type, the defaults and the
  * validation (every error with its path). The daemon config embeds `publisherConfigSchema`.
  */
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
 import { formatIssues } from '../../core/schema.ts';
+import { defaultDeviceId } from './installation.ts';
 
 /** MQTT topic level safe characters; deviceId is used in topics and Home Assistant ids. */
 const topicSafeId = /^[A-Za-z0-9_-]+$/;
 
-/** The host name with every character MQTT/Home Assistant ids dislike replaced by `_`. */
-export function defaultDeviceId(): string {
-  return hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'earshot';
-}
+export { defaultDeviceId };
 
 /** The on-disk event queue's limits (src/runtime/publish/offline-queue.ts takes them parsed). */
 export const queueConfigSchema = z.strictObject({
@@ -30,8 +27,8 @@ export const publisherConfigSchema = z
   .strictObject({
     /** Broker URL, `mqtt://host:port` or `mqtts://host:port`. Default `mqtt://127.0.0.1:1883`. */
     url: z.string().regex(/^mqtts?:\/\/[^/\s]+/, 'must look like mqtt://host:1883 or mqtts://host:8883').default('mqtt://127.0.0.1:1883'),
-    /** This device's id in topics and Home Assistant (letters, digits, _ and -). Default: host name. */
-    deviceId: z.string().regex(topicSafeId, 'use only letters, digits, _ and -').default(defaultDeviceId),
+    /** This device's id in topics and Home Assistant (letters, digits, _ and -). Default: host name + 6 hex digits from /etc/machine-id (installation.ts). */
+    deviceId: z.string().regex(topicSafeId, 'use only letters, digits, _ and -').default(() => defaultDeviceId()),
     /** Topic prefix for status/emotion/events/metrics. Default `earshot/<deviceId>`. */
     baseTopic: z.string().min(1).refine((t) => !/[#+]/.test(t) && !t.endsWith('/'), 'no wildcards (#, +) and no trailing /').optional(),
     /** Home Assistant discovery prefix. Default `homeassistant`. */
@@ -40,7 +37,7 @@ export const publisherConfigSchema = z
     discovery: z.boolean().default(true),
     /** Name of the device in Home Assistant. Default `earshot <deviceId>`. */
     deviceName: z.string().min(1).optional(),
-    /** MQTT client id. Default `earshot-<deviceId>`. */
+    /** MQTT client id. Default `earshot-<deviceId>-<first 8 characters of the installation id>`: one per installation, so two boxes with one device id never take each other's session. */
     clientId: z.string().min(1).optional(),
     username: z.string().optional(),
     password: z.string().optional(),
@@ -74,6 +71,8 @@ export const publisherConfigSchema = z
     /** Directory of the on-disk event queue (the service's state directory). Default `/var/lib/earshot`. */
     stateDir: z.string().min(1).default('/var/lib/earshot'),
     queue: queueConfigSchema.prefault({}),
+    /** Seconds without a classified utterance after which `<base>/emotion` turns `idle`; 0 = never. Default 30. */
+    idleAfterSec: z.number().min(0).default(30),
   })
   .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, { path: ['reconnectMaxMs'], message: 'must be >= reconnectMinMs' });
 

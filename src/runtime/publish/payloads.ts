@@ -9,14 +9,20 @@ import { z } from 'zod';
 /** An emotion label as the model's metadata names it, e.g. `neutral`, `happy`, `sad`, `angry`. */
 export type EmotionLabel = string;
 
+/** The `label` of `<base>/emotion` after `mqtt.idleAfterSec` without a classified utterance (confidence 0, no probabilities). */
+export const IDLE = 'idle';
+
 /**
- * `<base>/emotion`, retained, QoS 1: the current (smoothed) emotion state.
+ * `<base>/emotion`, retained, QoS 1: the current (smoothed) emotion, published again after every
+ * classified utterance (a fresh `timestamp` and confidence even when the label stays), and
+ * `{"label":"idle","confidence":0,"probabilities":{},...}` after `mqtt.idleAfterSec` (default 30)
+ * without one, or when listening is switched off. Utterances labelled `uncertain` leave it alone.
  * @example
  * {"label":"happy","confidence":0.71,"probabilities":{"angry":0.04,"happy":0.71,"neutral":0.2,"sad":0.05},
  *  "arousal":0.357,"valence":0.509,"timestamp":"2025-03-01T12:00:03.120Z","model":"ser-lstm-4c"}
  */
 export interface EmotionState {
-  /** The label with the highest smoothed probability (after hysteresis and minimum dwell). */
+  /** The label with the highest smoothed probability (after hysteresis and minimum dwell), or `idle`. */
   label: EmotionLabel;
   /** Probability of `label`, 0..1. */
   confidence: number;
@@ -108,31 +114,109 @@ export interface HaDevice {
   sw_version: string;
 }
 
-/**
- * `homeassistant/sensor/<deviceId>_emotion/config` (and `…_emotion_confidence/config`), retained:
- * Home Assistant MQTT discovery (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery).
- * Republished whenever Home Assistant announces `online` on `homeassistant/status`.
- * @example
- * {"name":"Emotion","unique_id":"kitchen_emotion","state_topic":"earshot/kitchen/emotion",
- *  "value_template":"{{ value_json.label }}","json_attributes_topic":"earshot/kitchen/emotion",
- *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
- *  "icon":"mdi:emoticon-outline","device":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen",
- *  "model":"earshot speech emotion recognition","manufacturer":"earshot","sw_version":"0.1.0"}}
- */
-export interface HaDiscoveryConfig {
+/** Who made the discovery config (Home Assistant logs it; MQTT discovery "origin"). */
+export interface HaOrigin {
+  name: 'earshot';
+  sw_version: string;
+  support_url: string;
+}
+
+/** What every earshot entity carries: identity, availability from `<base>/status`, device and origin. */
+interface HaEntityCommon {
   name: string;
+  /** `earshot_<deviceId>_<entity>`: namespaced, so two integrations never share one. */
   unique_id: string;
-  state_topic: string;
-  value_template: string;
-  /** Attributes come from the whole emotion JSON: confidence, probabilities, model, timestamp. */
-  json_attributes_topic?: string;
   availability_topic: string;
   payload_available: 'online';
   payload_not_available: 'offline';
   icon?: string;
+  entity_category?: 'diagnostic';
+  enabled_by_default?: boolean;
+  device: HaDevice;
+  origin: HaOrigin;
+}
+
+/**
+ * `homeassistant/sensor/earshot_<deviceId>/<entity>/config`, retained: a sensor (MQTT sensor
+ * discovery, https://www.home-assistant.io/integrations/sensor.mqtt/). The emotion sensor is an
+ * `enum` whose options are the model's labels and `idle`.
+ * @example
+ * {"name":"Emotion","unique_id":"earshot_kitchen_emotion","state_topic":"earshot/kitchen/emotion",
+ *  "value_template":"{{ value_json.label }}","json_attributes_topic":"earshot/kitchen/emotion",
+ *  "device_class":"enum","options":["angry","happy","neutral","sad","idle"],
+ *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
+ *  "icon":"mdi:emoticon-outline","device":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen",
+ *  "model":"earshot speech emotion recognition","manufacturer":"earshot","sw_version":"0.1.0"},
+ *  "origin":{"name":"earshot","sw_version":"0.1.0","support_url":"https://github.com/earshot-dev/earshot"}}
+ */
+export interface HaSensorConfig extends HaEntityCommon {
+  state_topic: string;
+  value_template: string;
+  /** Attributes come from the whole JSON on that topic. */
+  json_attributes_topic?: string;
+  device_class?: 'enum' | 'duration';
+  options?: string[];
   unit_of_measurement?: string;
   state_class?: 'measurement';
-  device: HaDevice;
+  suggested_display_precision?: number;
+}
+
+/**
+ * `homeassistant/event/earshot_<deviceId>/utterance/config`, retained: an event entity fired by
+ * every message on `<base>/events` (MQTT event discovery, https://www.home-assistant.io/integrations/event.mqtt/).
+ * @example
+ * {"name":"Utterance","unique_id":"earshot_kitchen_utterance","state_topic":"earshot/kitchen/events",
+ *  "event_types":["angry","happy","neutral","sad","uncertain"],
+ *  "value_template":"{\"event_type\": \"{{ value_json.label }}\", \"confidence\": {{ value_json.confidence }}, \"id\": \"{{ value_json.id }}\"}",
+ *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
+ *  "icon":"mdi:account-voice","device":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen",
+ *  "model":"earshot speech emotion recognition","manufacturer":"earshot","sw_version":"0.1.0"},
+ *  "origin":{"name":"earshot","sw_version":"0.1.0","support_url":"https://github.com/earshot-dev/earshot"}}
+ */
+export interface HaEventConfig extends HaEntityCommon {
+  state_topic: string;
+  event_types: string[];
+  /** Renders `{"event_type": <label>, ...}` from an `events` payload. */
+  value_template: string;
+}
+
+/**
+ * `homeassistant/switch/earshot_<deviceId>/listening/config`, retained: the listening switch
+ * (MQTT switch discovery, https://www.home-assistant.io/integrations/switch.mqtt/).
+ * @example
+ * {"name":"Listening","unique_id":"earshot_kitchen_listening","command_topic":"earshot/kitchen/listening/set",
+ *  "state_topic":"earshot/kitchen/listening","payload_on":"ON","payload_off":"OFF","state_on":"ON","state_off":"OFF",
+ *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
+ *  "icon":"mdi:microphone","device":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen",
+ *  "model":"earshot speech emotion recognition","manufacturer":"earshot","sw_version":"0.1.0"},
+ *  "origin":{"name":"earshot","sw_version":"0.1.0","support_url":"https://github.com/earshot-dev/earshot"}}
+ */
+export interface HaSwitchConfig extends HaEntityCommon {
+  command_topic: string;
+  state_topic: string;
+  payload_on: 'ON';
+  payload_off: 'OFF';
+  state_on: 'ON';
+  state_off: 'OFF';
+}
+
+export type HaDiscoveryConfig = HaSensorConfig | HaEventConfig | HaSwitchConfig;
+
+/**
+ * `<base>/instance`, retained, QoS 1: which installation runs this device id (src/runtime/publish/installation.ts).
+ * `<base>/status` stays the plain `online`/`offline` Home Assistant's availability expects; a
+ * starting daemon reads both to tell its own previous run (taken over at once) from another
+ * installation that uses the same device id (refused, exit 78).
+ * @example
+ * {"installationId":"0b7f3c1e-5d2a-4c8e-9f61-2a4b8c0d1e3f","clientId":"earshot-kitchen-0b7f3c1e","host":"raspberrypi",
+ *  "version":"0.1.0","startedAt":"2025-03-01T12:00:00.000Z"}
+ */
+export interface InstanceInfo {
+  installationId: string;
+  clientId: string;
+  host: string;
+  version: string;
+  startedAt: string;
 }
 
 /** `<base>/status`, retained, QoS 1. `offline` is also the Last Will, so a crash shows as offline. */
@@ -145,6 +229,9 @@ export interface TopicPayloads {
   events: EmotionEvent;
   metrics: Metrics;
   discovery: HaDiscoveryConfig;
+  instance: InstanceInfo;
+  listening: 'ON' | 'OFF';
+  notice: string;
 }
 
 /** Every topic name of one device, derived from the base topic and the discovery prefix. */
@@ -162,8 +249,26 @@ export interface Topics {
    * stale one cannot reset every restart, and so are empty ones (they clear a retained message).
    */
   resetBaseline: string;
-  /** Discovery config topics, one per Home Assistant entity. */
-  discovery: { emotion: string; confidence: string };
+  /** Retained `{installationId, ...}` of the running daemon (InstanceInfo). */
+  instance: string;
+  /** Retained `ON`/`OFF`: whether the daemon listens (the privacy switch). */
+  listening: string;
+  /** Command topic (subscribed): non-retained `ON`/`OFF` turns listening on or off. */
+  listeningSet: string;
+  /** Retained plain text for signage: that emotion recognition runs here, and what it does. */
+  notice: string;
+  /**
+   * Non-retained, read by the daemon itself: after subscribing it publishes its client id here
+   * and waits for the echo, so every retained message it subscribed to has arrived (MQTT keeps
+   * the order of one connection). Consumers ignore it.
+   */
+  fence: string;
+  /** Home Assistant discovery node of this device: `<prefix>/<component>/earshot_<deviceId>/<entity>/config`. */
+  discoveryNode: string;
+  /** Matches every discovery config of this device (to find stale ones). */
+  discoveryPattern: string;
+  /** Where earshot before 0.2 published its two sensors; cleared when found. */
+  legacyDiscovery: string[];
 }
 
 export function topicsFor(opts: { baseTopic: string; deviceId: string; discoveryPrefix: string }): Topics {
@@ -176,10 +281,14 @@ export function topicsFor(opts: { baseTopic: string; deviceId: string; discovery
     metrics: `${b}/metrics`,
     haStatus: `${d}/status`,
     resetBaseline: `${b}/baseline/reset`,
-    discovery: {
-      emotion: `${d}/sensor/${opts.deviceId}_emotion/config`,
-      confidence: `${d}/sensor/${opts.deviceId}_emotion_confidence/config`,
-    },
+    instance: `${b}/instance`,
+    listening: `${b}/listening`,
+    listeningSet: `${b}/listening/set`,
+    notice: `${b}/notice`,
+    fence: `${b}/fence`,
+    discoveryNode: `earshot_${opts.deviceId}`,
+    discoveryPattern: `${d}/+/earshot_${opts.deviceId}/+/config`,
+    legacyDiscovery: [`${d}/sensor/${opts.deviceId}_emotion/config`, `${d}/sensor/${opts.deviceId}_emotion_confidence/config`],
   };
 }
 
@@ -226,18 +335,15 @@ export const metricsSchema = z.strictObject({
   timestamp: isoTime,
 });
 
-export const haDiscoveryConfigSchema = z.strictObject({
+const haCommon = {
   name: z.string().min(1),
-  unique_id: z.string().min(1),
-  state_topic: z.string().min(1),
-  value_template: z.string().min(1),
-  json_attributes_topic: z.string().min(1).optional(),
+  unique_id: z.string().regex(/^earshot_[A-Za-z0-9_-]+$/),
   availability_topic: z.string().min(1),
   payload_available: z.literal('online'),
   payload_not_available: z.literal('offline'),
   icon: z.string().optional(),
-  unit_of_measurement: z.string().optional(),
-  state_class: z.literal('measurement').optional(),
+  entity_category: z.literal('diagnostic').optional(),
+  enabled_by_default: z.boolean().optional(),
   device: z.strictObject({
     identifiers: z.array(z.string().min(1)).min(1),
     name: z.string().min(1),
@@ -245,6 +351,46 @@ export const haDiscoveryConfigSchema = z.strictObject({
     manufacturer: z.literal('earshot'),
     sw_version: z.string().min(1),
   }),
+  origin: z.strictObject({ name: z.literal('earshot'), sw_version: z.string().min(1), support_url: z.url() }),
+};
+
+export const haSensorConfigSchema = z.strictObject({
+  ...haCommon,
+  state_topic: z.string().min(1),
+  value_template: z.string().min(1),
+  json_attributes_topic: z.string().min(1).optional(),
+  device_class: z.enum(['enum', 'duration']).optional(),
+  options: z.array(z.string().min(1)).min(1).optional(),
+  unit_of_measurement: z.string().optional(),
+  state_class: z.literal('measurement').optional(),
+  suggested_display_precision: z.number().int().min(0).optional(),
+});
+
+export const haEventConfigSchema = z.strictObject({
+  ...haCommon,
+  state_topic: z.string().min(1),
+  event_types: z.array(z.string().min(1)).min(1),
+  value_template: z.string().min(1),
+});
+
+export const haSwitchConfigSchema = z.strictObject({
+  ...haCommon,
+  command_topic: z.string().min(1),
+  state_topic: z.string().min(1),
+  payload_on: z.literal('ON'),
+  payload_off: z.literal('OFF'),
+  state_on: z.literal('ON'),
+  state_off: z.literal('OFF'),
+});
+
+export const haDiscoveryConfigSchema = z.union([haSensorConfigSchema, haEventConfigSchema, haSwitchConfigSchema]);
+
+export const instanceInfoSchema = z.strictObject({
+  installationId: z.string().min(1),
+  clientId: z.string().min(1),
+  host: z.string(),
+  version: z.string().min(1),
+  startedAt: isoTime,
 });
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -252,11 +398,20 @@ const pinned: [
   Same<z.infer<typeof emotionStateSchema>, EmotionState>,
   Same<z.infer<typeof emotionEventSchema>, EmotionEvent>,
   Same<z.infer<typeof metricsSchema>, Metrics>,
-  Same<z.infer<typeof haDiscoveryConfigSchema>, HaDiscoveryConfig>,
-] = [true, true, true, true];
+  Same<z.infer<typeof haSensorConfigSchema>, HaSensorConfig>,
+  Same<z.infer<typeof haEventConfigSchema>, HaEventConfig>,
+  Same<z.infer<typeof haSwitchConfigSchema>, HaSwitchConfig>,
+  Same<z.infer<typeof instanceInfoSchema>, InstanceInfo>,
+] = [true, true, true, true, true, true, true];
 void pinned;
 
 /** `<base>/status` as the bare string it is on the wire (not JSON-quoted). */
 export const statusSchema = z.enum(['online', 'offline']);
+/** `<base>/listening` (retained) and the commands on `<base>/listening/set`. */
+export const listeningSchema = z.enum(['ON', 'OFF']);
+/** `<base>/notice` (retained): plain text for signage, at most privacy.notice's 2000 characters. */
+export const noticeSchema = z.string().max(2000);
+/** `<base>/fence` (not retained): the daemon's own marker, `<clientId> <connection> <startedAt>`; consumers ignore it. */
+export const fenceSchema = z.string().min(1);
 const pinnedStatus: Same<z.infer<typeof statusSchema>, Status> = true;
 void pinnedStatus;

@@ -9,23 +9,42 @@
  * and resends them on reconnect *before* it emits `connect` (client.js `_onConnect`), so on every
  * `connect` whatever is still queued has never been delivered and is sent from the oldest: order
  * is kept and nothing is skipped. A new process simply starts from the oldest queued entry.
+ *
+ * Fleet identity (each connect, before anything is published): the publisher subscribes to its
+ * own `status` and `instance`, its discovery node and its command topics, then publishes a fence
+ * message to itself and waits for the echo, so every retained message on those topics has arrived
+ * (one connection keeps its order). On the first connect of the process it then decides:
+ * `status` online with another installation's id in `instance` -> refuse (E_CONFIG, exit 78, a
+ * clean DISCONNECT so the other daemon's status is not overwritten by our will); online with its
+ * own id -> its previous run, which did not stop cleanly: take over at once (the client id is the
+ * installation's, so the broker drops the stale session and its will fires before our `online`).
+ * Discovery configs found under the node that this run does not publish are cleared (removed
+ * from Home Assistant). While running, an `offline` on its own status (a stale will) is answered
+ * with `online`, and a second live run of the same installation (same state directory) that
+ * started later than this one is told to stop.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as mqttConnect } from 'mqtt';
 import { EarshotError } from '../../core/errors.ts';
 import { VERSION } from '../../core/version.ts';
+import { hostname } from 'node:os';
 import { baseTopicOf, type PublisherConfig } from './config.ts';
 import { discoveryMessages } from './discovery.ts';
+import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock } from './offline-queue.ts';
-import { topicsFor, type EmotionEvent, type EmotionState, type Metrics, type Topics } from './payloads.ts';
+import { instanceInfoSchema, topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
+
+/** How long the broker gets to echo the fence before the publisher goes on without its retained view. */
+const FENCE_TIMEOUT_MS = 3000;
 
 /** What the publisher needs of an MQTT client; mqtt.js's MqttClient fits it. */
 export interface MqttClientLike {
   /** mqtt.js reads `reconnectPeriod` each time it schedules a retry; the publisher grows it (backoff). */
   options: { reconnectPeriod?: number };
   publish(topic: string, message: string, opts: { qos: 0 | 1; retain: boolean }, callback?: (err?: Error) => void): unknown;
-  subscribe(topic: string, opts: { qos: 0 | 1 }, callback?: (err: Error | null) => void): unknown;
+  subscribe(topic: string | string[], opts: { qos: 0 | 1 }, callback?: (err: Error | null) => void): unknown;
+  unsubscribe?(topic: string | string[]): unknown;
   on(event: 'connect' | 'close' | 'reconnect', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error & { code?: string | number }) => void): unknown;
   on(event: 'message', listener: (topic: string, payload: Buffer, packet?: { retain?: boolean }) => void): unknown;
@@ -72,6 +91,18 @@ export interface PublisherContext {
   deviceModel?: string;
   /** Called for a (non-retained) message on `topics.resetBaseline`; the publisher subscribes only when given. */
   onResetBaseline?: () => void;
+  /** The model's labels: the options of the emotion sensor and the per-label sensors. Default none. */
+  labels?: readonly string[];
+  /** The event entity's event_types. Default: the labels and `uncertain`. */
+  eventTypes?: readonly string[];
+  /** Default: the one kept in `<stateDir>/installation-id` (made on the first start). */
+  installationId?: string;
+  /** Retained text on `<base>/notice` (signage); '' clears it; undefined leaves the topic alone. */
+  notice?: string;
+  /** A non-retained `ON`/`OFF` on `<base>/listening/set`; the publisher subscribes only when given. */
+  onListeningCommand?: (on: boolean) => void;
+  /** A refusal found after start() returned (the broker was down at start): the daemon must stop. */
+  onFatal?: (err: EarshotError) => void;
 }
 
 /** Metrics as the pipeline knows them; the publisher fills in its own queue numbers. */
@@ -102,9 +133,23 @@ export class MqttPublisher {
   private outage = { logged: false, attempts: 0, since: 0, lastError: undefined as (Error & { code?: string | number }) | undefined };
   private wakeDrain: (() => void) | undefined;
   private readonly onResetBaseline: (() => void) | undefined;
+  private readonly ctx: PublisherContext;
+  private installationId = '';
+  private clientId = '';
+  private instance: InstanceInfo | undefined;
+  /** True once this process checked that no other installation uses its device id. */
+  private claimed = false;
+  private refused: EarshotError | undefined;
+  /** Between subscribing and the fence's echo: retained messages are recorded, not acted on. */
+  private collecting = false;
+  private seen = { status: undefined as string | undefined, instance: undefined as string | undefined, discovery: new Set<string>() };
+  private onFence: ((payload: string) => void) | undefined;
+  private firstOutcome: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private listeningState: boolean | undefined;
 
   constructor(ctx: PublisherContext) {
     this.onResetBaseline = ctx.onResetBaseline;
+    this.ctx = ctx;
     this.config = ctx.config;
     this.clock = ctx.clock ?? Date;
     this.log = ctx.log ?? silentLog;
@@ -124,7 +169,12 @@ export class MqttPublisher {
     return this.queue?.droppedCount ?? 0;
   }
 
-  /** True between the broker's CONNACK and the loss of the connection. */
+  /** This installation's id (after start()). */
+  get installation(): string {
+    return this.installationId;
+  }
+
+  /** True between the broker's CONNACK (and the device id check) and the loss of the connection. */
   get connected(): boolean {
     return this.online;
   }
@@ -145,9 +195,17 @@ export class MqttPublisher {
       queue.close();
       throw err;
     }
+    try {
+      this.installationId = this.ctx.installationId ?? loadInstallationId(c.stateDir);
+    } catch (err) {
+      queue.close();
+      throw err;
+    }
     this.queue = queue;
+    this.clientId = c.clientId ?? `earshot-${c.deviceId}-${this.installationId.slice(0, 8)}`;
+    this.instance = { installationId: this.installationId, clientId: this.clientId, host: hostname(), version: this.version, startedAt: new Date(this.clock.now()).toISOString() };
     const client = this.createClient(c.url, {
-      clientId: c.clientId ?? `earshot-${c.deviceId}`,
+      clientId: this.clientId,
       username: c.username,
       password: c.password,
       keepalive: c.keepaliveSec,
@@ -161,9 +219,9 @@ export class MqttPublisher {
       ...tls,
     });
     this.client = client;
-    const firstOutcome = new Promise<void>((resolve) => {
-      client.on('connect', resolve);
-      client.on('close', resolve);
+    const firstOutcome = new Promise<void>((resolve, reject) => {
+      this.firstOutcome = { resolve, reject };
+      client.on('close', () => this.settleFirst());
     });
     client.on('connect', () => this.onConnect());
     client.on('close', () => this.onClose());
@@ -181,6 +239,7 @@ export class MqttPublisher {
 
   /** Queue one event on disk and deliver it (QoS 1) as soon as the broker is reachable. */
   publishEvent(event: EmotionEvent): void {
+    if (this.refused) return;
     const queue = this.requireQueue();
     const payload = JSON.stringify(event);
     try {
@@ -198,6 +257,12 @@ export class MqttPublisher {
   publishEmotion(state: EmotionState): void {
     this.latestEmotion = state;
     if (this.online) this.publishTracked(this.topics.emotion, JSON.stringify(state));
+  }
+
+  /** Retained `ON`/`OFF` on `<base>/listening`; sent again on every connect. */
+  publishListening(on: boolean): void {
+    this.listeningState = on;
+    if (this.online) this.publishTracked(this.topics.listening, on ? 'ON' : 'OFF');
   }
 
   /** Periodic health (QoS 0); skipped while offline, metrics are not worth queueing. */
@@ -241,21 +306,132 @@ export class MqttPublisher {
 
   private onConnect(): void {
     const client = this.client!;
-    this.online = true;
+    this.online = false;
     this.generation++;
     this.inFlight.clear();
     this.otherPending = 0;
     client.options.reconnectPeriod = this.config.reconnectMinMs;
+    const t = this.topics;
+    const gen = this.generation;
+    const nonce = `${this.clientId} ${gen} ${this.instance!.startedAt}`;
+    this.collecting = true;
+    this.seen = { status: undefined, instance: undefined, discovery: new Set() };
+    let finished = false;
+    const finish = () => {
+      if (finished || gen !== this.generation) return;
+      finished = true;
+      clearTimeout(timer);
+      if (this.stopping) return; // stop() came first: publish nothing
+      this.collecting = false;
+      this.onFence = undefined;
+      if (this.config.discovery) client.unsubscribe?.([t.discoveryPattern, ...t.legacyDiscovery]);
+      this.afterFence();
+    };
+    const timer = setTimeout(() => {
+      this.log.warn({ topic: t.fence }, 'the broker did not echo our fence message (an ACL?): going on without checking who else uses this device id');
+      finish();
+    }, Math.min(FENCE_TIMEOUT_MS, this.config.connectTimeoutMs));
+    this.onFence = (payload) => {
+      if (payload === nonce) finish();
+    };
+    const topics = [t.status, t.instance, t.fence];
+    if (this.config.discovery) topics.push(t.haStatus, t.discoveryPattern, ...t.legacyDiscovery);
+    if (this.onResetBaseline) topics.push(t.resetBaseline);
+    if (this.ctx.onListeningCommand) topics.push(t.listeningSet);
+    client.subscribe(topics, { qos: 1 }, (err) => {
+      if (err) this.log.warn({ err: err.message }, 'subscribing to our own topics failed; going on');
+      if (gen === this.generation) client.publish(t.fence, nonce, { qos: 1, retain: false });
+    });
+  }
+
+  /** The retained view is complete: check the device id (first connect), then go online. */
+  private afterFence(): void {
+    const refusal = this.claimed ? this.judgeRejoin() : this.judgeClaim();
+    if (refusal) {
+      this.refuse(refusal);
+      return;
+    }
+    this.claimed = true;
+    this.online = true;
     const o = this.outage;
     if (o.logged) this.log.info({ url: this.config.url, attempts: o.attempts, downMs: this.clock.now() - o.since, queued: this.queueDepth }, 'MQTT broker reachable again; sending queued events');
-    else this.log.info({ url: this.config.url, queued: this.queueDepth }, 'connected to the MQTT broker');
+    else this.log.info({ url: this.config.url, clientId: this.clientId, queued: this.queueDepth }, 'connected to the MQTT broker');
     this.outage = { logged: false, attempts: 0, since: 0, lastError: undefined };
     this.publishTracked(this.topics.status, 'online');
-    this.publishDiscovery();
-    if (this.config.discovery) client.subscribe(this.topics.haStatus, { qos: 1 });
-    if (this.onResetBaseline) client.subscribe(this.topics.resetBaseline, { qos: 1 });
+    this.publishTracked(this.topics.instance, JSON.stringify(this.instance));
+    if (this.ctx.notice !== undefined) this.publishTracked(this.topics.notice, this.ctx.notice);
+    if (this.listeningState !== undefined) this.publishTracked(this.topics.listening, this.listeningState ? 'ON' : 'OFF');
+    this.publishDiscovery(this.seen.discovery);
     if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
     this.pump();
+    this.settleFirst();
+  }
+
+  /** An error when another installation is online under this device id, else undefined (logged when it takes over). */
+  private judgeClaim(): EarshotError | undefined {
+    const { status, instance } = this.seen;
+    if (status !== 'online') return undefined;
+    let other: InstanceInfo | undefined;
+    try {
+      other = instance ? instanceInfoSchema.parse(JSON.parse(instance)) : undefined;
+    } catch {
+      other = undefined;
+    }
+    const id = this.config.deviceId;
+    if (!other) {
+      this.log.warn({ deviceId: id, topic: this.topics.status }, `device id "${id}" is shown online by a daemon that does not say which installation it is (an earshot before 0.2?); going on. If two boxes use this id, give each its own with --device-id`);
+      return undefined;
+    }
+    if (other.installationId === this.installationId) {
+      this.log.info({ deviceId: id, previous: other.startedAt, clientId: other.clientId }, `device id "${id}" is still shown online by this installation's previous run (started ${other.startedAt}; it did not stop cleanly): taking over`);
+      return undefined;
+    }
+    return new EarshotError(
+      'E_CONFIG',
+      `device id "${id}" is already in use by another earshot installation (${other.installationId.slice(0, 8)} on host "${other.host}", online since ${other.startedAt}); two daemons with one id would share topics and Home Assistant entities. Give this one its own id: --device-id NAME, EARSHOT_DEVICE_ID=NAME or mqtt.deviceId in the config file (letters, digits, _ and -)`,
+    );
+  }
+
+  /**
+   * On a reconnect: `instance` was ours since our first connect, so another run of this
+   * installation there means it published since: two daemons share one state directory, and their
+   * common client id makes them take turns kicking each other off (the status then reads the
+   * kicked one's will, `offline`, so it says nothing). The run that started later leaves.
+   */
+  private judgeRejoin(): EarshotError | undefined {
+    if (!this.seen.instance) return undefined;
+    let other: InstanceInfo;
+    try {
+      other = instanceInfoSchema.parse(JSON.parse(this.seen.instance));
+    } catch {
+      return undefined;
+    }
+    const me = this.instance!;
+    if (other.installationId !== me.installationId || other.startedAt >= me.startedAt) return undefined;
+    return this.twinError(other);
+  }
+
+  private twinError(other: InstanceInfo): EarshotError {
+    return new EarshotError('E_CONFIG', `another earshot of this installation (same state directory ${this.config.stateDir}, started ${other.startedAt}) is running under device id "${this.config.deviceId}"; run one daemon per state directory, or give this one its own --state-dir and --device-id`);
+  }
+
+  /** Leaves without a trace: a clean DISCONNECT (no will, so the other daemon's `online` stays), the queue closed. */
+  private refuse(err: EarshotError): void {
+    this.refused = err;
+    this.stopping = true;
+    this.log.error({ code: err.code, deviceId: this.config.deviceId }, err.message);
+    this.client?.end(false, {}, () => undefined);
+    this.queue?.close();
+    this.stopped = true;
+    if (this.firstOutcome) {
+      this.firstOutcome.reject(err);
+      this.firstOutcome = undefined;
+    } else this.ctx.onFatal?.(err);
+  }
+
+  private settleFirst(): void {
+    this.firstOutcome?.resolve();
+    this.firstOutcome = undefined;
   }
 
   private onClose(): void {
@@ -283,6 +459,36 @@ export class MqttPublisher {
   }
 
   private onMessage(topic: string, payload: string, retained = false): void {
+    const t = this.topics;
+    if (topic === t.fence) {
+      this.onFence?.(payload);
+      return;
+    }
+    if (this.collecting) {
+      if (topic === t.status) this.seen.status = payload;
+      else if (topic === t.instance) this.seen.instance = payload;
+      else if (topic.startsWith(`${this.config.discoveryPrefix}/`) && topic.endsWith('/config') && payload.length > 0) this.seen.discovery.add(topic);
+      if (topic === t.status || topic === t.instance || topic.endsWith('/config')) return;
+    }
+    if (topic === t.status) {
+      // a stale will of our own previous session (or a daemon that gave up): we are here
+      if (payload === 'offline' && this.online && !this.stopping) {
+        this.log.info({ topic }, 'our status was set to offline by someone else (a stale last will?); publishing online again');
+        this.publishTracked(t.status, 'online');
+      }
+      return;
+    }
+    if (topic === t.instance) {
+      this.checkInstance(payload);
+      return;
+    }
+    if (topic === t.listeningSet && this.ctx.onListeningCommand) {
+      const cmd = payload.trim().toUpperCase();
+      if (retained) this.log.warn({ topic }, 'ignoring a retained listening command (clear it with an empty retained message)');
+      else if (cmd === 'ON' || cmd === 'OFF') this.ctx.onListeningCommand(cmd === 'ON');
+      else if (payload.length > 0) this.log.warn({ topic, payload: payload.slice(0, 40) }, 'listening/set takes ON or OFF');
+      return;
+    }
     if (topic === this.topics.resetBaseline && this.onResetBaseline) {
       // an empty payload is how a retained message is cleared; that must not reset anything either
       if (retained) this.log.warn({ topic }, 'ignoring a retained baseline reset (clear it with an empty retained message)');
@@ -292,7 +498,7 @@ export class MqttPublisher {
       }
       return;
     }
-    if (topic === this.topics.haStatus && payload === 'online') {
+    if (topic === t.haStatus && payload === 'online') {
       // Home Assistant restarted and forgot its entities: announce them and their state again.
       this.log.debug({ topic }, 'Home Assistant is online; republishing discovery');
       this.publishDiscovery();
@@ -300,16 +506,38 @@ export class MqttPublisher {
     }
   }
 
-  private publishDiscovery(): void {
+  /** A live run of this installation that started before us means two daemons share one state directory: the later one leaves. */
+  private checkInstance(payload: string): void {
+    let other: InstanceInfo;
+    try {
+      other = instanceInfoSchema.parse(JSON.parse(payload));
+    } catch {
+      return;
+    }
+    const me = this.instance!;
+    if (other.installationId !== me.installationId || other.startedAt === me.startedAt || this.stopping) return;
+    if (other.startedAt < me.startedAt) this.refuse(this.twinError(other));
+  }
+
+  /** Publishes the configs of this run and clears (empty retained) those found under the node that this run does not publish. */
+  private publishDiscovery(found: ReadonlySet<string> = new Set()): void {
     if (!this.config.discovery) return;
     const c = this.config;
+    const labels = this.ctx.labels ?? [];
     const messages = discoveryMessages({
       topics: this.topics,
       deviceId: c.deviceId,
       deviceName: c.deviceName ?? `earshot ${c.deviceId}`,
       model: this.deviceModel,
       version: this.version,
+      discoveryPrefix: c.discoveryPrefix,
+      labels,
+      eventTypes: this.ctx.eventTypes ?? [...labels, 'uncertain'],
     });
+    const current = new Set(messages.map((m) => m.topic));
+    const stale = [...found].filter((topic) => !current.has(topic));
+    if (stale.length > 0) this.log.info({ removed: stale }, `removing ${stale.length} Home Assistant entit${stale.length === 1 ? 'y' : 'ies'} this model no longer has`);
+    for (const topic of stale) this.publishTracked(topic, '');
     for (const m of messages) this.publishTracked(m.topic, JSON.stringify(m.payload));
   }
 
