@@ -189,6 +189,15 @@ test('the dashboard shows every published utterance, then idle, and comes back a
     assert.match(s.broker!, /^connected \(mqtt:\/\/127\.0\.0\.1:\d+\)$/);
     assert.equal(errors, [], 'no console errors during the demo');
 
+    // the listening switch on the page: off (the daemon says so on GET /listening and in health), then on again
+    const listening = async () => ((await (await fetch(`${url}listening`)).json()) as { listening: string }).listening;
+    await waitUntil('the page to show listening ON', async () => (await page.textContent('#listening-state')) === 'ON', 5000);
+    await page.click('#listening-toggle');
+    await waitUntil('listening OFF on the daemon', async () => (await listening()) === 'OFF', 5000);
+    await waitUntil('the page to show listening OFF', async () => (await page.textContent('#listening-state')) === 'OFF', 5000);
+    await page.click('#listening-toggle');
+    await waitUntil('listening ON again', async () => (await listening()) === 'ON' && (await page.textContent('#listening-state')) === 'ON', 5000);
+
     // restart: the page notices, reconnects by itself, keeps what it showed, and adds the new run's events
     const before = new Set(published.map((e) => e.id));
     await stopDaemon(daemon);

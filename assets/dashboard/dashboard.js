@@ -153,6 +153,7 @@ function renderHealth() {
   $('h-latency').textContent = `${h.latencyMs.p50.toFixed(0)} / ${h.latencyMs.p99.toFixed(0)} ms`;
   $('h-dropped').textContent = String(h.droppedInferences);
   $('h-uptime').textContent = duration(h.uptimeSec);
+  if (h.listening !== listeningOn) renderListening(h.listening);
 }
 
 function renderLegend() {
@@ -231,10 +232,30 @@ function duration(sec) {
   return `${Math.floor(sec / 3600)} h ${Math.round((sec % 3600) / 60)} min`;
 }
 
-// The listening switch (issue 18) is not on the server yet. When POST /listening exists: fill the
-// hidden #listening section with a toggle that POSTs there (same origin: the token cookie goes
-// along; the server should check it with Dashboard.authorized), unhide it, and show the state the
-// health message then carries.
+// The listening switch (issue 18): the state comes with every health message; the button POSTs
+// the opposite to /listening (same origin, so the token cookie goes along). The server refuses it
+// from another machine unless privacy.remoteListeningControl is set; the page says why.
+let listeningOn = null;
+function renderListening(on) {
+  listeningOn = on;
+  $('listening-state').textContent = on ? 'ON' : 'OFF';
+  $('listening').dataset.on = String(on);
+  const b = $('listening-toggle');
+  b.textContent = on ? 'Switch off' : 'Switch on';
+  b.disabled = false;
+}
+$('listening-toggle').addEventListener('click', async () => {
+  if (listeningOn === null) return;
+  const b = $('listening-toggle');
+  b.disabled = true;
+  try {
+    const res = await fetch('listening', { method: 'POST', body: listeningOn ? 'OFF' : 'ON', headers: { 'content-type': 'text/plain' } });
+    if (res.ok) renderListening((await res.json()).listening === 'ON');
+    else $('listening-detail').textContent = (await res.text()).trim();
+  } finally {
+    b.disabled = false;
+  }
+});
 
 // re-render once a second so ages and idle move with no message (and old events scroll off)
 setInterval(schedule, 1000);

@@ -55,6 +55,8 @@ export interface DashboardHealth {
   uptimeSec: number;
   events: number;
   idle: boolean;
+  /** the privacy switch (src/daemon/listening.ts): false = no audio is processed */
+  listening: boolean;
   /** seconds since the last utterance; null before the first */
   lastUtteranceAgoSec: number | null;
   stopping: boolean;
@@ -144,7 +146,8 @@ export class DashboardFeed {
       droppedInferences: s.pipeline.droppedInferences,
       uptimeSec: Math.round(s.uptimeSec),
       events: s.mqtt.events,
-      idle: sinceUtterance >= this.opts.idleAfterSec * 1000,
+      idle: sinceUtterance >= this.opts.idleAfterSec * 1000 || s.capture.listening === false,
+      listening: s.capture.listening !== false,
       lastUtteranceAgoSec: this.lastUtteranceAt === null ? null : Math.round(sinceUtterance / 100) / 10,
       stopping: s.stopping,
     };
