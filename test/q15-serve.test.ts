@@ -1,8 +1,8 @@
 // Serving a model trained on f32 features through the Q15 frontend (issue 21), on the daemon path:
 // `earshot run --set modelArithmetic=q15 --stdout` over real corpus speech (30 RAVDESS clips, two
-// actors, every emotion, joined with 1 s pauses), against the same run in f32. The labels must agree
-// within what was measured on whole corpora (MODELS.md, "Q15 frontend": the label changes on 5.4%
-// of EmoDB utterances, and on RAVDESS and emotiontts-kr as listed there), and the Q15 run must
+// actors, every emotion, and 15 EmoDB clips, joined with 1 s pauses), against the same run in f32. The labels must agree
+// within what was measured on whole corpora (MODELS.md, "The Q15 frontend": the label changes on
+// 5.4% of EmoDB utterances, 2.0% of emotiontts-kr, 0.4% of RAVDESS), and the Q15 run must
 // really be Q15 (its probabilities differ from f32's, and it says so at start-up).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -16,8 +16,9 @@ import { ROOT } from './helpers/paths.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-q15-'));
 process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const RAVDESS = join(ROOT, '..', 'shared', 'data', 'ravdess');
+const EMODB = join(ROOT, '..', 'shared', 'data', 'emodb');
 
-/** 30 clips: actors 01 and 02, every emotion, statement 1, first repetition, normal and strong intensity where both exist. */
+/** 30 RAVDESS clips: actors 01 and 02, every emotion, statement 1, first repetition, normal and strong intensity where both exist. */
 function speechFile(): string {
   const clips: string[] = [];
   for (const actor of ['01', '02']) {
@@ -30,12 +31,14 @@ function speechFile(): string {
       }
     }
   }
+  // and 15 EmoDB clips (German, never trained on): where f32 and Q15 disagree most (5.4%)
+  clips.push(...readdirSync(EMODB).filter((f) => f.endsWith('.flac')).sort().slice(0, 15).map((f) => join(EMODB, f)));
   const out = join(tmp, 'speech.wav');
   const silence = join(tmp, 'silence.wav');
   assert.is(spawnSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', silence, 'trim', '0', '1']).status, 0);
   const r = spawnSync('sox', [...clips.flatMap((c) => [c, silence]), '-r', '16000', '-c', '1', '-b', '16', out], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
-  assert.is(clips.length, 30);
+  assert.is(clips.length, 45);
   return out;
 }
 
@@ -72,15 +75,16 @@ test('the daemon served in Q15 gives the f32 labels on real speech, within the m
   const b = await serve(file, 'q15');
   assert.match(b.stderr, /model loaded; its frontend is served in q15 \(trained on f32 features\)/);
   assert.not.match(a.stderr, /served in q15/);
-  assert.ok(a.events.length >= 20, `expected about one event per clip, got ${a.events.length}`);
+  assert.ok(a.events.length >= 30, `expected about one event per clip, got ${a.events.length}`);
   // the VAD (and so the segments) does not depend on the frontend's arithmetic
   assert.equal(b.events.map((e) => e.durationMs), a.events.map((e) => e.durationMs), 'segments differ between f32 and Q15');
   const changed = a.events.filter((e, i) => e.label !== b.events[i]!.label).length;
   const maxDelta = Math.max(...a.events.flatMap((e, i) => Object.keys(e.probabilities).map((k) => Math.abs(e.probabilities[k]! - b.events[i]!.probabilities[k]!))));
   assert.ok(maxDelta > 0, 'Q15 gave exactly the f32 probabilities: the Q15 frontend was not used');
-  // measured on whole corpora: at most 7.5% of utterances change label (MODELS.md); with 30 here, 4 allowed
+  // measured on whole corpora (MODELS.md): the label changes on at most 5.4% of utterances (EmoDB;
+  // emotiontts-kr 2.0%, RAVDESS 0.4%); one more allowed for a sample this small
   console.log(`  Q15 vs f32 on the daemon path: ${changed} of ${a.events.length} labels changed, max |dp| ${maxDelta.toFixed(3)}`);
-  assert.ok(changed <= Math.ceil(0.075 * a.events.length) + 1, `${changed} of ${a.events.length} labels changed under Q15 (max |dp| ${maxDelta.toFixed(3)})`);
+  assert.ok(changed <= Math.ceil(0.054 * a.events.length) + 1, `${changed} of ${a.events.length} labels changed under Q15 (max |dp| ${maxDelta.toFixed(3)})`);
 });
 
 test.run();
