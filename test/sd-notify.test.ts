@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SdNotifier, type NotifyLog } from '../src/daemon/sd-notify.ts';
+import { SdNotifier, systemdNotifySend, type NotifyLog } from '../src/daemon/sd-notify.ts';
 import { ROOT } from './helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-sdnotify-'));
@@ -183,6 +183,16 @@ test('the watchdog pings every half period while alive() holds, stops when it do
   clock.advance(100000);
   assert.is(pings(), 6);
   assert.is(sent.at(-1), 'STOPPING=1\nSTATUS=stopping');
+});
+
+test('the fallback for a machine without the addon: systemd-notify children (which NotifyAccess=all must admit)', async () => {
+  const l = await listen();
+  const n = new SdNotifier({ env: { NOTIFY_SOCKET: l.socket }, pid: 4242, log: recordingLog(), send: systemdNotifySend(l.socket) });
+  assert.ok(await n.ready('fallback'));
+  assert.is(await l.waitFor(/READY=1/), 'MAINPID=4242\nREADY=1\nSTATUS=fallback');
+  assert.is.not(l.pids[0], process.pid, 'sent by a child, not by this process');
+  assert.throws(() => systemdNotifySend(l.socket, 'systemd-notify-not-installed')('READY=1'), /ENOENT/);
+  l.close();
 });
 
 test('a sender that cannot load is reported once and counted, never thrown', async () => {
