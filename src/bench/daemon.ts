@@ -26,6 +26,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { get as httpGet, type ClientRequest } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect, type MqttClient } from 'mqtt';
 import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
 import { loadDaemonConfig } from '../daemon/config.ts';
@@ -57,6 +59,8 @@ export interface DaemonBenchOptions {
   clip?: string;
   /** daemon settings for both runs, as `--set path=value` takes them (e.g. pipeline.vad.kind=cascade) */
   set?: string[];
+  /** dashboard pages kept open on the measured daemon: SSE streams on its /events, read in the same process (so their cost counts too); default 0 */
+  dashboardClients?: number;
 }
 
 export interface UnpacedResult {
@@ -83,6 +87,8 @@ export interface PacedResult {
    *  code (node, libonnxruntime) that the kernel shares and can drop. Linux only, else null. */
   anonRssMb: number | null;
   droppedInferences: number;
+  /** with dashboardClients: the streams that stayed open, and what they received (bytes/s, all together) */
+  dashboard?: { clients: number; bytesPerSec: number };
 }
 
 export interface DaemonBenchResult {
@@ -134,10 +140,43 @@ interface Rig {
   /** per event id: when the utterance end was decided, and when its last audio arrived */
   produced: Map<string, { decided: number; audioEnd: number }>;
   ended: Promise<void>;
+  /** bytes received so far by the dashboard streams, and how many are open */
+  dashboard: { bytes: number; open: number };
   close(): Promise<void>;
 }
 
-async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir: string, extra: string[] = []): Promise<Rig> {
+/** A free loopback port (for the HTTP server when dashboard clients are measured: port 0 turns it off). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** `n` dashboard pages as the daemon sees them: SSE streams on /events, read and discarded. */
+async function openDashboards(url: string, n: number, into: { bytes: number; open: number }): Promise<ClientRequest[]> {
+  const requests: ClientRequest[] = [];
+  for (let i = 0; i < n; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const req = httpGet(`${url}/events`, (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`dashboard stream: HTTP ${res.statusCode}`));
+        into.open++;
+        res.on('data', (d: Buffer) => (into.bytes += d.length));
+        res.on('close', () => into.open--);
+        resolve();
+      });
+      req.on('error', reject);
+      requests.push(req);
+    });
+  }
+  return requests;
+}
+
+async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir: string, extra: string[] = [], dashboardClients = 0): Promise<Rig> {
   const broker: EmbeddedBroker = await startEmbeddedBroker({ port: 0 });
   const config = loadDaemonConfig({
     flags: {
@@ -145,7 +184,7 @@ async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir:
       broker: broker.url,
       model,
       stateDir,
-      httpPort: '0',
+      httpPort: String(dashboardClients > 0 ? await freePort() : 0),
       set: ['metrics.intervalSec=0', `capture.realtime=${paced}`, `capture.loop=${paced}`, ...extra],
     },
     env: {},
@@ -171,12 +210,16 @@ async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir:
   });
   const ended = new Promise<void>((r) => daemon.once('end', () => r()));
   await daemon.start();
+  const dashboard = { bytes: 0, open: 0 };
+  const pages = dashboardClients > 0 ? await openDashboards(daemon.httpUrl!, dashboardClients, dashboard) : [];
   return {
     daemon,
     received,
     produced,
     ended,
+    dashboard,
     close: async () => {
+      for (const p of pages) p.destroy();
       await daemon.stop('benchmark done');
       await client.endAsync(true);
       await broker.close();
@@ -205,11 +248,12 @@ async function measureUnpaced(model: string, clip: DecodedAudio, seconds: number
   };
 }
 
-async function measurePaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string, set: string[] = []): Promise<PacedResult> {
-  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, ['pipeline.maxUtteranceSeconds=0.5', ...set]);
+async function measurePaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string, set: string[] = [], dashboardClients = 0): Promise<PacedResult> {
+  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, ['pipeline.maxUtteranceSeconds=0.5', ...set], dashboardClients);
   await sleep(2000); // warm-up: ONNX Runtime's first runs, JIT
   const warm = new Set(r.produced.keys());
   const a0 = r.daemon.snapshot().pipeline.audioSeconds;
+  const bytes0 = r.dashboard.bytes;
   const cpu0 = process.cpuUsage();
   const w0 = performance.now();
   let peak = process.memoryUsage().rss;
@@ -221,6 +265,7 @@ async function measurePaced(model: string, clip: DecodedAudio, seconds: number, 
   const wallMs = performance.now() - w0;
   const snap = r.daemon.snapshot();
   const rss = process.memoryUsage().rss;
+  const dashboard = dashboardClients > 0 ? { clients: r.dashboard.open, bytesPerSec: Math.round((r.dashboard.bytes - bytes0) / (wallMs / 1000)) } : undefined;
   await sleep(300); // the window's last events reach the subscriber
   await r.close();
   const decided = new RollingPercentiles(100_000);
@@ -246,6 +291,7 @@ async function measurePaced(model: string, clip: DecodedAudio, seconds: number, 
     peakRssMb: mb(peak),
     anonRssMb: anonRss(),
     droppedInferences: snap.pipeline.droppedInferences,
+    ...(dashboard ? { dashboard } : {}),
   };
 }
 
@@ -259,7 +305,7 @@ export async function measureDaemon(req: MeasureRequest): Promise<UnpacedResult 
   const clip = await decodeAudioFile(req.clip ?? DEFAULT_CLIP);
   const stateDir = mkdtempSync(join(tmpdir(), 'earshot-bench-'));
   try {
-    return req.mode === 'unpaced' ? await measureUnpaced(model, clip, req.unpacedSeconds ?? 60, stateDir, req.set) : await measurePaced(model, clip, req.pacedSeconds ?? 20, stateDir, req.set);
+    return req.mode === 'unpaced' ? await measureUnpaced(model, clip, req.unpacedSeconds ?? 60, stateDir, req.set) : await measurePaced(model, clip, req.pacedSeconds ?? 20, stateDir, req.set, req.dashboardClients);
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }
@@ -309,5 +355,6 @@ export function daemonBenchReport(r: DaemonBenchResult): string {
     `    last speech audio -> MQTT        p50 ${p.speechEndToReceivedMs.p50.toFixed(1)} ms, p99 ${p.speechEndToReceivedMs.p99.toFixed(1)} ms   (pieces cut at 0.5 s; an utterance that ends naturally is decided pipeline.vad.hangoverMs = 300 ms after its last speech)`,
     `    resident memory                  ${p.rssMb} MB, peak ${p.peakRssMb} MB   (targets < ${r.targets.rssMb} MB, peak < ${r.targets.peakRssMb} MB: ${ok(p.rssMb < r.targets.rssMb && p.peakRssMb < r.targets.peakRssMb)})`,
     ...(p.anonRssMb === null ? [] : [`      of which private (anonymous)   ${p.anonRssMb} MB   (the rest is file-backed code: node, libonnxruntime)`]),
+    ...(p.dashboard ? [`    dashboard                        ${p.dashboard.clients} page(s) open on /events throughout, ${p.dashboard.bytesPerSec} bytes/s streamed (read in the measured process: included above)`] : []),
   ].join('\n');
 }

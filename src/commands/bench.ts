@@ -30,6 +30,7 @@ export interface BenchOptions {
   arm64?: boolean;
   model?: string;
   pipelineSeconds?: string;
+  dashboardClients?: string;
 }
 
 /**
@@ -114,6 +115,7 @@ export function registerBench(program: Command): void {
     .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad,arithmetic (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room; arithmetic: the model frontend and pipeline in f32 and Q15)')
     .option('--ravdess <dir>', 'RAVDESS root for the babble of --only vad', join('..', 'shared', 'data', 'ravdess'))
     .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--dashboard-clients <n>', 'pipeline: keep n dashboard pages (SSE streams on /events) open on the measured daemon, to measure what the dashboard costs (compare with 0)', '0')
     .option('--json', 'print JSON instead of tables')
     .option('--model <name>', 'arithmetic: the model whose frontend and pipeline are timed (default: the default model)')
     .option('--pipeline-seconds <s>', 'arithmetic: seconds of audio per whole-pipeline run', '20')
@@ -138,7 +140,7 @@ export function registerBench(program: Command): void {
         }
       }
       if (parts.has('pipeline')) {
-        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set });
+        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set, dashboardClients: Number(opts.dashboardClients ?? 0) });
         result.pipeline = r;
         if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
       }

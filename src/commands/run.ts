@@ -24,7 +24,7 @@ const collect = (v: string, all: string[] = []) => [...all, v];
 
 /** The config with secrets masked, for --print-config and the startup log. */
 export function redacted(c: DaemonConfig): DaemonConfig {
-  return { ...c, mqtt: { ...c.mqtt, ...(c.mqtt.password !== undefined ? { password: '***' } : {}) } };
+  return { ...c, mqtt: { ...c.mqtt, ...(c.mqtt.password !== undefined ? { password: '***' } : {}) }, dashboard: { ...c.dashboard, ...(c.dashboard.token !== undefined ? { token: '***' } : {}) } };
 }
 
 export function registerRun(program: Command): void {

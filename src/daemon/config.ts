@@ -88,14 +88,26 @@ export const daemonConfigSchema = z.strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       /** Port; if taken, a free one is used and logged. Default 1883. */
       port: port.default(1883),
+      /** Port of MQTT over WebSockets (browsers, Node-RED) on the same host; if taken, a free one is used and logged; 0 turns it off. Default 9001. */
+      wsPort: port.default(9001),
     })
     .prefault({}),
   http: z
     .strictObject({
-      /** Address of /healthz and /metrics. Default 127.0.0.1 (loopback only). */
+      /** Address of /healthz, /metrics and the dashboard. Default 127.0.0.1 (loopback only); any other address needs dashboard.token. */
       host: z.string().min(1).default('127.0.0.1'),
       /** Port of /healthz and /metrics; 0 turns the HTTP server off. Default 9464 (Prometheus exporter range). */
       port: port.default(9464),
+    })
+    .prefault({}),
+  dashboard: z
+    .strictObject({
+      /** Serve the live dashboard at / on the HTTP server (src/daemon/dashboard/). Default true. */
+      enabled: z.boolean().default(true),
+      /** Access token of the dashboard (at least 16 characters, e.g. `openssl rand -hex 16`); required when http.host is not loopback, else every dashboard request gets 401. Default none. */
+      token: z.string().min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 16`)').optional(),
+      /** Seconds without an utterance before the dashboard shows `idle`. Default 30. */
+      idleAfterSec: z.number().min(1).max(86_400).default(30),
     })
     .prefault({}),
   log: z

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 import type { PipelineResult } from '../runtime/pipeline/types.ts';
 import { toEmotionEvent, toEmotionState } from '../runtime/publish/from-pipeline.ts';
-import type { EmotionEvent } from '../runtime/publish/payloads.ts';
+import type { EmotionEvent, EmotionState } from '../runtime/publish/payloads.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
 import { EventIdSource } from '../runtime/publish/event-id.ts';
 import { MqttPublisher, type MqttClientFactory } from '../runtime/publish/publisher.ts';
@@ -38,6 +38,7 @@ import { DEMO_CLIP } from '../core/paths.ts';
 import { VERSION } from '../core/version.ts';
 import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
 import { startHttpServer, type HttpEndpoint } from './http.ts';
+import { createDashboard, type Dashboard } from './dashboard/index.ts';
 import type { Logger } from './logger.ts';
 import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
 import { SdNotifier } from './sd-notify.ts';
@@ -66,6 +67,8 @@ export interface DaemonContext {
 export type DaemonEvents = {
   /** every result, with the event it became, just before it is queued for MQTT (benchmarks time the publish from here) */
   result: [PipelineResult, EmotionEvent];
+  /** every new emotion state, as it is published (the dashboard listens) */
+  state: [EmotionState];
   /** a file or stdin source ran out: the daemon has nothing more to do */
   end: [];
   /** a failure the daemon cannot retry (a file source broke) */
@@ -92,6 +95,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private publisher: MqttPublisher | null = null;
   private broker: EmbeddedBroker | null = null;
   private http: HttpEndpoint | null = null;
+  private dashboard: Dashboard | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
   private readyTimer: NodeJS.Timeout | null = null;
   private ready = false;
@@ -159,8 +163,10 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : 16000));
 
     if (c.http.port !== 0) {
-      this.http = await startHttpServer(c.http, { health: () => this.health(), metricsText: () => this.metricsText() });
+      if (c.dashboard.enabled) this.dashboard = this.buildDashboard();
+      this.http = await startHttpServer(c.http, { health: () => this.health(), metricsText: () => this.metricsText() }, this.dashboard?.handle);
       log.info({ url: this.http.url }, `health and metrics on ${this.http.url}/healthz and ${this.http.url}/metrics`);
+      if (this.dashboard) log.info({ url: `${this.http.url}/` }, `live dashboard on ${this.http.url}/`);
     }
     if (c.embeddedBroker.enabled) this.broker = await this.startBroker();
 
@@ -300,19 +306,38 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     );
   }
 
+  /** The dashboard's view of this daemon (src/daemon/dashboard/), served beside /healthz. */
+  private buildDashboard(): Dashboard {
+    const c = this.config;
+    return createDashboard(
+      {
+        snapshot: () => this.snapshot(),
+        labels: () => this.classifier?.labels ?? [],
+        brokerWsUrl: () => this.broker?.wsUrl ?? null,
+        onEvent: (l) => this.on('result', (_r, e) => l(e)),
+        onState: (l) => this.on('state', l),
+      },
+      { host: c.http.host, token: c.dashboard.token, idleAfterSec: c.dashboard.idleAfterSec, deviceId: c.mqtt.deviceId, version: this.version, log: this.log.child({ stage: 'dashboard' }), now: this.now },
+    );
+  }
+
   private async startBroker(): Promise<EmbeddedBroker> {
-    const { host, port } = this.config.embeddedBroker;
+    const { host, port, wsPort } = this.config.embeddedBroker;
     const start = this.ctx.startBroker ?? startEmbeddedBroker;
     let broker: EmbeddedBroker;
     try {
-      broker = await start({ host, port });
+      broker = await start({ host, port, ...(wsPort !== 0 ? { wsPort } : {}) });
     } catch (e) {
       const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
       if (port === 0 || cause?.code !== 'EADDRINUSE') throw e;
-      broker = await start({ host, port: 0 });
+      broker = await start({ host, port: 0, ...(wsPort !== 0 ? { wsPort } : {}) });
       this.log.warn({ wanted: port, port: broker.port }, `port ${port} is taken (another MQTT broker?): the embedded broker listens on ${broker.url} instead`);
     }
     this.log.info({ url: broker.url }, `no mqtt.url configured: embedded MQTT broker (aedes) listening on ${broker.url}`);
+    if (broker.wsUrl) {
+      if (broker.wsPort !== wsPort) this.log.warn({ wanted: wsPort, port: broker.wsPort }, `port ${wsPort} is taken: MQTT over WebSockets listens on ${broker.wsUrl} instead`);
+      else this.log.info({ url: broker.wsUrl }, `MQTT over WebSockets on ${broker.wsUrl} (browsers, Node-RED)`);
+    }
     return broker;
   }
 
@@ -339,7 +364,9 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       log.debug({ id: event.id, label: event.label, confidence: +event.confidence.toFixed(3), latencyMs: +r.latencyMs.toFixed(1) }, 'event');
     });
     pipeline.on('state', (state) => {
-      publisher.publishEmotion(toEmotionState(state));
+      const emotion = toEmotionState(state);
+      publisher.publishEmotion(emotion);
+      this.emit('state', emotion);
       log.info({ label: state.label, confidence: +state.confidence.toFixed(3) }, `emotion is now ${state.label}`);
     });
     pipeline.on('error', (e) => log.warn({ err: e }, 'pipeline stage failed on one segment; going on'));
@@ -437,6 +464,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     }
     if (this.pipeline?.baseline && this.unsavedSpeechSec > 0) await step('saving the speaker baseline', () => this.persistBaseline());
     if (this.broker) await step('closing the embedded broker', () => this.broker!.close());
+    if (this.dashboard) this.dashboard.close();
     if (this.http) await step('closing the HTTP server', () => this.http!.close());
     if (this.classifier) await step('closing the model', () => this.classifier!.close());
     const s = this.pipeline?.stats();

@@ -1,9 +1,10 @@
 /**
  * The daemon's HTTP face, on loopback by default: GET /healthz (200 or 503 with a JSON body that
- * says why) and GET /metrics (Prometheus text). Nothing else, no request bodies, so there is
- * nothing to attack even if the host is changed to a LAN address.
+ * says why) and GET /metrics (Prometheus text), plus the routes handed in (the dashboard, which
+ * guards itself with a token off loopback). No request bodies, so there is nothing to attack even
+ * if the host is changed to a LAN address.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EarshotError } from '../core/errors.ts';
 import type { HealthVerdict } from './metrics.ts';
@@ -19,7 +20,10 @@ export interface HttpEndpoint {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(opts: { host: string; port: number }, target: Observable): Promise<HttpEndpoint> {
+/** A further set of routes (the dashboard, ./dashboard/index.ts): true when it answered the request. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export async function startHttpServer(opts: { host: string; port: number }, target: Observable, routes?: RouteHandler): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -27,6 +31,7 @@ export async function startHttpServer(opts: { host: string; port: number }, targ
       return;
     }
     try {
+      if (routes?.(req, res)) return;
       if (path === '/healthz') {
         const h = target.health();
         res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(h.body)}\n`);

@@ -255,3 +255,8 @@ const pinned: [
   Same<z.infer<typeof haDiscoveryConfigSchema>, HaDiscoveryConfig>,
 ] = [true, true, true, true];
 void pinned;
+
+/** `<base>/status` as the bare string it is on the wire (not JSON-quoted). */
+export const statusSchema = z.enum(['online', 'offline']);
+const pinnedStatus: Same<z.infer<typeof statusSchema>, Status> = true;
+void pinnedStatus;

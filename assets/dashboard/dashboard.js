@@ -1,0 +1,241 @@
+// earshot dashboard: live data from the daemon's own /events stream (Server-Sent Events; the
+// message types are documented in src/daemon/dashboard/feed.ts). No library, no build step.
+// Reconnects by itself: EventSource retries a dropped stream, and a stream the browser gave up
+// on, or one that went quiet (the daemon sends health every second), is reopened here.
+
+const RECONNECT_MS = 2000;
+const QUIET_MS = 5000;
+const MAX_ROWS = 200;
+
+/** One colour per label, stable across reloads; unknown labels get one from a fixed palette. */
+const COLOURS = {
+  neutral: '#8d99ae', calm: '#2a9d8f', happy: '#f4a261', sad: '#457b9d', angry: '#e63946',
+  fearful: '#7b2cbf', fear: '#7b2cbf', disgust: '#6a994e', surprised: '#ff70a6', surprise: '#ff70a6',
+  boredom: '#b08968', uncertain: '#cbd5e1',
+};
+const PALETTE = ['#ef476f', '#06d6a0', '#118ab2', '#ffd166', '#8338ec', '#3a86ff', '#fb5607'];
+const colour = (label) => COLOURS[label] ?? PALETTE[[...label].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % PALETTE.length];
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+
+const model = {
+  labels: [],
+  /** id -> EmotionEvent, merged across reconnects (ids are unique across restarts) */
+  events: new Map(),
+  state: null,
+  health: null,
+  recentMs: 10 * 60_000,
+  idleAfterSec: 30,
+  deviceId: '',
+  version: '',
+};
+
+let source = null;
+let lastMessageAt = 0;
+let retryTimer = null;
+
+function connect() {
+  clearTimeout(retryTimer);
+  if (source) source.close();
+  source = new EventSource('events');
+  setLink('connecting');
+  source.addEventListener('open', () => setLink('live'));
+  source.addEventListener('error', () => {
+    setLink('reconnecting');
+    if (source.readyState === EventSource.CLOSED) retryTimer = setTimeout(connect, RECONNECT_MS);
+  });
+  const on = (type, fn) => source.addEventListener(type, (m) => {
+    lastMessageAt = Date.now();
+    fn(JSON.parse(m.data));
+    schedule();
+  });
+  on('hello', (h) => {
+    model.deviceId = h.deviceId;
+    model.version = h.version;
+    model.idleAfterSec = h.idleAfterSec;
+    model.recentMs = h.recentMs;
+    for (const l of h.labels) if (!model.labels.includes(l)) model.labels.push(l);
+    for (const e of h.events) model.events.set(e.id, e);
+    if (h.state) model.state = h.state;
+    model.health = h.health;
+    setLink('live');
+  });
+  on('result', (e) => {
+    model.events.set(e.id, e);
+    if (model.health) model.health.idle = false;
+  });
+  on('state', (s) => {
+    model.state = s;
+    if (model.health) model.health.idle = false;
+  });
+  on('health', (h) => {
+    model.health = h;
+  });
+}
+
+// a stream that went quiet (a half-open connection after the daemon's machine slept) is reopened
+setInterval(() => {
+  if (source && source.readyState === EventSource.OPEN && Date.now() - lastMessageAt > QUIET_MS) {
+    setLink('reconnecting');
+    connect();
+  }
+}, 1000);
+
+function setLink(what) {
+  const el = $('link');
+  el.textContent = what;
+  el.className = `link ${what === 'live' ? 'up' : 'down'}`;
+  document.body.dataset.link = what;
+}
+
+let pending = false;
+function schedule() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    render();
+  });
+}
+
+function render() {
+  prune();
+  const sorted = [...model.events.values()].sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+  for (const e of sorted) for (const l of Object.keys(e.probabilities)) if (!model.labels.includes(l)) model.labels.push(l);
+  $('device').textContent = `${model.deviceId} · ${model.state?.model ?? sorted.at(-1)?.model ?? ''} · v${model.version}`;
+  renderCurrent(sorted.at(-1));
+  renderHealth();
+  renderLegend();
+  renderTimeline(sorted);
+  renderEvents(sorted);
+}
+
+function prune() {
+  const oldest = Date.now() - model.recentMs;
+  for (const [id, e] of model.events) if (Date.parse(e.end) < oldest) model.events.delete(id);
+}
+
+function renderCurrent(last) {
+  const el = $('current');
+  const idle = model.health?.idle ?? false;
+  const s = model.state;
+  let label = 'waiting';
+  let conf = '';
+  if (idle) label = 'idle';
+  else if (s) {
+    label = s.label;
+    conf = pct(s.confidence);
+  }
+  el.dataset.label = label;
+  el.className = `current ${label === 'idle' || label === 'waiting' ? label : ''}`;
+  el.style.setProperty('--c', label === 'idle' || label === 'waiting' ? '#94a3b8' : colour(label));
+  $('current-label').textContent = label;
+  $('current-confidence').textContent = conf;
+  const ago = model.health?.lastUtteranceAgoSec;
+  $('current-detail').textContent = last
+    ? `last utterance: ${last.label} ${pct(last.confidence)}${ago == null ? '' : `, ${duration(ago)} ago`}${idle ? ` (idle after ${model.idleAfterSec} s of silence)` : ''}`
+    : `nothing heard yet${idle ? ` (idle after ${model.idleAfterSec} s of silence)` : ''}`;
+}
+
+function renderHealth() {
+  const h = model.health;
+  if (!h) return;
+  const src = $('h-source');
+  src.textContent = `${h.sourceState}${h.sourceDetail ? `: ${h.sourceDetail}` : ''}`;
+  src.title = h.source;
+  src.className = h.sourceState === 'capturing' ? 'ok' : 'bad';
+  const b = $('h-broker');
+  b.textContent = `${h.broker.connected ? 'connected' : 'disconnected'} (${h.broker.embedded ? 'embedded ' : ''}${h.broker.url}${h.broker.wsUrl ? `, ${h.broker.wsUrl}` : ''})`;
+  b.className = h.broker.connected ? 'ok' : 'bad';
+  $('h-queue').textContent = `${h.queueDepth}${h.droppedEvents ? ` (${h.droppedEvents} dropped)` : ''}`;
+  $('h-rtf').textContent = h.realTimeFactor.toFixed(3);
+  $('h-latency').textContent = `${h.latencyMs.p50.toFixed(0)} / ${h.latencyMs.p99.toFixed(0)} ms`;
+  $('h-dropped').textContent = String(h.droppedInferences);
+  $('h-uptime').textContent = duration(h.uptimeSec);
+}
+
+function renderLegend() {
+  const el = $('legend');
+  if (el.dataset.labels === model.labels.join(',')) return;
+  el.dataset.labels = model.labels.join(',');
+  el.replaceChildren(...model.labels.map((l) => {
+    const s = document.createElement('span');
+    s.className = 'key';
+    s.style.setProperty('--c', colour(l));
+    s.textContent = l;
+    return s;
+  }));
+}
+
+/** One column per utterance (newest on the right), its class probabilities stacked. */
+function renderTimeline(sorted) {
+  const svg = $('timeline');
+  const W = 1000;
+  const H = 200;
+  const n = sorted.length;
+  const step = n === 0 ? 0 : Math.min(40, W / n);
+  const children = sorted.map((e, i) => {
+    const g = document.createElementNS(SVG, 'g');
+    g.setAttribute('class', 'utt');
+    g.dataset.id = e.id;
+    g.dataset.label = e.label;
+    const x = W - (n - i) * step;
+    let y = H;
+    for (const l of model.labels) {
+      const p = e.probabilities[l] ?? 0;
+      if (p <= 0) continue;
+      const r = document.createElementNS(SVG, 'rect');
+      const h = p * H;
+      y -= h;
+      r.setAttribute('x', (x + step * 0.08).toFixed(1));
+      r.setAttribute('width', (step * 0.84).toFixed(1));
+      r.setAttribute('y', y.toFixed(1));
+      r.setAttribute('height', h.toFixed(1));
+      r.setAttribute('fill', colour(l));
+      g.append(r);
+    }
+    const t = document.createElementNS(SVG, 'title');
+    t.textContent = `${clock(e.start)} ${e.label} ${pct(e.confidence)}\n${model.labels.map((l) => `${l} ${pct(e.probabilities[l] ?? 0)}`).join('\n')}`;
+    g.append(t);
+    return g;
+  });
+  svg.replaceChildren(...children);
+  $('axis-from').textContent = n ? clock(sorted[0].start) : '';
+  $('axis-to').textContent = n ? clock(sorted[n - 1].end) : '';
+}
+
+function renderEvents(sorted) {
+  const rows = sorted.slice(-MAX_ROWS).reverse().map((e) => {
+    const tr = document.createElement('tr');
+    tr.dataset.id = e.id;
+    tr.dataset.label = e.label;
+    const cells = [clock(e.start), e.label, pct(e.confidence), `${(e.durationMs / 1000).toFixed(1)} s`];
+    for (const text of cells) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    tr.children[1].className = 'label';
+    tr.children[1].style.setProperty('--c', colour(e.label));
+    return tr;
+  });
+  document.querySelector('#events tbody').replaceChildren(...rows);
+}
+
+const pct = (p) => `${Math.round(p * 100)} %`;
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour12: false });
+function duration(sec) {
+  if (sec < 90) return `${Math.round(sec)} s`;
+  if (sec < 5400) return `${Math.round(sec / 60)} min`;
+  return `${Math.floor(sec / 3600)} h ${Math.round((sec % 3600) / 60)} min`;
+}
+
+// The listening switch (issue 18) is not on the server yet. When POST /listening exists: fill the
+// hidden #listening section with a toggle that POSTs there (same origin: the token cookie goes
+// along; the server should check it with Dashboard.authorized), unhide it, and show the state the
+// health message then carries.
+
+// re-render once a second so ages and idle move with no message (and old events scroll off)
+setInterval(schedule, 1000);
+connect();

@@ -1,0 +1,53 @@
+// The embedded broker's MQTT over WebSockets (src/runtime/publish/broker-websocket.ts): a client
+// over ws:// and one over TCP see each other's messages (retained included); a taken WebSocket
+// port falls back to a free one instead of costing the TCP broker; no wsPort, no listener; close()
+// frees both ports.
+import { createServer, type Server } from 'node:net';
+import { connect, type MqttClient } from 'mqtt';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startEmbeddedBroker } from '../src/runtime/publish/embedded-broker.ts';
+import { freePort } from './helpers/mosquitto.ts';
+
+async function client(url: string): Promise<MqttClient> {
+  const c = connect(url, { protocolVersion: 4, reconnectPeriod: 0 });
+  await new Promise<void>((resolve, reject) => c.once('connect', () => resolve()).once('error', reject));
+  return c;
+}
+
+test('ws:// and mqtt:// clients share one broker; a taken WebSocket port falls back to a free one', async () => {
+  const wanted = await freePort();
+  const squatter: Server = createServer();
+  await new Promise<void>((r) => squatter.listen(wanted, '127.0.0.1', () => r()));
+  const broker = await startEmbeddedBroker({ port: 0, wsPort: wanted });
+  try {
+    assert.ok(broker.wsPort && broker.wsPort !== wanted, `fell back from the taken ${wanted} to ${broker.wsPort}`);
+    assert.is(broker.wsUrl, `ws://127.0.0.1:${broker.wsPort}`);
+    const tcp = await client(broker.url);
+    await tcp.publishAsync('earshot/t/emotion', '{"label":"happy"}', { qos: 1, retain: true });
+    const ws = await client(broker.wsUrl!);
+    const got: string[] = [];
+    ws.on('message', (topic, payload) => got.push(`${topic} ${payload}`));
+    await ws.subscribeAsync('earshot/#', { qos: 1 });
+    await tcp.publishAsync('earshot/t/events', '{"id":"1"}', { qos: 1 });
+    const t0 = Date.now();
+    while (got.length < 2 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got, ['earshot/t/emotion {"label":"happy"}', 'earshot/t/events {"id":"1"}']);
+    const plain = await fetch(`http://127.0.0.1:${broker.wsPort}/`);
+    assert.is(plain.status, 426, 'plain HTTP is told to upgrade');
+    await ws.endAsync(true);
+    await tcp.endAsync(true);
+  } finally {
+    await broker.close();
+    squatter.close();
+  }
+  // both ports are free again
+  const again = await startEmbeddedBroker({ port: broker.port, wsPort: broker.wsPort });
+  assert.is(again.wsPort, broker.wsPort);
+  await again.close();
+  const none = await startEmbeddedBroker({ port: 0 });
+  assert.is(none.wsUrl, undefined);
+  await none.close();
+});
+
+test.run();
