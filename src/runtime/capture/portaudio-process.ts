@@ -17,7 +17,7 @@ import type { WorkerMessage, WorkerRequest } from './portaudio-worker.ts';
 
 /** The part of a ChildProcess this source uses (stdio: ignore, pipe, pipe, pipe, ipc). */
 export interface WorkerChild {
-  readonly stdio: readonly (Readable | null | unknown)[];
+  readonly stdio: readonly unknown[];
   readonly pid?: number;
   readonly connected: boolean;
   disconnect(): void;
