@@ -72,12 +72,12 @@ for arch in "${arches[@]}"; do
   [ -f "$ort/linux/$node_arch/onnxruntime_binding.node" ] || { echo "build-deb: onnxruntime-node has no linux/$node_arch binary" >&2; exit 70; }
   if [ "$arch" != "$host_arch" ]; then
     # native addons built here are for the build machine: leave them out (arecord is the fallback)
-    rm -rf "$lib/node_modules/naudiodon" "$lib/node_modules/segfault-handler"
+    rm -rf "$lib/node_modules/naudiodon" "$lib/node_modules/segfault-handler" "$lib/node_modules/sd-notify/build"
   else
     # keep the built addons and naudiodon's copy of libportaudio, not the build's intermediates nor
     # the libraries it bundles for every other platform; the addon finds its libportaudio beside
     # it ($ORIGIN) instead of in this checkout's build folder (its RUNPATH as built)
-    for m in naudiodon segfault-handler; do
+    for m in naudiodon segfault-handler sd-notify; do
       rm -rf "$lib/node_modules/$m/build/Release/obj.target" "$lib/node_modules/$m/build/Release/.deps" "$lib/node_modules/$m/build/"*.mk "$lib/node_modules/$m/build/Makefile"
     done
     rm -rf "$lib/node_modules/naudiodon/portaudio" "$lib/node_modules/naudiodon/scratch"
@@ -94,6 +94,8 @@ for arch in "${arches[@]}"; do
   mkdir -p "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/earshot" "$stage/usr/share/doc/earshot" "$stage/DEBIAN"
   ln -s ../lib/earshot/bin/earshot.js "$stage/usr/bin/earshot"
   install -m 0644 systemd/earshot.service "$stage/lib/systemd/system/earshot.service"
+  # without the sd-notify addon (left out above) the daemon notifies through systemd-notify children
+  [ "$arch" = "$host_arch" ] || sed -i 's/^NotifyAccess=main$/NotifyAccess=all/' "$stage/lib/systemd/system/earshot.service"
   node dist/cli.js run --print-template > "$stage/etc/earshot/config.yaml"
   chmod 0644 "$stage/etc/earshot/config.yaml"
   install -m 0644 packaging/debian/copyright "$stage/usr/share/doc/earshot/copyright"

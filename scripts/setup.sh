@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-APT_PACKAGES=(sox flac alsa-utils mosquitto libportaudio2 portaudio19-dev
+APT_PACKAGES=(sox flac alsa-utils mosquitto libportaudio2 portaudio19-dev libsystemd-dev
   python3-torch python3-torchaudio python3-onnx python3-numpy python3-sklearn
   dpkg-dev lintian file adduser patchelf chromium)
 

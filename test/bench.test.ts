@@ -35,4 +35,17 @@ test('earshot bench --json reports every frontend implementation', () => {
   for (const row of j.frontend) assert.ok(row.usPerFrame > 0 && Number.isFinite(row.realTimeFactor), JSON.stringify(row));
 });
 
+test('earshot bench --only arithmetic --json: the model frontend and the whole pipeline, f32 and Q15', () => {
+  const r = spawnSync(process.execPath, ['bin/earshot.js', 'bench', '--only', 'arithmetic', '--seconds', '1', '--rounds', '1', '--pipeline-seconds', '2', '--json'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.is(j.arithmetic.model, 'earshot-crnn');
+  const names = j.arithmetic.rows.map((row: { name: string }) => row.name);
+  for (const a of ['f32', 'Q15']) {
+    for (const n of [`frontend ${a} SIMD`, `frontend ${a} scalar`, `mel path (no pitch) ${a} SIMD`]) assert.ok(names.includes(n), `${n} missing from ${names}`);
+    assert.ok(names.includes(`pipeline, frontend ${a}`), names.join(', '));
+  }
+  for (const row of j.arithmetic.rows) assert.ok(row.realTimeFactor > 0 && Number.isFinite(row.realTimeFactor), JSON.stringify(row));
+});
+
 test.run();

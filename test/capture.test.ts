@@ -15,6 +15,7 @@ import { ChunkAssembler, type PcmFormat } from '../src/runtime/capture/chunker.t
 import { createSource } from '../src/runtime/capture/create-source.ts';
 import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
 import { createNaudiodonLoader, loadNaudiodon, PortAudioSource, resolvePortAudioDevice } from '../src/runtime/capture/portaudio.ts';
+import { PortAudioProcessSource } from '../src/runtime/capture/portaudio-process.ts';
 import type { AudioChunk, CaptureCondition, CaptureSource, CaptureTiming } from '../src/runtime/capture/source.ts';
 import { StdinSource } from '../src/runtime/capture/stdin.ts';
 import { EarshotError } from '../src/core/errors.ts';
@@ -163,6 +164,17 @@ const harnesses: Harness[] = [
       after: async () => { alsa.unblockFifo(); await sleep(300); alsa.drainFifo(); },
     },
     zeros: async (t) => new PortAudioSource({ ...t, device: 'zerocap' }, { portaudio: await loadNaudiodon(), log: quietLog }),
+  },
+  {
+    // what the daemon runs: the stream in portaudio-worker.ts, PCM over a pipe
+    name: 'portaudio in a worker process (ALSA file plugin)',
+    clip: async (t) => new PortAudioProcessSource({ ...t, device: 'wavcap', env: alsa.env }, { log: quietLog }),
+    endsAfterClip: false,
+    silent: {
+      make: async (t) => { alsa.drainFifo(); return new PortAudioProcessSource({ ...t, device: 'fifocap', env: alsa.env }, { log: quietLog }); },
+      after: async () => { alsa.drainFifo(); },
+    },
+    zeros: async (t) => new PortAudioProcessSource({ ...t, device: 'zerocap', env: alsa.env }, { log: quietLog }),
   },
 ];
 

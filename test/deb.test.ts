@@ -63,6 +63,9 @@ for (const arch of ['amd64', 'arm64']) {
     assert.match(unit, /^ExecStart=\/usr\/bin\/node \/usr\/lib\/earshot\/bin\/earshot.js run --config \/etc\/earshot\/config.yaml$/m);
     assert.match(unit, /^RestartPreventExitStatus=64 65 66 78$/m);
     assert.match(unit, /^User=earshot$/m);
+    // the sd-notify addon only where it was built; elsewhere systemd-notify children need NotifyAccess=all
+    assert.is(existsSync(join(x, 'usr/lib/earshot/node_modules/sd-notify/build/Release/notify.node')), arch === hostArch);
+    assert.match(unit, arch === hostArch ? /^NotifyAccess=main$/m : /^NotifyAccess=all$/m);
   });
 }
 

@@ -1,10 +1,11 @@
 // systemd integration. systemd/earshot.service passes `systemd-analyze verify` and stays below
 // exposure 3.0 in `systemd-analyze security`, with the directives the design asks for. And
 // sd_notify against a real unix datagram socket: a /usr/bin/python3 listener bound to a socket in
-// a temp dir stands in for systemd (NOTIFY_SOCKET points at it), and the real `systemd-notify`
-// sends. Checked: READY with MAINPID and STATUS, the watchdog period from WATCHDOG_USEC/WATCHDOG_PID,
-// a missing systemd-notify reported once, and the daemon as a child process: READY=1 once audio
-// flows, WATCHDOG=1 at half the period, STOPPING=1 and exit 0 on SIGTERM.
+// a temp dir (or in the abstract namespace) stands in for systemd (NOTIFY_SOCKET points at it), and
+// libsystemd's sd_notify() sends, from this process (the sd-notify addon). Checked: READY with
+// MAINPID and STATUS, the watchdog period from WATCHDOG_USEC/WATCHDOG_PID and its cadence on an
+// injected clock, a sender that cannot load reported once, and the daemon as a child process:
+// READY=1 from the daemon's own pid once audio flows, WATCHDOG=1, STOPPING=1 and exit 0 on SIGTERM.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SdNotifier, type NotifyLog } from '../src/daemon/sd-notify.ts';
+import { SdNotifier, systemdNotifySend, type NotifyLog } from '../src/daemon/sd-notify.ts';
 import { ROOT } from './helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-sdnotify-'));
@@ -22,43 +23,52 @@ process.once('exit', () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** What systemd does with the socket, minus acting on it: print each datagram (and close passed fds, which completes systemd-notify's BARRIER=1). */
+/** What systemd does with the socket, minus acting on it: print each datagram with the sender's pid from SCM_CREDENTIALS (what NotifyAccess=main checks), and close passed fds. */
 const LISTENER = `
 import socket, sys, os, json, array
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+s.bind(chr(0) + sys.argv[1][1:] if sys.argv[1].startswith("@") else sys.argv[1])
 print(json.dumps({"listening": True}), flush=True)
 while True:
-    data, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(64))
+    data, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(64) + socket.CMSG_SPACE(12))
+    pid = None
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = int.from_bytes(payload[0:4], sys.byteorder)
     for level, kind, payload in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds = array.array("i"); fds.frombytes(payload[:len(payload) - len(payload) % 4])
             for fd in fds: os.close(fd)
-    print(json.dumps({"msg": data.decode()}), flush=True)
+    print(json.dumps({"msg": data.decode(), "pid": pid}), flush=True)
 `;
 
 interface Listener {
   socket: string;
   messages: string[];
+  /** the sending pid of each message (kernel-checked credentials) */
+  pids: (number | null)[];
   /** resolves with the first message (from now on, or already received) matching `re` */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
   close(): void;
 }
 
 let listeners = 0;
-async function listen(): Promise<Listener> {
-  const socket = join(tmp, `notify-${++listeners}.sock`);
+async function listen(abstract = false): Promise<Listener> {
+  const socket = abstract ? `@earshot-test-${process.pid}-${++listeners}` : join(tmp, `notify-${++listeners}.sock`);
   const py = spawn('/usr/bin/python3', ['-c', LISTENER, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(py);
   const messages: string[] = [];
+  const pids: (number | null)[] = [];
   const waiters: { re: RegExp; resolve: (m: string) => void }[] = [];
   const lines = createInterface({ input: py.stdout! });
   let ready!: () => void;
   const listening = new Promise<void>((r) => (ready = r));
   lines.on('line', (line) => {
-    const o = JSON.parse(line) as { listening?: boolean; msg?: string };
+    const o = JSON.parse(line) as { listening?: boolean; msg?: string; pid?: number | null };
     if (o.listening) return ready();
     messages.push(o.msg!);
+    pids.push(o.pid ?? null);
     for (const w of [...waiters]) if (w.re.test(o.msg!)) {
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve(o.msg!);
@@ -68,6 +78,7 @@ async function listen(): Promise<Listener> {
   return {
     socket,
     messages,
+    pids,
     waitFor(re, timeoutMs = 5000) {
       const seen = messages.find((m) => re.test(m));
       if (seen) return Promise.resolve(seen);
@@ -85,19 +96,23 @@ function recordingLog(): NotifyLog & { warnings: string[] } {
   return { warnings, debug() {}, warn: (_o, msg) => void warnings.push(msg) };
 }
 
-test('READY carries MAINPID and STATUS; STATUS and STOPPING arrive as sent', async () => {
-  const l = await listen();
-  const n = new SdNotifier({ env: { ...process.env, NOTIFY_SOCKET: l.socket }, pid: 4242, log: recordingLog() });
-  assert.ok(n.enabled);
-  assert.ok(await n.ready('capturing from file:x'));
-  assert.ok(await n.status('capture flatline'));
-  assert.ok(await n.stopping('stopping: SIGTERM'));
-  assert.is(await l.waitFor(/READY=1/), 'MAINPID=4242\nREADY=1\nSTATUS=capturing from file:x');
-  await l.waitFor(/^STATUS=capture flatline$/);
-  assert.is(await l.waitFor(/STOPPING=1/), 'STOPPING=1\nSTATUS=stopping: SIGTERM');
-  assert.is(n.sent, 3);
-  l.close();
-});
+for (const abstract of [false, true]) {
+  test(`READY carries MAINPID and STATUS; STATUS and STOPPING arrive as sent, from this process (${abstract ? 'abstract namespace' : 'socket path'})`, async () => {
+    const l = await listen(abstract);
+    const n = new SdNotifier({ env: { ...process.env, NOTIFY_SOCKET: l.socket }, pid: 4242, log: recordingLog() });
+    assert.ok(n.enabled);
+    assert.ok(await n.ready('capturing from file:x'));
+    assert.ok(await n.status('capture flatline'));
+    assert.ok(await n.stopping('stopping: SIGTERM'));
+    assert.is(await l.waitFor(/READY=1/), 'MAINPID=4242\nREADY=1\nSTATUS=capturing from file:x');
+    await l.waitFor(/^STATUS=capture flatline$/);
+    assert.is(await l.waitFor(/STOPPING=1/), 'STOPPING=1\nSTATUS=stopping: SIGTERM');
+    assert.is(n.sent, 3);
+    // sent by this process itself, not a child: what NotifyAccess=main accepts
+    assert.equal(l.pids, [process.pid, process.pid, process.pid]);
+    l.close();
+  });
+}
 
 test('watchdog period is half of WATCHDOG_USEC, only for our pid, only under systemd', () => {
   const log = recordingLog();
@@ -109,40 +124,89 @@ test('watchdog period is half of WATCHDOG_USEC, only for our pid, only under sys
   assert.is(at({ WATCHDOG_USEC: '30000000' }), null);
 });
 
-test('without NOTIFY_SOCKET nothing is spawned', async () => {
-  let spawned = 0;
-  const n = new SdNotifier({ env: {}, log: recordingLog(), spawn: () => (spawned++, { stderr: null, on() {} }) });
+test('without NOTIFY_SOCKET nothing is sent', async () => {
+  const sent: string[] = [];
+  const n = new SdNotifier({ env: {}, log: recordingLog(), send: (m) => void sent.push(m) });
   assert.not.ok(n.enabled);
   assert.is(await n.ready(), false);
-  assert.is(spawned, 0);
+  assert.equal(sent, []);
 });
 
-test('the watchdog pings while alive() holds and stops when it does not', async () => {
-  const l = await listen();
+/** A clock the test advances: setInterval callbacks run when their time comes, never on their own. */
+function manualClock() {
+  let now = 0;
+  const timers = new Map<number, { fn: () => void; every: number; next: number }>();
+  let ids = 0;
+  return {
+    setInterval: (fn: () => void, ms: number) => (timers.set(++ids, { fn, every: ms, next: now + ms }), ids),
+    clearInterval: (h: unknown) => void timers.delete(h as number),
+    advance(ms: number) {
+      const until = now + ms;
+      for (;;) {
+        const due = [...timers.values()].filter((t) => t.next <= until).sort((a, b) => a.next - b.next)[0];
+        if (!due) break;
+        now = due.next;
+        due.next += due.every;
+        due.fn();
+      }
+      now = until;
+    },
+    get pending() { return timers.size; },
+  };
+}
+
+test('the watchdog pings every half period while alive() holds, stops when it does not, and stops on stopping()', async () => {
+  const clock = manualClock();
+  const sent: string[] = [];
   let alive = true;
   const log = recordingLog();
-  const n = new SdNotifier({ env: { NOTIFY_SOCKET: l.socket, WATCHDOG_USEC: '200000', PATH: process.env.PATH }, log });
+  const n = new SdNotifier({ env: { NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '20000000' }, log, send: (m) => void sent.push(m), ...clock });
   n.startWatchdog(() => alive);
-  await new Promise((r) => setTimeout(r, 450));
-  const pings = l.messages.filter((m) => m === 'WATCHDOG=1').length;
-  assert.ok(pings >= 3 && pings <= 5, `expected ~4 pings at 100 ms in 450 ms, got ${pings}`);
+  n.startWatchdog(() => alive); // idempotent: still one timer
+  assert.is(clock.pending, 1);
+  const pings = () => sent.filter((m) => m === 'WATCHDOG=1').length;
+  clock.advance(9999);
+  assert.is(pings(), 0, 'no ping before half the period (10 s of 20 s)');
+  clock.advance(1);
+  assert.is(pings(), 1);
+  clock.advance(40000);
+  assert.is(pings(), 5, 'one ping per 10 s');
   alive = false;
-  await new Promise((r) => setTimeout(r, 350));
-  const after = l.messages.filter((m) => m === 'WATCHDOG=1').length;
-  assert.ok(after - pings <= 1, `pings went on while not alive: ${after - pings}`);
+  clock.advance(30000);
+  assert.is(pings(), 5, 'no pings while the pipeline is stuck');
   assert.match(log.warnings.join('\n'), /not pinging the systemd watchdog/);
-  n.stopWatchdog();
+  alive = true;
+  clock.advance(10000);
+  assert.is(pings(), 6, 'pings resume when it recovers');
+  await n.stopping();
+  assert.is(clock.pending, 0, 'stopping() clears the watchdog timer');
+  clock.advance(100000);
+  assert.is(pings(), 6);
+  assert.is(sent.at(-1), 'STOPPING=1\nSTATUS=stopping');
+});
+
+test('the fallback for a machine without the addon: systemd-notify children (which NotifyAccess=all must admit)', async () => {
+  const l = await listen();
+  const n = new SdNotifier({ env: { NOTIFY_SOCKET: l.socket }, pid: 4242, log: recordingLog(), send: systemdNotifySend(l.socket) });
+  assert.ok(await n.ready('fallback'));
+  assert.is(await l.waitFor(/READY=1/), 'MAINPID=4242\nREADY=1\nSTATUS=fallback');
+  assert.is.not(l.pids[0], process.pid, 'sent by a child, not by this process');
+  assert.throws(() => systemdNotifySend(l.socket, 'systemd-notify-not-installed')('READY=1'), /ENOENT/);
   l.close();
 });
 
-test('a missing systemd-notify is reported once and counted, never thrown', async () => {
+test('a sender that cannot load is reported once and counted, never thrown', async () => {
   const log = recordingLog();
-  const n = new SdNotifier({ env: { NOTIFY_SOCKET: join(tmp, 'none.sock'), PATH: process.env.PATH }, log, command: 'systemd-notify-not-installed' });
+  const send = () => {
+    throw new Error("Cannot find module 'sd-notify'");
+  };
+  const n = new SdNotifier({ env: { NOTIFY_SOCKET: join(tmp, 'none.sock') }, log, send });
   assert.is(await n.ready(), false);
   assert.is(await n.notify(['WATCHDOG=1']), false);
   assert.is(n.failed, 2);
+  assert.is(n.sent, 0);
   assert.is(log.warnings.length, 1);
-  assert.match(log.warnings[0], /cannot notify systemd through systemd-notify-not-installed .*install systemd/);
+  assert.match(log.warnings[0], /cannot notify systemd \(Cannot find module 'sd-notify'\); rebuild the sd-notify addon/);
 });
 
 test('daemon child: READY=1 once audio flows, WATCHDOG=1 every half period, STOPPING=1 and exit 0 on SIGTERM', async () => {
@@ -159,6 +223,7 @@ test('daemon child: READY=1 once audio flows, WATCHDOG=1 every half period, STOP
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ready = await l.waitFor(/READY=1/, 15000);
   assert.match(ready, new RegExp(`^MAINPID=${child.pid}\nREADY=1\nSTATUS=capturing from file:`));
+  assert.is(l.pids[l.messages.indexOf(ready)], child.pid, 'READY must come from the daemon itself (NotifyAccess=main)');
   const t0 = l.messages.length;
   await new Promise((r) => setTimeout(r, 1100));
   const pings = l.messages.slice(t0).filter((m) => m === 'WATCHDOG=1').length;
@@ -183,7 +248,7 @@ test('systemd/earshot.service passes systemd-analyze verify', () => {
 test('systemd/earshot.service is sandboxed: the required directives, and exposure below 3.0', () => {
   const text = readFileSync(UNIT, 'utf8');
   const has = (line: string) => assert.match(text, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), `missing ${line}`);
-  for (const line of ['Type=notify', 'NotifyAccess=all', 'User=earshot', 'Group=earshot', 'SupplementaryGroups=audio', 'StateDirectory=earshot', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'Restart=on-failure', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']) has(line);
+  for (const line of ['Type=notify', 'NotifyAccess=main', 'User=earshot', 'Group=earshot', 'SupplementaryGroups=audio', 'StateDirectory=earshot', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'Restart=on-failure', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6']) has(line);
   assert.match(text, /^WatchdogSec=\d+$/m);
   assert.match(text, /^MemoryMax=\d+M$/m);
   assert.match(text, /^ExecStart=\/usr\/bin\/node \/usr\/lib\/earshot\/bin\/earshot\.js run --config \/etc\/earshot\/config\.yaml$/m);

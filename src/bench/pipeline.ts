@@ -27,6 +27,8 @@ export interface PipelineBenchOptions {
   /** chunk length (ms), as a capture source delivers; default 100 */
   chunkMs?: number;
   config?: PipelineConfigInput;
+  /** the frontend's arithmetic; default the model's own */
+  arithmetic?: 'f32' | 'q15';
 }
 
 export interface PipelineBenchResult {
@@ -72,7 +74,7 @@ export async function benchPipeline(opts: PipelineBenchOptions = {}): Promise<Pi
   const audio = await decodeAudioFile(opts.clip ?? DEFAULT_CLIP);
   const rate = audio.sampleRate;
   const chunk = Math.max(1, Math.round((rate * (opts.chunkMs ?? 100)) / 1000));
-  const classifier = await EmotionClassifier.load(opts.model);
+  const classifier = await EmotionClassifier.load(opts.model, { arithmetic: opts.arithmetic });
   try {
     const feed = async (p: EmotionPipeline, x: Float32Array, pace: boolean) => {
       const t0 = performance.now();

@@ -51,6 +51,7 @@ interface CliOptions {
   vad?: string;
   adapt?: boolean;
   uncertainBelow?: string;
+  arithmetic?: string;
 }
 
 export function registerAnalyze(program: Command): void {
@@ -64,12 +65,14 @@ export function registerAnalyze(program: Command): void {
     .option('--vad <kind>', `voice activity detector: ${VAD_KINDS.join(', ')} (default: the daemon's, ${DEFAULT_VAD_KIND})`)
     .option('--adapt', 'one speaker and room: carry the speaker baseline across the files in order (models trained with --norm prosody or speaker)')
     .option('--uncertain-below <p>', 'label a segment "uncertain" below this confidence (0..1)')
+    .option('--arithmetic <kind>', "the frontend's arithmetic, f32 or q15 (fixed point), whatever the model was trained with (default: the model's own)")
     .action(async (files: string[], opts: CliOptions) => {
       if (!(SEGMENT_MODES as readonly string[]).includes(opts.mode)) {
         throw new EarshotError('E_USAGE', `--mode ${opts.mode}: use one of ${SEGMENT_MODES.join(', ')}`);
       }
       if (opts.vad !== undefined && !(VAD_KINDS as readonly string[]).includes(opts.vad)) throw new EarshotError('E_USAGE', `--vad ${opts.vad}: use one of ${VAD_KINDS.join(', ')}`);
-      const classifier = await EmotionClassifier.load(opts.model);
+      if (opts.arithmetic !== undefined && opts.arithmetic !== 'f32' && opts.arithmetic !== 'q15') throw new EarshotError('E_USAGE', `--arithmetic ${opts.arithmetic}: use f32 or q15`);
+      const classifier = await EmotionClassifier.load(opts.model, { arithmetic: opts.arithmetic as 'f32' | 'q15' | undefined });
       const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}), ...(opts.uncertainBelow !== undefined ? { uncertainBelow: Number(opts.uncertainBelow) } : {}) };
       const pipeline = new EmotionPipeline({ classifier, config });
       if (opts.adapt && !pipeline.baseline) {

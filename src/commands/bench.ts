@@ -8,6 +8,7 @@ import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import type { FrontendBenchRow } from '../bench/frontend.ts';
 import { benchResampler } from '../bench/resampler.ts';
 import { benchDaemon, daemonBenchReport } from '../bench/daemon.ts';
+import { arithmeticReport, benchArithmetic, benchArithmeticArm64 } from '../bench/arithmetic.ts';
 import { EarshotError } from '../core/errors.ts';
 import { DEFAULT_CLIP, DEMO_CLIP } from '../core/paths.ts';
 import { join } from 'node:path';
@@ -26,6 +27,9 @@ export interface BenchOptions {
   only?: string;
   ravdess?: string;
   set?: string[];
+  arm64?: boolean;
+  model?: string;
+  pipelineSeconds?: string;
   dashboardClients?: string;
 }
 
@@ -108,11 +112,14 @@ export function registerBench(program: Command): void {
     .option('--seconds <s>', 'seconds of audio per round', '20')
     .option('--rounds <n>', 'interleaved rounds (median reported)', '7')
     .option('--torch', 'also time torchaudio\'s batch MFCC (needs /usr/bin/python3 with torchaudio)')
-    .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room)')
+    .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad,arithmetic (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room; arithmetic: the model frontend and pipeline in f32 and Q15)')
     .option('--ravdess <dir>', 'RAVDESS root for the babble of --only vad', join('..', 'shared', 'data', 'ravdess'))
     .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--dashboard-clients <n>', 'pipeline: keep n dashboard pages (SSE streams on /events) open on the measured daemon, to measure what the dashboard costs (compare with 0)', '0')
     .option('--json', 'print JSON instead of tables')
+    .option('--model <name>', 'arithmetic: the model whose frontend and pipeline are timed (default: the default model)')
+    .option('--pipeline-seconds <s>', 'arithmetic: seconds of audio per whole-pipeline run', '20')
+    .option('--arm64', 'arithmetic: also run it under qemu-user arm64 emulation (root; scripts/arm64-run.sh) and report ratios to this machine')
     .action(async (opts: BenchOptions) => {
       const parts = new Set((opts.only ?? 'frontend,resampler').split(','));
       const x = await benchAudio(Number(opts.seconds));
@@ -141,6 +148,14 @@ export function registerBench(program: Command): void {
         const rows = benchVad(await vadStreams(Number(opts.seconds), opts.ravdess ?? join('..', 'shared', 'data', 'ravdess')), VAD_KINDS, Number(opts.rounds));
         result.vad = rows;
         if (!opts.json) console.log(`${vadBenchReport(rows)}\n`);
+      }
+      if (parts.has('arithmetic')) {
+        const args = { seconds: Number(opts.seconds), rounds: Number(opts.rounds), model: opts.model, pipelineSeconds: Number(opts.pipelineSeconds ?? 20) };
+        const here = await benchArithmetic(x, args);
+        const arm = opts.arm64 ? await benchArithmeticArm64(args) : undefined;
+        result.arithmetic = here;
+        if (arm) result.arithmeticArm64 = arm;
+        if (!opts.json) console.log(`${arithmeticReport(here, arm)}\n`);
       }
       if (opts.json) console.log(JSON.stringify(result, null, 2));
     });

@@ -41,6 +41,8 @@ export interface EvalOptions {
   calibration?: boolean;
   adapt?: boolean;
   seed?: string;
+  /** f32 | q15: the frontend's arithmetic (default: the model's own, metadata frontend.arithmetic) */
+  arithmetic?: string;
 }
 
 /** "1,2,17-20" -> ["01","02","17","18","19","20"] (RAVDESS/EmoDB ids are two digits; TESS names pass through). */
@@ -63,7 +65,7 @@ export function parseCorpusKind(s: string): CorpusKind {
 }
 
 /** The JSON written by --json: the issue's keys first, then context. */
-export function reportJson(r: EvalReport, withPredictions: boolean): object {
+export function reportJson(r: EvalReport & { arithmetic?: string }, withPredictions: boolean): object {
   const { accuracy, uar, f1Macro, perClass, confusion, n, model } = r;
   return {
     accuracy,
@@ -84,6 +86,7 @@ export function reportJson(r: EvalReport, withPredictions: boolean): object {
     segments: r.segments,
     confidence: r.confidence,
     ...(r.adaptation ? { adaptation: r.adaptation } : {}),
+    ...(r.arithmetic ? { arithmetic: r.arithmetic } : {}),
     wholeFile: { accuracy: r.wholeFile.accuracy, uar: r.wholeFile.uar, f1Macro: r.wholeFile.f1Macro, confusion: r.wholeFile.confusion },
     ...(withPredictions ? { predictions: r.predictions } : {}),
   };
@@ -111,7 +114,8 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
     babblePool = await loadBabblePool(chosen);
     if (opts.actors && corpus === 'ravdess') excludeSpeakers = [...new Set(items.map((i) => i.speaker))];
   }
-  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta, calibration: opts.calibration });
+  const arithmetic = opts.arithmetic === undefined ? undefined : (choice('--arithmetic', opts.arithmetic, ['f32', 'q15']) as 'f32' | 'q15');
+  const classifier = await EmotionClassifier.load(opts.model, { tta: opts.tta, calibration: opts.calibration, arithmetic });
   const seed = opts.seed === undefined ? 1 : Number(opts.seed);
   if (!Number.isInteger(seed)) throw new EarshotError('E_USAGE', `--seed ${opts.seed}: give an integer`);
   try {
@@ -147,6 +151,9 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       );
     }
     log(`VAD: ${vad}`);
+    const served = classifier.model.frontend.arithmetic;
+    const trained = classifier.meta.frontend.arithmetic;
+    log(`frontend arithmetic: ${served}${served === trained ? '' : ` (the model was trained on ${trained} features)`}`);
     if (opts.gainDb !== undefined || opts.noiseSnr !== undefined) {
       log(`robustness: every clip ${[opts.noiseSnr !== undefined ? `with ${noise} noise at ${opts.noiseSnr} dB SNR${noiseSwingDb ? ` (level swinging +-${noiseSwingDb} dB)` : ''}` : '', opts.gainDb !== undefined ? `at ${opts.gainDb} dB gain` : ''].filter(Boolean).join(' and ')}`);
     }
@@ -163,7 +170,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       `scored as the daemon hears each clip (VAD utterances, duration-weighted)${report.noSpeech ? `; ${report.noSpeech} clip(s) without speech for the VAD scored on the whole clip` : ''}. ` +
         `The whole clip, silence included, as papers score it: accuracy ${pct1(report.wholeFile.accuracy)}, UAR ${pct1(report.wholeFile.uar)}, macro F1 ${pct1(report.wholeFile.f1Macro)}`,
     );
-    if (opts.json) writeFileSync(opts.json, `${JSON.stringify(reportJson(report, opts.predictions ?? false), null, 2)}\n`);
+    if (opts.json) writeFileSync(opts.json, `${JSON.stringify(reportJson({ ...report, arithmetic: served }, opts.predictions ?? false), null, 2)}\n`);
     if (opts.plot) {
       if (!opts.plot.endsWith('.svg')) throw new EarshotError('E_USAGE', `--plot ${opts.plot}: only SVG is written; name the file *.svg`);
       writeFileSync(opts.plot, confusionSvg(report, `${report.model} on ${corpus} (speakers ${report.speakers.join(',')})`));
@@ -214,6 +221,7 @@ export function registerEval(program: Command): void {
     .option('--no-calibration', "ignore the model's temperature (metadata calibration)")
     .option('--adapt', "stream each speaker's clips through one pipeline in a random order, the speaker baseline carried over (models trained with --norm prosody or speaker); warm-up clips reported apart")
     .option('--seed <n>', 'seed of the clip order under --adapt', '1')
+    .option('--arithmetic <kind>', "the frontend's arithmetic, f32 or q15 (fixed point), whatever the model was trained with (default: the model's own)")
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);
     });

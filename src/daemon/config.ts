@@ -54,6 +54,11 @@ export const daemonConfigSchema = z.strictObject({
    * at a lower accuracy (MODELS.md gives both figures).
    */
   modelTta: z.boolean().default(true),
+  /**
+   * The frontend's arithmetic, "f32" or "q15" (fixed point: int16 samples, Q15 FFT), whatever the
+   * model was trained with. Default: the model's own (metadata `frontend.arithmetic`). README, "Q15".
+   */
+  modelArithmetic: z.enum(['f32', 'q15']).optional(),
   capture: z
     .strictObject({
       /** Where audio comes from: file:PATH, portaudio[:DEVICE][@RATE], arecord[:DEVICE][@RATE], stdin:s16le:RATE, or `demo`. Default `portaudio` (the default input; arecord if naudiodon cannot load). */

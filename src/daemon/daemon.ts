@@ -60,7 +60,7 @@ export interface DaemonContext {
   env?: NodeJS.ProcessEnv;
   /** where `stdout: true` writes events; default process.stdout */
   stdout?: { write(line: string): unknown };
-  loadClassifier?: (model: string, threads: number, tta: boolean) => Promise<EmotionClassifier>;
+  loadClassifier?: (model: string, threads: number, tta: boolean, arithmetic?: 'f32' | 'q15') => Promise<EmotionClassifier>;
   decode?: (path: string) => Promise<DecodedAudio>;
   createSource?: (d: SourceDescriptor, ctx: CaptureContext, timing: CaptureTiming) => Promise<CaptureSource>;
   createClient?: MqttClientFactory;
@@ -172,8 +172,10 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     this.descriptor = descriptor;
     this.sourceName = c.capture.source === DEMO_SOURCE ? `demo (${formatSource(descriptor)})` : formatSource(descriptor);
 
-    this.classifier = await (this.ctx.loadClassifier ?? ((m, threads, tta) => EmotionClassifier.load(m, { threads, tta })))(c.model, c.modelThreads, c.modelTta);
-    log.info({ model: this.classifier.meta.name, labels: this.classifier.labels, path: this.classifier.model.onnxPath }, 'model loaded');
+    this.classifier = await (this.ctx.loadClassifier ?? ((m, threads, tta, arithmetic) => EmotionClassifier.load(m, { threads, tta, arithmetic })))(c.model, c.modelThreads, c.modelTta, c.modelArithmetic);
+    const { arithmetic } = this.classifier.model.frontend;
+    const trainedWith = this.classifier.meta.frontend.arithmetic;
+    log.info({ model: this.classifier.meta.name, labels: this.classifier.labels, path: this.classifier.model.onnxPath, arithmetic, trainedWith }, arithmetic === trainedWith ? 'model loaded' : `model loaded; its frontend is served in ${arithmetic} (trained on ${trainedWith} features)`);
     const pipeline = new EmotionPipeline({ classifier: this.classifier, config: c.pipeline, log: log.child({ stage: 'pipeline' }) });
     this.pipeline = pipeline;
     if (pipeline.baseline) {

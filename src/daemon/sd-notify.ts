@@ -2,22 +2,46 @@
  * systemd's notify protocol (sd_notify(3)): READY=1 once audio flows, WATCHDOG=1 every half
  * WATCHDOG_USEC, STOPPING=1 on shutdown, STATUS= for `systemctl status`.
  *
- * The protocol is one datagram on the unix socket named by $NOTIFY_SOCKET, and Node has no unix
- * datagram sockets (dgram is UDP only, net is stream only). Rather than a native addon, each
- * message is sent by spawning `systemd-notify` (installed wherever systemd is). Since systemd 246
- * it waits for the service manager to process the message (a BARRIER=1 round trip), so the short-
- * lived sender is still attributed to our unit; the unit needs NotifyAccess=all because the
- * datagram comes from the child's PID, and READY carries MAINPID so systemd knows the daemon.
- * A few spawns a minute (watchdog at WatchdogSec/2) cost nothing measurable.
+ * The protocol is one datagram on the unix socket named by $NOTIFY_SOCKET (a path, or `@name` in the
+ * abstract namespace). Node has no unix datagram sockets (dgram is UDP only, net is stream only), so
+ * the datagram is sent by libsystemd's own sd_notify() through the `sd-notify` addon (maintained in
+ * the systemd GitHub organisation; links -lsystemd, built with libsystemd-dev). It is sent from this
+ * process, so the unit can say NotifyAccess=main, and nothing is forked per message: the old
+ * `systemd-notify` child had to be attributed to the unit (NotifyAccess=all), and on systemd < 246
+ * (JetPack 5) its messages could be dropped when it exited before systemd read them.
+ * sd_notify()'s result is not passed back by the addon, so `sent` counts messages handed to it.
+ * Where the addon will not load (a package cross-built for another CPU leaves it out, as it does
+ * naudiodon), each message falls back to a `systemd-notify` child, which needs NotifyAccess=all
+ * (scripts/build-deb.sh writes that into such a package's unit); that is said once in the log.
  */
-import { spawn as nodeSpawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 
-/** What the notifier needs of child_process.spawn. */
-export type SpawnNotify = (command: string, args: readonly string[], opts: { env: NodeJS.ProcessEnv; stdio: ['ignore', 'ignore', 'pipe'] }) => {
-  stderr: NodeJS.ReadableStream | null;
-  on(event: 'exit', fn: (code: number | null) => void): unknown;
-  on(event: 'error', fn: (err: Error) => void): unknown;
-};
+/** Sends one message (newline-separated assignments) to $NOTIFY_SOCKET: sd_notify(0, state). */
+export type NotifySend = (state: string) => void;
+
+/**
+ * The sender of the `sd-notify` addon, loaded on first use. libsystemd reads $NOTIFY_SOCKET from the
+ * process environment, so the socket this notifier was configured with is put there first.
+ */
+export function loadSdNotify(socket: string): NotifySend {
+  // throws when the addon is missing or built for another CPU; the caller falls back
+  const addon = createRequire(import.meta.url)('sd-notify') as { sendState(state: string): void };
+  return (state) => {
+    if (process.env.NOTIFY_SOCKET !== socket) process.env.NOTIFY_SOCKET = socket;
+    addon.sendState(state);
+  };
+}
+
+/** The fallback: one `systemd-notify` child per message (MAINPID as --pid). Throws if it fails. */
+export function systemdNotifySend(socket: string, command = 'systemd-notify'): NotifySend {
+  return (state) => {
+    const args = state.split('\n').map((a) => (a.startsWith('MAINPID=') ? `--pid=${a.slice(8)}` : a));
+    const r = spawnSync(command, args, { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 5000 });
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`${command} exited with ${r.status}: ${r.stderr.trim()}`);
+  };
+}
 
 export interface NotifyLog {
   debug(obj: object, msg: string): void;
@@ -27,10 +51,11 @@ export interface NotifyLog {
 export interface SdNotifyContext {
   env: NodeJS.ProcessEnv;
   pid?: number;
-  spawn?: SpawnNotify;
+  /** how a message is sent; default the sd-notify addon (loadSdNotify), else systemd-notify */
+  send?: NotifySend;
+  /** the fallback's command; default `systemd-notify` from $PATH */
+  fallbackCommand?: string;
   log: NotifyLog;
-  /** default `systemd-notify` from $PATH */
-  command?: string;
   setInterval?: (fn: () => void, ms: number) => unknown;
   clearInterval?: (handle: unknown) => void;
 }
@@ -41,16 +66,14 @@ export class SdNotifier {
   failed = 0;
   private readonly socket: string | undefined;
   private readonly pid: number;
-  private readonly spawn: SpawnNotify;
-  private readonly command: string;
+  private send: NotifySend | null;
   private watchdogTimer: unknown = null;
   private warned = false;
 
   constructor(private readonly ctx: SdNotifyContext) {
     this.socket = ctx.env.NOTIFY_SOCKET || undefined;
     this.pid = ctx.pid ?? process.pid;
-    this.spawn = ctx.spawn ?? (nodeSpawn as unknown as SpawnNotify);
-    this.command = ctx.command ?? 'systemd-notify';
+    this.send = ctx.send ?? null;
   }
 
   /** True when started by systemd with Type=notify (NOTIFY_SOCKET set). */
@@ -104,34 +127,29 @@ export class SdNotifier {
   notify(assignments: string[]): Promise<boolean> {
     if (!this.socket) return Promise.resolve(false);
     const msg = assignments.join('\n');
-    // systemd-notify takes MAINPID as --pid; everything else as VARIABLE=VALUE arguments
-    const args = assignments.map((a) => (a.startsWith('MAINPID=') ? `--pid=${a.slice(8)}` : a));
-    return new Promise((resolve) => {
-      let stderr = '';
-      let child: ReturnType<SpawnNotify>;
-      try {
-        child = this.spawn(this.command, args, { env: { ...this.ctx.env, NOTIFY_SOCKET: this.socket }, stdio: ['ignore', 'ignore', 'pipe'] });
-      } catch (e) {
-        this.fail(msg, (e as Error).message);
-        resolve(false);
-        return;
-      }
-      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', (e) => {
-        this.fail(msg, e.message);
-        resolve(false);
-      });
-      child.on('exit', (code) => {
-        if (code === 0) {
-          this.sent++;
-          this.ctx.log.debug({ msg: msg.replace(/\n/g, ' ') }, 'sd_notify');
-          resolve(true);
-        } else {
-          this.fail(msg, `exit code ${code}: ${stderr.trim()}`);
-          resolve(false);
-        }
-      });
-    });
+    try {
+      this.send ??= this.loadSender(this.socket);
+      this.send(msg);
+    } catch (e) {
+      this.fail(msg, (e as Error).message.split('\n')[0]);
+      return Promise.resolve(false);
+    }
+    this.sent++;
+    this.ctx.log.debug({ msg: msg.replace(/\n/g, ' ') }, 'sd_notify');
+    return Promise.resolve(true);
+  }
+
+  private loadSender(socket: string): NotifySend {
+    try {
+      return loadSdNotify(socket);
+    } catch (e) {
+      const command = this.ctx.fallbackCommand ?? 'systemd-notify';
+      this.ctx.log.warn(
+        { err: (e as Error).message.split('\n')[0] },
+        `the sd-notify addon did not load; notifying systemd through ${command} children instead, which needs NotifyAccess=all in the unit (rebuild the addon on this machine: apt-get install libsystemd-dev; npm rebuild sd-notify)`,
+      );
+      return systemdNotifySend(socket, command);
+    }
   }
 
   private fail(msg: string, why: string): void {
@@ -140,7 +158,7 @@ export class SdNotifier {
     this.warned = true;
     this.ctx.log.warn(
       { notifySocket: this.socket, message: msg.replace(/\n/g, ' '), err: why },
-      `cannot notify systemd through ${this.command} (${why}); install systemd (it provides systemd-notify) or run the unit as Type=simple without WatchdogSec. Later failures are only counted`,
+      `cannot notify systemd (${why}); rebuild the sd-notify addon on this machine (apt-get install libsystemd-dev; npm rebuild sd-notify), or install systemd for systemd-notify, or run the unit as Type=simple without WatchdogSec. Later failures are only counted`,
     );
   }
 }

@@ -3,6 +3,7 @@
  * context object, so the daemon passes real ones and tests pass a manual clock or fake spawn.
  * A PortAudio source whose native addon will not load becomes an arecord source, with a log line
  * that says so: capture keeps working on a board where naudiodon was built for another CPU.
+ * The addon is loaded here only to learn that it loads; the stream itself runs in a worker process.
  */
 import type { Readable } from 'node:stream';
 import type { SpawnCapture } from './arecord.ts';
@@ -10,6 +11,7 @@ import { ArecordSource } from './arecord.ts';
 import { FileReplaySource, type DecodeAudio } from './file-replay.ts';
 import type { SourceDescriptor } from './parse-source.ts';
 import { loadNaudiodon, PortAudioSource, type LoadPortAudio } from './portaudio.ts';
+import { PortAudioProcessSource, type SpawnWorker } from './portaudio-process.ts';
 import { stderrLog, type CaptureLog, type CaptureSource, type CaptureTimers, type CaptureTiming } from './source.ts';
 import { StdinSource } from './stdin.ts';
 
@@ -20,8 +22,14 @@ export interface CaptureContext {
   loadPortAudio?: LoadPortAudio;
   decode?: DecodeAudio;
   stdin?: Readable;
-  /** environment for arecord children; default this process's */
+  /** environment for arecord and PortAudio worker children; default this process's */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Where a PortAudio stream runs: `worker` (default) in a child process whose stdout is logged, so
+   * native chatter never reaches this process's stdout (portaudio-process.ts); `inline` in this one.
+   */
+  portaudioStream?: 'worker' | 'inline';
+  spawnWorker?: SpawnWorker;
 }
 
 export async function createSource(d: SourceDescriptor, ctx: CaptureContext = {}, timing: CaptureTiming = {}): Promise<CaptureSource> {
@@ -42,7 +50,8 @@ export async function createSource(d: SourceDescriptor, ctx: CaptureContext = {}
         (ctx.log ?? stderrLog).warn(`${(e as Error).message}. Falling back to arecord -D ${device}${typeof d.device === 'number' ? ` (PortAudio index ${d.device} has no ALSA name)` : ''}`);
         return new ArecordSource({ ...timing, device, sampleRate: d.sampleRate, env: ctx.env }, ctx);
       }
-      return new PortAudioSource({ ...timing, device: d.device, sampleRate: d.sampleRate }, { ...ctx, portaudio });
+      if (ctx.portaudioStream === 'inline') return new PortAudioSource({ ...timing, device: d.device, sampleRate: d.sampleRate }, { ...ctx, portaudio });
+      return new PortAudioProcessSource({ ...timing, device: d.device, sampleRate: d.sampleRate, env: ctx.env }, ctx);
     }
   }
 }

@@ -53,7 +53,10 @@ export function createNaudiodonLoader(resolveFrom: string = import.meta.url): Lo
     cached ??= (async () => {
       try {
         // createRequire: naudiodon is CommonJS with a native addon; require() gives its exports object as is.
-        return createRequire(resolveFrom)('naudiodon') as PortAudioModule;
+        const requireHere = createRequire(resolveFrom);
+        const mod = requireHere('naudiodon') as PortAudioModule;
+        quietCrashFile(createRequire(requireHere.resolve('naudiodon')));
+        return mod;
       } catch (e) {
         cached = null;
         const why = (e as Error).message.split('\n')[0];
@@ -68,6 +71,22 @@ export function createNaudiodonLoader(resolveFrom: string = import.meta.url): Lo
     })();
     return cached;
   };
+}
+
+/**
+ * naudiodon's index.js installs segfault-handler with `crash.log`, a path relative to the working
+ * directory (under systemd `/`, in a checkout the repository). The handler writes every report to
+ * stderr as well (segfault-handler.cpp: the header and backtrace_symbols_fd(..., STDERR_FD)), so the
+ * report reaches the journal either way; re-registering with /dev/null as its file keeps the report
+ * on stderr and leaves the working directory alone. The path is a process-wide static in the addon,
+ * so this one call, made right after naudiodon's, covers the whole process.
+ */
+function quietCrashFile(requireFromNaudiodon: NodeJS.Require): void {
+  try {
+    (requireFromNaudiodon('segfault-handler') as { registerHandler(path: string): void }).registerHandler('/dev/null');
+  } catch {
+    // a naudiodon without segfault-handler writes no crash.log either
+  }
 }
 
 /** The process-wide loader: naudiodon from this package's node_modules. */

@@ -265,8 +265,17 @@ export function resolveModelPath(nameOrPath: string | undefined, dir = MODELS_DI
   );
 }
 
+/** How a model is served, where it may differ from what it was trained with. */
+export interface ServeOptions {
+  /**
+   * The frontend's arithmetic: "q15" serves a model trained on f32 features through the fixed-point
+   * kernels (and "f32" the other way round). Default: the metadata's own `frontend.arithmetic`.
+   */
+  arithmetic?: 'f32' | 'q15';
+}
+
 /** Reads and validates metadata, checks the .onnx checksum and that the frontend is buildable. */
-export function loadModel(nameOrPath?: string, dir = MODELS_DIR): LoadedModel {
+export function loadModel(nameOrPath?: string, dir = MODELS_DIR, serve: ServeOptions = {}): LoadedModel {
   const jsonPath = resolveModelPath(nameOrPath, dir);
   let raw: unknown;
   try {
@@ -282,7 +291,8 @@ export function loadModel(nameOrPath?: string, dir = MODELS_DIR): LoadedModel {
   // Parse again through the public entry point: a frontend the runtime cannot build is refused here.
   let frontend: FrontendConfig;
   try {
-    frontend = parseFrontendConfig(meta.frontend, `frontend of model ${basename(jsonPath)}`);
+    const arithmetic = serve.arithmetic ?? meta.frontend.arithmetic;
+    frontend = parseFrontendConfig({ ...meta.frontend, arithmetic }, `frontend of model ${basename(jsonPath)}${arithmetic !== meta.frontend.arithmetic ? ` served in ${arithmetic}` : ''}`);
   } catch (e) {
     throw new EarshotError('E_MODEL', `model ${jsonPath} needs a frontend this runtime cannot build: ${(e as Error).message}`, { cause: e });
   }

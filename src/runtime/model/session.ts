@@ -12,7 +12,7 @@ import type { Emotion } from '../../core/labels.ts';
 import { featureCount } from '../frontend/config.ts';
 import type { BaselineStats } from './baseline.ts';
 import { FunctionalHead } from './functional-head.ts';
-import { levelColumns, loadModel, MODELS_DIR, perUtterance, speakerColumns, usesBaseline, type LoadedModel, type ModelMetadata } from './metadata.ts';
+import { levelColumns, loadModel, MODELS_DIR, perUtterance, speakerColumns, usesBaseline, type LoadedModel, type ModelMetadata, type ServeOptions } from './metadata.ts';
 
 export interface Classification {
   /** Softmax probabilities in `labels` order. The array is reused by the next call: copy to keep. */
@@ -82,10 +82,10 @@ export class EmotionClassifier {
   /**
    * Loads a model by name (models/NAME.json), path, or the default; checks it and opens a session.
    * `tta: false` ignores the model's test-time augmentation (one run per utterance);
-   * `calibration: false` its temperature.
+   * `calibration: false` its temperature; `arithmetic` serves its frontend in f32 or Q15 (ServeOptions).
    */
-  static async load(nameOrPath?: string, opts: { modelsDir?: string; threads?: number; tta?: boolean; calibration?: boolean } = {}): Promise<EmotionClassifier> {
-    const model = loadModel(nameOrPath, opts.modelsDir ?? MODELS_DIR);
+  static async load(nameOrPath?: string, opts: { modelsDir?: string; threads?: number; tta?: boolean; calibration?: boolean } & ServeOptions = {}): Promise<EmotionClassifier> {
+    const model = loadModel(nameOrPath, opts.modelsDir ?? MODELS_DIR, { arithmetic: opts.arithmetic });
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(model.onnxBytes, {
