@@ -427,7 +427,7 @@ test('raw audio is never stored or sent: the state directory and the network, wa
   assert.ok(d.events.length >= 2 && audioSeconds > 4, `${d.events.length} events, ${audioSeconds} s of audio: ${prom.slice(0, 300)}`);
   // the state directory: the installation id, the listening state and the event queue; nothing sized like audio
   for (const [f, size] of files) {
-    assert.ok(/^(installation-id|listening\.json|mqtt-queue\/.*|.*\.tmp)$/.test(f), `unexpected file in the state directory: ${f}`);
+    assert.ok(/^(installation-id|listening\.json|baseline\.json|mqtt-queue\/.*|.*\.tmp)$/.test(f), `unexpected file in the state directory: ${f}`);
     assert.ok(size < 64 * 1024, `${f}: ${size} bytes`);
   }
   // the network: only the broker (and HTTP clients of this test) is ever connected
