@@ -252,6 +252,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
         embedded: this.broker !== null,
         queueDepth: this.publisher?.queueDepth ?? 0,
         droppedEvents: this.publisher?.droppedEvents ?? 0,
+        queueDegraded: this.publisher?.queueDegraded ?? null,
         events: this.events,
       },
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpuUserSec: cpu.user / 1e6, cpuSystemSec: cpu.system / 1e6 },

@@ -101,6 +101,8 @@ export class MqttPublisher {
   private latestEmotion: EmotionState | undefined;
   private outage = { logged: false, attempts: 0, since: 0, lastError: undefined as (Error & { code?: string | number }) | undefined };
   private wakeDrain: (() => void) | undefined;
+  /** Events that could not even be queued (larger than the whole queue). */
+  private unqueued = 0;
   private readonly onResetBaseline: (() => void) | undefined;
 
   constructor(ctx: PublisherContext) {
@@ -119,9 +121,14 @@ export class MqttPublisher {
     return this.queue?.depth ?? 0;
   }
 
-  /** Events dropped because the on-disk queue was full. */
+  /** Events finally dropped: the queue was full, the disk refused them until stop, or they could not be queued. */
   get droppedEvents(): number {
-    return this.queue?.droppedCount ?? 0;
+    return (this.queue?.droppedCount ?? 0) + this.unqueued;
+  }
+
+  /** Why the on-disk queue holds events in memory only (disk full or failing), or null. */
+  get queueDegraded(): string | null {
+    return this.queue?.degradedReason ?? null;
   }
 
   /** True between the broker's CONNACK and the loss of the connection. */
@@ -184,11 +191,10 @@ export class MqttPublisher {
     const queue = this.requireQueue();
     const payload = JSON.stringify(event);
     try {
-      queue.append(payload);
+      queue.append(payload); // a full or failing disk does not throw: the queue holds it in memory
     } catch (err) {
-      // Disk full or read-only: better delivered at most once than not at all.
-      this.log.error({ err, id: event.id, dir: queue.dir }, 'could not queue an event on disk; publishing it without the queue (free space in the state directory)');
-      if (this.online) this.client?.publish(this.topics.events, payload, { qos: 1, retain: false });
+      this.unqueued++;
+      this.log.error({ err, id: event.id, droppedEvents: this.droppedEvents }, 'event dropped: it could not be queued');
       return;
     }
     this.pump();
