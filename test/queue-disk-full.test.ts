@@ -83,7 +83,7 @@ test('a disk that fills mid-append: no throw, no torn line appended to, events k
 
 test('bytes written are checked: a short write is a full disk, not a silent torn entry', () => {
   const dir = fresh();
-  const fsx: QueueFs = { ...fs, writeSync: ((fd: number, buf: Buffer, off = 0, len = buf.length) => fs.writeSync(fd, buf, off, Math.min(len, 5))) as QueueFs['writeSync'] };
+  const fsx: QueueFs = { ...fs, writeSync: ((fd: number, buf: Buffer, off: number, len: number) => fs.writeSync(fd, buf, off, Math.min(len, 5))) as unknown as QueueFs['writeSync'] };
   const q = new OfflineQueue({ dir, fs: fsx });
   q.append('{"id":"a"}'); // written 5 bytes at a time: complete
   q.close();

@@ -61,16 +61,16 @@ export const daemonConfigSchema = z.strictObject({
       loop: z.boolean().default(false),
       /** Audio per chunk handed to the pipeline (ms). Default 100. */
       chunkMs: z.number().min(5).max(1000).default(100),
-      /** ms to wait for the first audio before reporting `no-data` and retrying. Default 5000. */
-      firstChunkTimeoutMs: z.number().int().min(100).default(5000),
-      /** ms without audio, once it flowed, before `no-data` (and /healthz turns 503). Default 2000. */
-      stallTimeoutMs: z.number().int().min(100).default(2000),
-      /** Seconds of exactly constant samples before `flatline`; 0 disables. Default 5. */
-      flatlineSec: z.number().min(0).default(5),
-      /** First delay before restarting a failed device (ms); doubles per failure. Default 500. */
-      restartBackoffMs: z.number().int().min(10).default(500),
-      /** Cap on that delay (ms). Default 30000. */
-      restartBackoffMaxMs: z.number().int().min(10).default(30_000),
+      /** ms to wait for the first audio before reporting `no-data` and retrying. Default 5000, at most 600000 (10 min). */
+      firstChunkTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+      /** ms without audio, once it flowed, before `no-data` (and /healthz turns 503). Default 2000, at most 600000 (10 min). */
+      stallTimeoutMs: z.number().int().min(100).max(600_000).default(2000),
+      /** Seconds of exactly constant samples before `flatline`; 0 disables. Default 5, at most 3600. */
+      flatlineSec: z.number().min(0).max(3600).default(5),
+      /** First delay before restarting a failed device (ms); doubles per failure. Default 500, at most 3600000 (1 h). */
+      restartBackoffMs: z.number().int().min(10).max(3_600_000).default(500),
+      /** Cap on that delay (ms). Default 30000, at most 3600000 (1 h). */
+      restartBackoffMaxMs: z.number().int().min(10).max(3_600_000).default(30_000),
     })
     .prefault({}),
   pipeline: pipelineConfigSchema.prefault({}),
@@ -101,14 +101,14 @@ export const daemonConfigSchema = z.strictObject({
     .prefault({}),
   metrics: z
     .strictObject({
-      /** Seconds between MQTT `metrics` publishes; 0 turns them off. Default 60. */
-      intervalSec: z.number().min(0).default(60),
+      /** Seconds between MQTT `metrics` publishes; 0 turns them off. Default 60, at most 86400 (1 day). */
+      intervalSec: z.number().min(0).max(86_400).default(60),
     })
     .prefault({}),
   /** Also print every event as one JSON line on stdout (logs stay on stderr). Default false. */
   stdout: z.boolean().default(false),
-  /** Hard deadline for a shutdown (SIGTERM/SIGINT or end of input), ms; must exceed mqtt.stopTimeoutMs. Default 6000. */
-  shutdownTimeoutMs: z.number().int().min(500).default(6000),
+  /** Hard deadline for a shutdown (SIGTERM/SIGINT or end of input), ms; must exceed mqtt.stopTimeoutMs. Default 6000, at most 900000 (15 min). */
+  shutdownTimeoutMs: z.number().int().min(500).max(900_000).default(6000),
 });
 
 export type DaemonConfigInput = z.input<typeof daemonConfigSchema>;
@@ -373,8 +373,11 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
     seen.add(line);
   };
   if (!r.success) {
+    // int() adds its own "<= 2^53-1" issue next to the field's real maximum: report only the latter
+    const bounded = new Set(r.error.issues.filter((i) => i.code === 'too_big' && Number(i.maximum) < Number.MAX_SAFE_INTEGER).map((i) => i.path.join('.')));
     for (const i of r.error.issues) {
       const base = i.path.map(String).join('.');
+      if (i.code === 'too_big' && Number(i.maximum) >= Number.MAX_SAFE_INTEGER && bounded.has(base)) continue;
       // strict objects report unknown keys on the parent: name each one
       if (i.code === 'unrecognized_keys') for (const k of i.keys) add(base ? `${base}.${k}` : k, UNKNOWN_SETTING);
       else add(base, i.message);

@@ -1,0 +1,70 @@
+// Every duration and size of `earshot run` has a finite maximum that Node's timers can honour
+// (setTimeout fires after 1 ms for anything >= 2^31 ms), and the repro config of the reliability
+// issue (../shared/repro/huge-timers.yaml) is refused with every out-of-range field listed.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CONFIG_LEAVES, loadDaemonConfig } from '../src/daemon/config.ts';
+import { EarshotError } from '../src/core/errors.ts';
+import { DATA } from './helpers/paths.ts';
+
+/** Node's timer limit: a delay above a signed 32-bit int of ms is treated as 1 ms. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+const REPRO = join(DATA, '..', 'repro', 'huge-timers.yaml');
+const reproText = (() => {
+  try {
+    return readFileSync(REPRO, 'utf8');
+  } catch {
+    // the repro as filed, for machines without ../shared
+    return 'shutdownTimeoutMs: 1e30\ncapture:\n  stallTimeoutMs: 3000000000\n  firstChunkTimeoutMs: 1e20\n  restartBackoffMs: 1e300\n  restartBackoffMaxMs: 1e300\nmetrics:\n  intervalSec: 1e9\nmqtt:\n  reconnectMinMs: 1e15\n  reconnectMaxMs: 1e16\n  connectTimeoutMs: 9007199254740993\n  queue:\n    maxEntries: 1e300\n    maxBytes: 1e300\n';
+  }
+})();
+
+type NumberLike = { def: { type: string; innerType?: NumberLike }; maxValue?: number | null };
+function maxOf(schema: NumberLike): number {
+  let s = schema;
+  while (s.def.innerType) s = s.def.innerType;
+  return s.maxValue ?? Infinity;
+}
+
+test('every duration (…Ms, …Sec, …Seconds) fits a Node timer and every size (…Bytes, …Entries) has a finite maximum', () => {
+  const checked: string[] = [];
+  for (const leaf of CONFIG_LEAVES) {
+    if (leaf.kind !== 'number') continue;
+    const name = leaf.path.at(-1)!;
+    const path = leaf.path.join('.');
+    const max = maxOf(leaf.schema as unknown as NumberLike);
+    if (/Ms$/.test(name)) assert.ok(max <= TIMER_MAX_MS, `${path}: max ${max} ms does not fit a timer`);
+    else if (/(Sec|Seconds)$/.test(name)) assert.ok(max * 1000 <= TIMER_MAX_MS, `${path}: max ${max} s does not fit a timer`);
+    else if (/(Bytes|Entries|Depth|Window|Threads)$/.test(name)) assert.ok(Number.isFinite(max), `${path}: no maximum`);
+    else continue;
+    checked.push(path);
+  }
+  assert.ok(checked.length >= 20, `only ${checked.length} durations/sizes found: ${checked.join(', ')}`);
+});
+
+test('huge-timers.yaml is refused with every field listed, each naming its maximum', () => {
+  let message = '';
+  try {
+    loadDaemonConfig({ flags: { config: '/repro/huge-timers.yaml' }, env: {}, uid: 1000, readFile: () => reproText } as Parameters<typeof loadDaemonConfig>[0]);
+  } catch (e) {
+    assert.instance(e, EarshotError);
+    assert.is((e as EarshotError).code, 'E_CONFIG');
+    message = (e as Error).message;
+  }
+  const fields = ['shutdownTimeoutMs', 'capture.stallTimeoutMs', 'capture.firstChunkTimeoutMs', 'capture.restartBackoffMs', 'capture.restartBackoffMaxMs', 'metrics.intervalSec', 'mqtt.reconnectMinMs', 'mqtt.reconnectMaxMs', 'mqtt.connectTimeoutMs', 'mqtt.queue.maxEntries', 'mqtt.queue.maxBytes'];
+  for (const f of fields) assert.match(message, new RegExp(`^\\s*${f.replace(/\./g, '\\.')}: `, 'm'), `${f} is listed in:\n${message}`);
+  assert.match(message, /capture\.stallTimeoutMs: .*600000/);
+  assert.match(message, /metrics\.intervalSec: .*86400/);
+});
+
+test('the maxima themselves are accepted', () => {
+  const c = loadDaemonConfig({
+    flags: { config: '/max.yaml' }, env: {}, uid: 1000,
+    readFile: () => 'shutdownTimeoutMs: 900000\ncapture: { stallTimeoutMs: 600000, restartBackoffMaxMs: 3600000 }\nmetrics: { intervalSec: 86400 }\nmqtt: { reconnectMinMs: 3600000, reconnectMaxMs: 3600000, stopTimeoutMs: 600000, queue: { maxBytes: 268435456, maxEntries: 1000000 } }\n',
+  } as Parameters<typeof loadDaemonConfig>[0]);
+  assert.is(c.metrics.intervalSec, 86400);
+});
+
+test.run();
