@@ -9,6 +9,7 @@ import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
 import { environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
+import { redactUrl } from '../core/redact.ts';
 import { configTemplate } from '../daemon/config-template.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
 import { EXIT, exitStatusOf, isEarshotError } from '../core/errors.ts';
@@ -24,7 +25,7 @@ const collect = (v: string, all: string[] = []) => [...all, v];
 
 /** The config with secrets masked, for --print-config and the startup log. */
 export function redacted(c: DaemonConfig): DaemonConfig {
-  return { ...c, mqtt: { ...c.mqtt, ...(c.mqtt.password !== undefined ? { password: '***' } : {}) } };
+  return { ...c, mqtt: { ...c.mqtt, url: redactUrl(c.mqtt.url), ...(c.mqtt.password !== undefined ? { password: '***' } : {}) } };
 }
 
 export function registerRun(program: Command): void {

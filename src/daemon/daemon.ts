@@ -24,6 +24,7 @@ import { formatSource, parseSource, type SourceDescriptor } from '../runtime/cap
 import type { CaptureCondition, CaptureSource, CaptureTiming } from '../runtime/capture/source.ts';
 import { SupervisedSource } from '../runtime/capture/supervisor.ts';
 import { EarshotError } from '../core/errors.ts';
+import { redactUrl } from '../core/redact.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { loadBaseline, removeBaseline, saveBaseline } from '../runtime/model/baseline.ts';
 import { join } from 'node:path';
@@ -174,7 +175,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     if (c.metrics.intervalSec > 0) this.metricsTimer = setInterval(() => this.publishMetrics(), c.metrics.intervalSec * 1000).unref();
     this.notifier.startWatchdog(() => this.pipelineAlive());
 
-    log.info({ source: this.sourceName, broker: this.brokerUrl, embedded: !!this.broker, deviceId: c.mqtt.deviceId, topics: this.publisher.topics }, 'starting capture');
+    log.info({ source: this.sourceName, broker: redactUrl(this.brokerUrl), embedded: !!this.broker, deviceId: c.mqtt.deviceId, topics: this.publisher.topics }, 'starting capture');
     // READY=1 when audio flows; a device that is missing at boot is retried in the background,
     // so after the first-chunk timeout the daemon declares itself ready anyway (it is doing its
     // job: supervising) instead of letting systemd's start timeout kill and restart it.
@@ -248,7 +249,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       },
       mqtt: {
         connected: this.publisher?.connected ?? false,
-        url: this.brokerUrl,
+        url: redactUrl(this.brokerUrl),
         embedded: this.broker !== null,
         queueDepth: this.publisher?.queueDepth ?? 0,
         droppedEvents: this.publisher?.droppedEvents ?? 0,
@@ -348,7 +349,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       this.firstChunk ??= this.lastChunkAt;
       this.chunks++;
       pipeline.push(chunk);
-      if (!this.ready) this.declareReady(`capturing from ${this.sourceName}, publishing to ${this.brokerUrl}`);
+      if (!this.ready) this.declareReady(`capturing from ${this.sourceName}, publishing to ${redactUrl(this.brokerUrl)}`);
     });
     source.on('condition', (cond) => {
       if (cond.kind === 'recovered') {

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as mqttConnect } from 'mqtt';
 import { EarshotError } from '../../core/errors.ts';
+import { redactUrl } from '../../core/redact.ts';
 import { VERSION } from '../../core/version.ts';
 import { baseTopicOf, type PublisherConfig } from './config.ts';
 import { discoveryMessages } from './discovery.ts';
@@ -87,6 +88,8 @@ export class MqttPublisher {
   private readonly log: PublisherLog;
   private readonly createClient: MqttClientFactory;
   private readonly version: string;
+  /** mqtt.url with any password masked: what logs and errors show. */
+  private readonly shownUrl: string;
   private readonly deviceModel: string;
   private client: MqttClientLike | undefined;
   private queue: OfflineQueue | undefined;
@@ -112,6 +115,7 @@ export class MqttPublisher {
     this.log = ctx.log ?? silentLog;
     this.createClient = ctx.createClient ?? defaultFactory;
     this.version = ctx.version ?? VERSION;
+    this.shownUrl = redactUrl(ctx.config.url);
     this.deviceModel = ctx.deviceModel ?? 'earshot speech emotion recognition';
     this.topics = topicsFor({ baseTopic: baseTopicOf(ctx.config), deviceId: ctx.config.deviceId, discoveryPrefix: ctx.config.discoveryPrefix });
   }
@@ -253,8 +257,8 @@ export class MqttPublisher {
     this.otherPending = 0;
     client.options.reconnectPeriod = this.config.reconnectMinMs;
     const o = this.outage;
-    if (o.logged) this.log.info({ url: this.config.url, attempts: o.attempts, downMs: this.clock.now() - o.since, queued: this.queueDepth }, 'MQTT broker reachable again; sending queued events');
-    else this.log.info({ url: this.config.url, queued: this.queueDepth }, 'connected to the MQTT broker');
+    if (o.logged) this.log.info({ url: this.shownUrl, attempts: o.attempts, downMs: this.clock.now() - o.since, queued: this.queueDepth }, 'MQTT broker reachable again; sending queued events');
+    else this.log.info({ url: this.shownUrl, queued: this.queueDepth }, 'connected to the MQTT broker');
     this.outage = { logged: false, attempts: 0, since: 0, lastError: undefined };
     this.publishTracked(this.topics.status, 'online');
     this.publishDiscovery();
@@ -273,19 +277,19 @@ export class MqttPublisher {
     if (this.online) {
       this.online = false;
       this.outage = { logged: false, attempts: 0, since: this.clock.now(), lastError: undefined };
-      this.log.warn({ url: this.config.url, queued: this.queueDepth }, 'lost the MQTT connection; reconnecting, events are kept on disk meanwhile');
+      this.log.warn({ url: this.shownUrl, queued: this.queueDepth }, 'lost the MQTT connection; reconnecting, events are kept on disk meanwhile');
       return;
     }
     const o = this.outage;
     if (o.since === 0) o.since = this.clock.now();
     o.attempts++;
     if (o.logged) {
-      this.log.debug({ url: this.config.url, attempt: o.attempts, err: o.lastError?.message }, 'MQTT connect attempt failed');
+      this.log.debug({ url: this.shownUrl, attempt: o.attempts, err: o.lastError?.message }, 'MQTT connect attempt failed');
       return;
     }
     o.logged = true;
     const err = new EarshotError('E_BROKER', this.describeFailure(o.lastError), { cause: o.lastError });
-    this.log.error({ code: err.code, url: this.config.url, queued: this.queueDepth, queueDir: this.queue?.dir, err: o.lastError?.message }, err.message);
+    this.log.error({ code: err.code, url: this.shownUrl, queued: this.queueDepth, queueDir: this.queue?.dir, err: o.lastError?.message }, err.message);
   }
 
   private onMessage(topic: string, payload: string, retained = false): void {
@@ -406,7 +410,7 @@ export class MqttPublisher {
 
   /** What went wrong and what to check, from the last socket/CONNACK error. */
   private describeFailure(err: (Error & { code?: string | number }) | undefined): string {
-    const url = this.config.url;
+    const url = this.shownUrl;
     const why = err ? `${err.message}` : 'no answer';
     const code = err?.code;
     let check: string;
