@@ -17,7 +17,8 @@
  * Process concerns (signals, the hard deadline, exit codes) live in src/commands/run.ts.
  */
 import { EventEmitter } from 'node:events';
-import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
+import type { DecodedAudio } from '../runtime/audio/decode.ts';
+import { openAudioFile, piecesOf } from '../runtime/audio/stream.ts';
 import { createSource as realCreateSource, type CaptureContext } from '../runtime/capture/create-source.ts';
 import { runCommand as realRunCommand, type RunCommand } from '../runtime/capture/devices.ts';
 import { formatSource, parseSource, type SourceDescriptor } from '../runtime/capture/parse-source.ts';
@@ -280,10 +281,10 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     });
     const captureCtx: CaptureContext = { log: captureLog, env: this.ctx.env };
     if (d.kind === 'file') {
-      // decoded now, so a broken file is an error at start, not a source retried forever
-      const audio = await (this.ctx.decode ?? decodeAudioFile)(d.path);
+      // opened (header checked) now, so a broken file is an error at start, not a source retried forever; read in pieces
+      const audio = this.ctx.decode ? piecesOf(await this.ctx.decode(d.path)) : await openAudioFile(d.path);
       this.log.info({ path: d.path, seconds: +audio.durationSec.toFixed(2), sampleRate: audio.sampleRate, realtime: d.realtime, loop: d.loop }, 'replaying an audio file as the capture source');
-      return create(d, { ...captureCtx, decode: async () => audio }, timing(audio.sampleRate));
+      return create(d, { ...captureCtx, openAudio: async () => audio }, timing(audio.sampleRate));
     }
     if (d.kind === 'stdin') return create(d, captureCtx, timing(d.sampleRate));
     if ((d.kind === 'portaudio' && d.device === undefined) || (d.kind === 'arecord' && d.device === 'default')) await this.warnIfNoSoundCard();

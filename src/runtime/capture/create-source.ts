@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { SpawnCapture } from './arecord.ts';
 import { ArecordSource } from './arecord.ts';
+import type { AudioPieces } from '../audio/stream.ts';
 import { FileReplaySource, type DecodeAudio } from './file-replay.ts';
 import type { SourceDescriptor } from './parse-source.ts';
 import { loadNaudiodon, PortAudioSource, type LoadPortAudio } from './portaudio.ts';
@@ -19,6 +20,7 @@ export interface CaptureContext {
   spawn?: SpawnCapture;
   loadPortAudio?: LoadPortAudio;
   decode?: DecodeAudio;
+  openAudio?: (path: string) => Promise<AudioPieces>;
   stdin?: Readable;
   /** environment for arecord children; default this process's */
   env?: NodeJS.ProcessEnv;
