@@ -67,4 +67,38 @@ test('the maxima themselves are accepted', () => {
   assert.is(c.metrics.intervalSec, 86400);
 });
 
+test('20,000 unknown keys (YAML and JSON) are all reported, in linear time', () => {
+  const time = (text: string) => {
+    const t0 = performance.now();
+    let message = '';
+    try {
+      loadDaemonConfig({ flags: { config: '/big' }, env: {}, uid: 1000, readFile: () => text } as Parameters<typeof loadDaemonConfig>[0]);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    return { ms: performance.now() - t0, lines: message.split('\n').length - 1 };
+  };
+  const yaml = (n: number) => Array.from({ length: n }, (_, i) => `unknownKey${i}: ${i}\n`).join('');
+  const json = (n: number) => JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
+  time(yaml(1000)); // warm up
+  const y10 = time(yaml(10_000));
+  const y20 = time(yaml(20_000));
+  const j20 = time(json(20_000));
+  assert.is(y20.lines, 20_000);
+  assert.is(j20.lines, 20_000);
+  // quadratic work quadruples when the keys double; linear doubles (slack for a busy machine)
+  assert.ok(y20.ms < 3.2 * y10.ms + 200, `10k keys ${y10.ms.toFixed(0)} ms, 20k keys ${y20.ms.toFixed(0)} ms`);
+  assert.ok(y20.ms < 8000 && j20.ms < 8000, `20k keys: YAML ${y20.ms.toFixed(0)} ms, JSON ${j20.ms.toFixed(0)} ms`);
+});
+
+test('a key given twice in one mapping is still an error naming it', () => {
+  let message = '';
+  try {
+    loadDaemonConfig({ flags: { config: '/dup.yaml' }, env: {}, uid: 1000, readFile: () => 'mqtt:\n  url: mqtt://a:1883\n  deviceId: x\n  url: mqtt://b:1883\n' } as Parameters<typeof loadDaemonConfig>[0]);
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.match(message, /"url" appears twice/);
+});
+
 test.run();

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseSource } from '../runtime/capture/parse-source.ts';
 import { EarshotError } from '../core/errors.ts';
@@ -249,13 +249,39 @@ export function fileLayer(path: string, read: (p: string) => string = (p) => rea
   }
   let values: unknown;
   try {
-    values = parseYaml(text);
+    // yaml's own duplicate-key check compares each key with every earlier one (20,000 keys took
+    // minutes): it is off, and duplicateKey() does the same check with a Set
+    const doc = parseDocument(text, { uniqueKeys: false });
+    if (doc.errors.length > 0) throw doc.errors[0];
+    const dup = duplicateKey(doc.contents);
+    if (dup !== undefined) throw new Error(`Map keys must be unique: "${dup}" appears twice`);
+    values = doc.toJS();
   } catch (e) {
     throw new EarshotError('E_CONFIG', `${path} is not valid YAML or JSON: ${(e as Error).message}`, { cause: e });
   }
   if (values === null || values === undefined) values = {};
   if (!isPlain(values)) throw new EarshotError('E_CONFIG', `${path}: the top level must be a mapping of sections (capture:, mqtt:, ...), not ${Array.isArray(values) ? 'a list' : typeof values}`);
   return { values, origins: new Map(leafPaths(values).map((p) => [p.join('.'), path])) };
+}
+
+/** The first key that appears twice in one mapping, anywhere in the document. */
+function duplicateKey(node: unknown): string | undefined {
+  if (isMap(node)) {
+    const keys = new Set<string>();
+    for (const item of node.items) {
+      const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
+      if (keys.has(key)) return key;
+      keys.add(key);
+      const inner = duplicateKey(item.value);
+      if (inner !== undefined) return inner;
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) {
+      const inner = duplicateKey(item);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** EARSHOT_* variables; an unknown EARSHOT_ name is reported (a typo would otherwise be silently ignored). */
@@ -325,11 +351,29 @@ export function flagLayer(flags: FlagValues): { layer: ConfigLayer; errors: stri
 
 // ---------- validation ----------
 
-function originOf(path: string, layers: ConfigLayer[]): string | undefined {
+function originOf(path: string, layers: ConfigLayer[], indexes: Map<string, string>[]): string | undefined {
+  // by lookups, not a scan of every origin per error: 20,000 unknown keys used to take minutes
+  const ancestors = path.split('.').map((_, i, parts) => parts.slice(0, i).join('.')).slice(1);
   for (let i = layers.length - 1; i >= 0; i--) {
-    for (const [p, origin] of layers[i].origins) if (p === path || p.startsWith(`${path}.`) || path.startsWith(`${p}.`)) return origin;
+    const origins = layers[i].origins;
+    const atOrBelow = indexes[i].get(path); // the path itself, or a value set under it
+    if (atOrBelow !== undefined) return atOrBelow;
+    for (const a of ancestors) {
+      const o = origins.get(a); // a value set above it (a whole section from one place)
+      if (o !== undefined) return o;
+    }
   }
   return undefined;
+}
+
+/** Every path of `origins` and each of its prefixes, mapped to the origin of the first path under it. */
+function prefixIndex(origins: ReadonlyMap<string, string>): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const [p, origin] of origins) {
+    for (let dot = p.indexOf('.'); dot >= 0; dot = p.indexOf('.', dot + 1)) if (!index.has(p.slice(0, dot))) index.set(p.slice(0, dot), origin);
+    if (!index.has(p)) index.set(p, origin);
+  }
+  return index;
 }
 
 /** A field of the merged input, if it validates on its own (for cross-field checks that run even when other fields failed). */
@@ -364,8 +408,9 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
   const r = daemonConfigSchema.safeParse(merged);
   const lines = [...extraErrors];
   const seen = new Set<string>();
+  const indexes = layers.map((l) => prefixIndex(l.origins));
   const add = (path: string, message: string) => {
-    const origin = originOf(path, layers);
+    const origin = originOf(path, layers, indexes);
     // the origin goes on the first line: some messages (capture.source) carry a list after it
     const [first, ...rest] = message.split('\n');
     const line = [`${path || '(root)'}: ${first}${origin && origin !== 'default' ? ` (from ${origin})` : ''}`, ...rest].join('\n');
