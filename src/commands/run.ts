@@ -25,7 +25,11 @@ const collect = (v: string, all: string[] = []) => [...all, v];
 
 /** The config with secrets masked, for --print-config and the startup log. */
 export function redacted(c: DaemonConfig): DaemonConfig {
-  return { ...c, mqtt: { ...c.mqtt, url: redactUrl(c.mqtt.url), ...(c.mqtt.password !== undefined ? { password: '***' } : {}) } };
+  return {
+    ...c,
+    mqtt: { ...c.mqtt, url: redactUrl(c.mqtt.url), ...(c.mqtt.password !== undefined ? { password: '***' } : {}) },
+    embeddedBroker: { ...c.embeddedBroker, ...(c.embeddedBroker.password !== undefined ? { password: '***' } : {}) },
+  };
 }
 
 export function registerRun(program: Command): void {

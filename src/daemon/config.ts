@@ -83,6 +83,10 @@ export const daemonConfigSchema = z.strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       /** Port; if taken, a free one is used and logged. Default 1883. */
       port: port.default(1883),
+      /** User name every client but the daemon must log in with; required (with password) for a non-loopback host. Default: none. */
+      username: z.string().min(1).optional(),
+      /** Password for embeddedBroker.username. Default: none. */
+      password: z.string().min(1).optional(),
     })
     .prefault({}),
   http: z

@@ -34,6 +34,7 @@ import type { PipelineResult } from '../runtime/pipeline/types.ts';
 import { toEmotionEvent, toEmotionState } from '../runtime/publish/from-pipeline.ts';
 import type { EmotionEvent } from '../runtime/publish/payloads.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
+import { guardForPublisher, withGuard, type BrokerCredentials, type BrokerGuard } from '../runtime/publish/broker-guard.ts';
 import { EventIdSource } from '../runtime/publish/event-id.ts';
 import { MqttPublisher, type MqttClientFactory } from '../runtime/publish/publisher.ts';
 import { DEMO_CLIP } from '../core/paths.ts';
@@ -93,6 +94,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private sourceName = '';
   private publisher: MqttPublisher | null = null;
   private broker: EmbeddedBroker | null = null;
+  /** only the daemon publishes under its topics on the embedded broker (broker-guard.ts) */
+  private brokerGuard: BrokerGuard | undefined;
   private http: HttpEndpoint | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
   private readyTimer: NodeJS.Timeout | null = null;
@@ -162,10 +165,13 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       this.http = await startHttpServer(c.http, { health: () => this.health(), metricsText: () => this.metricsText() });
       log.info({ url: this.http.url }, `health and metrics on ${this.http.url}/healthz and ${this.http.url}/metrics`);
     }
-    if (c.embeddedBroker.enabled) this.broker = await this.startBroker();
+    if (c.embeddedBroker.enabled) {
+      this.brokerGuard = guardForPublisher(c.mqtt, brokerCredentials(c));
+      this.broker = await this.startBroker();
+    }
 
     this.publisher = new MqttPublisher({
-      config: { ...c.mqtt, url: this.brokerUrl },
+      config: { ...c.mqtt, url: this.brokerUrl, ...(this.broker ? this.brokerGuard?.daemon : {}) },
       log: log.child({ stage: 'mqtt' }),
       version: this.version,
       ...(pipeline.baseline ? { onResetBaseline: () => this.resetBaseline('MQTT') } : {}),
@@ -303,7 +309,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
 
   private async startBroker(): Promise<EmbeddedBroker> {
     const { host, port } = this.config.embeddedBroker;
-    const start = this.ctx.startBroker ?? startEmbeddedBroker;
+    const start = withGuard(this.ctx.startBroker ?? startEmbeddedBroker, this.brokerGuard, brokerCredentials(this.config));
     let broker: EmbeddedBroker;
     try {
       broker = await start({ host, port });
@@ -446,4 +452,10 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       'stopped',
     );
   }
+}
+
+/** embeddedBroker.username/password, when both are set: what clients other than the daemon log in with. */
+function brokerCredentials(c: DaemonConfig): BrokerCredentials | undefined {
+  const { username, password } = c.embeddedBroker;
+  return username && password ? { username, password } : undefined;
 }

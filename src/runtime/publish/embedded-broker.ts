@@ -6,6 +6,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { EarshotError } from '../../core/errors.ts';
+import { checkBindAddress, type BrokerCredentials, type BrokerGuard } from './broker-guard.ts';
 
 export interface EmbeddedBroker {
   /** `mqtt://127.0.0.1:<port>`. */
@@ -14,9 +15,12 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(opts: { port?: number; host?: string } = {}): Promise<EmbeddedBroker> {
+/** `guard`: who may publish what (./broker-guard.ts); `credentials`: required of clients other than the daemon, and to bind beyond loopback. */
+export async function startEmbeddedBroker(opts: { port?: number; host?: string; guard?: BrokerGuard; credentials?: BrokerCredentials } = {}): Promise<EmbeddedBroker> {
   const host = opts.host ?? '127.0.0.1';
-  const broker = await Aedes.createBroker();
+  checkBindAddress(host, opts.credentials);
+  const guard = opts.guard;
+  const broker = await Aedes.createBroker(guard ? { authenticate: guard.authenticate as never, authorizePublish: guard.authorizePublish as never } : {});
   const server = createServer(broker.handle);
   try {
     await new Promise<void>((resolve, reject) => {
