@@ -78,6 +78,11 @@ export interface PublisherContext {
 /** Metrics as the pipeline knows them; the publisher fills in its own queue numbers. */
 export type MetricsInput = Omit<Metrics, 'queueDepth' | 'droppedEvents'> & Partial<Pick<Metrics, 'queueDepth' | 'droppedEvents'>>;
 
+/** Home Assistant discovery is republished this long after `homeassistant/status` says online... */
+const REDISCOVERY_DELAY_MS = 500;
+/** ...and at most once per this interval, however many `online` messages arrive. */
+const REDISCOVERY_MIN_INTERVAL_MS = 5000;
+
 const silentLog: PublisherLog = { debug() {}, info() {}, warn() {}, error() {} };
 const defaultFactory: MqttClientFactory = (url, opts) => mqttConnect(url, opts);
 
@@ -104,6 +109,9 @@ export class MqttPublisher {
   private latestEmotion: EmotionState | undefined;
   private outage = { logged: false, attempts: 0, since: 0, lastError: undefined as (Error & { code?: string | number }) | undefined };
   private wakeDrain: (() => void) | undefined;
+  private rediscovery: ReturnType<typeof setTimeout> | undefined;
+  /** when discovery was last republished for Home Assistant */
+  private lastDiscoveryAt = -Infinity;
   /** Events that could not even be queued (larger than the whole queue). */
   private unqueued = 0;
   private readonly onResetBaseline: (() => void) | undefined;
@@ -225,6 +233,8 @@ export class MqttPublisher {
     const client = this.client;
     if (!client || this.stopping) return;
     this.stopping = true;
+    clearTimeout(this.rediscovery);
+    this.rediscovery = undefined;
     const deadline = this.clock.now() + this.config.stopTimeoutMs;
     if (this.online && this.queueDepth > 0) {
       await this.waitFor(() => !this.online || this.queueDepth === 0, deadline);
@@ -302,12 +312,26 @@ export class MqttPublisher {
       }
       return;
     }
-    if (topic === this.topics.haStatus && payload === 'online') {
-      // Home Assistant restarted and forgot its entities: announce them and their state again.
-      this.log.debug({ topic }, 'Home Assistant is online; republishing discovery');
+    if (topic === this.topics.haStatus && payload === 'online') this.scheduleRediscovery();
+  }
+
+  /**
+   * Home Assistant restarted and forgot its entities: announce them and their state again, after
+   * a short delay and at most once per REDISCOVERY_MIN_INTERVAL_MS. Every `online` meanwhile is
+   * folded into the pending republish, so a flood of them (a loop, a hostile client) costs one
+   * timer, not three retained QoS 1 publishes each.
+   */
+  private scheduleRediscovery(): void {
+    if (this.rediscovery || this.stopping) return;
+    const delay = Math.max(REDISCOVERY_DELAY_MS, this.lastDiscoveryAt + REDISCOVERY_MIN_INTERVAL_MS - this.clock.now());
+    this.rediscovery = setTimeout(() => {
+      this.rediscovery = undefined;
+      if (!this.online) return; // onConnect publishes discovery anyway
+      this.lastDiscoveryAt = this.clock.now();
+      this.log.debug({ topic: this.topics.haStatus }, 'Home Assistant is online; republishing discovery');
       this.publishDiscovery();
       if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
-    }
+    }, delay);
   }
 
   private publishDiscovery(): void {
