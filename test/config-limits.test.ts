@@ -101,4 +101,24 @@ test('a key given twice in one mapping is still an error naming it', () => {
   assert.match(message, /"url" appears twice/);
 });
 
+test('__proto__ keys (proto-keys.yaml, JSON, --set) are unknown settings, never real ones, and pollute nothing', () => {
+  const proto = 'stdout: false\n__proto__:\n  stdout: true\n  modelThreads: 64\nmqtt:\n  __proto__:\n    password: hunter2\n    deviceId: hidden\n';
+  const errorOf = (input: Parameters<typeof loadDaemonConfig>[0]) => {
+    try {
+      loadDaemonConfig(input);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'accepted';
+  };
+  const yamlErr = errorOf({ flags: { config: '/proto.yaml' }, env: {}, uid: 1000, readFile: () => proto } as Parameters<typeof loadDaemonConfig>[0]);
+  for (const p of ['__proto__.stdout', '__proto__.modelThreads', 'mqtt.__proto__.password', 'mqtt.__proto__.deviceId']) assert.match(yamlErr, `${p}: unknown setting`);
+  const jsonErr = errorOf({ flags: { config: '/proto.json' }, env: {}, uid: 1000, readFile: () => '{"constructor":{"prototype":{"polluted":1}},"__proto__":{"stdout":true}}' } as Parameters<typeof loadDaemonConfig>[0]);
+  assert.match(jsonErr, '__proto__.stdout: unknown setting');
+  const flagErr = errorOf({ flags: { set: ['__proto__.polluted=1'] }, env: {}, uid: 1000 } as unknown as Parameters<typeof loadDaemonConfig>[0]);
+  assert.match(flagErr, '__proto__');
+  assert.is(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype was polluted');
+  assert.is(({} as Record<string, unknown>).stdout, undefined);
+});
+
 test.run();

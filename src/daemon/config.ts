@@ -207,10 +207,20 @@ export interface ConfigLayer {
 function setPath(obj: Plain, path: string[], value: unknown): void {
   let cur = obj;
   for (const k of path.slice(0, -1)) {
-    if (!isPlain(cur[k])) cur[k] = {};
+    if (!isPlain(own(cur, k))) define(cur, k, {});
     cur = cur[k] as Plain;
   }
-  cur[path[path.length - 1]] = value;
+  define(cur, path[path.length - 1], value);
+}
+
+/**
+ * `__proto__` (or `constructor`) as a key must stay a key: assigned with `=` it would replace the
+ * object's prototype and its settings would pass as real ones, unseen by the unknown-key check.
+ * Defined as own properties, such keys are reported as unknown settings like any other.
+ */
+const own = (o: Plain, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+function define(o: Plain, k: string, value: unknown): void {
+  Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function getPath(obj: unknown, path: string[]): unknown {
@@ -222,10 +232,18 @@ function getPath(obj: unknown, path: string[]): unknown {
   return cur;
 }
 
+/** A shallow copy that keeps a `__proto__` key as a key (spread syntax would too; this says so). */
+function copy(o: Plain): Plain {
+  const out: Plain = {};
+  for (const [k, v] of Object.entries(o)) define(out, k, v);
+  return out;
+}
+
 function mergeInto(dst: Plain, src: Plain): Plain {
   for (const [k, v] of Object.entries(src)) {
     if (v === undefined) continue;
-    dst[k] = isPlain(v) && isPlain(dst[k]) ? mergeInto({ ...(dst[k] as Plain) }, v) : isPlain(v) ? mergeInto({}, v) : v;
+    const cur = own(dst, k);
+    define(dst, k, isPlain(v) && isPlain(cur) ? mergeInto(copy(cur), v) : isPlain(v) ? mergeInto({}, v) : v);
   }
   return dst;
 }
