@@ -133,7 +133,8 @@ export class OfflineQueue {
     this.recoverIntervalMs = opts.recoverIntervalMs ?? 5000;
     this.fd = -1;
     try {
-      this.fs.mkdirSync(this.dir, { recursive: true });
+      // events may say who was angry when: owner only, whatever the umask (systemd adds its own 0750)
+      this.fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       try {
         this.replay();
       } catch (err) {
@@ -419,7 +420,7 @@ export class OfflineQueue {
   private rewrite(): number {
     const fs = this.fs;
     const tmp = `${this.path}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w', 0o600);
     try {
       try {
         let chunk = '';
@@ -451,6 +452,6 @@ export class OfflineQueue {
       fs.closeSync(dirFd);
     }
     this.deadLines = 0;
-    return fs.openSync(this.path, 'a');
+    return fs.openSync(this.path, 'a', 0o600);
   }
 }
