@@ -1,8 +1,8 @@
 /**
  * `npm run fuzz -- [--seconds N] [--inputs N] [--seed S] [--model NAME] [--out DIR] [--max-rss-mb M]`:
  * a seeded mutation fuzzer for decode -> analyze. Seeds are real clips (the bundled FLAC, and WAV
- * 16/24-bit, float WAV and AIFF made from it with sox, plus the FLAC decoder traps of
- * ../shared/repro when present); each input is one seed with 1 to 4 mutations of its header or its
+ * 16/24-bit, float WAV and AIFF made from it with sox, plus the two FLAC decoder traps in
+ * test/fixtures/fuzz); each input is one seed with 1 to 4 mutations of its header or its
  * frames (bit flips, bytes set to 0x00/0xff, size fields set to extremes, truncation, a region
  * duplicated or deleted, random bytes inserted). A worker thread (./fuzz-worker.ts) decodes and
  * analyses each input under a hang watchdog (--hang-ms, default 20000) and a heap cap
@@ -63,8 +63,8 @@ function seeds(): { name: string; ext: string; bytes: Uint8Array }[] {
     const p = join(work, `${name}.${ext}`);
     if (sox([clip, ...opts, p])) out.push({ name, ext, bytes: readFileSync(p) });
   }
-  const repro = join(ROOT, '..', 'shared', 'repro');
-  for (const f of ['flac-trap-decode.flac', 'flac-trap-free.flac']) if (existsSync(join(repro, f))) out.push({ name: f, ext: 'flac', bytes: readFileSync(join(repro, f)) });
+  const traps = join(ROOT, 'test', 'fixtures', 'fuzz');
+  for (const f of ['flac-trap-decode.flac', 'flac-trap-free.flac']) if (existsSync(join(traps, f))) out.push({ name: f, ext: 'flac', bytes: readFileSync(join(traps, f)) });
   return out;
 }
 
