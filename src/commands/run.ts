@@ -9,6 +9,7 @@ import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
 import { DEMO_SOURCE, environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
+import { redactUrl } from '../core/redact.ts';
 import { configTemplate } from '../daemon/config-template.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
 import { demoHeader, demoSummary, resolveFormat } from '../daemon/text-output.ts';
@@ -27,7 +28,12 @@ const collect = (v: string, all: string[] = []) => [...all, v];
 
 /** The config with secrets masked, for --print-config and the startup log. */
 export function redacted(c: DaemonConfig): DaemonConfig {
-  return { ...c, mqtt: { ...c.mqtt, ...(c.mqtt.password !== undefined ? { password: '***' } : {}) }, dashboard: { ...c.dashboard, ...(c.dashboard.token !== undefined ? { token: '***' } : {}) } };
+  return {
+    ...c,
+    mqtt: { ...c.mqtt, url: redactUrl(c.mqtt.url), ...(c.mqtt.password !== undefined ? { password: '***' } : {}) },
+    embeddedBroker: { ...c.embeddedBroker, ...(c.embeddedBroker.password !== undefined ? { password: '***' } : {}) },
+    dashboard: { ...c.dashboard, ...(c.dashboard.token !== undefined ? { token: '***' } : {}) },
+  };
 }
 
 export function registerRun(program: Command): void {

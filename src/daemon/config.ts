@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseSource } from '../runtime/capture/parse-source.ts';
 import { EarshotError } from '../core/errors.ts';
@@ -71,16 +71,16 @@ export const daemonConfigSchema = z.strictObject({
       loop: z.boolean().default(false),
       /** Audio per chunk handed to the pipeline (ms). Default 100. */
       chunkMs: z.number().min(5).max(1000).default(100),
-      /** ms to wait for the first audio before reporting `no-data` and retrying. Default 5000. */
-      firstChunkTimeoutMs: z.number().int().min(100).default(5000),
-      /** ms without audio, once it flowed, before `no-data` (and /healthz turns 503). Default 2000. */
-      stallTimeoutMs: z.number().int().min(100).default(2000),
-      /** Seconds of exactly constant samples before `flatline`; 0 disables. Default 5. */
-      flatlineSec: z.number().min(0).default(5),
-      /** First delay before restarting a failed device (ms); doubles per failure. Default 500. */
-      restartBackoffMs: z.number().int().min(10).default(500),
-      /** Cap on that delay (ms). Default 30000. */
-      restartBackoffMaxMs: z.number().int().min(10).default(30_000),
+      /** ms to wait for the first audio before reporting `no-data` and retrying. Default 5000, at most 600000 (10 min). */
+      firstChunkTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+      /** ms without audio, once it flowed, before `no-data` (and /healthz turns 503). Default 2000, at most 600000 (10 min). */
+      stallTimeoutMs: z.number().int().min(100).max(600_000).default(2000),
+      /** Seconds of exactly constant samples before `flatline`; 0 disables. Default 5, at most 3600. */
+      flatlineSec: z.number().min(0).max(3600).default(5),
+      /** First delay before restarting a failed device (ms); doubles per failure. Default 500, at most 3600000 (1 h). */
+      restartBackoffMs: z.number().int().min(10).max(3_600_000).default(500),
+      /** Cap on that delay (ms). Default 30000, at most 3600000 (1 h). */
+      restartBackoffMaxMs: z.number().int().min(10).max(3_600_000).default(30_000),
     })
     .prefault({}),
   pipeline: pipelineConfigSchema.prefault({}),
@@ -95,6 +95,10 @@ export const daemonConfigSchema = z.strictObject({
       port: port.default(1883),
       /** Port of MQTT over WebSockets (browsers, Node-RED) on the same host; if taken, a free one is used and logged; 0 turns it off. Default 9001. */
       wsPort: port.default(9001),
+      /** User name every client but the daemon must log in with; required (with password) for a non-loopback host. Default: none. */
+      username: z.string().min(1).optional(),
+      /** Password for embeddedBroker.username. Default: none. */
+      password: z.string().min(1).optional(),
     })
     .prefault({}),
   http: z
@@ -125,8 +129,8 @@ export const daemonConfigSchema = z.strictObject({
     .prefault({}),
   metrics: z
     .strictObject({
-      /** Seconds between MQTT `metrics` publishes; 0 turns them off. Default 60. */
-      intervalSec: z.number().min(0).default(60),
+      /** Seconds between MQTT `metrics` publishes; 0 turns them off. Default 60, at most 86400 (1 day). */
+      intervalSec: z.number().min(0).max(86_400).default(60),
     })
     .prefault({}),
   privacy: z
@@ -141,8 +145,8 @@ export const daemonConfigSchema = z.strictObject({
     .prefault({}),
   /** Also print every event as one JSON line on stdout (logs stay on stderr). Default false. */
   stdout: z.boolean().default(false),
-  /** Hard deadline for a shutdown (SIGTERM/SIGINT or end of input), ms; must exceed mqtt.stopTimeoutMs. Default 6000. */
-  shutdownTimeoutMs: z.number().int().min(500).default(6000),
+  /** Hard deadline for a shutdown (SIGTERM/SIGINT or end of input), ms; must exceed mqtt.stopTimeoutMs. Default 6000, at most 900000 (15 min). */
+  shutdownTimeoutMs: z.number().int().min(500).max(900_000).default(6000),
 });
 
 export type DaemonConfigInput = z.input<typeof daemonConfigSchema>;
@@ -237,10 +241,20 @@ export interface ConfigLayer {
 function setPath(obj: Plain, path: string[], value: unknown): void {
   let cur = obj;
   for (const k of path.slice(0, -1)) {
-    if (!isPlain(cur[k])) cur[k] = {};
+    if (!isPlain(own(cur, k))) define(cur, k, {});
     cur = cur[k] as Plain;
   }
-  cur[path[path.length - 1]] = value;
+  define(cur, path[path.length - 1], value);
+}
+
+/**
+ * `__proto__` (or `constructor`) as a key must stay a key: assigned with `=` it would replace the
+ * object's prototype and its settings would pass as real ones, unseen by the unknown-key check.
+ * Defined as own properties, such keys are reported as unknown settings like any other.
+ */
+const own = (o: Plain, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+function define(o: Plain, k: string, value: unknown): void {
+  Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function getPath(obj: unknown, path: string[]): unknown {
@@ -252,10 +266,18 @@ function getPath(obj: unknown, path: string[]): unknown {
   return cur;
 }
 
+/** A shallow copy that keeps a `__proto__` key as a key (spread syntax would too; this says so). */
+function copy(o: Plain): Plain {
+  const out: Plain = {};
+  for (const [k, v] of Object.entries(o)) define(out, k, v);
+  return out;
+}
+
 function mergeInto(dst: Plain, src: Plain): Plain {
   for (const [k, v] of Object.entries(src)) {
     if (v === undefined) continue;
-    dst[k] = isPlain(v) && isPlain(dst[k]) ? mergeInto({ ...(dst[k] as Plain) }, v) : isPlain(v) ? mergeInto({}, v) : v;
+    const cur = own(dst, k);
+    define(dst, k, isPlain(v) && isPlain(cur) ? mergeInto(copy(cur), v) : isPlain(v) ? mergeInto({}, v) : v);
   }
   return dst;
 }
@@ -283,13 +305,39 @@ export function fileLayer(path: string, read: (p: string) => string = (p) => rea
   }
   let values: unknown;
   try {
-    values = parseYaml(text);
+    // yaml's own duplicate-key check compares each key with every earlier one (20,000 keys took
+    // minutes): it is off, and duplicateKey() does the same check with a Set
+    const doc = parseDocument(text, { uniqueKeys: false });
+    if (doc.errors.length > 0) throw doc.errors[0];
+    const dup = duplicateKey(doc.contents);
+    if (dup !== undefined) throw new Error(`Map keys must be unique: "${dup}" appears twice`);
+    values = doc.toJS();
   } catch (e) {
     throw new EarshotError('E_CONFIG', `${path} is not valid YAML or JSON: ${(e as Error).message}`, { cause: e });
   }
   if (values === null || values === undefined) values = {};
   if (!isPlain(values)) throw new EarshotError('E_CONFIG', `${path}: the top level must be a mapping of sections (capture:, mqtt:, ...), not ${Array.isArray(values) ? 'a list' : typeof values}`);
   return { values, origins: new Map(leafPaths(values).map((p) => [p.join('.'), path])) };
+}
+
+/** The first key that appears twice in one mapping, anywhere in the document. */
+function duplicateKey(node: unknown): string | undefined {
+  if (isMap(node)) {
+    const keys = new Set<string>();
+    for (const item of node.items) {
+      const key = isScalar(item.key) ? String(item.key.value) : String(item.key);
+      if (keys.has(key)) return key;
+      keys.add(key);
+      const inner = duplicateKey(item.value);
+      if (inner !== undefined) return inner;
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) {
+      const inner = duplicateKey(item);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** EARSHOT_* variables; an unknown EARSHOT_ name is reported (a typo would otherwise be silently ignored). */
@@ -360,11 +408,29 @@ export function flagLayer(flags: FlagValues): { layer: ConfigLayer; errors: stri
 
 // ---------- validation ----------
 
-function originOf(path: string, layers: ConfigLayer[]): string | undefined {
+function originOf(path: string, layers: ConfigLayer[], indexes: Map<string, string>[]): string | undefined {
+  // by lookups, not a scan of every origin per error: 20,000 unknown keys used to take minutes
+  const ancestors = path.split('.').map((_, i, parts) => parts.slice(0, i).join('.')).slice(1);
   for (let i = layers.length - 1; i >= 0; i--) {
-    for (const [p, origin] of layers[i].origins) if (p === path || p.startsWith(`${path}.`) || path.startsWith(`${p}.`)) return origin;
+    const origins = layers[i].origins;
+    const atOrBelow = indexes[i].get(path); // the path itself, or a value set under it
+    if (atOrBelow !== undefined) return atOrBelow;
+    for (const a of ancestors) {
+      const o = origins.get(a); // a value set above it (a whole section from one place)
+      if (o !== undefined) return o;
+    }
   }
   return undefined;
+}
+
+/** Every path of `origins` and each of its prefixes, mapped to the origin of the first path under it. */
+function prefixIndex(origins: ReadonlyMap<string, string>): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const [p, origin] of origins) {
+    for (let dot = p.indexOf('.'); dot >= 0; dot = p.indexOf('.', dot + 1)) if (!index.has(p.slice(0, dot))) index.set(p.slice(0, dot), origin);
+    if (!index.has(p)) index.set(p, origin);
+  }
+  return index;
 }
 
 /** A field of the merged input, if it validates on its own (for cross-field checks that run even when other fields failed). */
@@ -399,8 +465,9 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
   const r = daemonConfigSchema.safeParse(merged);
   const lines = [...extraErrors];
   const seen = new Set<string>();
+  const indexes = layers.map((l) => prefixIndex(l.origins));
   const add = (path: string, message: string) => {
-    const origin = originOf(path, layers);
+    const origin = originOf(path, layers, indexes);
     // the origin goes on the first line: some messages (capture.source) carry a list after it
     const [first, ...rest] = message.split('\n');
     const line = [`${path || '(root)'}: ${first}${origin && origin !== 'default' ? ` (from ${origin})` : ''}`, ...rest].join('\n');
@@ -408,8 +475,11 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
     seen.add(line);
   };
   if (!r.success) {
+    // int() adds its own "<= 2^53-1" issue next to the field's real maximum: report only the latter
+    const bounded = new Set(r.error.issues.filter((i) => i.code === 'too_big' && Number(i.maximum) < Number.MAX_SAFE_INTEGER).map((i) => i.path.join('.')));
     for (const i of r.error.issues) {
       const base = i.path.map(String).join('.');
+      if (i.code === 'too_big' && Number(i.maximum) >= Number.MAX_SAFE_INTEGER && bounded.has(base)) continue;
       // strict objects report unknown keys on the parent: name each one
       if (i.code === 'unrecognized_keys') for (const k of i.keys) add(base ? `${base}.${k}` : k, UNKNOWN_SETTING);
       else add(base, i.message);

@@ -21,13 +21,15 @@
  * Process concerns (signals, the hard deadline, exit codes) live in src/commands/run.ts.
  */
 import { EventEmitter } from 'node:events';
-import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
+import type { DecodedAudio } from '../runtime/audio/decode.ts';
+import { openAudioFile, piecesOf } from '../runtime/audio/stream.ts';
 import { createSource as realCreateSource, type CaptureContext } from '../runtime/capture/create-source.ts';
 import { runCommand as realRunCommand, type RunCommand } from '../runtime/capture/devices.ts';
 import { formatSource, parseSource, type SourceDescriptor } from '../runtime/capture/parse-source.ts';
 import type { CaptureCondition, CaptureSource, CaptureTiming } from '../runtime/capture/source.ts';
 import { SupervisedSource } from '../runtime/capture/supervisor.ts';
 import { EarshotError } from '../core/errors.ts';
+import { redactUrl } from '../core/redact.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { loadBaseline, removeBaseline, saveBaseline } from '../runtime/model/baseline.ts';
 import { join } from 'node:path';
@@ -37,6 +39,7 @@ import { toEmotionEvent, toEmotionState } from '../runtime/publish/from-pipeline
 import { IDLE, type EmotionEvent, type EmotionState } from '../runtime/publish/payloads.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
 import { chooseLocalBroker, type probeMqttBroker } from '../runtime/publish/local-broker.ts';
+import { guardForPublisher, withGuard, type BrokerCredentials, type BrokerGuard } from '../runtime/publish/broker-guard.ts';
 import { EventIdSource } from '../runtime/publish/event-id.ts';
 import { MqttPublisher, type MqttClientFactory } from '../runtime/publish/publisher.ts';
 import { DEMO_CLIP } from '../core/paths.ts';
@@ -113,6 +116,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private descriptor: SourceDescriptor | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private idle = false;
+  /** only the daemon publishes under its topics on the embedded broker (broker-guard.ts) */
+  private brokerGuard: BrokerGuard | undefined;
   private http: HttpEndpoint | null = null;
   private dashboard: Dashboard | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
@@ -201,7 +206,9 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     }
     if (c.embeddedBroker.enabled) {
       const { host, port, wsPort } = c.embeddedBroker;
-      const start = this.ctx.startBroker ?? startEmbeddedBroker;
+      // only the daemon (a per-run secret) publishes under its topics on the embedded broker
+      this.brokerGuard = guardForPublisher(c.mqtt, brokerCredentials(c));
+      const start = withGuard(this.ctx.startBroker ?? startEmbeddedBroker, this.brokerGuard, brokerCredentials(c));
       const choice = await chooseLocalBroker({ host, port, start: (o) => start({ ...o, ...(wsPort !== 0 ? { wsPort } : {}) }), probe: this.ctx.probeBroker, log });
       this.broker = choice.embedded;
       this.localUrl = choice.url;
@@ -214,7 +221,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
 
     const labels = this.classifier.labels;
     this.publisher = new MqttPublisher({
-      config: { ...c.mqtt, url: this.brokerUrl },
+      config: { ...c.mqtt, url: this.brokerUrl, ...(this.broker ? this.brokerGuard?.daemon : {}) },
       log: log.child({ stage: 'mqtt' }),
       version: this.version,
       labels,
@@ -238,7 +245,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     if (c.metrics.intervalSec > 0) this.metricsTimer = setInterval(() => this.publishMetrics(), c.metrics.intervalSec * 1000).unref();
     this.notifier.startWatchdog(() => this.pipelineAlive());
 
-    log.info({ source: this.sourceName, broker: this.brokerUrl, embedded: !!this.broker, deviceId: c.mqtt.deviceId, topics: this.publisher.topics }, 'starting capture');
+    log.info({ source: this.sourceName, broker: redactUrl(this.brokerUrl), embedded: !!this.broker, deviceId: c.mqtt.deviceId, topics: this.publisher.topics }, 'starting capture');
     // READY=1 when audio flows; a device that is missing at boot is retried in the background,
     // so after the first-chunk timeout the daemon declares itself ready anyway (it is doing its
     // job: supervising) instead of letting systemd's start timeout kill and restart it.
@@ -320,10 +327,11 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       },
       mqtt: {
         connected: this.publisher?.connected ?? false,
-        url: this.brokerUrl,
+        url: redactUrl(this.brokerUrl),
         embedded: this.broker !== null,
         queueDepth: this.publisher?.queueDepth ?? 0,
         droppedEvents: this.publisher?.droppedEvents ?? 0,
+        queueDegraded: this.publisher?.queueDegraded ?? null,
         events: this.events,
       },
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpuUserSec: cpu.user / 1e6, cpuSystemSec: cpu.system / 1e6 },
@@ -350,10 +358,10 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     });
     const captureCtx: CaptureContext = { log: captureLog, env: this.ctx.env };
     if (d.kind === 'file') {
-      // decoded now, so a broken file is an error at start, not a source retried forever
-      const audio = await (this.ctx.decode ?? decodeAudioFile)(d.path);
+      // opened (header checked) now, so a broken file is an error at start, not a source retried forever; read in pieces
+      const audio = this.ctx.decode ? piecesOf(await this.ctx.decode(d.path)) : await openAudioFile(d.path);
       this.log.info({ path: d.path, seconds: +audio.durationSec.toFixed(2), sampleRate: audio.sampleRate, realtime: d.realtime, loop: d.loop }, 'replaying an audio file as the capture source');
-      return create(d, { ...captureCtx, decode: async () => audio }, timing(audio.sampleRate));
+      return create(d, { ...captureCtx, openAudio: async () => audio }, timing(audio.sampleRate));
     }
     if (d.kind === 'stdin') return create(d, captureCtx, timing(d.sampleRate));
     if ((d.kind === 'portaudio' && d.device === undefined) || (d.kind === 'arecord' && d.device === 'default')) await this.warnIfNoSoundCard();
@@ -481,7 +489,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       this.firstChunk ??= this.lastChunkAt;
       this.chunks++;
       pipeline.push(chunk);
-      if (!this.ready) this.declareReady(`capturing from ${this.sourceName}, publishing to ${this.brokerUrl}`);
+      if (!this.ready) this.declareReady(`capturing from ${this.sourceName}, publishing to ${redactUrl(this.brokerUrl)}`);
     });
     source.on('condition', (cond) => {
       if (cond.kind === 'recovered') {
@@ -580,4 +588,10 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       'stopped',
     );
   }
+}
+
+/** embeddedBroker.username/password, when both are set: what clients other than the daemon log in with. */
+function brokerCredentials(c: DaemonConfig): BrokerCredentials | undefined {
+  const { username, password } = c.embeddedBroker;
+  return username && password ? { username, password } : undefined;
 }

@@ -44,6 +44,8 @@ export interface DaemonSnapshot {
     embedded: boolean;
     queueDepth: number;
     droppedEvents: number;
+    /** why the on-disk event queue holds events in memory only (disk full or failing); null when fine */
+    queueDegraded?: string | null;
     /** events handed to the publisher (queued on disk) */
     events: number;
   };
@@ -68,17 +70,21 @@ export function healthOf(s: DaemonSnapshot): HealthVerdict {
   }
   if (s.capture.listening !== false && s.capture.condition && s.capture.condition !== 'recovered') problems.push(`capture ${s.capture.condition}: ${s.capture.conditionDetail}`);
   if (!s.pipeline.alive) problems.push('an inference has been running for too long: the model looks stuck');
+  // Degraded, still healthy: a restart would not free the disk, and events wait in memory meanwhile.
+  const warnings: string[] = [];
+  if (s.mqtt.queueDegraded) warnings.push(`event queue not on disk (${s.mqtt.queueDegraded}): events are held in memory and lost on a restart; free space in the state directory`);
   return {
     healthy: problems.length === 0,
     body: {
-      status: problems.length === 0 ? 'ok' : 'unhealthy',
+      status: problems.length > 0 ? 'unhealthy' : warnings.length > 0 ? 'degraded' : 'ok',
       problems,
+      ...(warnings.length > 0 ? { warnings } : {}),
       uptimeSec: Math.round(s.uptimeSec),
       version: s.version,
       model: s.model,
       capture: { source: s.source, listening: s.capture.listening !== false, delivering: s.capture.delivering, lastChunkAgoMs: s.capture.lastChunkAgoMs === null ? null : Math.round(s.capture.lastChunkAgoMs), condition: s.capture.condition, restarts: s.capture.restarts },
       pipeline: { alive: s.pipeline.alive, realTimeFactor: s.pipeline.realTimeFactor, results: s.pipeline.results, inFlight: s.pipeline.inFlight },
-      mqtt: { connected: s.mqtt.connected, url: s.mqtt.url, queueDepth: s.mqtt.queueDepth },
+      mqtt: { connected: s.mqtt.connected, url: s.mqtt.url, queueDepth: s.mqtt.queueDepth, droppedEvents: s.mqtt.droppedEvents, queueDegraded: s.mqtt.queueDegraded ?? null },
     },
   };
 }
@@ -146,7 +152,8 @@ export function prometheusText(s: DaemonSnapshot): string {
     .metric('earshot_capture_conditions_total', 'counter', 'Capture conditions reported since start.', CONDITION_KINDS.map((k) => [{ kind: k }, c.conditions[k]]))
     .one('earshot_mqtt_connected', 'gauge', '1 while connected to the MQTT broker.', s.mqtt.connected ? 1 : 0)
     .one('earshot_mqtt_queue_depth', 'gauge', 'Events waiting in the on-disk queue for the broker.', s.mqtt.queueDepth)
-    .one('earshot_mqtt_dropped_events_total', 'counter', 'Events discarded because the on-disk queue was full.', s.mqtt.droppedEvents)
+    .one('earshot_mqtt_dropped_events_total', 'counter', 'Events discarded: the queue was full, or the disk refused them until the daemon stopped.', s.mqtt.droppedEvents)
+    .one('earshot_mqtt_queue_degraded', 'gauge', '1 while the disk refuses the event queue and events are held in memory.', s.mqtt.queueDegraded ? 1 : 0)
     .one('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', s.process.rssBytes)
     .one('process_cpu_seconds_total', 'counter', 'User and system CPU time in seconds.', s.process.cpuUserSec + s.process.cpuSystemSec)
     .one('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use, bytes.', s.process.heapUsedBytes)

@@ -4,7 +4,7 @@
  */
 import { EarshotError } from '../../core/errors.ts';
 import type { DecodedAudio } from './decode.ts';
-import { pcmToMono, type SampleEncoding } from './pcm.ts';
+import { HEADER_TOO_LONG, pcmToMono, type PcmLayout, type SampleEncoding } from './pcm.ts';
 
 const TO_PCM16 = (name: string) => `\`sox ${name} -e signed -b 16 out.wav\``;
 
@@ -17,24 +17,34 @@ interface CommonChunk {
 }
 
 export function decodeAiff(bytes: Uint8Array, name: string): DecodedAudio {
+  const l = aiffLayout(bytes, bytes.length, name);
+  const samples = pcmToMono(bytes, l.offset, l.frames, l.channels, l.encoding, name);
+  return { sampleRate: l.sampleRate, channels: l.channels, samples, format: l.format, durationSec: l.frames / l.sampleRate };
+}
+
+/** Where the samples of an AIFF file are, from its first bytes (through the SSND header) and its length. */
+export function aiffLayout(bytes: Uint8Array, fileLength: number, name: string): PcmLayout {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const isAifc = fourCC(bytes, 8) === 'AIFC';
   let comm: CommonChunk | undefined;
   let sound: { offset: number; available: number } | undefined;
 
   let off = 12;
-  while (off + 8 <= bytes.length && !(comm && sound)) {
+  while (off + 8 <= fileLength && !(comm && sound)) {
+    if (off + 8 > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: ${HEADER_TOO_LONG}`);
     const id = fourCC(bytes, off);
     const size = view.getUint32(off + 4, false);
     const body = off + 8;
     if (id === 'SSND') {
-      if (body + 8 > bytes.length) throw truncated(name, `its SSND chunk header is cut off`);
+      if (body + 8 > fileLength) throw truncated(name, `its SSND chunk header is cut off`);
+      if (body + 8 > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: ${HEADER_TOO_LONG}`);
       const dataOffset = body + 8 + view.getUint32(body, false);
       // The sample count comes from COMM; SSND's own size only bounds it (it may be a streamed placeholder).
-      const end = Math.min(bytes.length, body + size);
+      const end = Math.min(fileLength, body + size);
       sound = { offset: dataOffset, available: Math.max(0, end - dataOffset) };
     } else {
-      if (body + size > bytes.length) throw truncated(name, `its '${id}' chunk declares ${size} bytes, ${bytes.length - body} remain`);
+      if (body + size > fileLength) throw truncated(name, `its '${id}' chunk declares ${size} bytes, ${fileLength - body} remain`);
+      if (id === 'COMM' && body + size > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: ${HEADER_TOO_LONG}`);
       if (id === 'COMM') comm = parseComm(view, bytes, body, size, isAifc, name);
     }
     off = body + size + (size & 1);
@@ -51,10 +61,9 @@ export function decodeAiff(bytes: Uint8Array, name: string): DecodedAudio {
   if (needed > sound.available) {
     throw truncated(name, `COMM declares ${frames} frames (${needed} bytes) but the SSND chunk holds only ${sound.available} bytes`);
   }
-  const samples = pcmToMono(bytes, sound.offset, frames, channels, encoding, name);
   const prefix = isAifc ? 'aifc' : 'aiff';
   const format = encoding.kind === 'float' ? `${prefix}/float${encoding.bytes * 8}` : `${prefix}/${comm.compression === 'sowt' ? 'sowt' : ''}${comm.bits}`;
-  return { sampleRate, channels, samples, format, durationSec: frames / sampleRate };
+  return { sampleRate, channels, encoding, offset: sound.offset, frames, format };
 }
 
 function parseComm(view: DataView, bytes: Uint8Array, at: number, size: number, isAifc: boolean, name: string): CommonChunk {

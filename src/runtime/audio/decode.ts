@@ -3,7 +3,7 @@
  * WAVE_FORMAT_EXTENSIBLE), FLAC and AIFF/AIFF-C, recognised by their magic bytes (never the
  * extension), returned as one mono Float32Array at the file's own sample rate.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { EarshotError, isEarshotError } from '../../core/errors.ts';
 import { decodeAiff } from './aiff.ts';
 import { decodeFlac } from './flac.ts';
@@ -21,14 +21,30 @@ export interface DecodedAudio {
   durationSec: number;
 }
 
+/** Largest file decodeAudioFile reads whole; longer recordings go through ./stream.ts (analyze, file replay). */
+export const MAX_DECODE_BYTES = 256 * 1024 * 1024;
+
 export async function decodeAudioFile(path: string): Promise<DecodedAudio> {
   let bytes: Uint8Array;
   try {
+    // a device such as /dev/zero has no end, and a huge file would be held whole: check first
+    const st = await stat(path);
+    if (!st.isFile()) throw notRegularFile(path, st);
+    if (st.size > MAX_DECODE_BYTES) {
+      throw new EarshotError('E_AUDIO_FORMAT', `${path}: ${(st.size / 2 ** 20).toFixed(0)} MiB is more than the ${MAX_DECODE_BYTES / 2 ** 20} MiB decoded at once here; split it (\`sox ${path} part.wav trim 0 3600 : newfile : restart\`), or use \`earshot analyze\`, which reads WAV in pieces`);
+    }
     bytes = await readFile(path);
   } catch (e) {
+    if (isEarshotError(e)) throw e;
     throw new EarshotError('E_AUDIO_IO', `${path}: cannot read the audio file (${describeIoError(e)})`, { cause: e });
   }
   return decodeAudioBuffer(bytes, path);
+}
+
+/** A device (/dev/zero), FIFO or socket: refused before a byte is read, since it may never end. */
+export function notRegularFile(path: string, st: { isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean; isDirectory(): boolean }): EarshotError {
+  const kind = st.isDirectory() ? 'a directory; pass audio files, or the files inside it' : `${st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isFIFO() ? 'a pipe (FIFO)' : st.isSocket() ? 'a socket' : 'not a regular file'}, which may never end; pass an audio file, or stream live PCM with --source stdin:s16le:RATE`;
+  return new EarshotError('E_AUDIO_IO', `${path}: cannot read the audio file (it is ${kind})`);
 }
 
 /** `name` is only used in error messages (a path, or whatever the bytes came from). */

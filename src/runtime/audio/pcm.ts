@@ -15,6 +15,21 @@ export interface SampleEncoding {
   unsigned: boolean;
 }
 
+/** Where a WAV/AIFF file keeps its samples and how, so they can be read in pieces (./stream.ts). */
+export interface PcmLayout {
+  sampleRate: number;
+  channels: number;
+  encoding: SampleEncoding;
+  /** byte offset of the first sample frame in the file */
+  offset: number;
+  frames: number;
+  /** as DecodedAudio.format */
+  format: string;
+}
+
+/** Headers are read from the first bytes of a file only (./stream.ts HEAD_BYTES). */
+export const HEADER_TOO_LONG = 'the header chunks before the audio are larger than 4 MiB, which earshot does not read; strip the metadata (`sox IN OUT.wav`) and try again';
+
 /**
  * Decode `frames` interleaved frames of `channels` samples starting at `offset` in `bytes`,
  * average the channels, and return them as mono samples in [-1, 1) (integer formats).
@@ -27,6 +42,8 @@ export function pcmToMono(
   channels: number,
   enc: SampleEncoding,
   fileName: string,
+  /** frame number of the first frame in the whole file, for error messages when reading in pieces */
+  firstFrame = 0,
 ): Float32Array {
   const out = new Float32Array(frames);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, frames * channels * enc.bytes);
@@ -69,18 +86,18 @@ export function pcmToMono(
       throw new EarshotError('E_AUDIO_FORMAT', `${fileName}: ${enc.kind} samples of ${enc.bytes} bytes are not supported; convert it with \`sox ${fileName} -e signed -b 16 out.wav\``);
   }
   if (p !== n * enc.bytes) throw new Error(`pcmToMono: read ${p} bytes, expected ${n * enc.bytes}`); // internal invariant
-  if (enc.kind === 'float') assertFinite(out, fileName);
+  if (enc.kind === 'float') assertFinite(out, fileName, firstFrame);
   return out;
 }
 
 /** A NaN or infinity in any channel survives the channel average, so checking the mono output suffices. */
-function assertFinite(samples: Float32Array, fileName: string): void {
+function assertFinite(samples: Float32Array, fileName: string, firstFrame: number): void {
   for (let i = 0; i < samples.length; i++) {
     const v = samples[i]!;
     if (v - v !== 0) {
       throw new EarshotError(
         'E_AUDIO_FORMAT',
-        `${fileName}: float sample frame ${i} is ${v}; the file holds NaN or infinite values, so it is corrupt or was written by a broken tool. Re-export it from its source recording`,
+        `${fileName}: float sample frame ${firstFrame + i} is ${v}; the file holds NaN or infinite values, so it is corrupt or was written by a broken tool. Re-export it from its source recording`,
       );
     }
   }

@@ -5,7 +5,7 @@
  */
 import { EarshotError } from '../../core/errors.ts';
 import type { DecodedAudio } from './decode.ts';
-import { pcmToMono, type SampleEncoding } from './pcm.ts';
+import { HEADER_TOO_LONG, pcmToMono, type PcmLayout, type SampleEncoding } from './pcm.ts';
 
 const WAVE_FORMAT_PCM = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
@@ -55,6 +55,16 @@ interface WavFormat {
 }
 
 export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
+  const l = wavLayout(bytes, bytes.length, name);
+  const samples = pcmToMono(bytes, l.offset, l.frames, l.channels, l.encoding, name);
+  return { sampleRate: l.sampleRate, channels: l.channels, samples, format: l.format, durationSec: l.frames / l.sampleRate };
+}
+
+/**
+ * Where the samples of a WAV file are and how they are stored, from its first bytes (`bytes`, at
+ * least up to the data chunk's header) and its length, so long files can be read in pieces.
+ */
+export function wavLayout(bytes: Uint8Array, fileLength: number, name: string): PcmLayout {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const isRf64 = bytes[0] === 0x52 && bytes[1] === 0x46 && bytes[2] === 0x36 && bytes[3] === 0x34; // 'RF64'
   let fmt: WavFormat | undefined;
@@ -62,17 +72,19 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
   let data: DataExtent | undefined;
 
   let off = 12;
-  while (off + 8 <= bytes.length && !(data && fmt)) {
+  while (off + 8 <= fileLength && !(data && fmt)) {
+    if (off + 8 > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: ${HEADER_TOO_LONG}`);
     const id = fourCC(bytes, off);
     const size = view.getUint32(off + 4, true);
     const body = off + 8;
     if (id === 'data') {
-      data = dataExtent(bytes.length, body, size, view.getUint32(4, true), rf64DataSize, name);
-      if (data.size === bytes.length - body) break; // the data runs to the end of the file
+      data = dataExtent(fileLength, body, size, view.getUint32(4, true), rf64DataSize, name);
+      if (data.size === fileLength - body) break; // the data runs to the end of the file
     } else {
-      if (body + size > bytes.length) {
-        throw new EarshotError('E_AUDIO_FORMAT', `${name}: the WAV header is truncated ('${id}' chunk declares ${size} bytes, ${bytes.length - body} remain); re-export or re-record the file`);
+      if (body + size > fileLength) {
+        throw new EarshotError('E_AUDIO_FORMAT', `${name}: the WAV header is truncated ('${id}' chunk declares ${size} bytes, ${fileLength - body} remain); re-export or re-record the file`);
       }
+      if ((id === 'fmt ' || id === 'ds64') && body + size > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: ${HEADER_TOO_LONG}`);
       if (id === 'fmt ') fmt = parseFmt(view, body, size, name);
       else if (id === 'ds64' && isRf64 && size >= 24) rf64DataSize = readUint64(view, body + 8);
       // Anything else (LIST, fact, cue, bext, JUNK, ...) carries no samples and is skipped.
@@ -93,9 +105,8 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
     );
   }
   if (frames === 0) throw new EarshotError('E_AUDIO_FORMAT', `${name}: the WAV file contains no audio (0 sample frames in its data chunk); re-record it`);
-  const samples = pcmToMono(bytes, data.offset, frames, channels, encoding, name);
   const format = `wav/${encoding.kind === 'float' ? 'float' : 'pcm'}${encoding.bytes * 8}`;
-  return { sampleRate, channels, samples, format, durationSec: frames / sampleRate };
+  return { sampleRate, channels, encoding, offset: data.offset, frames, format };
 }
 
 /**

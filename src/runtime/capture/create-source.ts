@@ -8,6 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { SpawnCapture } from './arecord.ts';
 import { ArecordSource } from './arecord.ts';
+import type { AudioPieces } from '../audio/stream.ts';
 import { FileReplaySource, type DecodeAudio } from './file-replay.ts';
 import type { SourceDescriptor } from './parse-source.ts';
 import { loadNaudiodon, PortAudioSource, type LoadPortAudio } from './portaudio.ts';
@@ -21,6 +22,7 @@ export interface CaptureContext {
   spawn?: SpawnCapture;
   loadPortAudio?: LoadPortAudio;
   decode?: DecodeAudio;
+  openAudio?: (path: string) => Promise<AudioPieces>;
   stdin?: Readable;
   /** environment for arecord and PortAudio worker children; default this process's */
   env?: NodeJS.ProcessEnv;

@@ -217,7 +217,7 @@ export class SpeakerBaseline {
 
 /** Writes the baseline atomically (temporary file, fsync, rename). */
 export function saveBaseline(path: string, b: SpeakerBaseline, now = new Date()): void {
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {

@@ -6,6 +6,7 @@
  * `earshot analyze` and by `earshot eval`, so a reported accuracy is that of the daemon's path.
  */
 import { decodeAudioFile } from '../audio/decode.ts';
+import { openAudioFile, piecesOf, type AudioPieces } from '../audio/stream.ts';
 import { frameCount } from '../frontend/config.ts';
 import { Frontend } from '../frontend/frontend.ts';
 import { resample } from '../frontend/resampler.ts';
@@ -48,7 +49,7 @@ export interface FileAnalysis {
   speechSec: number;
   /** duration-weighted mean over the segments; null when the file has no speech */
   overall: LabelScore | null;
-  /** the model on the whole file at once, silence included (eval's `wholeFile` score); null if shorter than one frame */
+  /** the model on the whole file at once, silence included (eval's `wholeFile` score); null if shorter than one frame or longer than WHOLE_FILE_MAX_SEC */
   wholeFile: LabelScore | null;
   segments: AnalyzedSegment[];
   /** segments shorter than the model's minimum, skipped */
@@ -70,10 +71,24 @@ export interface AnalyzeOptions {
   adapt?: boolean;
 }
 
-/** Runs one file through `pipeline` (reset first) and collects its timeline. */
+/**
+ * The whole-file score runs the model once over every frame, so it needs the whole file in memory;
+ * it is given for files up to this long (clips, corpora) and null beyond (recordings of hours).
+ */
+export const WHOLE_FILE_MAX_SEC = 600;
+
+/** Audio read per step: a bounded piece, so memory does not grow with the file's length. */
+const PIECE_SEC = 10;
+
+/**
+ * Runs one file through `pipeline` (reset first) and collects its timeline. The file is read in
+ * pieces (../audio/stream.ts), so a recording of hours takes the memory of a few seconds of it.
+ */
 export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
-  const decoded = await decodeAudioFile(path);
-  const audio = opts.transform ? { ...decoded, samples: opts.transform(decoded.samples, decoded.sampleRate) } : decoded;
+  const reader = opts.transform ? await wholeTransformed(path, opts.transform) : await openAudioFile(path);
+  const rate = reader.sampleRate;
+  const keepWhole = reader.durationSec <= WHOLE_FILE_MAX_SEC;
+  const whole = keepWhole ? new Float32Array(reader.frames) : null;
   const segments: AnalyzedSegment[] = [];
   const onResult = (r: PipelineResult) => {
     segments.push({ kind: r.kind, start: r.startSec, end: r.endSec, label: r.label, confidence: r.confidence, probabilities: r.probabilities, arousal: r.arousal, valence: r.valence, adapted: r.adapted });
@@ -84,15 +99,23 @@ export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts:
   if (!opts.adapt) pipeline.resetBaseline();
   pipeline.on('result', onResult);
   try {
-    const chunk = opts.chunkSamples ?? Math.max(1, Math.round(audio.sampleRate / 10));
-    for (let i = 0; i < audio.samples.length; i += chunk) {
-      pipeline.push({ samples: audio.samples.subarray(i, i + chunk), sampleRate: audio.sampleRate, time: i / audio.sampleRate });
-      // back-pressure instead of dropping: a file can wait for the model, a microphone cannot
-      if (pipeline.busy) await pipeline.drain();
+    const chunk = opts.chunkSamples ?? Math.max(1, Math.round(rate / 10));
+    // whole chunks per piece, so the chunking (and the results) do not depend on the piece size
+    const pieceFrames = chunk * Math.max(1, Math.round((PIECE_SEC * rate) / chunk));
+    let at = 0;
+    for (let piece = await reader.read(pieceFrames); piece; piece = await reader.read(pieceFrames)) {
+      whole?.set(piece, at);
+      for (let i = 0; i < piece.length; i += chunk) {
+        pipeline.push({ samples: piece.subarray(i, i + chunk), sampleRate: rate, time: (at + i) / rate });
+        // back-pressure instead of dropping: a file can wait for the model, a microphone cannot
+        if (pipeline.busy) await pipeline.drain();
+      }
+      at += piece.length;
     }
     await pipeline.end();
   } finally {
     pipeline.off('result', onResult);
+    await reader.close();
   }
   const stats = pipeline.stats();
   if (stats.droppedInferences !== lostBefore) throw new Error(`analyze: ${stats.droppedInferences - lostBefore} segments of ${path} were dropped despite back-pressure`);
@@ -100,15 +123,21 @@ export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts:
     file: path,
     model: pipeline.modelName,
     mode: pipeline.config.mode,
-    durationSec: audio.durationSec,
-    sampleRate: audio.sampleRate,
+    durationSec: reader.durationSec,
+    sampleRate: rate,
     speechSec: segments.reduce((a, s) => a + (s.end - s.start), 0),
     overall: weightedMean(segments, pipeline.labels),
-    wholeFile: await classifyWholeFile(audio.samples, audio.sampleRate, pipeline.classifier),
+    wholeFile: whole ? await classifyWholeFile(whole, rate, pipeline.classifier) : null,
     segments,
     segmentsDropped: stats.segmentsDropped - droppedBefore,
     adaptive: pipeline.baseline !== null,
   };
+}
+
+/** eval's degraded copies (gain, noise) need the whole clip: decoded whole, then handed over as pieces. */
+async function wholeTransformed(path: string, transform: NonNullable<AnalyzeOptions['transform']>): Promise<AudioPieces> {
+  const decoded = await decodeAudioFile(path);
+  return piecesOf({ ...decoded, samples: transform(decoded.samples, decoded.sampleRate) });
 }
 
 function weightedMean(segments: AnalyzedSegment[], labels: readonly string[]): LabelScore | null {

@@ -19,12 +19,12 @@ export const smootherConfigSchema = z.object({
   window: z.number().int().min(1).max(100).default(3),
   /** Hysteresis: a new label needs a smoothed probability this much above the current label's. Default 0.1. */
   margin: z.number().min(0).max(1).default(0.1),
-  /** Minimum time between two state changes (ms). Default 2000. */
-  minDwellMs: z.number().min(0).default(2000),
+  /** Minimum time between two state changes (ms). Default 2000, at most 3600000 (1 h). */
+  minDwellMs: z.number().min(0).max(3_600_000).default(2000),
   /** A smoothed winner below this probability leaves the state unchanged. Default 0.3. */
   minConfidence: z.number().min(0).max(1).default(0.3),
-  /** A gap between results longer than this restarts the average (ms); 0 = never. Default 30000. */
-  resetAfterMs: z.number().min(0).default(30000),
+  /** A gap between results longer than this restarts the average (ms); 0 = never. Default 30000, at most 86400000 (1 day). */
+  resetAfterMs: z.number().min(0).max(86_400_000).default(30000),
 });
 export type SmootherConfig = z.output<typeof smootherConfigSchema>;
 export type SmootherConfigInput = z.input<typeof smootherConfigSchema>;

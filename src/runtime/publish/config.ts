@@ -14,10 +14,10 @@ export { defaultDeviceId };
 
 /** The on-disk event queue's limits (src/runtime/publish/offline-queue.ts takes them parsed). */
 export const queueConfigSchema = z.strictObject({
-  /** Most undelivered events kept on disk; the oldest are dropped beyond. Default 10000. */
-  maxEntries: z.number().int().min(1).default(10_000),
-  /** Most bytes of undelivered events kept on disk. Default 8 MiB. */
-  maxBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+  /** Most undelivered events kept on disk (and in memory); the oldest are dropped beyond. Default 10000, at most 1000000. */
+  maxEntries: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Most bytes of undelivered events kept on disk (and in memory). Default 8 MiB, at most 256 MiB. */
+  maxBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
   /** `append`: fsync each queued event (default); `none`: let the kernel flush. */
   fsync: z.enum(['append', 'none']).default('append'),
 });
@@ -58,16 +58,16 @@ export const publisherConfigSchema = z
     keepaliveSec: z.number().int().min(0).max(65535).default(30),
     /** MQTT protocol: 4 = 3.1.1 (default, works with Mosquitto and aedes), 5 = MQTT 5. */
     protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
-    /** First reconnect delay after a lost connection, ms; doubles per failed attempt. Default 1000. */
-    reconnectMinMs: z.number().int().min(10).default(1000),
-    /** Reconnect delay cap, ms. Default 30000. */
-    reconnectMaxMs: z.number().int().min(10).default(30_000),
-    /** Give up one connection attempt after this long, ms. Default 10000. */
-    connectTimeoutMs: z.number().int().min(100).default(10_000),
+    /** First reconnect delay after a lost connection, ms; doubles per failed attempt. Default 1000, at most 3600000 (1 h). */
+    reconnectMinMs: z.number().int().min(10).max(3_600_000).default(1000),
+    /** Reconnect delay cap, ms. Default 30000, at most 3600000 (1 h). */
+    reconnectMaxMs: z.number().int().min(10).max(3_600_000).default(30_000),
+    /** Give up one connection attempt after this long, ms. Default 10000, at most 600000 (10 min). */
+    connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
     /** Events published but not yet acknowledged at once. Default 32. */
     maxInFlight: z.number().int().min(1).max(65535).default(32),
-    /** On stop, how long to keep delivering queued events before going offline, ms. Default 3000. */
-    stopTimeoutMs: z.number().int().min(0).default(3000),
+    /** On stop, how long to keep delivering queued events before going offline, ms. Default 3000, at most 600000 (10 min). */
+    stopTimeoutMs: z.number().int().min(0).max(600_000).default(3000),
     /** Directory of the on-disk event queue (the service's state directory). Default `/var/lib/earshot`. */
     stateDir: z.string().min(1).default('/var/lib/earshot'),
     queue: queueConfigSchema.prefault({}),

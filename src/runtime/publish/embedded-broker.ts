@@ -8,6 +8,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { EarshotError } from '../../core/errors.ts';
 import { listenWebSocket, type BrokerWebSocket } from './broker-websocket.ts';
+import { checkBindAddress, type BrokerCredentials, type BrokerGuard } from './broker-guard.ts';
 
 export interface EmbeddedBroker {
   /** `mqtt://127.0.0.1:<port>`. */
@@ -20,10 +21,16 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-/** `wsPort`: also listen for MQTT over WebSockets there (0 = any free port; undefined = not at all). */
-export async function startEmbeddedBroker(opts: { port?: number; host?: string; wsPort?: number } = {}): Promise<EmbeddedBroker> {
+/**
+ * `wsPort`: also listen for MQTT over WebSockets there (0 = any free port; undefined = not at all);
+ * `guard`: who may publish what (./broker-guard.ts); `credentials`: required of clients other than
+ * the daemon, and to bind beyond loopback.
+ */
+export async function startEmbeddedBroker(opts: { port?: number; host?: string; wsPort?: number; guard?: BrokerGuard; credentials?: BrokerCredentials } = {}): Promise<EmbeddedBroker> {
   const host = opts.host ?? '127.0.0.1';
-  const broker = await Aedes.createBroker();
+  checkBindAddress(host, opts.credentials);
+  const guard = opts.guard;
+  const broker = await Aedes.createBroker(guard ? { authenticate: guard.authenticate as never, authorizePublish: guard.authorizePublish as never } : {});
   const server = createServer(broker.handle);
   try {
     await new Promise<void>((resolve, reject) => {

@@ -17,13 +17,22 @@
  * id. `fsync: 'none'` leaves flushing to the kernel (less SD-card wear, may lose the last
  * seconds of events on power loss, never on a process crash).
  *
- * A crash can leave a torn last line; replay ignores any line that does not parse, and the
- * compaction on open removes it before anything is appended after it.
+ * A crash can leave a torn last line; replay ignores (and counts, `skippedLines`) any line that
+ * does not parse, and the compaction on open removes it before anything is appended after it.
+ *
+ * A full or failing disk (ENOSPC, EDQUOT, EIO, EFBIG) never throws out of this class. The first
+ * failed or short write (bytes written are checked) switches the queue to *degraded*: the file is
+ * closed where it stands (a torn tail is never appended to) and entries live in memory only,
+ * bounded by the same maxEntries/maxBytes (the oldest dropped and counted beyond). Every append or
+ * ack at least `recoverIntervalMs` after the last attempt retries the compaction (tmp + rename),
+ * which puts every live entry back on disk and leaves degraded mode. Opening on a full disk starts
+ * degraded instead of failing. What degraded mode costs: entries appended meanwhile die with the
+ * process (close() counts and logs them as dropped); acks written nowhere only redeliver.
  *
  * All I/O is synchronous: appends happen once per utterance (a few per second at most), and
  * synchronous writes keep the file order equal to the call order without a write queue.
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
 import { EarshotError } from '../../core/errors.ts';
 import { formatIssues } from '../../core/schema.ts';
@@ -61,7 +70,21 @@ export interface OfflineQueueOptions {
   fsync?: 'append' | 'none';
   clock?: Clock;
   log?: QueueLog;
+  /** The file system calls used; tests inject one that fails like a full disk. Default node:fs. */
+  fs?: QueueFs;
+  /** While degraded, least ms between two attempts to write the queue back to disk. Default 5000. */
+  recoverIntervalMs?: number;
 }
+
+/** The synchronous node:fs calls the queue makes. */
+export type QueueFs = Pick<
+  typeof nodeFs,
+  'closeSync' | 'fdatasyncSync' | 'fsyncSync' | 'ftruncateSync' | 'mkdirSync' | 'openSync' | 'readFileSync' | 'renameSync' | 'writeSync' | 'unlinkSync'
+>;
+
+/** errno codes of a disk that refuses data (as opposed to a misconfigured directory). */
+const DISK_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG']);
+export const isDiskFault = (err: unknown): boolean => DISK_FAULTS.has((err as NodeJS.ErrnoException)?.code ?? '');
 
 const SEGMENT = 'queue.jsonl';
 const silent: QueueLog = { warn() {}, info() {} };
@@ -81,6 +104,17 @@ export class OfflineQueue {
   private liveBytes = 0;
   private deadLines = 0;
   private dropped = 0;
+  private skipped = 0;
+  private readonly fs: QueueFs;
+  private readonly recoverIntervalMs: number;
+  /** Why the disk is not used now (null while it is). */
+  private fault: string | null = null;
+  private lastRecoverAt = 0;
+  /** Seqs appended while degraded: in memory only. */
+  private readonly unpersisted = new Set<number>();
+  /** The segment could not be read at open; recovery moves it aside instead of overwriting it. */
+  private unreadSegment = false;
+  private closed = false;
 
   constructor(opts: OfflineQueueOptions) {
     this.dir = opts.dir;
@@ -95,18 +129,46 @@ export class OfflineQueue {
     this.clock = opts.clock ?? Date;
     this.log = opts.log ?? silent;
     this.path = join(this.dir, SEGMENT);
+    this.fs = opts.fs ?? nodeFs;
+    this.recoverIntervalMs = opts.recoverIntervalMs ?? 5000;
+    this.fd = -1;
     try {
-      mkdirSync(this.dir, { recursive: true });
-      this.replay();
-      this.fd = this.rewrite();
+      // events may say who was angry when: owner only, whatever the umask (systemd adds its own 0750)
+      this.fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      try {
+        this.replay();
+      } catch (err) {
+        if (!isDiskFault(err)) throw err;
+        this.unreadSegment = true;
+        this.degrade(err, 'read');
+      }
+      if (!this.fault) this.fd = this.rewrite();
     } catch (err) {
-      throw new EarshotError(
-        'E_CONFIG',
-        `cannot use the event queue directory ${this.dir} (${(err as Error).message}); point the state directory at a writable folder (systemd: StateDirectory=earshot)`,
-        { cause: err },
-      );
+      if (!isDiskFault(err)) {
+        throw new EarshotError(
+          'E_CONFIG',
+          `cannot use the event queue directory ${this.dir} (${(err as Error).message}); point the state directory at a writable folder (systemd: StateDirectory=earshot)`,
+          { cause: err },
+        );
+      }
+      if (!this.fault) this.degrade(err, 'open');
     }
     if (this.live.size > 0) this.log.info({ depth: this.live.size, dir: this.dir }, 'offline queue: undelivered events from a previous run will be sent first');
+  }
+
+  /** True while the disk refuses writes and entries are held in memory only. */
+  get degraded(): boolean {
+    return this.fault !== null;
+  }
+
+  /** Why the queue is degraded (errno and operation), or null. */
+  get degradedReason(): string | null {
+    return this.fault;
+  }
+
+  /** Unreadable (torn or corrupt) lines skipped when the segment was loaded. */
+  get skippedLines(): number {
+    return this.skipped;
   }
 
   /** Entries waiting for an acknowledgement. */
@@ -124,9 +186,13 @@ export class OfflineQueue {
     return this.dropped;
   }
 
-  /** Persist `payload` (fsync'ed per policy) and return its entry; drops the oldest if full. */
+  /**
+   * Persist `payload` (fsync'ed per policy) and return its entry; drops the oldest if full. On a
+   * disk fault the entry is kept in memory only (see the header); only an oversized event throws.
+   */
   append(payload: string): QueueEntry {
-    if (this.fd < 0) throw new Error(`OfflineQueue ${this.dir} is closed`);
+    if (this.closed) throw new Error(`OfflineQueue ${this.dir} is closed`);
+    if (this.fault) this.maybeRecover();
     const seq = this.nextSeq++;
     const enqueuedAt = this.clock.now();
     const line = `${JSON.stringify({ s: seq, t: enqueuedAt, p: payload })}\n`;
@@ -135,10 +201,19 @@ export class OfflineQueue {
       throw new EarshotError('E_EVENT_TOO_LARGE', `an event of ${entry.bytes} bytes is larger than the whole offline queue (mqtt.queue.maxBytes ${this.maxBytes}); raise maxBytes`);
     }
     this.makeRoomFor(entry.bytes);
-    writeSync(this.fd, line);
-    if (this.fsyncAppends) fdatasyncSync(this.fd);
     this.live.set(seq, entry);
     this.liveBytes += entry.bytes;
+    if (this.fault) {
+      this.unpersisted.add(seq);
+      return entry;
+    }
+    try {
+      this.writeAll(line);
+      if (this.fsyncAppends) this.fs.fdatasyncSync(this.fd);
+    } catch (err) {
+      this.unpersisted.add(seq);
+      this.onWriteError(err, 'append');
+    }
     return entry;
   }
 
@@ -147,6 +222,30 @@ export class OfflineQueue {
     const entry = this.live.get(seq);
     if (!entry) return false;
     this.remove(entry, 'a');
+    if (this.fault && !this.closed) this.maybeRecover();
+    return true;
+  }
+
+  /** Try now to leave degraded mode; true when the queue is on disk again. */
+  recover(): boolean {
+    if (!this.fault || this.closed) return !this.fault;
+    this.lastRecoverAt = this.clock.now();
+    try {
+      if (this.unreadSegment) {
+        const aside = `${this.path}.unreadable-${this.lastRecoverAt}`;
+        this.fs.renameSync(this.path, aside);
+        this.unreadSegment = false;
+        this.log.warn({ path: aside }, 'offline queue: moved the segment that could not be read aside; events in it are not resent');
+      }
+      this.fd = this.rewrite();
+    } catch (err) {
+      this.fault = `${(err as NodeJS.ErrnoException).code ?? 'error'} on recover`;
+      return false;
+    }
+    const persisted = this.unpersisted.size;
+    this.unpersisted.clear();
+    this.fault = null;
+    this.log.info({ depth: this.live.size, persisted, dir: this.dir }, 'offline queue: the disk accepts writes again; every queued event is on disk');
     return true;
   }
 
@@ -161,9 +260,26 @@ export class OfflineQueue {
   }
 
   close(): void {
-    if (this.fd < 0) return;
-    closeSync(this.fd);
-    this.fd = -1;
+    if (this.closed) return;
+    if (this.fault) this.recover();
+    this.closed = true;
+    if (this.fd >= 0) {
+      try {
+        this.fs.closeSync(this.fd);
+      } catch {
+        // EIO on close: the data was already written (or counted as in memory only)
+      }
+      this.fd = -1;
+    }
+    let lost = 0;
+    for (const seq of this.unpersisted) if (this.live.has(seq)) lost++;
+    if (lost > 0) {
+      this.dropped += lost;
+      this.log.warn(
+        { dropped: lost, droppedTotal: this.dropped, reason: this.fault, dir: this.dir },
+        'offline queue: dropped events held only in memory (the disk refused them); free space in the state directory',
+      );
+    }
   }
 
   private makeRoomFor(bytes: number): void {
@@ -187,26 +303,71 @@ export class OfflineQueue {
   private remove(entry: QueueEntry, kind: 'a' | 'd'): void {
     this.live.delete(entry.seq);
     this.liveBytes -= entry.bytes;
-    if (this.fd < 0) return; // a late ack after close(): the next open replays it as live, a harmless redelivery
-    if (this.live.size === 0) {
-      // Nothing waits: an empty file is the cheapest compaction.
-      ftruncateSync(this.fd, 0);
-      this.deadLines = 0;
-      return;
+    this.unpersisted.delete(entry.seq);
+    if (this.fd < 0) return; // degraded, or a late ack after close(): the next open replays it as live, a harmless redelivery
+    try {
+      if (this.live.size === 0) {
+        // Nothing waits: an empty file is the cheapest compaction.
+        this.fs.ftruncateSync(this.fd, 0);
+        this.deadLines = 0;
+        return;
+      }
+      this.writeAll(kind === 'a' ? `{"a":${entry.seq}}\n` : `{"d":${entry.seq}}\n`);
+      this.deadLines += 2; // the entry's own line and this marker
+      if (this.deadLines > 1024 && this.deadLines > 2 * this.live.size) {
+        this.fs.closeSync(this.fd);
+        this.fd = -1;
+        this.fd = this.rewrite();
+      }
+    } catch (err) {
+      this.onWriteError(err, kind === 'a' ? 'ack' : 'drop');
     }
-    writeSync(this.fd, kind === 'a' ? `{"a":${entry.seq}}\n` : `{"d":${entry.seq}}\n`);
-    this.deadLines += 2; // the entry's own line and this marker
-    if (this.deadLines > 1024 && this.deadLines > 2 * this.live.size) {
-      closeSync(this.fd);
-      this.fd = this.rewrite();
+  }
+
+  /** Write all of `text` at the end of the segment; a short write that cannot finish throws ENOSPC. */
+  private writeAll(text: string, fd = this.fd): void {
+    const buf = Buffer.from(text);
+    let off = 0;
+    while (off < buf.length) {
+      const n = this.fs.writeSync(fd, buf, off, buf.length - off);
+      if (n <= 0) throw Object.assign(new Error(`ENOSPC: short write (${off} of ${buf.length} bytes)`), { code: 'ENOSPC' });
+      off += n;
     }
+  }
+
+  private onWriteError(err: unknown, op: string): void {
+    if (!isDiskFault(err)) throw err;
+    if (this.fd >= 0) {
+      try {
+        this.fs.closeSync(this.fd);
+      } catch {
+        // the descriptor is gone either way
+      }
+      this.fd = -1;
+    }
+    this.degrade(err, op);
+  }
+
+  private degrade(err: unknown, op: string): void {
+    this.fault = `${(err as NodeJS.ErrnoException).code ?? 'error'} on ${op}`;
+    this.lastRecoverAt = this.clock.now();
+    // Entries written before stay readable: a failed append leaves at most its own torn line (the
+    // caller marks that entry unpersisted), and a failed compaction leaves the old segment whole.
+    this.log.warn(
+      { reason: this.fault, err: (err as Error).message, depth: this.live.size, maxEntries: this.maxEntries, maxBytes: this.maxBytes, dir: this.dir },
+      'offline queue: the disk refuses writes; holding events in memory until it accepts them again (they are lost on a restart meanwhile; free space in the state directory)',
+    );
+  }
+
+  private maybeRecover(): void {
+    if (this.clock.now() - this.lastRecoverAt >= this.recoverIntervalMs) this.recover();
   }
 
   /** Rebuild the in-memory state from the segment, ignoring torn or corrupt lines. */
   private replay(): void {
     let text: string;
     try {
-      text = readFileSync(this.path, 'utf8');
+      text = this.fs.readFileSync(this.path, 'utf8') as string;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
@@ -240,7 +401,8 @@ export class OfflineQueue {
       }
     }
     this.nextSeq = maxSeq + 1;
-    if (corrupt > 0) this.log.warn({ lines: corrupt, path: this.path }, 'offline queue: ignored unreadable lines (a write torn by a crash or power loss)');
+    this.skipped = corrupt;
+    if (corrupt > 0) this.log.warn({ lines: corrupt, path: this.path }, 'offline queue: skipped unreadable lines (a write torn by a crash, power loss or a full disk)');
     // A queue written with larger limits is trimmed to the current ones.
     if (this.live.size > this.maxEntries || this.liveBytes > this.maxBytes) {
       const before = this.live.size;
@@ -256,30 +418,40 @@ export class OfflineQueue {
 
   /** Write the live entries to a fresh segment atomically (tmp + fsync + rename) and open it for appends. */
   private rewrite(): number {
+    const fs = this.fs;
     const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w', 0o600);
     try {
-      let chunk = '';
-      for (const e of this.live.values()) {
-        chunk += `${JSON.stringify({ s: e.seq, t: e.enqueuedAt, p: e.payload })}\n`;
-        if (chunk.length > 65536) {
-          writeSync(fd, chunk);
-          chunk = '';
+      try {
+        let chunk = '';
+        for (const e of this.live.values()) {
+          chunk += `${JSON.stringify({ s: e.seq, t: e.enqueuedAt, p: e.payload })}\n`;
+          if (chunk.length > 65536) {
+            this.writeAll(chunk, fd);
+            chunk = '';
+          }
         }
+        if (chunk) this.writeAll(chunk, fd);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
       }
-      if (chunk) writeSync(fd, chunk);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      fs.renameSync(tmp, this.path);
+    } catch (err) {
+      try {
+        fs.unlinkSync(tmp); // give the space of a half-written copy back
+      } catch {
+        // already gone
+      }
+      throw err;
     }
-    renameSync(tmp, this.path);
-    const dirFd = openSync(this.dir, 'r');
+    const dirFd = fs.openSync(this.dir, 'r');
     try {
-      fsyncSync(dirFd); // make the rename itself durable
+      fs.fsyncSync(dirFd); // make the rename itself durable
     } finally {
-      closeSync(dirFd);
+      fs.closeSync(dirFd);
     }
     this.deadLines = 0;
-    return openSync(this.path, 'a');
+    return fs.openSync(this.path, 'a', 0o600);
   }
 }

@@ -27,6 +27,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as mqttConnect } from 'mqtt';
 import { EarshotError } from '../../core/errors.ts';
+import { redactUrl } from '../../core/redact.ts';
 import { VERSION } from '../../core/version.ts';
 import { hostname } from 'node:os';
 import { baseTopicOf, type PublisherConfig } from './config.ts';
@@ -108,6 +109,11 @@ export interface PublisherContext {
 /** Metrics as the pipeline knows them; the publisher fills in its own queue numbers. */
 export type MetricsInput = Omit<Metrics, 'queueDepth' | 'droppedEvents'> & Partial<Pick<Metrics, 'queueDepth' | 'droppedEvents'>>;
 
+/** Home Assistant discovery is republished this long after `homeassistant/status` says online... */
+const REDISCOVERY_DELAY_MS = 500;
+/** ...and at most once per this interval, however many `online` messages arrive. */
+const REDISCOVERY_MIN_INTERVAL_MS = 5000;
+
 const silentLog: PublisherLog = { debug() {}, info() {}, warn() {}, error() {} };
 const defaultFactory: MqttClientFactory = (url, opts) => mqttConnect(url, opts);
 
@@ -118,6 +124,8 @@ export class MqttPublisher {
   private readonly log: PublisherLog;
   private readonly createClient: MqttClientFactory;
   private readonly version: string;
+  /** mqtt.url with any password masked: what logs and errors show. */
+  private readonly shownUrl: string;
   private readonly deviceModel: string;
   private client: MqttClientLike | undefined;
   private queue: OfflineQueue | undefined;
@@ -132,6 +140,11 @@ export class MqttPublisher {
   private latestEmotion: EmotionState | undefined;
   private outage = { logged: false, attempts: 0, since: 0, lastError: undefined as (Error & { code?: string | number }) | undefined };
   private wakeDrain: (() => void) | undefined;
+  private rediscovery: ReturnType<typeof setTimeout> | undefined;
+  /** when discovery was last republished for Home Assistant */
+  private lastDiscoveryAt = -Infinity;
+  /** Events that could not even be queued (larger than the whole queue). */
+  private unqueued = 0;
   private readonly onResetBaseline: (() => void) | undefined;
   private readonly ctx: PublisherContext;
   private installationId = '';
@@ -155,6 +168,7 @@ export class MqttPublisher {
     this.log = ctx.log ?? silentLog;
     this.createClient = ctx.createClient ?? defaultFactory;
     this.version = ctx.version ?? VERSION;
+    this.shownUrl = redactUrl(ctx.config.url);
     this.deviceModel = ctx.deviceModel ?? 'earshot speech emotion recognition';
     this.topics = topicsFor({ baseTopic: baseTopicOf(ctx.config), deviceId: ctx.config.deviceId, discoveryPrefix: ctx.config.discoveryPrefix });
   }
@@ -164,9 +178,14 @@ export class MqttPublisher {
     return this.queue?.depth ?? 0;
   }
 
-  /** Events dropped because the on-disk queue was full. */
+  /** Events finally dropped: the queue was full, the disk refused them until stop, or they could not be queued. */
   get droppedEvents(): number {
-    return this.queue?.droppedCount ?? 0;
+    return (this.queue?.droppedCount ?? 0) + this.unqueued;
+  }
+
+  /** Why the on-disk queue holds events in memory only (disk full or failing), or null. */
+  get queueDegraded(): string | null {
+    return this.queue?.degradedReason ?? null;
   }
 
   /** This installation's id (after start()). */
@@ -243,11 +262,10 @@ export class MqttPublisher {
     const queue = this.requireQueue();
     const payload = JSON.stringify(event);
     try {
-      queue.append(payload);
+      queue.append(payload); // a full or failing disk does not throw: the queue holds it in memory
     } catch (err) {
-      // Disk full or read-only: better delivered at most once than not at all.
-      this.log.error({ err, id: event.id, dir: queue.dir }, 'could not queue an event on disk; publishing it without the queue (free space in the state directory)');
-      if (this.online) this.client?.publish(this.topics.events, payload, { qos: 1, retain: false });
+      this.unqueued++;
+      this.log.error({ err, id: event.id, droppedEvents: this.droppedEvents }, 'event dropped: it could not be queued');
       return;
     }
     this.pump();
@@ -280,6 +298,8 @@ export class MqttPublisher {
     const client = this.client;
     if (!client || this.stopping) return;
     this.stopping = true;
+    clearTimeout(this.rediscovery);
+    this.rediscovery = undefined;
     const deadline = this.clock.now() + this.config.stopTimeoutMs;
     if (this.online && this.queueDepth > 0) {
       await this.waitFor(() => !this.online || this.queueDepth === 0, deadline);
@@ -354,8 +374,8 @@ export class MqttPublisher {
     this.claimed = true;
     this.online = true;
     const o = this.outage;
-    if (o.logged) this.log.info({ url: this.config.url, attempts: o.attempts, downMs: this.clock.now() - o.since, queued: this.queueDepth }, 'MQTT broker reachable again; sending queued events');
-    else this.log.info({ url: this.config.url, clientId: this.clientId, queued: this.queueDepth }, 'connected to the MQTT broker');
+    if (o.logged) this.log.info({ url: this.shownUrl, attempts: o.attempts, downMs: this.clock.now() - o.since, queued: this.queueDepth }, 'MQTT broker reachable again; sending queued events');
+    else this.log.info({ url: this.shownUrl, clientId: this.clientId, queued: this.queueDepth }, 'connected to the MQTT broker');
     this.outage = { logged: false, attempts: 0, since: 0, lastError: undefined };
     this.publishTracked(this.topics.status, 'online');
     this.publishTracked(this.topics.instance, JSON.stringify(this.instance));
@@ -443,19 +463,19 @@ export class MqttPublisher {
     if (this.online) {
       this.online = false;
       this.outage = { logged: false, attempts: 0, since: this.clock.now(), lastError: undefined };
-      this.log.warn({ url: this.config.url, queued: this.queueDepth }, 'lost the MQTT connection; reconnecting, events are kept on disk meanwhile');
+      this.log.warn({ url: this.shownUrl, queued: this.queueDepth }, 'lost the MQTT connection; reconnecting, events are kept on disk meanwhile');
       return;
     }
     const o = this.outage;
     if (o.since === 0) o.since = this.clock.now();
     o.attempts++;
     if (o.logged) {
-      this.log.debug({ url: this.config.url, attempt: o.attempts, err: o.lastError?.message }, 'MQTT connect attempt failed');
+      this.log.debug({ url: this.shownUrl, attempt: o.attempts, err: o.lastError?.message }, 'MQTT connect attempt failed');
       return;
     }
     o.logged = true;
     const err = new EarshotError('E_BROKER', this.describeFailure(o.lastError), { cause: o.lastError });
-    this.log.error({ code: err.code, url: this.config.url, queued: this.queueDepth, queueDir: this.queue?.dir, err: o.lastError?.message }, err.message);
+    this.log.error({ code: err.code, url: this.shownUrl, queued: this.queueDepth, queueDir: this.queue?.dir, err: o.lastError?.message }, err.message);
   }
 
   private onMessage(topic: string, payload: string, retained = false): void {
@@ -498,12 +518,26 @@ export class MqttPublisher {
       }
       return;
     }
-    if (topic === t.haStatus && payload === 'online') {
-      // Home Assistant restarted and forgot its entities: announce them and their state again.
-      this.log.debug({ topic }, 'Home Assistant is online; republishing discovery');
+    if (topic === this.topics.haStatus && payload === 'online') this.scheduleRediscovery();
+  }
+
+  /**
+   * Home Assistant restarted and forgot its entities: announce them and their state again, after
+   * a short delay and at most once per REDISCOVERY_MIN_INTERVAL_MS. Every `online` meanwhile is
+   * folded into the pending republish, so a flood of them (a loop, a hostile client) costs one
+   * timer, not three retained QoS 1 publishes each.
+   */
+  private scheduleRediscovery(): void {
+    if (this.rediscovery || this.stopping) return;
+    const delay = Math.max(REDISCOVERY_DELAY_MS, this.lastDiscoveryAt + REDISCOVERY_MIN_INTERVAL_MS - this.clock.now());
+    this.rediscovery = setTimeout(() => {
+      this.rediscovery = undefined;
+      if (!this.online) return; // onConnect publishes discovery anyway
+      this.lastDiscoveryAt = this.clock.now();
+      this.log.debug({ topic: this.topics.haStatus }, 'Home Assistant is online; republishing discovery');
       this.publishDiscovery();
       if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
-    }
+    }, delay);
   }
 
   /** A live run of this installation that started before us means two daemons share one state directory: the later one leaves. */
@@ -628,7 +662,7 @@ export class MqttPublisher {
 
   /** What went wrong and what to check, from the last socket/CONNACK error. */
   private describeFailure(err: (Error & { code?: string | number }) | undefined): string {
-    const url = this.config.url;
+    const url = this.shownUrl;
     const why = err ? `${err.message}` : 'no answer';
     const code = err?.code;
     let check: string;
