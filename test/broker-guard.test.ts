@@ -40,13 +40,13 @@ function client(url: string, opts: { clientId?: string; username?: string; passw
   });
 }
 
-async function setup(extra: { host?: string; credentials?: { username: string; password: string } } = {}) {
-  const config = parsePublisherConfig({ url: 'mqtt://127.0.0.1:1', deviceId: 'guarded', stateDir: join(tmp, String(Math.random())), reconnectMinMs: 50, reconnectMaxMs: 100 });
+async function setup(extra: { host?: string; credentials?: { username: string; password: string }; onListeningCommand?: (on: boolean) => void } = {}) {
+  const config = parsePublisherConfig({ url: 'mqtt://127.0.0.1:1', deviceId: 'guarded', clientId: 'earshot-guarded', stateDir: join(tmp, String(Math.random())), reconnectMinMs: 50, reconnectMaxMs: 100 });
   const guard = guardForPublisher(config, extra.credentials);
   const broker = defer(await startEmbeddedBroker({ port: 0, host: extra.host, guard, credentials: extra.credentials }), (b) => b.close());
   const url = `mqtt://127.0.0.1:${broker.port}`;
   let disconnects = 0;
-  const pub = defer(new MqttPublisher({ config: { ...config, url, ...guard.daemon }, log: { debug() {}, info() {}, error() {}, warn: (_o, m) => void (m?.startsWith('lost the MQTT connection') && disconnects++) } }), (p) => p.stop());
+  const pub = defer(new MqttPublisher({ config: { ...config, url, ...guard.daemon }, ...(extra.onListeningCommand ? { onListeningCommand: extra.onListeningCommand } : {}), log: { debug() {}, info() {}, error() {}, warn: (_o, m) => void (m?.startsWith('lost the MQTT connection') && disconnects++) } }), (p) => p.stop());
   await pub.start();
   assert.ok(pub.connected, 'the daemon logs in with its per-run secret');
   return { url, pub, guard, disconnects: () => disconnects };
@@ -86,6 +86,15 @@ test('Home Assistant may announce itself (homeassistant/status) and anyone may p
   await ha.publishAsync('elsewhere/x', 'hi', { qos: 1 });
   await waitUntil('discovery republished', () => seen.filter((t) => t.endsWith('/config')).length > before);
   assert.ok(seen.includes('elsewhere/x'));
+});
+
+test("Home Assistant's listening switch (another client) reaches the daemon through <base>/listening/set", async () => {
+  const commands: boolean[] = [];
+  const { url } = await setup({ onListeningCommand: (on) => void commands.push(on) });
+  const ha = await client(url, { clientId: 'home-assistant' });
+  await ha.publishAsync('earshot/guarded/listening/set', 'OFF', { qos: 1 });
+  await waitUntil('the command', () => commands.length === 1);
+  assert.equal(commands, [false]);
 });
 
 test("a client id clash cannot knock the daemon off; a wrong daemon password is refused", async () => {
