@@ -72,7 +72,7 @@ export const publisherConfigSchema = z
     stateDir: z.string().min(1).default('/var/lib/earshot'),
     queue: queueConfigSchema.prefault({}),
     /** Seconds without a classified utterance after which `<base>/emotion` turns `idle`; 0 = never. Default 30. */
-    idleAfterSec: z.number().min(0).default(30),
+    idleAfterSec: z.number().min(0).max(86_400).default(30),
   })
   .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, { path: ['reconnectMaxMs'], message: 'must be >= reconnectMinMs' });
 

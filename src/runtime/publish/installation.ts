@@ -12,7 +12,7 @@
  *   machine id itself (systemd asks applications not to publish it, machine-id(5)).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { EarshotError } from '../../core/errors.ts';
@@ -20,8 +20,13 @@ import { EarshotError } from '../../core/errors.ts';
 export const INSTALLATION_FILE = 'installation-id';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The installation id kept in `stateDir`, made (and saved) on the first call. Throws E_CONFIG when the directory is unusable. */
-export function loadInstallationId(stateDir: string): string {
+/**
+ * The installation id kept in `stateDir`, made (and saved) on the first call. A directory that
+ * refuses the write for want of space or by an I/O error (ENOSPC, EDQUOT, EIO) does not stop the
+ * start: the new id serves this run, `warn` says so, and the next start tries again (a full disk
+ * must degrade, not stop the daemon: issue 17). Throws E_CONFIG when the directory is unusable.
+ */
+export function loadInstallationId(stateDir: string, warn: (msg: string) => void = () => {}): string {
   const file = join(stateDir, INSTALLATION_FILE);
   try {
     const text = readFileSync(file, 'utf8').trim();
@@ -30,9 +35,9 @@ export function loadInstallationId(stateDir: string): string {
     // first start (or unreadable): make one
   }
   const id = randomUUID();
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(stateDir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
     const fd = openSync(tmp, 'w', 0o644);
     try {
       writeSync(fd, `${id}\n`);
@@ -42,6 +47,12 @@ export function loadInstallationId(stateDir: string): string {
     }
     renameSync(tmp, file);
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO') {
+      rmSync(tmp, { force: true });
+      warn(`cannot save the installation id in ${file} (${code}): this run uses ${id}; a restart before the disk has room again counts as a new installation`);
+      return id;
+    }
     throw new EarshotError('E_CONFIG', `cannot write the installation id to ${file} (${(e as Error).message}); make mqtt.stateDir (--state-dir, EARSHOT_STATE_DIR) a writable directory`, { cause: e });
   }
   return id;

@@ -215,7 +215,7 @@ export class MqttPublisher {
       throw err;
     }
     try {
-      this.installationId = this.ctx.installationId ?? loadInstallationId(c.stateDir);
+      this.installationId = this.ctx.installationId ?? loadInstallationId(c.stateDir, (m) => this.log.warn({ stateDir: c.stateDir }, m));
     } catch (err) {
       queue.close();
       throw err;
