@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { DEMO_CLIP, ROOT } from '../core/paths.ts';
 import type { FuzzReply } from './fuzz-worker.ts';
+import { mulberry32 } from '../core/random.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,18 +36,7 @@ const maxInputs = args.inputs ? Number(args.inputs) : Infinity;
 const hangMs = Number(args['hang-ms']);
 const maxRss = Number(args['max-rss-mb']) * 2 ** 20;
 
-/** mulberry32: small, seedable, good enough to pick mutations reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(Number(args.seed));
+const rand = mulberry32(Number(args.seed));
 const int = (n: number) => Math.floor(rand() * n);
 
 const work = mkdtempSync(join(tmpdir(), 'earshot-fuzz-'));

@@ -4,17 +4,7 @@
  * a clip depends only on the seed (derived from the clip name and SNR), so features are reproducible.
  */
 
-/** mulberry32: a small, fast, seedable PRNG (Tommy Ettinger's public-domain generator). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../core/random.ts';
 
 /** FNV-1a of a string: a stable seed per clip. */
 export function seedOf(s: string): number {
