@@ -12,13 +12,16 @@ function find(dir) {
   });
 }
 
+const FILE_TIMEOUT_MS = 20 * 60_000;
 const filter = process.argv.slice(2);
 const files = find('test').filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
 let passed = 0;
 let failed = 0;
 for (const file of files) {
   process.stdout.write(`\n# ${file}\n`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 28 });
+  // a file that does not end (a test left a client reconnecting) fails after FILE_TIMEOUT_MS instead of holding CI up
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 28, timeout: FILE_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  if (r.error?.code === 'ETIMEDOUT') process.stdout.write(`\n${file}: still running after ${FILE_TIMEOUT_MS / 60000} min: killed, counted as failed\n`);
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   const text = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, '');

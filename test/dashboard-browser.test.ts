@@ -83,7 +83,9 @@ interface Daemon {
 
 /** `earshot run` with the default model, events on stdout, plus `args`. */
 function runDaemon(args: string[]): Daemon {
-  const child = spawn(process.execPath, ['bin/earshot.js', 'run', '--stdout', '--state-dir', join(tmp, 'state'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // a state directory per device id: the listening switch is kept there, so one test's switch must not reach the next
+  const stateDir = join(tmp, `state-${args[args.indexOf('--device-id') + 1] ?? 'default'}`);
+  const child = spawn(process.execPath, ['bin/earshot.js', 'run', '--stdout', '--state-dir', stateDir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const events: EmotionEvent[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l) as EmotionEvent));
@@ -191,12 +193,14 @@ test('the dashboard shows every published utterance, then idle, and comes back a
 
     // the listening switch on the page: off (the daemon says so on GET /listening and in health), then on again
     const listening = async () => ((await (await fetch(`${url}listening`)).json()) as { listening: string }).listening;
-    await waitUntil('the page to show listening ON', async () => (await page.textContent('#listening-state')) === 'ON', 5000);
-    await page.click('#listening-toggle');
-    await waitUntil('listening OFF on the daemon', async () => (await listening()) === 'OFF', 5000);
-    await waitUntil('the page to show listening OFF', async () => (await page.textContent('#listening-state')) === 'OFF', 5000);
-    await page.click('#listening-toggle');
-    await waitUntil('listening ON again', async () => (await listening()) === 'ON' && (await page.textContent('#listening-state')) === 'ON', 5000);
+    const toggle = async (to: 'ON' | 'OFF') => {
+      await page.click('#listening-toggle:not([disabled])');
+      await waitUntil(`listening ${to} on the daemon`, async () => (await listening()) === to, 15000, () => daemon.stderr().slice(-1500));
+      await waitUntil(`the page to show listening ${to}`, async () => (await page.textContent('#listening-state')) === to, 15000);
+    };
+    await waitUntil('the page to show listening ON', async () => (await page.textContent('#listening-state')) === 'ON', 15000);
+    await toggle('OFF');
+    await toggle('ON');
 
     // restart: the page notices, reconnects by itself, keeps what it showed, and adds the new run's events
     const before = new Set(published.map((e) => e.id));

@@ -153,7 +153,7 @@ function renderHealth() {
   $('h-latency').textContent = `${h.latencyMs.p50.toFixed(0)} / ${h.latencyMs.p99.toFixed(0)} ms`;
   $('h-dropped').textContent = String(h.droppedInferences);
   $('h-uptime').textContent = duration(h.uptimeSec);
-  if (h.listening !== listeningOn) renderListening(h.listening);
+  if (h.listening !== listeningOn) renderListening(h.listening, h.listeningSince);
 }
 
 function renderLegend() {
@@ -236,7 +236,11 @@ function duration(sec) {
 // the opposite to /listening (same origin, so the token cookie goes along). The server refuses it
 // from another machine unless privacy.remoteListeningControl is set; the page says why.
 let listeningOn = null;
-function renderListening(on) {
+let listeningSince = '';
+// a health message sent just before a switch can arrive after the POST's answer: keep the newer
+function renderListening(on, since) {
+  if (since && listeningSince && since < listeningSince) return;
+  listeningSince = since || listeningSince;
   listeningOn = on;
   $('listening-state').textContent = on ? 'ON' : 'OFF';
   $('listening').dataset.on = String(on);
@@ -250,7 +254,10 @@ $('listening-toggle').addEventListener('click', async () => {
   b.disabled = true;
   try {
     const res = await fetch('listening', { method: 'POST', body: listeningOn ? 'OFF' : 'ON', headers: { 'content-type': 'text/plain' } });
-    if (res.ok) renderListening((await res.json()).listening === 'ON');
+    if (res.ok) {
+      const st = await res.json();
+      renderListening(st.listening === 'ON', st.since);
+    }
     else $('listening-detail').textContent = (await res.text()).trim();
   } finally {
     b.disabled = false;

@@ -317,6 +317,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       pipeline: { ...(s ?? empty), alive: this.pipelineAlive(), latencySumMs: this.latencySumMs, inferenceLatencySumMs: this.inferenceLatencySumMs },
       capture: {
         listening: this.listeningSwitch?.isOn ?? true,
+        ...(this.listeningSwitch ? { listeningSince: this.listeningSwitch.current.since } : {}),
         delivering: sinceChunk !== null && sinceChunk < this.config.capture.stallTimeoutMs,
         lastChunkAgoMs: sinceChunk,
         chunks: this.chunks,

@@ -26,6 +26,8 @@ export interface DaemonSnapshot {
   capture: {
     /** the privacy switch: false = audio is not processed (src/daemon/listening.ts); absent = on */
     listening?: boolean;
+    /** when the switch was last set (ISO 8601), so a page can tell a newer state from an older one */
+    listeningSince?: string;
     /** a chunk arrived within capture.stallTimeoutMs */
     delivering: boolean;
     /** ms since the last chunk; null before the first */

@@ -57,6 +57,8 @@ export interface DashboardHealth {
   idle: boolean;
   /** the privacy switch (src/daemon/listening.ts): false = no audio is processed */
   listening: boolean;
+  /** when it was last set (ISO 8601; null: no switch), so the page keeps the newer of this and a POST's answer */
+  listeningSince: string | null;
   /** seconds since the last utterance; null before the first */
   lastUtteranceAgoSec: number | null;
   stopping: boolean;
@@ -148,6 +150,7 @@ export class DashboardFeed {
       events: s.mqtt.events,
       idle: sinceUtterance >= this.opts.idleAfterSec * 1000 || s.capture.listening === false,
       listening: s.capture.listening !== false,
+      listeningSince: s.capture.listeningSince ?? null,
       lastUtteranceAgoSec: this.lastUtteranceAt === null ? null : Math.round(sinceUtterance / 100) / 10,
       stopping: s.stopping,
     };
