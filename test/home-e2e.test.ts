@@ -23,6 +23,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emotionStateSchema, haEventConfigSchema, instanceInfoSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
 import { makeAlsaFixture } from './helpers/alsa.ts';
+import { deferAfterEach, sleep, waitUntil } from './helpers/harness.ts';
 import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { ROOT } from './helpers/paths.ts';
 
@@ -30,25 +31,13 @@ const MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
 const DEMO = join(ROOT, 'assets/demo-angry.flac');
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-home-e2e-'));
 
-const cleanups: (() => unknown)[] = [];
-const defer = <T>(thing: T, undo: (t: T) => unknown): T => (cleanups.push(() => undo(thing)), thing);
-test.after.each(async () => {
-  while (cleanups.length) await Promise.resolve().then(cleanups.pop()!).catch(() => {});
-});
+const defer = deferAfterEach(test);
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitUntil(what: string, done: () => boolean, timeoutMs = 30000, context: () => string = () => ''): Promise<void> {
-  const t0 = Date.now();
-  while (!done()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
-    await sleep(20);
-  }
-}
 
 interface Daemon {
   child: ChildProcess;
