@@ -262,6 +262,40 @@ test('earshot calibrate: an overconfident model gets T > 1 from its predictions,
   await c.close();
 });
 
+test('earshot calibrate: fused predictions (a functional head that spoke) get their own temperature, written beside the network\'s', async () => {
+  let seed = 5;
+  const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const files = [1, 2].map((k) => {
+    const predictions = Array.from({ length: 300 }, (_, i) => {
+      const fused = i % 3 !== 0;
+      // alone: right 60% at 0.95 (overconfident); fused: right 90% at 0.5 (underconfident)
+      const right = rand() < (fused ? 0.9 : 0.6);
+      return { truth: right ? 'angry' : 'sad', probabilities: fused ? [0.5, 0.3, 0.2] : [0.95, 0.03, 0.02], fused, warmup: !fused };
+    });
+    const path = join(tmp, `fused${k}.eval.json`);
+    writeFileSync(path, JSON.stringify({ scoredLabels: ['angry', 'sad', 'happy'], predictions, confidence: { temperature: 1, fusedTemperature: 1 } }));
+    return path;
+  });
+  const model = variant('tiny-cal2', () => undefined);
+  const lines: string[] = [];
+  const t = runCalibrate(files, { write: [model] }, (l) => lines.push(l));
+  assert.ok(t > 1.5, `network alone T = ${t}`);
+  const meta = JSON.parse(readFileSync(model, 'utf8'));
+  assert.ok(meta.calibration.fusedTemperature < 0.8, `fused T = ${meta.calibration.fusedTemperature}`);
+  assert.match(lines.join('\n'), /alone \(200 clips\), [0-9.]+ fused \(400 clips\)/);
+  // a file scored at those temperatures is undone first: fitting it again gives the same two
+  const again = JSON.parse(readFileSync(files[0], 'utf8'));
+  again.confidence = { temperature: meta.calibration.temperature, fusedTemperature: meta.calibration.fusedTemperature };
+  again.predictions = again.predictions.map((p: { probabilities: number[]; fused: boolean }) => ({ ...p, probabilities: tempered(p.probabilities, p.fused ? meta.calibration.fusedTemperature : meta.calibration.temperature) }));
+  const path = join(tmp, 'fused-again.eval.json');
+  writeFileSync(path, JSON.stringify(again));
+  const t2 = runCalibrate([path, files[1]], {}, () => undefined);
+  assert.ok(Math.abs(t2 - t) < 0.02, `${t2} vs ${t}`);
+  const c = await EmotionClassifier.load(model);
+  assert.ok(Math.abs(c.fusedTemperature - meta.calibration.fusedTemperature) < 1e-3);
+  await c.close();
+});
+
 test('evaluateItems with adapt: per speaker a cold start, warm-up clips counted apart; refused for a per-utterance model', async () => {
   const speakerModel = variant('tiny-speaker2', (m) => ((m.normalization as { mode: string }).mode = 'speaker'));
   const sc = await EmotionClassifier.load(speakerModel);

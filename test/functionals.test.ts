@@ -100,8 +100,9 @@ test('baseline: with a functional head, warm from the third utterance on; kept b
 });
 
 /** The shipped model with a functional head whose bias names `label` and whose fusion weight is 1: its answer shows when it speaks. */
-function headedModel(label: string): string {
+function headedModel(label: string, calibration?: { temperature: number; fusedTemperature?: number }, file = 'headed.json'): string {
   const meta = JSON.parse(readFileSync(join(ROOT, 'models/earshot-crnn.json'), 'utf8'));
+  if (calibration) meta.calibration = { ...calibration, fittedOn: 'test' };
   copyFileSync(join(ROOT, 'models/earshot-crnn.onnx'), join(tmp, meta.onnx.file));
   meta.functionalHead = {
     kind: 'logistic',
@@ -110,7 +111,7 @@ function headedModel(label: string): string {
     bias: meta.labels.map((l: string) => (l === label ? 10 : 0)),
     fusionWeight: 1,
   };
-  const path = join(tmp, 'headed.json');
+  const path = join(tmp, file);
   writeFileSync(path, JSON.stringify(meta));
   return path;
 }
@@ -130,6 +131,39 @@ test('pipeline: the functional head is silent while the baseline is cold and ans
   for (const s of warm) assert.is(s.label, 'disgust', 'warm: the head (weight 1) decides');
   assert.ok(p.baseline!.snapshot().functionals, 'the baseline keeps the functionals for the state directory');
   await classifier.close();
+});
+
+test('calibration of a headed model: the fused temperature tempers the fused probabilities only, the network alone keeps its own', async () => {
+  const plain = await EmotionClassifier.load(headedModel('disgust'));
+  const hot = await EmotionClassifier.load(headedModel('disgust', { temperature: 1, fusedTemperature: 20 }, 'headed-t.json'));
+  assert.is(hot.fusedTemperature, 20);
+  assert.is(hot.temperature, 1);
+  const names = ['03-01-01-01-01-01-03', '03-01-05-02-01-01-03', '03-01-04-01-02-02-03', '03-01-03-01-01-02-03', '03-01-08-02-02-01-03'];
+  const run = async (c: EmotionClassifier) => {
+    const p = new EmotionPipeline({ classifier: c, config: { adaptation: { warmupSeconds: 4 } } });
+    const segments = [];
+    for (const name of names) segments.push(...(await analyzeFile(join(DATA, 'ravdess/Actor_03', `${name}.flac`), p, { adapt: true })).segments);
+    return segments;
+  };
+  const a = await run(plain);
+  const b = await run(hot);
+  assert.is(a.length, b.length);
+  let warm = 0;
+  a.forEach((s, i) => {
+    assert.is(b[i].adapted, s.adapted);
+    if (!s.adapted) {
+      assert.ok(Math.abs(b[i].confidence - s.confidence) < 1e-6, 'cold: the network alone, untouched');
+    } else {
+      warm++;
+      // the head (bias 10, weight 1) says disgust at ~0.9997; at T = 20 the 8 classes are nearly even
+      assert.ok(s.confidence > 0.99, `fused, uncalibrated ${s.confidence}`);
+      assert.is(b[i].label, 'disgust');
+      assert.ok(b[i].confidence < 0.3, `fused at T = 20: ${b[i].confidence}`);
+    }
+  });
+  assert.ok(warm >= 1, 'some segments were fused');
+  await plain.close();
+  await hot.close();
 });
 
 test.run();

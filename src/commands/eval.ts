@@ -196,7 +196,8 @@ function choice(flag: string, v: string, allowed: readonly string[]): string {
 const pct1 = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 export function confidenceLine(c: EvalReport['confidence']): string {
-  const cal = c.temperature !== 1 ? `ECE ${pct1(c.ece)} at temperature ${c.temperature.toFixed(3)} (${pct1(c.eceUncalibrated)} before)` : `ECE ${pct1(c.ece)} (uncalibrated)`;
+  const t = c.fusedTemperature !== c.temperature ? `temperatures ${c.temperature.toFixed(3)} alone, ${c.fusedTemperature.toFixed(3)} fused` : `temperature ${c.temperature.toFixed(3)}`;
+  const cal = c.temperature !== 1 || c.fusedTemperature !== 1 ? `ECE ${pct1(c.ece)} at ${t} (${pct1(c.eceUncalibrated)} before)` : `ECE ${pct1(c.ece)} (uncalibrated)`;
   return `${cal}; accuracy at coverage 100/80/50%: ${['100', '80', '50'].map((k) => pct1(c.coverage[k])).join(' / ')}; binary arousal UAR ${pct1(c.arousalUar)}, valence UAR ${pct1(c.valenceUar)}`;
 }
 

@@ -53,6 +53,8 @@ export interface Prediction {
   valence: number;
   /** classified while the speaker baseline was warming up (some segment normalised on its own); false without adaptation */
   warmup: boolean;
+  /** a model with a functional head that spoke (adaptation, warm baseline): `fusedTemperature` applies */
+  fused: boolean;
 }
 
 /** Confidence, coverage and affect figures of a set of predictions. */
@@ -62,6 +64,8 @@ export interface ConfidenceReport {
   /** ECE of the probabilities before the temperature (the same as `ece` when the model has none) */
   eceUncalibrated: number;
   temperature: number;
+  /** the temperature of fused predictions (a functional head that spoke; `temperature` when none) */
+  fusedTemperature: number;
   /** accuracy of the most confident 100 / 80 / 50% of the clips */
   coverage: Record<string, number>;
   /** binary UAR: high vs low arousal, negative vs other valence (src/core/affect.ts) */
@@ -186,16 +190,17 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     const probabilities = scored.map((l) => overall.probabilities[l]);
     const affect = affectOf(Object.fromEntries(scored.map((l, k) => [l, probabilities[k]])));
     const warmup = !!opts.adapt && (a.segments.length === 0 || a.segments.some((s) => !s.adapted));
-    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities, ...affect, warmup });
+    const fused = !!opts.adapt && !warmup && classifier.head !== null;
+    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities, ...affect, warmup, fused });
     opts.onProgress?.(predictions.length, kept.length);
   }
   const truth = predictions.map((p) => p.truth);
   const matrix = confusionMatrix(scored, truth, predictions.map((p) => p.predicted));
   const wholeFile = scoreConfusion(scored, confusionMatrix(scored, truth, predictions.map((p) => p.wholeFile)));
-  const part = (ps: Prediction[]) => ({ ...scoreConfusion(scored, confusionMatrix(scored, ps.map((p) => p.truth), ps.map((p) => p.predicted))), confidence: confidenceReport(ps, classifier.temperature) });
+  const part = (ps: Prediction[]) => ({ ...scoreConfusion(scored, confusionMatrix(scored, ps.map((p) => p.truth), ps.map((p) => p.predicted))), confidence: confidenceReport(ps, classifier.temperature, classifier.fusedTemperature) });
   return {
     ...scoreConfusion(scored, matrix),
-    confidence: confidenceReport(predictions, classifier.temperature),
+    confidence: confidenceReport(predictions, classifier.temperature, classifier.fusedTemperature),
     ...(opts.adapt ? { adaptation: { seed, warmup: part(predictions.filter((p) => p.warmup)), adapted: part(predictions.filter((p) => !p.warmup)) } } : {}),
     model: classifier.meta.name,
     corpus: opts.corpus,
@@ -230,17 +235,18 @@ export function streamOrder(items: CorpusItem[], seed: number): CorpusItem[] {
 }
 
 /** ECE before/after the temperature, coverage and binary arousal/valence UAR of the predictions. */
-export function confidenceReport(ps: readonly Prediction[], temperature: number): ConfidenceReport {
+export function confidenceReport(ps: readonly Prediction[], temperature: number, fusedTemperature = temperature): ConfidenceReport {
   const conf = ps.map((p) => Math.max(...p.probabilities) / p.probabilities.reduce((a, b) => a + b, 0));
   const correct = ps.map((p) => p.predicted === p.truth);
   // the scored probabilities are p_raw^(1/T) renormalised, so p^T renormalised is the raw model's
-  const raw = ps.map((p) => Math.max(...tempered(p.probabilities, 1 / temperature)));
+  const raw = ps.map((p) => Math.max(...tempered(p.probabilities, 1 / (p.fused ? fusedTemperature : temperature))));
   const classes = ps.map((p) => affectClassOf(p.truth));
   const withAffect = ps.map((p, i) => [p, classes[i]] as const).filter(([, c]) => c !== null) as [Prediction, { highArousal: boolean; negativeValence: boolean }][];
   return {
     ece: expectedCalibrationError(conf, correct),
     eceUncalibrated: expectedCalibrationError(raw, correct),
     temperature,
+    fusedTemperature,
     coverage: accuracyAtCoverage(conf, correct),
     arousalUar: binaryUar(withAffect.map(([, c]) => c.highArousal), withAffect.map(([p]) => p.arousal > 0)),
     valenceUar: binaryUar(withAffect.map(([, c]) => c.negativeValence), withAffect.map(([p]) => p.valence < 0)),

@@ -178,7 +178,8 @@ export const modelMetadataSchema = z
     /**
      * Optional confidence calibration (Guo et al. 2017, "On calibration of modern neural networks"):
      * the runtime divides the log-probabilities by `temperature` and renormalises (after the
-     * test-time augmentation mean), so a confidence of 0.7 is right about 70% of the time on the
+     * test-time augmentation mean, and with a functional head after the fusion, by
+     * `fusedTemperature`), so a confidence of 0.7 is right about 70% of the time on the
      * predictions it was fitted on. Written by `earshot calibrate`.
      */
     /**
@@ -190,6 +191,12 @@ export const modelMetadataSchema = z
     calibration: z
       .object({
         temperature: z.number().min(0.05).max(20),
+        /**
+         * A model with a functional head: the temperature of the fused probabilities (the head has
+         * spoken: a warm speaker baseline); `temperature` is then the network's alone (warming up).
+         * Absent: `temperature` for both.
+         */
+        fusedTemperature: z.number().min(0.05).max(20).optional(),
         /** what it was fitted on, in words (e.g. the held-out predictions of 5 speaker-independent folds) */
         fittedOn: z.string().default(''),
       })

@@ -50,6 +50,8 @@ export class EmotionClassifier {
   private stretched: Float32Array;
   /** 1 / the calibration temperature (1: uncalibrated) */
   private readonly invTemperature: number;
+  /** 1 / the temperature of the fused probabilities (a functional head that spoke) */
+  private readonly invFusedTemperature: number;
   /** the functional head fused with the network (metadata functionalHead), or null */
   readonly head: FunctionalHead | null;
 
@@ -70,13 +72,20 @@ export class EmotionClassifier {
     const t = tta ? model.meta.tta : undefined;
     this.tta = t ? t.tempo.flatMap((tempo) => t.shiftFrames.map((shift) => [tempo, shift] as const)) : [];
     this.stretched = new Float32Array(this.tta.length ? this.input.length : 0);
-    this.invTemperature = calibrate && model.meta.calibration ? 1 / model.meta.calibration.temperature : 1;
+    const cal = calibrate ? model.meta.calibration : undefined;
+    this.invTemperature = cal ? 1 / cal.temperature : 1;
+    this.invFusedTemperature = cal ? 1 / (cal.fusedTemperature ?? cal.temperature) : 1;
     this.head = model.meta.functionalHead ? new FunctionalHead(model.meta.functionalHead, this.labels.length, model.meta.featureNames) : null;
   }
 
   /** The calibration temperature applied (1 when the model has none or it was switched off). */
   get temperature(): number {
     return 1 / this.invTemperature;
+  }
+
+  /** The temperature applied to fused probabilities (a functional head with a warm baseline). */
+  get fusedTemperature(): number {
+    return 1 / this.invFusedTemperature;
   }
 
   /**
@@ -120,10 +129,11 @@ export class EmotionClassifier {
    * zero-padded after normalisation) and their probabilities averaged. With test-time
    * augmentation (metadata `tta`), the probabilities are the mean over its variants. A model with
    * normalisation "speaker" or "prosody" is normalised against `baseline` (src/runtime/model/baseline.ts)
-   * in those columns, or per utterance when it is null (warming up); other models ignore it. A calibrated model's
-   * probabilities are tempered (metadata `calibration`); a model with a functional head then
-   * averages them with the head's, whose functionals are normalised against the baseline's
-   * functional statistics (while the baseline is cold, the network answers alone).
+   * in those columns, or per utterance when it is null (warming up); other models ignore it. A model
+   * with a functional head averages the network's probabilities with the head's, whose functionals
+   * are normalised against the baseline's functional statistics (while the baseline is cold, the
+   * network answers alone). A calibrated model's probabilities are then tempered (metadata
+   * `calibration`: `fusedTemperature` for fused ones, `temperature` for the network alone).
    */
   async classify(features: Float32Array, frames: number, baseline: BaselineStats | null = null): Promise<Classification> {
     if (frames <= 0 || features.length < frames * this.dim) {
@@ -158,10 +168,12 @@ export class EmotionClassifier {
       }
       for (let k = 0; k < this.probs.length; k++) this.probs[k] /= count;
     }
-    if (this.invTemperature !== 1) temper(this.probs, this.invTemperature);
-    if (this.head) {
-      this.head.observe(features, frames, this.dim);
-      if (baseline?.functionals) this.head.fuse(this.probs, baseline.functionals);
+    this.head?.observe(features, frames, this.dim);
+    if (this.head && baseline?.functionals) {
+      this.head.fuse(this.probs, baseline.functionals);
+      if (this.invFusedTemperature !== 1) temper(this.probs, this.invFusedTemperature);
+    } else if (this.invTemperature !== 1) {
+      temper(this.probs, this.invTemperature);
     }
     let best = 0;
     for (let k = 1; k < this.probs.length; k++) if (this.probs[k] > this.probs[best]) best = k;
