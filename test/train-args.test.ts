@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { babbleExclusions, parseFolds, RAVDESS_FOLDS, SHIPPED_RECIPES } from '../src/commands/train.ts';
+import { babbleExclusions, noiseKinds, parseFolds, RAVDESS_FOLDS, SHIPPED_RECIPES } from '../src/commands/train.ts';
 import { parseFrontendConfig } from '../src/runtime/frontend/config.ts';
 import { ROOT } from './helpers/paths.ts';
 import { EarshotError } from '../src/core/errors.ts';
@@ -54,6 +54,14 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
     const snrs = (meta.training.options.augmentFeatures ?? []).map((d: string) => /-snr(-?[\d.]+)$/.exec(d)?.[1]);
     assert.is(snrs.join(','), recipe.noise ?? '', `${name}: noisy-copy SNRs`);
   }
+});
+
+test('--noise-type: one kind or a list (a noisy copy per kind); unknown or repeated kinds refused', () => {
+  assert.equal(noiseKinds(), ['pink']);
+  assert.equal(noiseKinds('babble'), ['babble']);
+  assert.equal(noiseKinds('pink, babble'), ['pink', 'babble']);
+  assert.throws(() => noiseKinds('pink,street'), /each kind is pink, brown or babble/);
+  assert.throws(() => noiseKinds('pink,pink'), /given twice/);
 });
 
 test('babble copies for training: a clip babbles with its fold-mates only, so no held-out voice reaches any fold model', () => {

@@ -115,7 +115,7 @@ export interface TrainOptions {
   wholeClips?: boolean;
   /** The VAD that finds the training spans and segments the scored clips (pipeline.vad.kind; default: the daemon's default). */
   vad?: string;
-  /** Noise of the noisy copies: pink (default), brown or babble (of the clip's fold-mates). */
+  /** Noise of the noisy copies: pink (default), brown or babble (of the clip's fold-mates), or a comma list (a copy per kind). */
   noiseType?: string;
   /** Extra arguments passed through to scripts/train.py (e.g. "--epochs 30 --hidden 64"). */
   trainArgs?: string;
@@ -257,6 +257,14 @@ export function babbleExclusions(speaker: string, folds: string[][], speakers: r
   return speakers.filter((s) => s === speaker || !mine.includes(s));
 }
 
+/** The noise kinds of `--noise-type` ("pink", or a list such as "pink,babble": one noisy copy of every clip per kind and SNR). */
+export function noiseKinds(spec = 'pink'): ('pink' | 'brown' | 'babble')[] {
+  const kinds = spec.split(',').map((k) => k.trim());
+  for (const k of kinds) if (k !== 'pink' && k !== 'brown' && k !== 'babble') throw new EarshotError('E_USAGE', `--noise-type "${spec}": each kind is pink, brown or babble (e.g. pink,babble)`);
+  if (new Set(kinds).size !== kinds.length) throw new EarshotError('E_USAGE', `--noise-type "${spec}": a kind is given twice`);
+  return kinds as ('pink' | 'brown' | 'babble')[];
+}
+
 export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config: FrontendConfig, work: string, snrDb: number, quiet: boolean, vad: VadKind = DEFAULT_VAD_KIND, noise: 'pink' | 'brown' | 'babble' = 'pink', folds: string[][] = RAVDESS_FOLDS): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 10);
   const foldKey = noise === 'babble' ? createHash('sha256').update(JSON.stringify(folds)).digest('hex').slice(0, 6) : '';
@@ -334,8 +342,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   const ravdess = loadCorpus('ravdess', ravdessRoot);
   const vad = (opts.vad ?? DEFAULT_VAD_KIND) as VadKind;
   if (!(VAD_KINDS as readonly string[]).includes(vad)) throw new EarshotError('E_USAGE', `--vad ${vad}: use one of ${VAD_KINDS.join(', ')}`);
-  const noiseType = opts.noiseType ?? 'pink';
-  if (noiseType !== 'pink' && noiseType !== 'brown' && noiseType !== 'babble') throw new EarshotError('E_USAGE', `--noise-type ${noiseType}: pink, brown or babble`);
+  const noiseTypes = noiseKinds(opts.noiseType);
   const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false, vad)];
   if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false, vad));
   const ownArgs = opts.trainArgs !== undefined;
@@ -343,7 +350,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     const augmentDirs: string[] = [];
     for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
       if (!Number.isFinite(snr)) throw new EarshotError('E_USAGE', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
-      augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false, vad, noiseType, opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS));
+      for (const kind of noiseTypes) augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false, vad, kind, opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS));
     }
     return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
   };
@@ -498,7 +505,7 @@ export function registerTrain(program: Command): void {
       return n;
     })
     .option('--vad <kind>', `the VAD that finds the training spans and segments the scored clips: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, the daemon's default; the shipped models were trained with energy)`)
-    .option('--noise-type <kind>', 'noise of the noisy copies: pink (default), brown (cabin rumble) or babble (the clip\'s fold-mates talking, so no held-out voice reaches training)')
+    .option('--noise-type <kinds>', 'noise of the noisy copies: pink (default), brown (cabin rumble) or babble (the clip\'s fold-mates talking, so no held-out voice reaches training); a comma list (pink,babble) makes a copy per kind')
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
     .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5, or none (default: the shipped recipe\'s, 10 for crnn, unless --train-args is given)')
     .option('-c, --config <file>', 'frontend config (JSON/YAML); default: the shipped recipe\'s (crnn: 40 log-mel + RMS + ZCR + F0 + voicing; others: 20 MFCC + RMS + ZCR)')
