@@ -11,6 +11,7 @@ import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { Frontend } from '../src/runtime/frontend/frontend.ts';
 import { resample } from '../src/runtime/frontend/resampler.ts';
 import { SpeakerBaseline } from '../src/runtime/model/baseline.ts';
+import { FunctionalHead, functionalHeadSchema } from '../src/runtime/model/functional-head.ts';
 import { computeFunctionals, FUNCTIONAL_NAMES, functionalColumns } from '../src/runtime/model/functionals.ts';
 import { EmotionClassifier } from '../src/runtime/model/session.ts';
 import { analyzeFile } from '../src/runtime/pipeline/analyze-file.ts';
@@ -131,6 +132,22 @@ test('pipeline: the functional head is silent while the baseline is cold and ans
   for (const s of warm) assert.is(s.label, 'disgust', 'warm: the head (weight 1) decides');
   assert.ok(p.baseline!.snapshot().functionals, 'the baseline keeps the functionals for the state directory');
   await classifier.close();
+});
+
+test('functional head fusion: the arithmetic mean by default, the weighted geometric mean renormalised with fusion geometric', () => {
+  // a head with no weights: its probabilities are softmax(bias) = [0.1, 0.2, 0.7] whatever the functionals
+  const bias = [Math.log(0.1), Math.log(0.2), Math.log(0.7)];
+  const spec = (fusion?: string) => ({ kind: 'logistic' as const, functionals: FUNCTIONAL_NAMES, weights: bias.map(() => new Array(FUNCTIONAL_NAMES.length).fill(0)), bias, fusionWeight: 0.25, trainedOn: '', ...(fusion ? { fusion } : {}) });
+  const stats = { mean: new Float64Array(FUNCTIONAL_NAMES.length), invStd: new Float64Array(FUNCTIONAL_NAMES.length).fill(1) };
+  const net = [0.6, 0.3, 0.1];
+  const mean = Float32Array.from(net);
+  new FunctionalHead(functionalHeadSchema.parse(spec()), 3, featureNames()).fuse(mean, stats);
+  [0.75 * 0.6 + 0.25 * 0.1, 0.75 * 0.3 + 0.25 * 0.2, 0.75 * 0.1 + 0.25 * 0.7].forEach((v, k) => assert.ok(Math.abs(mean[k] - v) < 1e-6, `mean ${k}: ${mean[k]} vs ${v}`));
+  const geo = Float32Array.from(net);
+  new FunctionalHead(functionalHeadSchema.parse(spec('geometric')), 3, featureNames()).fuse(geo, stats);
+  const g = net.map((p, k) => p ** 0.75 * [0.1, 0.2, 0.7][k] ** 0.25);
+  g.forEach((v, k) => assert.ok(Math.abs(geo[k] - v / g.reduce((a, b) => a + b, 0)) < 1e-6, `geometric ${k}: ${geo[k]}`));
+  assert.throws(() => functionalHeadSchema.parse(spec('median')));
 });
 
 test('calibration of a headed model: the fused temperature tempers the fused probabilities only, the network alone keeps its own', async () => {

@@ -214,8 +214,32 @@ def fuse(rav, a, C):
                        ('geometric', np.exp((np.log(pn + 1e-9) + np.log(pf + 1e-9)) / 2))):
             pr = lab[np.argmax(p, axis=1)]
             res[key] = (float(np.mean(pr == yt)), uar(yt, pr, np.unique(yt)))
-        rows.append((path, int(test.sum()), res))
+        # the head's weight in the mean (the runtime's fusionWeight), swept
+        sweep, gsweep = {}, {}
+        for w in a.weights:
+            pr = lab[np.argmax((1 - w) * pn + w * pf, axis=1)]
+            sweep[w] = float(np.mean(pr == yt))
+            pr = lab[np.argmax((1 - w) * np.log(pn + 1e-9) + w * np.log(pf + 1e-9), axis=1)]
+            gsweep[w] = float(np.mean(pr == yt))
+        rows.append((path, int(test.sum()), res, sweep, gsweep))
         print(f'{os.path.basename(path)} ({test.sum()} clips): ' + ', '.join(f'{k} {100*v[0]:.1f} / {100*v[1]:.1f}' for k, v in res.items()))
+        print('  head weight, mean ' + ', '.join(f'{w:g}: {100*v:.1f}' for w, v in sweep.items()))
+        print('  head weight, geometric ' + ', '.join(f'{w:g}: {100*v:.1f}' for w, v in gsweep.items()))
+    if len(rows) > 1:
+        # each fold at the weight that is best on the other folds' clips (never chosen on its own)
+        n = np.array([r[1] for r in rows])
+        acc = np.array([[r[3][w] for w in a.weights] + [r[4][w] for w in a.weights] for r in rows])
+        options = [f'mean {w:g}' for w in a.weights] + [f'geometric {w:g}' for w in a.weights]
+        chosen = []
+        for k in range(len(rows)):
+            rest = [i for i in range(len(rows)) if i != k]
+            pooled = (acc[rest] * n[rest, None]).sum(axis=0) / n[rest].sum()
+            chosen.append(int(np.argmax(pooled)))
+        picked = [acc[k, c] for k, c in enumerate(chosen)]
+        pooled_all = (acc * n[:, None]).sum(axis=0) / n.sum()
+        print(f'fusion chosen on the other folds: {" / ".join(options[c] for c in chosen)}, accuracy '
+              f'{" / ".join(f"{100*v:.1f}" for v in picked)} (mean {100*np.mean(picked):.1f}); '
+              f'best on all folds pooled: {options[int(np.argmax(pooled_all))]} ({100*np.max(pooled_all):.1f})')
     return rows
 
 
@@ -237,6 +261,7 @@ def export_head(rav, a):
         'weights': [[float(w) for w in clf.coef_[r]] for r in rows],
         'bias': [float(clf.intercept_[r]) for r in rows],
         'fusionWeight': a.fusion_weight,
+        'fusion': a.fusion,
         'trainedOn': f'RAVDESS actors {",".join(speakers)} ({len(train)} clips, VAD speech spans), functionals '
                      f'z-normalised per speaker, logistic regression C={a.C[0]} (class-balanced); scripts/train/functionals.py',
     }
@@ -263,6 +288,10 @@ def main():
                          'and write it into MODEL_JSON as "functionalHead"')
     ap.add_argument('--holdout', default='', help='with --export-head: held-out RAVDESS actors, e.g. 01,02,03,04')
     ap.add_argument('--fusion-weight', type=float, default=0.5)
+    ap.add_argument('--fusion', choices=['mean', 'geometric'], default='mean',
+                    help='with --export-head: how the runtime combines the head with the network')
+    ap.add_argument('--weights', type=float, nargs='+', default=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+                    help='with --fuse: head weights to sweep; each fold is also scored at the weight best on the other folds')
     ap.add_argument('--report')
     a = ap.parse_args()
     rav = load_feature_dirs([a.ravdess], log=lambda *_: None)
