@@ -112,6 +112,29 @@ def normalise(X, items, how, ref=None):
     return np.clip(X, -CLIP, CLIP)
 
 
+def skewed_copies(X, y, items, copies, seed=1):
+    """Training rows normalised as a device's baseline may be: besides every speaker's clips against
+    all of the speaker's clips, `copies` more per speaker against the statistics of a skewed subset
+    (the clips of one or two random emotions plus a random quarter of the rest), so the head learns
+    from baselines that heard a stretch of one mood. Returns the stacked rows and labels."""
+    if copies <= 0:
+        return normalise(X, items, 'speaker'), y
+    rng = np.random.default_rng(seed)
+    keys = np.array([speaker_key(i) for i in items])
+    rows, labels = [normalise(X, items, 'speaker')], [y]
+    for _ in range(copies):
+        out = np.empty_like(X)
+        for k in np.unique(keys):
+            m = np.flatnonzero(keys == k)
+            moods = rng.choice(np.unique(y[m]), size=rng.integers(1, 3), replace=False)
+            pick = np.isin(y[m], moods) | (rng.random(len(m)) < 0.25)
+            ref = X[m[pick]]
+            out[m] = (X[m] - ref.mean(axis=0)) / np.sqrt(ref.var(axis=0) + 1e-6)
+        rows.append(np.clip(out, -CLIP, CLIP))
+        labels.append(y)
+    return np.vstack(rows), np.concatenate(labels)
+
+
 def normalise_online(X, items, warmup, seed, ref):
     """As a device would: each speaker's clips in a seeded random order, clip k normalised by the
     mean and spread of that speaker's clips before it once there are `warmup` of them (the
@@ -197,14 +220,14 @@ def fuse(rav, a, C):
         test = np.isin(names, list(preds))
         tr_items = [it for it, t in zip(rav.items, test) if not t]
         te_items = [it for it, t in zip(rav.items, test) if t]
-        Xtr = normalise(Xr[~test], tr_items, 'speaker')
+        Xtr, ytr = skewed_copies(Xr[~test], y[~test], tr_items, a.skewed)
         if a.online:
             ref = (Xr[~test].mean(axis=0), Xr[~test].std(axis=0) + 1e-6)
             Xte, _ = normalise_online(Xr[test], te_items, a.online, 1, ref)
         else:
             Xte = normalise(Xr[test], te_items, 'speaker')
         clf = (SVC(C=C, kernel='rbf', gamma='scale', class_weight='balanced', probability=True, random_state=1)
-               if a.clf == 'svm' else make(a.clf, C)).fit(Xtr, y[~test])
+               if a.clf == 'svm' else make(a.clf, C)).fit(Xtr, ytr)
         pf = clf.predict_proba(Xte)[:, [list(clf.classes_).index(c) for c in labels]]
         pn = np.array([preds[n]['probabilities'] for n in names[test]])
         yt = y[test]
@@ -250,7 +273,7 @@ def export_head(rav, a):
     train = [i for i in rav.items if i['speaker'] not in held]
     Xr, keys = matrix(train, rav.feature_names)
     y = np.array([EMOTIONS.index(i['label']) for i in train])
-    clf = make('logreg', a.C[0]).fit(normalise(Xr, train, 'speaker'), y)
+    clf = make('logreg', a.C[0]).fit(*skewed_copies(Xr, y, train, a.skewed))
     with open(a.export_head) as fh:
         meta = json.load(fh)
     rows = [list(clf.classes_).index(EMOTIONS.index(l)) for l in meta['labels']]
@@ -263,7 +286,8 @@ def export_head(rav, a):
         'fusionWeight': a.fusion_weight,
         'fusion': a.fusion,
         'trainedOn': f'RAVDESS actors {",".join(speakers)} ({len(train)} clips, VAD speech spans), functionals '
-                     f'z-normalised per speaker, logistic regression C={a.C[0]} (class-balanced); scripts/train/functionals.py',
+                     f'z-normalised per speaker{f" (and {a.skewed} copies against emotion-skewed subsets)" if a.skewed else ""}, '
+                     f'logistic regression C={a.C[0]} (class-balanced); scripts/train/functionals.py',
     }
     with open(a.export_head, 'w') as fh:
         json.dump(meta, fh, indent=2)
@@ -292,6 +316,9 @@ def main():
                     help='with --export-head: how the runtime combines the head with the network')
     ap.add_argument('--weights', type=float, nargs='+', default=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                     help='with --fuse: head weights to sweep; each fold is also scored at the weight best on the other folds')
+    ap.add_argument('--skewed', type=int, default=0, metavar='N',
+                    help='head training (--fuse, --export-head, --extra): N more copies of every training speaker normalised '
+                         'against an emotion-skewed subset of the speaker\'s clips')
     ap.add_argument('--report')
     a = ap.parse_args()
     rav = load_feature_dirs([a.ravdess], log=lambda *_: None)
@@ -325,8 +352,11 @@ def main():
             best = (np.mean(accs), C)
     C = best[1]
     ref = (X.mean(axis=0), X.std(axis=0) + 1e-6)
-    Xtr = X if a.norm == 'speaker' else (X - ref[0]) / ref[1]
-    clf = make(a.clf, C).fit(Xtr, y)
+    if a.norm == 'speaker':
+        Xtr, ytr = skewed_copies(matrix(rav.items, rav.feature_names)[0], y, rav.items, a.skewed)
+    else:
+        Xtr, ytr = (X - ref[0]) / ref[1], y
+    clf = make(a.clf, C).fit(Xtr, ytr)
     for d in a.extra:
         ex = load_feature_dirs([d], log=lambda *_: None)
         Xe, _ = matrix(ex.items, ex.feature_names)
