@@ -104,6 +104,7 @@ test('baseline: with a functional head, warm from the third utterance on; kept b
 function headedModel(label: string, calibration?: { temperature: number; fusedTemperature?: number }, file = 'headed.json'): string {
   const meta = JSON.parse(readFileSync(join(ROOT, 'models/earshot-crnn.json'), 'utf8'));
   if (calibration) meta.calibration = { ...calibration, fittedOn: 'test' };
+  else delete meta.calibration;
   copyFileSync(join(ROOT, 'models/earshot-crnn.onnx'), join(tmp, meta.onnx.file));
   meta.functionalHead = {
     kind: 'logistic',

@@ -24,10 +24,17 @@ test('--folds refuses what is not an actor number or range', () => {
 });
 
 test('`earshot train` with no --config / --train-args rebuilds the shipped models (their metadata records how they were trained)', () => {
-  for (const [arch, name] of [['crnn', 'earshot-crnn'], ['lstm-attn', 'earshot-lstm']]) {
+  for (const [key, name] of [['crnn', 'earshot-crnn'], ['crnn-ensemble', 'earshot-crnn-ensemble'], ['lstm-attn', 'earshot-lstm']]) {
     const meta = JSON.parse(readFileSync(join(ROOT, 'models', `${name}.json`), 'utf8'));
-    const recipe = SHIPPED_RECIPES[arch];
-    assert.is(meta.architecture, arch);
+    const recipe = SHIPPED_RECIPES[key];
+    assert.is(meta.architecture, recipe.arch ?? key);
+    // the functional head: there exactly when the recipe has one, combined as the recipe says
+    assert.is(!!meta.functionalHead, !!recipe.head, `${name}: functional head`);
+    if (recipe.head) {
+      assert.is(meta.functionalHead.fusion ?? 'mean', recipe.head.fusion, `${name}: fusion`);
+      assert.is(meta.functionalHead.fusionWeight, recipe.head.fusionWeight, `${name}: fusion weight`);
+      assert.match(meta.functionalHead.trainedOn, new RegExp(`C=${recipe.head.C}\\b`), `${name}: head C`);
+    }
     assert.equal(parseFrontendConfig(recipe.frontend), meta.frontend, `${name}: frontend`);
     const args = recipe.trainArgs.split(/\s+/);
     const value = (flag: string) => args[args.indexOf(flag) + 1];

@@ -73,6 +73,14 @@ export interface Recipe {
   extraMembers?: { trainArgs: string; noise?: string };
   /** Test-time augmentation the runtime applies (written to the model's metadata) */
   tta?: Tta;
+  /**
+   * A functional head fused with the network (functional-head.ts): trained by
+   * scripts/train/functionals.py on the same actors as the network (a fold model's head never sees
+   * the fold's actors), written into each model's metadata; such models are scored with adaptation.
+   */
+  head?: { C: number; fusion: 'mean' | 'geometric'; fusionWeight: number };
+  /** the architecture, when the recipe's name is not one (`--recipe crnn-ensemble`) */
+  arch?: string;
 }
 
 /**
@@ -80,18 +88,30 @@ export interface Recipe {
  * given, so `npm run train` with no options rebuilds the default model (`--jobs 2` on two cores:
  * one thread per run, as the shipped models were trained; thread counts change the rounding).
  * The CRNN's frontend is scripts/train/configs/logmel40-rms-zcr-pitch.json: 40 log-mel bands +
- * RMS + ZCR + F0 + voicing, 25 ms / 10 ms. Its ensemble has 5 members stored as int8: 3 train on
- * every clip plus a copy in pink noise at 10 dB SNR (`noise`, used unless --noise or --train-args
- * is given), 2 on the clean clips only for as many steps (twice the epochs over half the data).
- * The runtime averages each utterance over tempo 1/1.1 x a start 0 or 2 frames in (`tta`).
+ * RMS + ZCR + F0 + voicing, 25 ms / 10 ms.
+ * - `crnn` (the default, earshot-crnn): one CRNN trained on every clip plus a copy in pink noise at
+ *   10 dB SNR (`noise`, used unless --noise or --train-args is given), fused with a functional head
+ *   (geometric mean, equal weights) once the speaker baseline is warm: one network run per utterance.
+ * - `crnn-ensemble` (earshot-crnn-ensemble, the default until 2026-12-01): 5 members stored as int8,
+ *   3 as above, 2 on the clean clips only for as many steps (twice the epochs over half the data);
+ *   the runtime averages each utterance over tempo 1/1.1 x a start 0 or 2 frames in (`tta`): 20
+ *   network runs per utterance.
  */
 export const SHIPPED_RECIPES: Record<string, Recipe> = {
   crnn: {
+    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
+    trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --seed 1',
+    noise: '10',
+    head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 },
+  },
+  'crnn-ensemble': {
+    arch: 'crnn',
     frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
     trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 3 --weights int8',
     noise: '10',
     extraMembers: { trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights int8', noise: 'none' },
     tta: { tempo: [1, 1.1], shiftFrames: [0, 2] },
+    head: { C: 0.1, fusion: 'mean', fusionWeight: 0.5 },
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };
@@ -119,6 +139,8 @@ export interface TrainOptions {
   noiseType?: string;
   /** Extra arguments passed through to scripts/train.py (e.g. "--epochs 30 --hidden 64"). */
   trainArgs?: string;
+  /** A shipped recipe by name (SHIPPED_RECIPES; default: the architecture's own, if it has one). */
+  recipe?: string;
   quiet?: boolean;
 }
 
@@ -206,6 +228,16 @@ export function allMembers(groups: string[][], stem: string, memberDir = dirname
 }
 
 /** Runs scripts/train.py with progress on our stderr; rejects with E_MODEL on a non-zero exit. */
+/** Runs scripts/train/functionals.py (the functional head) as a module from the repository root. */
+export function functionalsRunner(python: string): PythonRunner {
+  return (args) =>
+    new Promise((ok, fail) => {
+      const child = spawn(python, ['-m', 'scripts.train.functionals', ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', (e) => fail(new EarshotError('E_TOOL', `cannot run ${python}: ${e.message}; install python3-numpy python3-sklearn (apt) or pass --python`, { cause: e })));
+      child.on('exit', (code) => (code === 0 ? ok() : fail(new EarshotError('E_TOOL', `scripts/train/functionals.py ${args.join(' ')} failed (exit ${code}); see its output above`))));
+    });
+}
+
 export function pythonRunner(python: string): PythonRunner {
   return (args) =>
     new Promise((ok, fail) => {
@@ -330,10 +362,17 @@ function addMetrics(metaPath: string, metrics: Record<string, ModelMetric>): voi
   writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
-export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pythonRunner(opts.python), log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)) {
+export async function runTrain(
+  opts: TrainOptions,
+  runPython: PythonRunner = pythonRunner(opts.python),
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+  runFunctionals: PythonRunner = functionalsRunner(opts.python),
+) {
   const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
   for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_USAGE', `--protocols: "${p}" is not one of folds, random, final`);
-  const preset = SHIPPED_RECIPES[opts.arch];
+  if (opts.recipe !== undefined && !SHIPPED_RECIPES[opts.recipe]) throw new EarshotError('E_USAGE', `--recipe ${opts.recipe}: use one of ${Object.keys(SHIPPED_RECIPES).join(', ')}`);
+  const preset = SHIPPED_RECIPES[opts.recipe ?? opts.arch];
+  if (opts.recipe !== undefined) opts = { ...opts, arch: preset.arch ?? opts.recipe };
   const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(preset?.frontend ?? DEFAULT_TRAIN_FRONTEND);
   const work = resolve(opts.work);
   const runDir = join(work, opts.name);
@@ -358,6 +397,12 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
   // the preset's other member recipe and test-time augmentation come with its own arguments only
   const more = !ownArgs && preset?.extraMembers ? [await groupArgs(preset.extraMembers.trainArgs, preset.extraMembers.noise)] : [];
   const tta = ownArgs ? undefined : preset?.tta;
+  const head = ownArgs ? undefined : preset?.head;
+  /** Writes the recipe's functional head into a trained model, fitted on the actors the network trained on. */
+  const addHead = async (modelJson: string, heldOut: string[] = []): Promise<void> => {
+    if (!head) return;
+    await runFunctionals(['--ravdess', featureDirs[0], '--clf', 'logreg', '--C', String(head.C), '--fusion', head.fusion, '--fusion-weight', String(head.fusionWeight), '--export-head', modelJson, ...(heldOut.length ? ['--holdout', heldOut.join(',')] : [])]);
+  };
   /** One protocol's runs: each member recipe with the protocol's arguments after it. */
   const runsOf = (tail: string[]): string[][] => [[...base, ...tail], ...more.map((g) => [...g, ...tail])];
   // Results persist per protocol in runDir/metrics.json (for this exact recipe), so protocols can
@@ -419,6 +464,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       log(`\n== fold ${k + 1}/${folds.length}: RAVDESS actors ${actors.join(',')} held out`);
       const [args, stem] = foldRun(k);
       await trainOnce(runPython, args, stem, log, undefined, undefined, tta);
+      await addHead(`${stem}.json`, actors);
       const r = await score(`${stem}.json`, filterSpeakers(ravdess, actors), 'ravdess', `${stem}.eval.json`, vad);
       log(`fold ${k + 1} (earshot eval, actors ${actors.join(',')}): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
       results.push(r);
@@ -442,7 +488,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
       accuracySd: sd(acc),
       uarSd: sd(uar),
       n: results.reduce((a, r) => a + r.n, 0),
-      protocol: `RAVDESS leave-4-actors-out, ${folds.length} folds (${folds.map((f) => f.join('/')).join('; ')}), same recipe${opts.tess ? ' (+ TESS in training)' : ''}, mean ± sd over folds`,
+      protocol: `RAVDESS leave-4-actors-out, ${folds.length} folds (${folds.map((f) => f.join('/')).join('; ')}), same recipe${opts.tess ? ' (+ TESS in training)' : ''}${head ? ', each held-out actor\'s clips streamed in a seeded random order through one pipeline (the functional head speaks once the speaker baseline is warm)' : ''}, mean ± sd over folds`,
       measuredBy: 'earshot eval',
       labels: results[0].scoredLabels,
     });
@@ -467,6 +513,7 @@ export async function runTrain(opts: TrainOptions, runPython: PythonRunner = pyt
     log(`\n== final model: all clips -> ${finalStem}.onnx`);
     mkdirSync(opts.modelsDir, { recursive: true });
     await trainOnce(runPython, finalArgs, finalStem, log, finalRecipe, runDir, tta);
+    await addHead(`${finalStem}.json`);
     addMetrics(`${finalStem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
@@ -512,6 +559,7 @@ export function registerTrain(program: Command): void {
     .option('--work <dir>', 'features and fold models go here', 'build/train')
     .option('--models-dir <dir>', 'where the final model is written', MODELS_DIR)
     .option('--python <path>', 'python with torch and onnx', '/usr/bin/python3')
+    .option('--recipe <name>', `a shipped recipe by name: ${Object.keys(SHIPPED_RECIPES).join(', ')} (default: the architecture's; crnn-ensemble is the 5-member CRNN ensemble with test-time augmentation)`)
     .option('--train-args <args>', 'passed through to scripts/train.py, e.g. "--epochs 30 --hidden 64" (default: the shipped recipe for crnn and lstm-attn, else train.py\'s defaults)')
     .option('-q, --quiet', 'no feature progress bar')
     .action(async (opts: TrainOptions) => {
