@@ -9,6 +9,8 @@ import type { FrontendBenchRow } from '../bench/frontend.ts';
 import { benchResampler } from '../bench/resampler.ts';
 import { benchDaemon, daemonBenchReport } from '../bench/daemon.ts';
 import { arithmeticReport, benchArithmetic, benchArithmeticArm64 } from '../bench/arithmetic.ts';
+import { benchModels, benchModelsArm64, modelsReport } from '../bench/models.ts';
+import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
 import { EarshotError } from '../core/errors.ts';
 import { DEFAULT_CLIP, DEMO_CLIP } from '../core/paths.ts';
 import { join } from 'node:path';
@@ -29,6 +31,7 @@ export interface BenchOptions {
   set?: string[];
   arm64?: boolean;
   model?: string;
+  models?: string;
   pipelineSeconds?: string;
   dashboardClients?: string;
 }
@@ -112,14 +115,15 @@ export function registerBench(program: Command): void {
     .option('--seconds <s>', 'seconds of audio per round', '20')
     .option('--rounds <n>', 'interleaved rounds (median reported)', '7')
     .option('--torch', 'also time torchaudio\'s batch MFCC (needs /usr/bin/python3 with torchaudio)')
-    .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad,arithmetic (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room; arithmetic: the model frontend and pipeline in f32 and Q15)')
+    .option('--only <parts>', 'comma list of parts: frontend,resampler,pipeline,vad,arithmetic,models (pipeline: the whole daemon, paced for --seconds; vad: each VAD choice in a quiet and a noisy room; arithmetic: the model frontend and pipeline in f32 and Q15; models: each model\'s CPU time per second of speech)')
+    .option('--models <names>', 'models: comma list of models to compare (default: the default model and earshot-crnn-ensemble)')
     .option('--ravdess <dir>', 'RAVDESS root for the babble of --only vad', join('..', 'shared', 'data', 'ravdess'))
     .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--dashboard-clients <n>', 'pipeline: keep n dashboard pages (SSE streams on /events) open on the measured daemon, to measure what the dashboard costs (compare with 0)', '0')
     .option('--json', 'print JSON instead of tables')
     .option('--model <name>', 'arithmetic: the model whose frontend and pipeline are timed (default: the default model)')
     .option('--pipeline-seconds <s>', 'arithmetic: seconds of audio per whole-pipeline run', '20')
-    .option('--arm64', 'arithmetic: also run it under qemu-user arm64 emulation (root; scripts/arm64-run.sh) and report ratios to this machine')
+    .option('--arm64', 'arithmetic, models: also run them under qemu-user arm64 emulation (root; scripts/arm64-run.sh) and report ratios to this machine')
     .action(async (opts: BenchOptions) => {
       const parts = new Set((opts.only ?? 'frontend,resampler').split(','));
       const x = await benchAudio(Number(opts.seconds));
@@ -148,6 +152,14 @@ export function registerBench(program: Command): void {
         const rows = benchVad(await vadStreams(Number(opts.seconds), opts.ravdess ?? join('..', 'shared', 'data', 'ravdess')), VAD_KINDS, Number(opts.rounds));
         result.vad = rows;
         if (!opts.json) console.log(`${vadBenchReport(rows)}\n`);
+      }
+      if (parts.has('models')) {
+        const models = (opts.models ?? `${DEFAULT_MODEL},${DEFAULT_MODEL}-ensemble`).split(',').map((m) => m.trim()).filter(Boolean);
+        const here = await benchModels(x, models, Number(opts.rounds));
+        const arm = opts.arm64 ? await benchModelsArm64(Number(opts.seconds), models, Number(opts.rounds)) : undefined;
+        result.models = here;
+        if (arm) result.modelsArm64 = arm;
+        if (!opts.json) console.log(`${modelsReport(here, arm)}\n`);
       }
       if (parts.has('arithmetic')) {
         const args = { seconds: Number(opts.seconds), rounds: Number(opts.rounds), model: opts.model, pipelineSeconds: Number(opts.pipelineSeconds ?? 20) };

@@ -131,13 +131,28 @@ export function computeFunctionals(x: Float32Array, frames: number, dim: number,
     out[k++] = m;
     out[k++] = std(band, m);
   }
-  for (const basis of DCT) {
-    const cep = new Float64Array(n);
-    for (let t = 0; t < n; t++) {
-      let s = 0;
-      for (let b = 0; b < MEL_BANDS; b++) s += mel[b][t] * basis[b];
-      cep[t] = s;
+  // the cepstra, frame by frame (each frame's 40 bands are contiguous in x)
+  const ceps = DCT.map(() => new Float64Array(n));
+  const frame = new Float64Array(MEL_BANDS);
+  for (let t = 0; t < n; t++) {
+    for (let b = 0; b < MEL_BANDS; b++) frame[b] = x[t * dim + cols.mel[b]];
+    for (let c = 0; c < CEPSTRA; c++) {
+      const basis = DCT[c];
+      // four running sums: independent additions pipeline (the bands are a multiple of 4)
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let b = 0; b < MEL_BANDS; b += 4) {
+        s0 += frame[b] * basis[b];
+        s1 += frame[b + 1] * basis[b + 1];
+        s2 += frame[b + 2] * basis[b + 2];
+        s3 += frame[b + 3] * basis[b + 3];
+      }
+      ceps[c][t] = s0 + s1 + s2 + s3;
     }
+  }
+  for (const cep of ceps) {
     const m = mean(cep);
     out[k++] = m;
     out[k++] = std(cep, m);
