@@ -121,7 +121,7 @@ export function registerBench(program: Command): void {
     .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--dashboard-clients <n>', 'pipeline: keep n dashboard pages (SSE streams on /events) open on the measured daemon, to measure what the dashboard costs (compare with 0)', '0')
     .option('--json', 'print JSON instead of tables')
-    .option('--model <name>', 'arithmetic: the model whose frontend and pipeline are timed (default: the default model)')
+    .option('--model <name>', 'pipeline, arithmetic: the model the daemon runs / whose frontend and pipeline are timed (default: the default model)')
     .option('--pipeline-seconds <s>', 'arithmetic: seconds of audio per whole-pipeline run', '20')
     .option('--arm64', 'arithmetic, models: also run them under qemu-user arm64 emulation (root; scripts/arm64-run.sh) and report ratios to this machine')
     .action(async (opts: BenchOptions) => {
@@ -144,7 +144,7 @@ export function registerBench(program: Command): void {
         }
       }
       if (parts.has('pipeline')) {
-        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set, dashboardClients: Number(opts.dashboardClients ?? 0) });
+        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set, dashboardClients: Number(opts.dashboardClients ?? 0), model: opts.model });
         result.pipeline = r;
         if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
       }
