@@ -20,6 +20,7 @@ export function toEmotionEvent(r: PipelineResult, id: string, deviceId: string):
     valence: r.valence,
     model: r.model,
     kind: r.kind,
+    adapted: r.adapted,
   };
 }
 

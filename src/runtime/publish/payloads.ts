@@ -45,7 +45,7 @@ export interface EmotionState {
  * {"id":"kitchen-m7q2k1x4a9-000042","deviceId":"kitchen","start":"2025-03-01T12:00:01.500Z",
  *  "end":"2025-03-01T12:00:03.100Z","durationMs":1600,"label":"happy","confidence":0.68,
  *  "probabilities":{"angry":0.05,"happy":0.68,"neutral":0.21,"sad":0.06},"arousal":0.344,"valence":0.472,
- *  "model":"ser-lstm-4c","kind":"utterance"}
+ *  "model":"ser-lstm-4c","kind":"utterance","adapted":true}
  */
 export interface EmotionEvent {
   /** Unique across restarts and devices: `<deviceId>-<bootId>-<seq>` (see `EventIdSource`). */
@@ -76,6 +76,12 @@ export interface EmotionEvent {
   model: string;
   /** `utterance`: one VAD segment; `window`: one fixed sliding window. */
   kind: 'utterance' | 'window';
+  /**
+   * true: classified against a warm speaker baseline (about 15 s of speech and 3 utterances after
+   * the first start or a reset); the default model's functional head then spoke. Absent in events
+   * queued by versions before 2026-12-01.
+   */
+  adapted?: boolean;
 }
 
 /**
@@ -321,6 +327,7 @@ export const emotionEventSchema = z.strictObject({
   valence: z.number().min(-1).max(1),
   model: z.string().min(1),
   kind: z.enum(['utterance', 'window']),
+  adapted: z.boolean().optional(),
 });
 
 export const metricsSchema = z.strictObject({
