@@ -319,19 +319,29 @@ test('the shipped CRNN recipe adds its noisy copies unless --noise or --train-ar
   }
 });
 
-test('the shipped CRNN recipe trains its clean-only members beside the noisy ones, merges all into one graph and records its test-time augmentation', async () => {
+test('the ensemble recipe trains its clean-only members beside the noisy ones, merges all into one graph, records its test-time augmentation and fits its functional head', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-groups-'));
   try {
     const data = twoActors(tmp);
     const runs: string[][] = [];
-    const opts = { data, name: 'ci-mix', arch: 'crnn', protocols: 'final', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true };
+    const heads: string[][] = [];
+    const opts = { data, name: 'ci-mix', arch: 'crnn', recipe: 'crnn-ensemble', protocols: 'final', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true };
     // stands in for train.py: records each run; a merge writes the merged model's metadata
     await runTrain(opts, async (args) => {
       runs.push(args);
       const out = args[args.indexOf('--out') + 1];
       writeFileSync(`${out}.json`, '{}');
-    }, () => {});
-    const recipe = SHIPPED_RECIPES.crnn;
+    }, () => {}, async (args) => {
+      heads.push(args);
+    });
+    const recipe = SHIPPED_RECIPES['crnn-ensemble'];
+    // the head: fitted once, on the final model, on every actor (no --holdout), as the recipe says
+    assert.is(heads.length, 1);
+    const h = heads[0];
+    assert.is(h[h.indexOf('--export-head') + 1], join(tmp, 'models', 'ci-mix.json'));
+    assert.not.ok(h.includes('--holdout'));
+    assert.is(h[h.indexOf('--fusion') + 1], recipe.head!.fusion);
+    assert.is(h[h.indexOf('--C') + 1], String(recipe.head!.C));
     const flag = (args: string[], f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
     const members = runs.filter((a) => a[0] !== '--merge');
     const merge = runs.find((a) => a[0] === '--merge');
@@ -357,10 +367,14 @@ test('the shipped CRNN recipe trains its clean-only members beside the noisy one
     assert.equal(meta.tta, recipe.tta);
     // own --train-args: one member recipe, no preset tta
     runs.length = 0;
+    heads.length = 0;
     await runTrain({ ...opts, name: 'ci-own', trainArgs: '--epochs 2 --ensemble 2' }, async (args) => {
       runs.push(args);
       writeFileSync(`${args[args.indexOf('--out') + 1]}.json`, '{}');
-    }, () => {});
+    }, () => {}, async (args) => {
+      heads.push(args);
+    });
+    assert.is(heads.length, 0, 'own --train-args: no preset head');
     assert.is(runs.filter((a) => a[0] !== '--merge').length, 2);
     assert.is(JSON.parse(readFileSync(join(tmp, 'models', 'ci-own.json'), 'utf8')).tta, undefined);
   } finally {
