@@ -518,8 +518,14 @@ export async function runTrain(
     const emodbRoot = join(opts.data, 'emodb');
     if (existsSync(emodbRoot)) {
       const r = await score(`${finalStem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'), vad);
-      record('emodb-cross-corpus', metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped`));
+      record('emodb-cross-corpus', metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped${r.adaptation ? '; each speaker\'s clips streamed through one pipeline' : ''}`));
       log(`cross-corpus EmoDB (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
+    }
+    const koreanRoot = join(opts.data, 'emotiontts-kr');
+    if (existsSync(koreanRoot)) {
+      const r = await score(`${finalStem}.json`, loadCorpus('emotiontts-kr', koreanRoot), 'emotiontts-kr', join(runDir, 'emotiontts-kr.eval.json'), vad);
+      record('emotiontts-kr-cross-lingual', metric(r, `cross-lingual: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on emotiontts-kr (Korean, 15 speakers, read speech) over the ${r.scoredLabels.length} shared classes${r.adaptation ? ', each speaker\'s clips streamed through one pipeline' : ''}`));
+      log(`cross-lingual Korean (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
     }
   }
   if (protocols.has('random')) {
