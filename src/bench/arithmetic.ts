@@ -14,6 +14,7 @@ import { frameCount } from '../runtime/frontend/config.ts';
 import { Frontend } from '../runtime/frontend/frontend.ts';
 import { loadModel } from '../runtime/model/metadata.ts';
 import { benchPipeline } from './pipeline.ts';
+import { median } from './median.ts';
 
 export interface ArithmeticRow {
   name: string;
@@ -29,10 +30,6 @@ export interface ArithmeticBench {
   rows: ArithmeticRow[];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** This process, this CPU. `x` is 16 kHz audio; `pipelineSeconds` of it (looped clip) per pipeline run. */
 export async function benchArithmetic(x: Float32Array, opts: { rounds?: number; model?: string; pipelineSeconds?: number } = {}): Promise<ArithmeticBench> {

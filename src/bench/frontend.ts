@@ -12,6 +12,7 @@ import { ROOT } from '../core/paths.ts';
 import { frameCount, parseFrontendConfig, type FrontendConfigInput } from '../runtime/frontend/config.ts';
 import { Frontend } from '../runtime/frontend/frontend.ts';
 import { ReferenceMfcc } from './reference-mfcc.ts';
+import { median } from './median.ts';
 
 export const BENCH_FRONTEND: FrontendConfigInput = { frameLength: 512, hopLength: 160, fftSize: 512, melBands: 40, mfcc: 20 };
 
@@ -111,7 +112,3 @@ export function benchFrontend(x: Float32Array, opts: { rounds?: number; torch?: 
   return rows;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}

@@ -17,6 +17,7 @@ import { Frontend } from '../runtime/frontend/frontend.ts';
 import { SpeakerBaseline } from '../runtime/model/baseline.ts';
 import { FUNCTIONAL_NAMES } from '../runtime/model/functionals.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
+import { median } from './median.ts';
 
 /** Frames per utterance: 2 s at the 10 ms hop. */
 const UTTERANCE_FRAMES = 200;
@@ -38,10 +39,6 @@ export interface ModelCostBench {
   rows: ModelCostRow[];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** `x`: 16 kHz audio (the bench clip looped). */
 export async function benchModels(x: Float32Array, models: string[], rounds = 5): Promise<ModelCostBench> {
