@@ -48,4 +48,14 @@ test('earshot bench --only arithmetic --json: the model frontend and the whole p
   for (const row of j.arithmetic.rows) assert.ok(row.realTimeFactor > 0 && Number.isFinite(row.realTimeFactor), JSON.stringify(row));
 });
 
+test('earshot bench --only models --json: each model\'s runs per utterance, size and CPU time per second of speech', () => {
+  const r = spawnSync(process.execPath, ['bin/earshot.js', 'bench', '--only', 'models', '--seconds', '6', '--rounds', '1', '--json'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const rows = JSON.parse(r.stdout).models.rows as { model: string; runsPerUtterance: number; onnxBytes: number; msPerAudioSecond: number; msPerUtterance: number }[];
+  assert.equal(rows.map((x) => x.model), ['earshot-crnn', 'earshot-crnn-ensemble'], 'the default and the ensemble, in that order');
+  // one network run for the default; 5 members x 4 test-time variants for the ensemble
+  assert.equal(rows.map((x) => x.runsPerUtterance), [1, 20]);
+  for (const x of rows) assert.ok(x.onnxBytes > 100_000 && x.msPerAudioSecond > 0 && x.msPerUtterance > x.msPerAudioSecond, JSON.stringify(x));
+});
+
 test.run();
