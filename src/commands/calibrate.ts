@@ -4,8 +4,9 @@
  * folds: each fold model on the actors it never saw), prints the expected calibration error before
  * and after, per file and pooled, and with --write stores it in the models' metadata
  * (`calibration`), which the runtime then applies. Predictions of a model with a functional head
- * scored with `--adapt` get two: the network alone's (warm-up clips) and the fused one's. A prediction file scored with a temperature
- * already has it undone first, so calibrating twice does not compound.
+ * scored with `--adapt` get two: the network alone's (warm-up clips) and the fused one's. A
+ * prediction file scored with a temperature already has it undone first, so calibrating twice
+ * does not compound.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -66,7 +67,8 @@ function partOf(sets: readonly PredictionFile[], fused: boolean | null): Part {
 function fit(sets: readonly PredictionFile[]): { t: number; tf: number } {
   const fusedPart = partOf(sets, true);
   if (fusedPart.truth.length < MIN_FUSED) {
-    const t = fitTemperature(partOf(sets, null).probabilities, partOf(sets, null).truth);
+    const all = partOf(sets, null);
+    const t = fitTemperature(all.probabilities, all.truth);
     return { t, tf: t };
   }
   const alone = partOf(sets, false);
