@@ -9,17 +9,16 @@
 // retried, and the daemon keeps running. A model with normalisation "speaker" keeps its baseline
 // in the state directory across a restart and forgets it on an MQTT reset; below
 // pipeline.uncertainBelow every event is "uncertain" and the retained state never moves.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { connect, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emotionEventSchema, emotionStateSchema, haDiscoveryConfigSchema, metricsSchema, type EmotionEvent } from '../src/runtime/publish/payloads.ts';
 import { makeAlsaFixture } from './helpers/alsa.ts';
+import { killDaemon, spawnDaemon, subscribe as subscribeMqtt, type Daemon as SpawnedDaemon, type Subscriber } from './helpers/daemon.ts';
 import { deferAfterEach, sleep, waitUntil } from './helpers/harness.ts';
 import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
@@ -29,24 +28,12 @@ const DEMO = join(ROOT, 'assets/demo-angry.flac');
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-e2e-'));
 
 const defer = deferAfterEach(test);
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(tmp, { recursive: true, force: true });
-});
-
+process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 // ---------- the daemon as a child process ----------
 
-interface Daemon {
-  child: ChildProcess;
+interface Daemon extends SpawnedDaemon {
   deviceId: string;
-  /** events printed on stdout (--stdout), in order */
-  events: EmotionEvent[];
-  stderr(): string;
-  /** parsed pino lines */
-  logs(): { level: number; msg: string; [k: string]: unknown }[];
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 let daemons = 0;
@@ -54,31 +41,9 @@ let daemons = 0;
 /** `keep`: not killed when the test ends (a later test takes it over). */
 function runDaemon(args: string[], opts: { env?: NodeJS.ProcessEnv; keep?: boolean } = {}): Daemon {
   const deviceId = `e2e${++daemons}`;
-  const child = spawn(process.execPath, ['bin/earshot.js', 'run', '--model', MODEL, '--device-id', deviceId, '--state-dir', join(tmp, `state-${deviceId}`), '--stdout', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const events: EmotionEvent[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => events.push(JSON.parse(line) as EmotionEvent));
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  if (!opts.keep) defer(child, (c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
-  return {
-    child,
-    deviceId,
-    events,
-    stderr: () => stderr,
-    logs: () => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)),
-    exit,
-  };
+  const d = spawnDaemon(['--model', MODEL, '--device-id', deviceId, '--state-dir', join(tmp, `state-${deviceId}`), ...args], opts.env);
+  if (!opts.keep) defer(d.child, killDaemon);
+  return { ...d, deviceId };
 }
 
 /** Fast reconnects, frequent metrics, results every <= 0.5 s of speech, every state change published. */
@@ -88,20 +53,11 @@ const LOOPED_DEMO = ['--source', `file:${DEMO}`, '--set', 'capture.loop=true'];
 
 // ---------- an MQTT subscriber ----------
 
-interface Received { topic: string; payload: string; retain: boolean }
-interface Subscriber { client: MqttClient; messages: Received[]; on(topic: string): Received[] }
 async function subscribe(url: string, topics: string[], opts: { clientId?: string; clean?: boolean; keep?: boolean } = {}): Promise<Subscriber> {
   const { keep, ...clientOpts } = opts;
-  const client = connect(url, { protocolVersion: 4, reconnectPeriod: 50, connectTimeout: 2000, ...clientOpts });
-  if (!keep) defer(client, (c) => c.endAsync(true));
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-  });
-  const messages: Received[] = [];
-  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
-  await client.subscribeAsync(topics, { qos: 1 });
-  return { client, messages, on: (t) => messages.filter((m) => m.topic === t) };
+  const sub = await subscribeMqtt(url, topics, clientOpts);
+  if (!keep) defer(sub.client, (c) => c.endAsync(true));
+  return sub;
 }
 
 const mosquitto = async (opts?: { persistence?: boolean }): Promise<Mosquitto> => defer(await startMosquitto(opts), (b) => b.stop());
@@ -225,7 +181,8 @@ test('SIGTERM: exit 0 within a few seconds, retained offline published, nothing 
   // a fresh subscriber sees the retained offline
   const late = await subscribe(broker.url, ['earshot/e2e1/status']);
   await waitUntil('retained status', () => late.messages.length > 0, 3000);
-  assert.equal(late.messages[0], { topic: 'earshot/e2e1/status', payload: 'offline', retain: true });
+  const { topic, payload, retain } = late.messages[0];
+  assert.equal({ topic, payload, retain }, { topic: 'earshot/e2e1/status', payload: 'offline', retain: true });
   const closed = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then(() => false, () => true);
   assert.ok(closed, 'the HTTP server is closed');
   shared = null;

@@ -8,11 +8,9 @@
 // - examples/mqtt-websocket.html, opened from a file:// copy beside MQTT.js's browser bundle,
 //   subscribes over MQTT-WebSockets to the embedded broker and shows the same labels.
 // Screenshots go to test-artifacts/dashboard/ (gitignored; docs/dashboard.png is one of them).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { connect } from 'mqtt';
 import type { Page } from 'playwright-core';
@@ -21,26 +19,18 @@ import * as assert from 'uvu/assert';
 import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import type { EmotionEvent } from '../src/runtime/publish/payloads.ts';
 import { launchChromium, type Browser } from './helpers/browser.ts';
+import { spawnDaemon, type Daemon } from './helpers/daemon.ts';
+import { waitUntil as waitFor } from './helpers/harness.ts';
 import { freePort, startMosquitto } from './helpers/mosquitto.ts';
 import { ROOT } from './helpers/paths.ts';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'dashboard');
 mkdirSync(ARTIFACTS, { recursive: true });
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-dashboard-'));
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(tmp, { recursive: true, force: true });
-});
+process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitUntil(what: string, done: () => boolean | Promise<boolean>, timeoutMs: number, context: () => string = () => ''): Promise<void> {
-  const t0 = Date.now();
-  while (!(await done())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
-    await sleep(100);
-  }
-}
+/** The page's state is read through the browser: every 100 ms is often enough. */
+const waitUntil = (what: string, done: () => boolean | Promise<boolean>, timeoutMs: number, context: () => string = () => '') => waitFor(what, done, timeoutMs, context, 100);
 
 /** The demo sequence with `before` and `after` seconds of -70 dBFS noise (a quiet room, not a flat line), as 16-bit WAV. */
 async function demoInARoom(before: number, after: number): Promise<string> {
@@ -73,31 +63,11 @@ async function demoInARoom(before: number, after: number): Promise<string> {
   return path;
 }
 
-interface Daemon {
-  child: ChildProcess;
-  /** events printed on stdout (--stdout) */
-  events: EmotionEvent[];
-  stderr(): string;
-  exit: Promise<number | null>;
-}
-
 /** `earshot run` with the default model, events on stdout, plus `args`. */
 function runDaemon(args: string[]): Daemon {
   // a state directory per device id: the listening switch is kept there, so one test's switch must not reach the next
   const stateDir = join(tmp, `state-${args[args.indexOf('--device-id') + 1] ?? 'default'}`);
-  const child = spawn(process.execPath, ['bin/earshot.js', 'run', '--stdout', '--state-dir', stateDir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const events: EmotionEvent[] = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l) as EmotionEvent));
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exit = new Promise<number | null>((r) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      r(code);
-    }),
-  );
-  return { child, events, stderr: () => stderr, exit };
+  return spawnDaemon(['--state-dir', stateDir, ...args]);
 }
 
 async function stopDaemon(d: Daemon): Promise<void> {
@@ -294,7 +264,7 @@ test('examples/mqtt-websocket.html shows the labels the daemon published, over M
     await node.subscribeAsync('earshot/#', { qos: 1 });
     await page.goto(`${pathToFileURL(join(dir, 'mqtt-websocket.html'))}?broker=ws://127.0.0.1:${ws}&base=earshot/dashws`);
     await waitUntil('the example to connect', async () => (await page.textContent('#conn'))!.startsWith('connected'), 10000);
-    const exit = await daemon.exit;
+    const { code: exit } = await daemon.exit;
     assert.is(exit, 0, daemon.stderr().slice(-1500));
     assert.ok(daemon.events.length >= 4, `the demo gives its utterances: ${daemon.events.map((e) => e.label)}`);
     const items = await page.$$eval('#events li', (lis) => lis.map((li) => [(li as HTMLElement).dataset.id, (li as HTMLElement).dataset.label]));

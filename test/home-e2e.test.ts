@@ -13,16 +13,15 @@
 //   - raw audio is never stored or sent: the state directory and the network, watched
 // Waits are for positive conditions; the two negative checks (nothing processed while OFF) watch a
 // span of replayed audio long enough to hold several utterances, with counters that would move.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
-import { connect, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emotionStateSchema, haEventConfigSchema, instanceInfoSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
 import { makeAlsaFixture } from './helpers/alsa.ts';
+import { killDaemon, spawnDaemon, subscribe as subscribeMqtt, type Daemon, type Subscriber } from './helpers/daemon.ts';
 import { deferAfterEach, sleep, waitUntil } from './helpers/harness.ts';
 import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { ROOT } from './helpers/paths.ts';
@@ -32,55 +31,17 @@ const DEMO = join(ROOT, 'assets/demo-angry.flac');
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-home-e2e-'));
 
 const defer = deferAfterEach(test);
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-
-interface Daemon {
-  child: ChildProcess;
-  events: EmotionEvent[];
-  stderr(): string;
-  logs(): { level: number; msg: string; [k: string]: unknown }[];
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 /** `earshot run` with the tiny model and events on stdout; the caller names the device and state directory. */
 function runDaemon(deviceId: string, stateDir: string, args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
-  const child = spawn(process.execPath, ['bin/earshot.js', 'run', '--model', MODEL, '--device-id', deviceId, '--state-dir', stateDir, '--stdout', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const events: EmotionEvent[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => events.push(JSON.parse(line) as EmotionEvent));
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  defer(child, (c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
-  return { child, events, stderr: () => stderr, logs: () => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)), exit };
+  const d = spawnDaemon(['--model', MODEL, '--device-id', deviceId, '--state-dir', stateDir, ...args], env);
+  defer(d.child, killDaemon);
+  return d;
 }
 
-interface Received { topic: string; payload: string; retain: boolean; at: number }
-interface Subscriber { client: MqttClient; messages: Received[]; on(topic: string): Received[] }
 async function subscribe(url: string, topics: string[]): Promise<Subscriber> {
-  const client = defer(connect(url, { protocolVersion: 4, reconnectPeriod: 50, connectTimeout: 2000 }), (c) => c.endAsync(true));
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-  });
-  const messages: Received[] = [];
-  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain, at: Date.now() }));
-  await client.subscribeAsync(topics, { qos: 1 });
-  return { client, messages, on: (t) => messages.filter((m) => m.topic === t) };
+  return defer(await subscribeMqtt(url, topics), (s) => s.client.endAsync(true));
 }
 
 const mosquitto = async (): Promise<Mosquitto> => defer(await startMosquitto(), (b) => b.stop());

@@ -4,12 +4,12 @@ import type { Test } from 'uvu';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `done` every 20 ms; throws after `timeoutMs`, with `context()` (e.g. the daemon's stderr) in the message. */
-export async function waitUntil(what: string, done: () => boolean, timeoutMs = 30000, context: () => string = () => ''): Promise<void> {
+/** Polls `done` every `pollMs`; throws after `timeoutMs`, with `context()` (e.g. the daemon's stderr) in the message. */
+export async function waitUntil(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 30000, context: () => string = () => '', pollMs = 20): Promise<void> {
   const t0 = Date.now();
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${context()}`);
-    await sleep(20);
+    await sleep(pollMs);
   }
 }
 
