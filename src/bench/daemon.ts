@@ -27,7 +27,6 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get as httpGet, type ClientRequest } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect, type MqttClient } from 'mqtt';
 import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
 import { loadDaemonConfig } from '../daemon/config.ts';
@@ -37,6 +36,7 @@ import { DEFAULT_MODEL, listModels, MODELS_DIR } from '../runtime/model/metadata
 import { RollingPercentiles } from '../runtime/pipeline/stats.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
 import { DEFAULT_CLIP, ROOT } from '../core/paths.ts';
+import { freePort } from '../core/net.ts';
 
 /** Until models/earshot-crnn is trained, the committed test model stands in (said in the output). */
 const FALLBACK_MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
@@ -143,18 +143,6 @@ interface Rig {
   /** bytes received so far by the dashboard streams, and how many are open */
   dashboard: { bytes: number; open: number };
   close(): Promise<void>;
-}
-
-/** A free loopback port (for the HTTP server when dashboard clients are measured: port 0 turns it off). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** `n` dashboard pages as the daemon sees them: SSE streams on /events, read and discarded. */
