@@ -78,6 +78,9 @@ def parse_args(argv):
     p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
     p.add_argument('--fixed-frames', type=int, default=0, help='(fixed-window archs) window length in frames')
+    p.add_argument('--teacher', help="knowledge distillation: a teacher file from `earshot train --teacher` ({labels, clips: {name: probabilities}}); each training span learns from its clip's teacher probabilities (a noisy copy from its clean source's) beside the label")
+    p.add_argument('--distill-weight', type=float, default=0.7, help="with --teacher: the distillation term's share of the loss (the rest: cross-entropy on the label)")
+    p.add_argument('--distill-temperature', type=float, default=2.0, help='with --teacher: both distributions softened by this temperature (the term is scaled by its square, Hinton et al. 2015)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--report', help='write the python-side check of the held-out clips as JSON')
@@ -148,8 +151,22 @@ def precise_batchnorm(model, xs, batch, max_frames, fixed):
     model.eval()
 
 
-def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None):
-    """Trains one model with a fixed number of epochs (no selection on held-out clips)."""
+def distill_loss(logits, soft, temperature):
+    """Hinton et al. 2015: KL(teacher || student), both softened by the temperature, times its
+    square (so the gradient's scale does not shrink with it). `soft`: teacher probabilities, rows of
+    zeros where a span has no teacher (they add nothing)."""
+    has = soft.sum(1) > 0
+    if not bool(has.any()):
+        return logits.sum() * 0
+    t = soft[has] ** (1 / temperature)
+    t = t / t.sum(1, keepdim=True)
+    logp = torch.log_softmax(logits[has] / temperature, 1)
+    return (t * (torch.log(t + 1e-12) - logp)).sum(1).mean() * temperature ** 2 * has.float().mean()
+
+
+def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, soft=None):
+    """Trains one model with a fixed number of epochs (no selection on held-out clips). `soft`
+    (--teacher): [items, classes] teacher probabilities, zeros where an item has none."""
     seed_everything(seed)
     model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack,
                                                  'side': a.side, **({'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {})})
@@ -169,12 +186,16 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None):
             return x[s:s + fixed]
     rng = np.random.default_rng(seed)
     xs = xtr
+    ytr_t = torch.tensor(ytr)
+    soft_t = None if soft is None else torch.from_numpy(soft)
     for epoch in range(1, a.epochs + 1):
         model.train()
         tot, correct, n = 0.0, 0, 0
         if renorm:
             xs = renorm(rng)  # --norm speaker: a new baseline draw per clip and epoch
-        for x, lengths, y in batches(xs, ytr, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
+        # batches of item indices, so a batch finds its labels and its teacher's probabilities
+        for x, lengths, idx in batches(xs, list(range(len(xs))), a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
+            y = ytr_t[idx]
             if a.mixup > 0:
                 lam = float(np.random.beta(a.mixup, a.mixup))
                 perm = torch.randperm(len(y))
@@ -182,9 +203,14 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None):
                 lengths = torch.maximum(lengths, lengths[perm])
                 logits = model(x, None if fixed else lengths)
                 loss = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[perm])
+                if soft_t is not None:
+                    mixed = lam * soft_t[idx] + (1 - lam) * soft_t[idx][perm]
+                    loss = (1 - a.distill_weight) * loss + a.distill_weight * distill_loss(logits, mixed, a.distill_temperature)
             else:
                 logits = model(x, None if fixed else lengths)
                 loss = loss_fn(logits, y)
+                if soft_t is not None:
+                    loss = (1 - a.distill_weight) * loss + a.distill_weight * distill_loss(logits, soft_t[idx], a.distill_temperature)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -201,6 +227,29 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None):
             line += f' | held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}'
         print(f'{line}  [{time.time() - t0:.0f} s]', flush=True)
     return model, fixed
+
+
+def teacher_targets(path, train, labels):
+    """[items, classes] teacher probabilities for the training items (a span or a noisy copy takes
+    its clip's, by `source`), in this run's label order; a row of zeros where the teacher has none."""
+    with open(path) as fh:
+        t = json.load(fh)
+    missing = [l for l in labels if l not in t['labels']]
+    if missing:
+        raise SystemExit(f'train.py: --teacher {path} has no probabilities for {", ".join(missing)}; give teachers with the same labels')
+    cols = [t['labels'].index(l) for l in labels]
+    out = np.zeros((len(train), len(labels)), np.float32)
+    found = 0
+    for k, i in enumerate(train):
+        p = t['clips'].get(i.get('source', i['name'])) if i['corpus'] == 'ravdess' else None
+        if p is not None:
+            out[k] = np.asarray(p, np.float32)[cols]
+            out[k] /= max(float(out[k].sum()), 1e-12)
+            found += 1
+    print(f'teacher: {", ".join(t["teachers"])}: probabilities for {found} of {len(train)} training spans', flush=True)
+    if found == 0:
+        raise SystemExit(f'train.py: --teacher {path} has no clip of this training set; was it written for another corpus?')
+    return out
 
 
 def extra_test(a, model, fixed, d, labels, norm):
@@ -310,13 +359,14 @@ def main(argv):
     xte = [[norm_item(i, x) for x in i['segs']] if a.vad else norm_item(i, i['x']) for i in test]
     yte = [index[i['label']] for i in test]
     n_in = len(fs.feature_names)
+    soft = teacher_targets(a.teacher, train, labels) if a.teacher else None
     members = []
     # member k (0-based) trains with seed SEED + 1000 k whether all train here or one per process (--member)
     ks = [a.member - 1] if a.member else range(a.ensemble)
     seeds = [a.seed + 1000 * k for k in ks]
     for k, seed in zip(ks, seeds):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
-        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm))
+        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm, soft))
     fixed = members[0][1]
     model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
     params = sum(p.numel() for p in model.parameters())
@@ -348,6 +398,9 @@ def main(argv):
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none') else None
     corpora = sorted({i['corpus'] for i in train})
     options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights']}
+    if a.teacher:
+        with open(a.teacher) as fh:
+            options['distillation'] = {'teachers': json.load(fh)['teachers'], 'weight': a.distill_weight, 'temperature': a.distill_temperature}
     if a.member:
         options['member'] = a.member
     options['features'] = [os.path.relpath(d) for d in a.features]

@@ -285,6 +285,56 @@ test('an --ensemble recipe trains its members as separate runs and merges them i
   }
 });
 
+test('--teacher: a fold student learns from the same fold of the teacher run (its probabilities on the student\'s training clips), never from a teacher that heard the student\'s held-out actors', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-distill-'));
+  try {
+    const data = twoActors(tmp);
+    const common = { data, arch: 'lstm-attn', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true, jobs: 2 };
+    await runTrain({ ...common, name: 'ci-teacher', protocols: 'folds,final', folds: '1;2', trainArgs: '--epochs 2 --hidden 8 --layers 1 --threads 1' }, undefined, () => {});
+    const logs: string[] = [];
+    const student = { ...common, name: 'ci-student', protocols: 'folds,final', teacher: 'ci-teacher', trainArgs: '--epochs 2 --hidden 8 --layers 1 --threads 1 --distill-weight 0.5' };
+    const { metrics, runDir } = await runTrain({ ...student, folds: '1;2' }, undefined, (s) => logs.push(s));
+    assert.ok(metrics['ravdess-speaker-independent'], 'the student\'s folds were scored');
+    for (const [k, actor] of [[1, '02'], [2, '01']] as const) {
+      // fold k holds one actor out and trains on the other: the teacher answered for that one's 8 clips
+      const t = JSON.parse(readFileSync(join(runDir, `fold${k}.teacher.json`), 'utf8'));
+      assert.equal(t.teachers, [join(tmp, 'work', 'ci-teacher', `fold${k}.json`)]);
+      assert.equal(Object.keys(t.clips).sort(), readdirSync(join(data, 'ravdess', `Actor_${actor}`)).map((f) => basename(f, '.flac')).sort());
+      for (const p of Object.values(t.clips) as number[][]) {
+        assert.is(p.length, t.labels.length);
+        assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'probabilities sum to 1');
+      }
+      const meta = JSON.parse(readFileSync(join(runDir, `fold${k}.json`), 'utf8'));
+      assert.equal(meta.training.options.distillation, { teachers: t.teachers, weight: 0.5, temperature: 2 });
+    }
+    const final = JSON.parse(readFileSync(join(runDir, 'final.teacher.json'), 'utf8'));
+    assert.equal(final.teachers, [join(tmp, 'models', 'ci-teacher.json')], 'the final student learns from the teacher\'s final model');
+    assert.is(Object.keys(final.clips).length, 16);
+    // the teacher run's fold models are found by the actors they held out, not by their number
+    const swapped = await runTrain({ ...student, name: 'ci-student-swapped', protocols: 'folds', folds: '2;1' }, undefined, () => {});
+    assert.equal(JSON.parse(readFileSync(join(swapped.runDir, 'fold1.teacher.json'), 'utf8')).teachers, [join(tmp, 'work', 'ci-teacher', 'fold2.json')]);
+    // a fold no teacher model held out (both actors): refused, nothing trained
+    await runTrain({ ...student, name: 'ci-student-both', protocols: 'folds', folds: '1,2' }, undefined, () => {}).then(
+      () => assert.unreachable('a fold without a teacher is refused'),
+      (e) => {
+        assert.is(e.code, 'E_USAGE');
+        assert.match(e.message, /no fold model there was trained without exactly actors 01,02/);
+      },
+    );
+    await runTrain({ ...student, name: 'ci-student-none', teacher: 'ci-nobody', folds: '1;2' }, undefined, () => {}).then(
+      () => assert.unreachable('a missing teacher run is refused'),
+      (e) => assert.match(e.message, /ci-nobody is missing; train the teacher's folds first/),
+    );
+    // the final student's teacher must exist as a model
+    await runTrain({ ...student, name: 'ci-student-final', protocols: 'final', teacher: join(tmp, 'nowhere.json') }, undefined, () => {}).then(
+      () => assert.unreachable('a missing final teacher is refused'),
+      (e) => assert.match(e.message, /nowhere/),
+    );
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('the shipped CRNN recipe adds its noisy copies unless --noise or --train-args says otherwise', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-noise-'));
   try {

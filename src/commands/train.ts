@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
@@ -27,7 +27,7 @@ import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import { featureNames } from '../runtime/frontend/config.ts';
 import { Frontend } from '../runtime/frontend/frontend.ts';
 import { resample } from '../runtime/frontend/resampler.ts';
-import { writeNpy } from '../training/npy.ts';
+import { readNpy, writeNpy } from '../training/npy.ts';
 import { ProgressBar } from '../training/progress.ts';
 import { speechSpans } from '../runtime/vad/speech-spans.ts';
 import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
@@ -96,6 +96,9 @@ export interface Recipe {
  *   3 as above, 2 on the clean clips only for as many steps (twice the epochs over half the data);
  *   the runtime averages each utterance over tempo 1/1.1 x a start 0 or 2 frames in (`tta`): 20
  *   network runs per utterance.
+ * - `crnn-small`: the default's recipe with a third of its convolution work (channels 8,16,24 instead
+ *   of 16,32,48; LSTM 64 instead of 96), about 0.45 ms per second of speech instead of 0.75-0.9;
+ *   trained on its own or as a student of the default's fold models (`--teacher`, MODELS.md).
  */
 export const SHIPPED_RECIPES: Record<string, Recipe> = {
   crnn: {
@@ -112,6 +115,13 @@ export const SHIPPED_RECIPES: Record<string, Recipe> = {
     extraMembers: { trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights int8', noise: 'none' },
     tta: { tempo: [1, 1.1], shiftFrames: [0, 2] },
     head: { C: 0.1, fusion: 'mean', fusionWeight: 0.5 },
+  },
+  'crnn-small': {
+    arch: 'crnn',
+    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
+    trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1',
+    noise: '10',
+    head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 },
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };
@@ -141,6 +151,12 @@ export interface TrainOptions {
   trainArgs?: string;
   /** A shipped recipe by name (SHIPPED_RECIPES; default: the architecture's own, if it has one). */
   recipe?: string;
+  /**
+   * Knowledge distillation: comma list of teachers. A fold model learns from fold K of each named
+   * run in --work (trained without the same actors); the final model from each named model (models
+   * dir or a path). See teacherFile.
+   */
+  teacher?: string;
   quiet?: boolean;
 }
 
@@ -335,6 +351,59 @@ export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config
   return dir;
 }
 
+/** Span length below which train.py drops a VAD span (scripts/train/data.py MIN_SPAN_SECONDS). */
+const MIN_SPAN_SECONDS = 0.5;
+
+/**
+ * The teachers' answers on the clips a student trains on, for `train.py --teacher`: each RAVDESS
+ * clip of `featureDir` whose actor is not in `heldOut`, classified on the VAD spans the student
+ * trains on (duration-weighted, as the daemon weighs a file's utterances; the network alone, no
+ * adaptation), averaged over the teachers, written to `out` as {teachers, labels, clips: {name:
+ * probabilities}}. The features are the ones training reads, so no clip is decoded again. A teacher
+ * must not have heard `heldOut`: a fold student then learns nothing, even second-hand, from the
+ * actors it is scored on. Reused when `out` exists for the same teachers and clips.
+ */
+export async function teacherFile(teachers: string[], featureDir: string, heldOut: string[], out: string, log: (s: string) => void): Promise<string> {
+  const manifest = JSON.parse(readFileSync(join(featureDir, 'manifest.json'), 'utf8'));
+  const items = (manifest.items as { name: string; corpus: string; speaker: string; speech?: [number, number][] }[]).filter((i) => i.corpus === 'ravdess' && !heldOut.includes(i.speaker));
+  const key = JSON.stringify({ teachers: teachers.map((t) => resolve(t)), featureDir: resolve(featureDir), heldOut, clips: items.length });
+  if (existsSync(out) && JSON.parse(readFileSync(out, 'utf8')).key === key) return out;
+  const minFrames = Math.round((MIN_SPAN_SECONDS * manifest.frontend.sampleRate) / manifest.frontend.hopLength);
+  let labels: string[] | null = null;
+  const sums = new Map<string, Float64Array>();
+  for (const t of teachers) {
+    const c = await EmotionClassifier.load(t);
+    try {
+      const heard = c.meta.training.heldOutSpeakers ?? [];
+      const missing = heldOut.filter((a) => !heard.includes(`ravdess:${a}`));
+      if (missing.length) throw new EarshotError('E_USAGE', `--teacher ${t}: it was trained on RAVDESS actor(s) ${missing.join(',')}, which this student is scored on; give a teacher trained without them (a fold model of the same fold)`);
+      if (JSON.stringify(c.model.frontend) !== JSON.stringify(manifest.frontend)) throw new EarshotError('E_USAGE', `--teacher ${t}: its frontend differs from the student's features (${featureDir}); a teacher must hear what the student hears`);
+      if (labels && JSON.stringify(labels) !== JSON.stringify(c.labels)) throw new EarshotError('E_USAGE', `--teacher: ${t} has labels ${c.labels.join(',')}, the first teacher ${labels.join(',')}; teachers must share their labels`);
+      labels = [...c.labels];
+      log(`teacher ${t}: ${items.length} training clips`);
+      for (const item of items) {
+        const x = (await readNpy(join(featureDir, `${item.name}.npy`))).data as Float32Array;
+        const frames = x.length / c.dim;
+        const spans = (item.speech ?? []).filter(([s, e]) => e - s >= minFrames);
+        const p = new Float64Array(labels.length);
+        let total = 0;
+        for (const [s, e] of spans.length ? spans : [[0, frames] as [number, number]]) {
+          const r = await c.classify(x.subarray(s * c.dim, e * c.dim), e - s);
+          for (let k = 0; k < p.length; k++) p[k] += (e - s) * r.probabilities[k]!;
+          total += e - s;
+        }
+        const sum = sums.get(item.name) ?? sums.set(item.name, new Float64Array(labels.length)).get(item.name)!;
+        for (let k = 0; k < p.length; k++) sum[k] += p[k]! / total / teachers.length;
+      }
+    } finally {
+      await c.close();
+    }
+  }
+  const clips = Object.fromEntries([...sums].map(([name, p]) => [name, Array.from(p, (v) => Number(v.toFixed(6)))]));
+  writeFileSync(out, `${JSON.stringify({ key, teachers, labels, clips })}\n`);
+  return out;
+}
+
 function metric(r: EvalReport, protocol: string): ModelMetric {
   return { accuracy: r.accuracy, uar: r.uar, f1Macro: r.f1Macro, n: r.n, protocol, measuredBy: 'earshot eval', labels: r.scoredLabels };
 }
@@ -414,7 +483,6 @@ export async function runTrain(
   const metrics: Record<string, ModelMetric> = saved?.recipe === recipe ? saved.metrics : {};
   const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: splitArgs(opts.trainArgs ?? preset?.trainArgs), ...(more.length ? { extraMembers: preset?.extraMembers } : {}), ...(tta ? { tta } : {}), ...(saved?.recipe === recipe ? saved.summary : {}) };
   const finalStem = join(opts.modelsDir, opts.name);
-  const finalArgs = runsOf(['--out', finalStem, '--name', opts.name]);
   const finalRecipe = join(runDir, 'final.recipe.json');
   const record = (key: string, m: ModelMetric) => {
     metrics[key] = m;
@@ -425,10 +493,37 @@ export async function runTrain(
   };
 
   const folds = opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS;
+  // distillation: the teachers' answers on each run's training clips, before any run trains
+  const teachers = opts.teacher ? opts.teacher.split(',').map((t) => t.trim()).filter(Boolean) : [];
+  const teacherArgs: Record<string, string[]> = {};
+  if (teachers.length) {
+    if (protocols.has('random')) throw new EarshotError('E_USAGE', '--teacher: the random split has no teacher that never heard its test clips; use --protocols folds,final');
+    if (protocols.has('folds')) {
+      // the teachers of fold K: every fold model of the named runs trained without exactly its actors
+      const foldModels = teachers.flatMap((t) => {
+        const dir = join(work, t);
+        if (!existsSync(dir)) throw new EarshotError('E_USAGE', `--teacher ${t}: ${dir} is missing; train the teacher's folds first (earshot train --name ${t} --work ${opts.work} --protocols folds)`);
+        return readdirSync(dir).filter((f) => /^fold\d+\.json$/.test(f)).map((f) => join(dir, f));
+      });
+      const heldOutOf = (m: string): string => JSON.stringify([...(JSON.parse(readFileSync(m, 'utf8')).training?.heldOutSpeakers ?? [])].sort());
+      for (const [k, actors] of folds.entries()) {
+        const want = JSON.stringify(actors.map((a) => `ravdess:${a}`).sort());
+        const models = foldModels.filter((m) => heldOutOf(m) === want);
+        if (!models.length) throw new EarshotError('E_USAGE', `--teacher ${teachers.join(',')}: no fold model there was trained without exactly actors ${actors.join(',')} (fold ${k + 1}); train the teacher with the same --folds`);
+        teacherArgs[`fold${k + 1}`] = ['--teacher', await teacherFile(models, featureDirs[0], actors, join(runDir, `fold${k + 1}.teacher.json`), log)];
+      }
+    }
+    if (protocols.has('final')) {
+      // a teacher of the final model: a model in --models-dir by that name, else any model name or path
+      const models = teachers.map((t) => (existsSync(join(opts.modelsDir, `${t}.json`)) ? join(opts.modelsDir, `${t}.json`) : t));
+      teacherArgs.final = ['--teacher', await teacherFile(models, featureDirs[0], [], join(runDir, 'final.teacher.json'), log)];
+    }
+  }
   const foldRun = (k: number): [string[][], string] => {
     const stem = join(runDir, `fold${k + 1}`);
-    return [runsOf(['--holdout', `ravdess:${folds[k].join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`]), stem];
+    return [runsOf(['--holdout', `ravdess:${folds[k].join(',')}`, '--out', stem, '--name', `${opts.name}-fold${k + 1}`, ...(teacherArgs[`fold${k + 1}`] ?? [])]), stem];
   };
+  const finalArgs = runsOf(['--out', finalStem, '--name', opts.name, ...(teacherArgs.final ?? [])]);
   const randomStem = join(runDir, 'random');
   const randomArgs = runsOf(['--random-split', '0.2', '--out', randomStem, '--name', `${opts.name}-random`, '--report', `${randomStem}.py.json`]);
   const jobs = opts.jobs ?? 1;
@@ -567,6 +662,7 @@ export function registerTrain(program: Command): void {
     .option('--python <path>', 'python with torch and onnx', '/usr/bin/python3')
     .option('--recipe <name>', `a shipped recipe by name: ${Object.keys(SHIPPED_RECIPES).join(', ')} (default: the architecture's; crnn-ensemble is the 5-member CRNN ensemble with test-time augmentation)`)
     .option('--train-args <args>', 'passed through to scripts/train.py, e.g. "--epochs 30 --hidden 64" (default: the shipped recipe for crnn and lstm-attn, else train.py\'s defaults)')
+    .option('--teacher <models>', 'knowledge distillation: comma list of teachers; a fold model learns from fold K of each named run in --work (trained without the same actors), the final model from each named model; train.py --distill-weight and --distill-temperature tune it')
     .option('-q, --quiet', 'no feature progress bar')
     .action(async (opts: TrainOptions) => {
       await runTrain(opts);
