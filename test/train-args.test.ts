@@ -24,7 +24,7 @@ test('--folds refuses what is not an actor number or range', () => {
 });
 
 test('`earshot train` with no --config / --train-args rebuilds the shipped models (their metadata records how they were trained)', () => {
-  for (const [key, name] of [['crnn', 'earshot-crnn'], ['crnn-ensemble', 'earshot-crnn-ensemble'], ['lstm-attn', 'earshot-lstm']]) {
+  for (const [key, name] of [['crnn', 'earshot-crnn'], ['crnn-large', 'earshot-crnn-large'], ['crnn-ensemble', 'earshot-crnn-ensemble'], ['lstm-attn', 'earshot-lstm']]) {
     const meta = JSON.parse(readFileSync(join(ROOT, 'models', `${name}.json`), 'utf8'));
     const recipe = SHIPPED_RECIPES[key];
     assert.is(meta.architecture, recipe.arch ?? key);
@@ -42,6 +42,7 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
     for (const [flag, key] of [['--hidden', 'hidden'], ['--max-frames', 'max_frames'], ['--norm', 'norm']]) {
       assert.is(String(meta.training.options[key]), value(flag), `${name}: ${flag}`);
     }
+    assert.is(meta.training.options.channels ?? '', args.includes('--channels') ? value('--channels') : '', `${name}: --channels`);
     const members = (a: string[]) => Number(a.includes('--ensemble') ? a[a.indexOf('--ensemble') + 1] : 1);
     const extra = recipe.extraMembers?.trainArgs.split(/\s+/);
     assert.is(meta.training.options.ensemble, members(args) + (extra ? members(extra) : 0), `${name}: ensemble members`);

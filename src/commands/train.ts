@@ -89,19 +89,28 @@ export interface Recipe {
  * one thread per run, as the shipped models were trained; thread counts change the rounding).
  * The CRNN's frontend is scripts/train/configs/logmel40-rms-zcr-pitch.json: 40 log-mel bands +
  * RMS + ZCR + F0 + voicing, 25 ms / 10 ms.
- * - `crnn` (the default, earshot-crnn): one CRNN trained on every clip plus a copy in pink noise at
- *   10 dB SNR (`noise`, used unless --noise or --train-args is given), fused with a functional head
- *   (geometric mean, equal weights) once the speaker baseline is warm: one network run per utterance.
- * - `crnn-ensemble` (earshot-crnn-ensemble, the default until 2026-12-01): 5 members stored as int8,
- *   3 as above, 2 on the clean clips only for as many steps (twice the epochs over half the data);
- *   the runtime averages each utterance over tempo 1/1.1 x a start 0 or 2 frames in (`tta`): 20
- *   network runs per utterance.
- * - `crnn-small`: the default's recipe with a third of its convolution work (channels 8,16,24 instead
- *   of 16,32,48; LSTM 64 instead of 96), about 0.45 ms per second of speech instead of 0.75-0.9;
- *   trained on its own or as a student of the default's fold models (`--teacher`, MODELS.md).
+ * - `crnn` (the default, earshot-crnn, since the night of 2026-12-01): one small CRNN (conv
+ *   channels 8,16,24, LSTM 64) trained on every clip plus a copy in pink noise at 10 dB SNR
+ *   (`noise`, used unless --noise or --train-args is given), fused with a functional head
+ *   (geometric mean, equal weights) once the speaker baseline is warm: one network run per
+ *   utterance, about 0.45 ms per second of speech.
+ * - `crnn-large` (earshot-crnn-large, the default on the evening of 2026-12-01): the same with
+ *   channels 16,32,48 and LSTM 96, 1.6x the model time for 0.8 points on the folds (MODELS.md).
+ * - `crnn-ensemble` (earshot-crnn-ensemble, the default until 2026-12-01): 5 members of the large
+ *   network stored as int8, 3 as above, 2 on the clean clips only for as many steps (twice the
+ *   epochs over half the data); the runtime averages each utterance over tempo 1/1.1 x a start 0
+ *   or 2 frames in (`tta`): 20 network runs per utterance.
+ * A fold model of any recipe can learn from another run's fold models (`--teacher`, MODELS.md).
  */
 export const SHIPPED_RECIPES: Record<string, Recipe> = {
   crnn: {
+    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
+    trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1',
+    noise: '10',
+    head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 },
+  },
+  'crnn-large': {
+    arch: 'crnn',
     frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
     trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --seed 1',
     noise: '10',
@@ -115,13 +124,6 @@ export const SHIPPED_RECIPES: Record<string, Recipe> = {
     extraMembers: { trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights int8', noise: 'none' },
     tta: { tempo: [1, 1.1], shiftFrames: [0, 2] },
     head: { C: 0.1, fusion: 'mean', fusionWeight: 0.5 },
-  },
-  'crnn-small': {
-    arch: 'crnn',
-    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
-    trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1',
-    noise: '10',
-    head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 },
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };
