@@ -102,23 +102,16 @@ export interface Recipe {
  *   or 2 frames in (`tta`): 20 network runs per utterance.
  * A fold model of any recipe can learn from another run's fold models (`--teacher`, MODELS.md).
  */
+/** The pitch CRNNs' frontend (40 log-mel + RMS + ZCR + F0 + voicing) and the single networks' noisy copies and head. */
+const PITCH_FRONTEND = { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] };
+const ONE_CRNN = { frontend: PITCH_FRONTEND, noise: '10', head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 } } as const;
+
 export const SHIPPED_RECIPES: Record<string, Recipe> = {
-  crnn: {
-    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
-    trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1',
-    noise: '10',
-    head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 },
-  },
-  'crnn-large': {
-    arch: 'crnn',
-    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
-    trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --seed 1',
-    noise: '10',
-    head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 },
-  },
+  crnn: { ...ONE_CRNN, trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1' },
+  'crnn-large': { ...ONE_CRNN, arch: 'crnn', trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --seed 1' },
   'crnn-ensemble': {
     arch: 'crnn',
-    frontend: { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] },
+    frontend: PITCH_FRONTEND,
     trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 3 --weights int8',
     noise: '10',
     extraMembers: { trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights int8', noise: 'none' },
