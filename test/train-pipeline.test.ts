@@ -307,6 +307,10 @@ test('--teacher: a fold student learns from the same fold of the teacher run (it
       const meta = JSON.parse(readFileSync(join(runDir, `fold${k}.json`), 'utf8'));
       assert.equal(meta.training.options.distillation, { teachers: t.teachers, weight: 0.5, temperature: 2 });
     }
+    assert.is(logs.filter((l) => l.startsWith('teacher ')).length, 3, 'each fold\'s teacher and the final model\'s asked once');
+    const again: string[] = [];
+    await runTrain({ ...student, folds: '1;2' }, undefined, (s) => again.push(s));
+    assert.not.ok(again.some((l) => l.startsWith('teacher ')), 'the same teachers (same weights) are not asked again');
     const final = JSON.parse(readFileSync(join(runDir, 'final.teacher.json'), 'utf8'));
     assert.equal(final.teachers, [join(tmp, 'models', 'ci-teacher.json')], 'the final student learns from the teacher\'s final model');
     assert.is(Object.keys(final.clips).length, 16);

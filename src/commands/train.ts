@@ -147,9 +147,9 @@ export interface TrainOptions {
   /** A shipped recipe by name (SHIPPED_RECIPES; default: the architecture's own, if it has one). */
   recipe?: string;
   /**
-   * Knowledge distillation: comma list of teachers. A fold model learns from fold K of each named
-   * run in --work (trained without the same actors); the final model from each named model (models
-   * dir or a path). See teacherFile.
+   * Knowledge distillation: comma list of teachers. A fold model learns from the fold models of the
+   * named runs in --work that were trained without exactly its actors; the final model from each
+   * named model (--models-dir, a model name or a path). See teacherFile.
    */
   teacher?: string;
   quiet?: boolean;
@@ -361,20 +361,22 @@ const MIN_SPAN_SECONDS = 0.5;
 export async function teacherFile(teachers: string[], featureDir: string, heldOut: string[], out: string, log: (s: string) => void): Promise<string> {
   const manifest = JSON.parse(readFileSync(join(featureDir, 'manifest.json'), 'utf8'));
   const items = (manifest.items as { name: string; corpus: string; speaker: string; speech?: [number, number][] }[]).filter((i) => i.corpus === 'ravdess' && !heldOut.includes(i.speaker));
-  const key = JSON.stringify({ teachers: teachers.map((t) => resolve(t)), featureDir: resolve(featureDir), heldOut, clips: items.length });
-  if (existsSync(out) && JSON.parse(readFileSync(out, 'utf8')).key === key) return out;
   const minFrames = Math.round((MIN_SPAN_SECONDS * manifest.frontend.sampleRate) / manifest.frontend.hopLength);
-  let labels: string[] | null = null;
   const sums = new Map<string, Float64Array>();
-  for (const t of teachers) {
-    const c = await EmotionClassifier.load(t);
-    try {
+  const classifiers: EmotionClassifier[] = [];
+  try {
+    for (const t of teachers) classifiers.push(await EmotionClassifier.load(t));
+    // the teachers' weights are in the key: a teacher trained again is asked again
+    const key = JSON.stringify({ teachers: classifiers.map((c) => c.meta.onnx.sha256), featureDir: resolve(featureDir), heldOut, clips: items.length });
+    if (existsSync(out) && JSON.parse(readFileSync(out, 'utf8')).key === key) return out;
+    const labels = [...classifiers[0]!.labels];
+    for (const [n, c] of classifiers.entries()) {
+      const t = teachers[n]!;
       const heard = c.meta.training.heldOutSpeakers ?? [];
       const missing = heldOut.filter((a) => !heard.includes(`ravdess:${a}`));
       if (missing.length) throw new EarshotError('E_USAGE', `--teacher ${t}: it was trained on RAVDESS actor(s) ${missing.join(',')}, which this student is scored on; give a teacher trained without them (a fold model of the same fold)`);
       if (JSON.stringify(c.model.frontend) !== JSON.stringify(manifest.frontend)) throw new EarshotError('E_USAGE', `--teacher ${t}: its frontend differs from the student's features (${featureDir}); a teacher must hear what the student hears`);
-      if (labels && JSON.stringify(labels) !== JSON.stringify(c.labels)) throw new EarshotError('E_USAGE', `--teacher: ${t} has labels ${c.labels.join(',')}, the first teacher ${labels.join(',')}; teachers must share their labels`);
-      labels = [...c.labels];
+      if (JSON.stringify(labels) !== JSON.stringify(c.labels)) throw new EarshotError('E_USAGE', `--teacher: ${t} has labels ${c.labels.join(',')}, the first teacher ${labels.join(',')}; teachers must share their labels`);
       log(`teacher ${t}: ${items.length} training clips`);
       for (const item of items) {
         const x = (await readNpy(join(featureDir, `${item.name}.npy`))).data as Float32Array;
@@ -390,13 +392,13 @@ export async function teacherFile(teachers: string[], featureDir: string, heldOu
         const sum = sums.get(item.name) ?? sums.set(item.name, new Float64Array(labels.length)).get(item.name)!;
         for (let k = 0; k < p.length; k++) sum[k] += p[k]! / total / teachers.length;
       }
-    } finally {
-      await c.close();
     }
+    const clips = Object.fromEntries([...sums].map(([name, p]) => [name, Array.from(p, (v) => Number(v.toFixed(6)))]));
+    writeFileSync(out, `${JSON.stringify({ key, teachers, labels, clips })}\n`);
+    return out;
+  } finally {
+    for (const c of classifiers) await c.close();
   }
-  const clips = Object.fromEntries([...sums].map(([name, p]) => [name, Array.from(p, (v) => Number(v.toFixed(6)))]));
-  writeFileSync(out, `${JSON.stringify({ key, teachers, labels, clips })}\n`);
-  return out;
 }
 
 function metric(r: EvalReport, protocol: string): ModelMetric {
@@ -657,7 +659,7 @@ export function registerTrain(program: Command): void {
     .option('--python <path>', 'python with torch and onnx', '/usr/bin/python3')
     .option('--recipe <name>', `a shipped recipe by name: ${Object.keys(SHIPPED_RECIPES).join(', ')} (default: the architecture's; crnn-ensemble is the 5-member CRNN ensemble with test-time augmentation)`)
     .option('--train-args <args>', 'passed through to scripts/train.py, e.g. "--epochs 30 --hidden 64" (default: the shipped recipe for crnn and lstm-attn, else train.py\'s defaults)')
-    .option('--teacher <models>', 'knowledge distillation: comma list of teachers; a fold model learns from fold K of each named run in --work (trained without the same actors), the final model from each named model; train.py --distill-weight and --distill-temperature tune it')
+    .option('--teacher <runs>', 'knowledge distillation: comma list of teachers; a fold model learns from the fold models of the named runs in --work trained without exactly its actors, the final model from each named model; train.py --distill-weight and --distill-temperature (via --train-args) tune it')
     .option('-q, --quiet', 'no feature progress bar')
     .action(async (opts: TrainOptions) => {
       await runTrain(opts);
