@@ -378,20 +378,23 @@ export async function teacherFile(teachers: string[], featureDir: string, heldOu
       if (JSON.stringify(c.model.frontend) !== JSON.stringify(manifest.frontend)) throw new EarshotError('E_USAGE', `--teacher ${t}: its frontend differs from the student's features (${featureDir}); a teacher must hear what the student hears`);
       if (JSON.stringify(labels) !== JSON.stringify(c.labels)) throw new EarshotError('E_USAGE', `--teacher: ${t} has labels ${c.labels.join(',')}, the first teacher ${labels.join(',')}; teachers must share their labels`);
       log(`teacher ${t}: ${items.length} training clips`);
-      for (const item of items) {
-        const x = (await readNpy(join(featureDir, `${item.name}.npy`))).data as Float32Array;
-        const frames = x.length / c.dim;
-        const spans = (item.speech ?? []).filter(([s, e]) => e - s >= minFrames);
-        const p = new Float64Array(labels.length);
-        let total = 0;
-        for (const [s, e] of spans.length ? spans : [[0, frames] as [number, number]]) {
-          const r = await c.classify(x.subarray(s * c.dim, e * c.dim), e - s);
-          for (let k = 0; k < p.length; k++) p[k] += (e - s) * r.probabilities[k]!;
-          total += e - s;
+    }
+    const dim = classifiers[0]!.dim;
+    for (const item of items) {
+      // each clip's features read once, every teacher run on its spans
+      const x = (await readNpy(join(featureDir, `${item.name}.npy`))).data as Float32Array;
+      const frames = x.length / dim;
+      const spans = (item.speech ?? []).filter(([s, e]) => e - s >= minFrames);
+      const sum = new Float64Array(labels.length);
+      let total = 0;
+      for (const [s, e] of spans.length ? spans : [[0, frames] as [number, number]]) {
+        for (const c of classifiers) {
+          const r = await c.classify(x.subarray(s * dim, e * dim), e - s);
+          for (let k = 0; k < sum.length; k++) sum[k] += (e - s) * r.probabilities[k]!;
         }
-        const sum = sums.get(item.name) ?? sums.set(item.name, new Float64Array(labels.length)).get(item.name)!;
-        for (let k = 0; k < p.length; k++) sum[k] += p[k]! / total / teachers.length;
+        total += (e - s) * classifiers.length;
       }
+      sums.set(item.name, sum.map((v) => v / total));
     }
     const clips = Object.fromEntries([...sums].map(([name, p]) => [name, Array.from(p, (v) => Number(v.toFixed(6)))]));
     writeFileSync(out, `${JSON.stringify({ key, teachers, labels, clips })}\n`);
