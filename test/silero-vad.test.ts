@@ -82,6 +82,16 @@ test('the cascade does not run the network in silence and does in speech; silero
   assert.is(detect(x, { kind: 'silero' }, 1600).calls, windows);
 });
 
+test('sileroTrustDb: loud frames inside confirmed speech skip the network, streaming-exact; off by default', async () => {
+  const x = (await decodeAudioFile(DEMO)).samples;
+  const plain = detect(x, { kind: 'cascade' }, 1600);
+  assert.equal(detect(x, { kind: 'cascade', sileroTrustDb: 0 }, 1600), plain, '0 is the cascade as before');
+  const trusted = detect(x, { kind: 'cascade', sileroTrustDb: 15 }, 1600);
+  assert.ok(trusted.calls < 0.75 * plain.calls, `calls: ${trusted.calls} with trust against ${plain.calls}`);
+  assert.is(long(trusted.spans).length, long(plain.spans).length, `${JSON.stringify(trusted.spans)} against ${JSON.stringify(plain.spans)}`);
+  for (const chunk of [1, 160, 4096]) assert.equal(detect(x, { kind: 'cascade', sileroTrustDb: 15 }, chunk), trusted, `chunks of ${chunk}`);
+});
+
 test('a frontend at another rate is refused for Silero with E_CONFIG; energy still works', () => {
   const sink = { speechStart() {}, speechActive() {}, speechEnd() {} };
   assert.throws(() => new VoiceDetector({ kind: 'cascade' }, { ...FR, sampleRate: 8000, hopLength: 80, frameLength: 200 }, sink), (e: Error & { code?: string }) => e.code === 'E_CONFIG' && /16 kHz/.test(e.message));

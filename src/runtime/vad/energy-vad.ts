@@ -55,6 +55,8 @@ export const vadConfigSchema = z.object({
   gateHoldMs: z.number().min(0).max(5000).default(300),
   /** cascade: audio before the gate opened that Silero runs over first, to settle its state (ms, whole 32 ms windows). Default 192. */
   lookBackMs: z.number().min(0).max(1000).default(192),
+  /** cascade: inside speech Silero has confirmed, a frame this many dB above the noise floor counts as speech without the network (it runs again, with its look-back, once the level falls); 0 = off. Default 0. */
+  sileroTrustDb: z.number().min(0).max(60).default(0),
 }).refine((c) => c.sileroNegThreshold <= c.sileroThreshold, { message: 'must be <= sileroThreshold', path: ['sileroNegThreshold'] });
 export type VadConfig = z.output<typeof vadConfigSchema>;
 export type VadConfigInput = z.input<typeof vadConfigSchema>;

@@ -14,7 +14,10 @@
  *   gateDb above the tracked floor), gateHoldMs after it closed, or inside speech. When it starts
  *   again its state is reset and it first runs over lookBackMs of the audio before (kept in a ring)
  *   to settle. In a quiet room it costs what `energy` costs; in noise that keeps the gate open it
- *   costs what `silero` costs.
+ *   costs what `silero` costs. With `sileroTrustDb` set, inside speech a frame that loud above the
+ *   floor is speech without the network; a short trusted stretch is caught up window by window
+ *   when the network is next needed, a longer one (beyond the look-back) restarts it as the gate
+ *   does.
  *
  * Timing: the window holding frame i's centre ends up to 312 samples after the frame does, so a
  * Silero decision trails the audio by at most `lagFrames` frames; frames wait in a small queue
@@ -151,11 +154,13 @@ export class VoiceDetector {
       this.pendingLen--;
       this.nextFrame++;
       let running = true;
+      let trusted = false;
       if (c.kind === 'cascade') {
         if (this.vad.above(level, c.gateDb)) this.lastGate = f;
         running = this.vad.inSpeech || f - this.lastGate <= this.holdFrames;
+        trusted = c.sileroTrustDb > 0 && this.vad.inSpeech && this.vad.above(level, c.sileroTrustDb);
       }
-      const p = running ? this.probability(w) : 0;
+      const p = trusted ? 1 : running ? this.probability(w) : 0;
       const speech = this.vad.inSpeech ? p >= c.sileroNegThreshold : p >= c.sileroThreshold && (c.sileroOnsetDb === 0 || this.vad.above(level, c.sileroOnsetDb));
       this.vad.step(level, speech);
     }
