@@ -19,7 +19,8 @@
  *       the maximum length it equals the above; an utterance that ends naturally adds the VAD
  *       hang-over (pipeline.vad.hangoverMs, 300 ms) and chunk granularity, by design.
  *   Utterances are cut at 0.5 s here (pipeline.maxUtteranceSeconds) so a 20 s run yields enough
- *   events for percentiles; more, shorter inferences make the CPU figure conservative.
+ *   events for percentiles; more, shorter inferences make the CPU figure conservative
+ *   (`--set pipeline.maxUtteranceSeconds=6` measures the shipped cut instead).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -87,6 +88,8 @@ export interface PacedResult {
    *  code (node, libonnxruntime) that the kernel shares and can drop. Linux only, else null. */
   anonRssMb: number | null;
   droppedInferences: number;
+  /** pipeline.maxUtteranceSeconds of the run: 0.5 unless a --set changed it */
+  cutSeconds: number;
   /** with dashboardClients: the streams that stayed open, and what they received (bytes/s, all together) */
   dashboard?: { clients: number; bytesPerSec: number };
 }
@@ -237,7 +240,9 @@ async function measureUnpaced(model: string, clip: DecodedAudio, seconds: number
 }
 
 async function measurePaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string, set: string[] = [], dashboardClients = 0): Promise<PacedResult> {
-  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, ['pipeline.maxUtteranceSeconds=0.5', ...set], dashboardClients);
+  const settings = ['pipeline.maxUtteranceSeconds=0.5', ...set];
+  const cut = Number(settings.filter((x) => x.startsWith('pipeline.maxUtteranceSeconds=')).at(-1)!.split('=')[1]);
+  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, settings, dashboardClients);
   await sleep(2000); // warm-up: ONNX Runtime's first runs, JIT
   const warm = new Set(r.produced.keys());
   const a0 = r.daemon.snapshot().pipeline.audioSeconds;
@@ -279,6 +284,7 @@ async function measurePaced(model: string, clip: DecodedAudio, seconds: number, 
     peakRssMb: mb(peak),
     anonRssMb: anonRss(),
     droppedInferences: snap.pipeline.droppedInferences,
+    cutSeconds: cut,
     ...(dashboard ? { dashboard } : {}),
   };
 }
@@ -337,10 +343,10 @@ export function daemonBenchReport(r: DaemonBenchResult): string {
     ...(r.modelNote ? [`  note: ${r.modelNote}`] : []),
     `  each run in its own process: node ${r.nodeFlags.join(' ')} (as systemd/earshot.service runs it)`,
     `  unpaced: ${u.audioSeconds} s of audio in ${u.wallSeconds} s: capture->event real-time factor ${u.realTimeFactor.toFixed(4)} (pipeline alone ${u.pipelineRealTimeFactor.toFixed(4)}), ${u.events} events, ${u.droppedInferences} dropped`,
-    `  paced at real time for ${p.wallSeconds} s (${p.audioSeconds} s of audio, utterances cut at 0.5 s: ${p.events} events, ${p.droppedInferences} dropped):`,
+    `  paced at real time for ${p.wallSeconds} s (${p.audioSeconds} s of audio, utterances cut at ${p.cutSeconds} s: ${p.events} events, ${p.droppedInferences} dropped):`,
     `    CPU                              ${p.cpuPercentOfOneCore.toFixed(2)} % of one core      (target < ${r.targets.cpuPercent} %: ${ok(p.cpuPercentOfOneCore < r.targets.cpuPercent)})`,
     `    utterance end decided -> MQTT    p50 ${p.decidedToReceivedMs.p50.toFixed(1)} ms, p99 ${p.decidedToReceivedMs.p99.toFixed(1)} ms, max ${p.decidedToReceivedMs.max.toFixed(1)} ms   (target p99 < ${r.targets.p99LatencyMs} ms: ${ok(p.decidedToReceivedMs.p99 < r.targets.p99LatencyMs)})`,
-    `    last speech audio -> MQTT        p50 ${p.speechEndToReceivedMs.p50.toFixed(1)} ms, p99 ${p.speechEndToReceivedMs.p99.toFixed(1)} ms   (pieces cut at 0.5 s; an utterance that ends naturally is decided pipeline.vad.hangoverMs = 300 ms after its last speech)`,
+    `    last speech audio -> MQTT        p50 ${p.speechEndToReceivedMs.p50.toFixed(1)} ms, p99 ${p.speechEndToReceivedMs.p99.toFixed(1)} ms   (pieces cut at ${p.cutSeconds} s; an utterance that ends naturally is decided pipeline.vad.hangoverMs = 300 ms after its last speech)`,
     `    resident memory                  ${p.rssMb} MB, peak ${p.peakRssMb} MB   (targets < ${r.targets.rssMb} MB, peak < ${r.targets.peakRssMb} MB: ${ok(p.rssMb < r.targets.rssMb && p.peakRssMb < r.targets.peakRssMb)})`,
     ...(p.anonRssMb === null ? [] : [`      of which private (anonymous)   ${p.anonRssMb} MB   (the rest is file-backed code: node, libonnxruntime)`]),
     ...(p.dashboard ? [`    dashboard                        ${p.dashboard.clients} page(s) open on /events throughout, ${p.dashboard.bytesPerSec} bytes/s streamed (read in the measured process: included above)`] : []),
