@@ -205,7 +205,7 @@ test('config: defaults, units, and every error with its path', () => {
   const c = vadConfigSchema.parse({});
   assert.equal(c, {
     kind: 'cascade', thresholdDb: 9, minSpeechDb: -60, minFloorDb: -75, onsetMs: 50, hangoverMs: 300, floorWindowMs: 2000, floorFreezeMs: 5000,
-    sileroThreshold: 0.5, sileroNegThreshold: 0.35, sileroOnsetDb: 0, gateDb: 3, gateHoldMs: 300, lookBackMs: 192,
+    sileroThreshold: 0.5, sileroNegThreshold: 0.35, sileroOnsetDb: 0, gateDb: 3, gateHoldMs: 300, lookBackMs: 192, sileroTrustDb: 0,
   });
   const neg = vadConfigSchema.safeParse({ sileroThreshold: 0.4, sileroNegThreshold: 0.6 });
   assert.equal(neg.error?.issues.map((i) => i.path.join('.')), ['sileroNegThreshold']);
