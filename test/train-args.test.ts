@@ -58,9 +58,13 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
     assert.is(meta.onnx.weights ?? 'fp32', args.includes('--weights') ? value('--weights') : 'fp32', `${name}: stored weights`);
     assert.equal(meta.tta, recipe.tta, `${name}: test-time augmentation`);
     assert.ok(meta.training.options.vad, `${name}: trained on the VAD's speech spans`);
-    // noisy copies: earshot train names their feature folders FEATURES-snrDB
-    const snrs = (meta.training.options.augmentFeatures ?? []).map((d: string) => /-snr(-?[\d.]+)$/.exec(d)?.[1]);
-    assert.is(snrs.join(','), recipe.noise ?? '', `${name}: noisy-copy SNRs`);
+    // noisy copies: earshot train names their feature folders FEATURES[-KIND]-snrDB (no kind: pink)
+    const copies = (meta.training.options.augmentFeatures ?? []).map((d: string) => {
+      const m = /(?:-(brown|babble)[0-9a-f]*)?-snr(-?[\d.]+)$/.exec(d);
+      return `${m?.[1] ?? 'pink'} ${m?.[2]}`;
+    });
+    const expected = (recipe.noise ?? '').split(',').filter(Boolean).flatMap((snr) => noiseKinds(recipe.noiseType).map((kind) => `${kind} ${snr}`));
+    assert.equal(copies, expected, `${name}: noisy copies (kind, SNR)`);
   }
 });
 

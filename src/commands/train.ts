@@ -66,6 +66,8 @@ export interface Recipe {
   trainArgs: string;
   /** SNRs (dB) of the noisy training copies, as --noise takes them */
   noise?: string;
+  /** the noise of those copies, as --noise-type takes it (default pink) */
+  noiseType?: string;
   /**
    * More ensemble members from another recipe, trained as separate runs and merged into the same
    * graph (e.g. members that never see the noisy copies); the first recipe's --weights applies.
@@ -89,9 +91,10 @@ export interface Recipe {
  * one thread per run, as the shipped models were trained; thread counts change the rounding).
  * The CRNN's frontend is scripts/train/configs/logmel40-rms-zcr-pitch.json: 40 log-mel bands +
  * RMS + ZCR + F0 + voicing, 25 ms / 10 ms.
- * - `crnn` (the default, earshot-crnn, since the night of 2026-12-01): one small CRNN (conv
- *   channels 8,16,24, LSTM 64) trained on every clip plus a copy in pink noise at 10 dB SNR
- *   (`noise`, used unless --noise or --train-args is given), fused with a functional head
+ * - `crnn` (the default, earshot-crnn, since the night of 2026-12-01; its babble copies since
+ *   2026-12-02): one small CRNN (conv channels 8,16,24, LSTM 64) trained on every clip plus a copy
+ *   in pink noise and one in babble of the clip's fold-mates, both at 10 dB SNR (`noise` and
+ *   `noiseType`, used unless --noise or --train-args is given), fused with a functional head
  *   (geometric mean, equal weights) once the speaker baseline is warm: one network run per
  *   utterance, about 0.45 ms per second of speech.
  * - `crnn-large` (earshot-crnn-large, the default on the evening of 2026-12-01): the same with
@@ -107,7 +110,7 @@ const PITCH_FRONTEND = { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] };
 const ONE_CRNN = { frontend: PITCH_FRONTEND, noise: '10', head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 } } as const;
 
 export const SHIPPED_RECIPES: Record<string, Recipe> = {
-  crnn: { ...ONE_CRNN, trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1' },
+  crnn: { ...ONE_CRNN, noiseType: 'pink,babble', trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1' },
   'crnn-large': { ...ONE_CRNN, arch: 'crnn', trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --seed 1' },
   'crnn-ensemble': {
     arch: 'crnn',
@@ -450,10 +453,10 @@ export async function runTrain(
   const ravdess = loadCorpus('ravdess', ravdessRoot);
   const vad = (opts.vad ?? DEFAULT_VAD_KIND) as VadKind;
   if (!(VAD_KINDS as readonly string[]).includes(vad)) throw new EarshotError('E_USAGE', `--vad ${vad}: use one of ${VAD_KINDS.join(', ')}`);
-  const noiseTypes = noiseKinds(opts.noiseType);
+  const ownArgs = opts.trainArgs !== undefined;
+  const noiseTypes = noiseKinds(opts.noiseType ?? (ownArgs ? undefined : preset?.noiseType));
   const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false, vad)];
   if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false, vad));
-  const ownArgs = opts.trainArgs !== undefined;
   const groupArgs = async (trainArgs: string | undefined, noise: string | undefined): Promise<string[]> => {
     const augmentDirs: string[] = [];
     for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
