@@ -656,7 +656,7 @@ export function registerTrain(program: Command): void {
       return n;
     })
     .option('--vad <kind>', `the VAD that finds the training spans and segments the scored clips: ${VAD_KINDS.join(', ')} (default ${DEFAULT_VAD_KIND}, the daemon's default; the shipped models were trained with energy)`)
-    .option('--noise-type <kinds>', 'noise of the noisy copies: pink (default), brown (cabin rumble) or babble (the clip\'s fold-mates talking, so no held-out voice reaches training); a comma list (pink,babble) makes a copy per kind')
+    .option('--noise-type <kinds>', 'noise of the noisy copies: pink (default; the crnn recipe: pink,babble), brown (cabin rumble) or babble (the clip\'s fold-mates talking, so no held-out voice reaches training); a comma list (pink,babble) makes a copy per kind')
     .option('--whole-clips', 'train on whole clips, silence included, instead of the VAD\'s speech spans (what the daemon classifies)')
     .option('--noise <snrs>', 'add noisy copies of every training clip at these SNRs in dB, e.g. 20,10,5, or none (default: the shipped recipe\'s, 10 for crnn, unless --train-args is given)')
     .option('-c, --config <file>', 'frontend config (JSON/YAML); default: the shipped recipe\'s (crnn: 40 log-mel + RMS + ZCR + F0 + voicing; others: 20 MFCC + RMS + ZCR)')
