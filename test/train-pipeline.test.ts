@@ -20,9 +20,9 @@ import { EmotionStream } from '../src/runtime/model/stream.ts';
 const RAVDESS = new URL('../../shared/data/ravdess/', import.meta.url).pathname;
 
 /** A data folder (TMP/data/ravdess) with 8 clips from each of two actors (one male, one female): every emotion once, normal intensity, statement 1. */
-function twoActors(tmp: string): string {
+function twoActors(tmp: string, actors = ['01', '02']): string {
   const data = join(tmp, 'data');
-  for (const actor of ['01', '02']) {
+  for (const actor of actors) {
     mkdirSync(join(data, 'ravdess', `Actor_${actor}`), { recursive: true });
     for (let e = 1; e <= 8; e++) {
       const name = `03-01-0${e}-01-01-01-${actor}.flac`;
@@ -339,10 +339,11 @@ test('--teacher: a fold student learns from the same fold of the teacher run (it
   }
 });
 
-test('the shipped CRNN recipe adds its noisy copies unless --noise or --train-args says otherwise', async () => {
+test('the shipped CRNN recipe adds its noisy copies (pink and babble) unless --noise, --noise-type or --train-args says otherwise', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-noise-'));
   try {
-    const data = twoActors(tmp);
+    // three actors of one fold: each clip's babble copy needs two fold-mates to talk
+    const data = twoActors(tmp, ['01', '02', '03']);
     // stands in for train.py: records what the first run would be given, and stops there
     const firstRun = async (extra: object): Promise<string[]> => {
       let seen: string[] = [];
@@ -363,9 +364,12 @@ test('the shipped CRNN recipe adds its noisy copies unless --noise or --train-ar
     const shipped = await firstRun({});
     assert.is(SHIPPED_RECIPES.crnn.noise, '10');
     assert.ok(shipped.includes('--augment-features'), shipped.join(' '));
-    assert.match(augment(shipped).join(' '), /-snr10$/);
+    assert.is(SHIPPED_RECIPES.crnn.noiseType, 'pink,babble');
+    // a copy in pink noise (no kind in the folder's name) and one in babble, both at 10 dB
+    assert.equal(augment(shipped).map((d) => d.replace(/.*-vadcascade/, '').replace(/babble[0-9a-f]+/, 'babble')), ['-snr10', '-babble-snr10']);
     assert.ok(shipped.join(' ').includes(SHIPPED_RECIPES.crnn.trainArgs), 'and the recipe\'s train.py arguments');
-    assert.equal(augment(await firstRun({ noise: '20,5' })).map((d) => d.replace(/.*-snr/, '')), ['20', '5']);
+    assert.equal(augment(await firstRun({ noise: '20,5' })).map((d) => d.replace(/.*-snr/, '')), ['20', '20', '5', '5']);
+    assert.equal(augment(await firstRun({ noise: '20', noiseType: 'brown' })).map((d) => d.replace(/.*-vadcascade/, '')), ['-brown-snr20'], 'own --noise-type');
     assert.not.ok((await firstRun({ noise: 'none' })).includes('--augment-features'), '--noise none');
     assert.not.ok((await firstRun({ trainArgs: '--epochs 2' })).includes('--augment-features'), 'own --train-args: no preset noise');
   } finally {
