@@ -19,8 +19,8 @@ import { EmotionStream } from '../src/runtime/model/stream.ts';
 
 const RAVDESS = new URL('../../shared/data/ravdess/', import.meta.url).pathname;
 
-/** A data folder (TMP/data/ravdess) with 8 clips from each of two actors (one male, one female): every emotion once, normal intensity, statement 1. */
-function twoActors(tmp: string, actors = ['01', '02']): string {
+/** A data folder (TMP/data/ravdess) with 8 clips from each actor (default two: one male, one female): every emotion once, normal intensity, statement 1. */
+function someActors(tmp: string, actors = ['01', '02']): string {
   const data = join(tmp, 'data');
   for (const actor of actors) {
     mkdirSync(join(data, 'ravdess', `Actor_${actor}`), { recursive: true });
@@ -35,7 +35,7 @@ function twoActors(tmp: string, actors = ['01', '02']): string {
 test('features -> short training -> ONNX -> earshot eval scores every clip', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-train-'));
   try {
-    const data = twoActors(tmp);
+    const data = someActors(tmp);
     const models = join(tmp, 'models');
     const logs: string[] = [];
     const { metrics, runDir } = await runTrain(
@@ -136,7 +136,7 @@ async function assertEvalMatchesPython(tmp: string, data: string, stem: string):
 test('normalisation "level": the runtime normalises as train.py did (python check = earshot eval) and is blind to the input gain', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-level-'));
   try {
-    const data = twoActors(tmp);
+    const data = someActors(tmp);
     const feats = join(tmp, 'features');
     await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../scripts/train/configs/logmel40-rms-zcr.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
     const stem = join(tmp, 'level');
@@ -166,7 +166,7 @@ test('normalisation "level": the runtime normalises as train.py did (python chec
 test('a CRNN whose extras bypass the convolutions (--side) exports, and earshot eval = train.py', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-side-'));
   try {
-    const data = twoActors(tmp);
+    const data = someActors(tmp);
     const feats = join(tmp, 'features');
     await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../scripts/train/configs/logmel40-rms-zcr-pitch.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
     const stem = join(tmp, 'side');
@@ -219,7 +219,7 @@ test('every architecture trains, exports to ONNX and runs through the runtime se
 test('an --ensemble recipe trains its members as separate runs and merges them into one graph = their mean', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-ensemble-'));
   try {
-    const data = twoActors(tmp);
+    const data = someActors(tmp);
     const logs: string[] = [];
     const opts = {
       data,
@@ -288,7 +288,7 @@ test('an --ensemble recipe trains its members as separate runs and merges them i
 test('--teacher: a fold student learns from the same fold of the teacher run (its probabilities on the student\'s training clips), never from a teacher that heard the student\'s held-out actors', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-distill-'));
   try {
-    const data = twoActors(tmp);
+    const data = someActors(tmp);
     const common = { data, arch: 'lstm-attn', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true, jobs: 2 };
     await runTrain({ ...common, name: 'ci-teacher', protocols: 'folds,final', folds: '1;2', trainArgs: '--epochs 2 --hidden 8 --layers 1 --threads 1' }, undefined, () => {});
     const logs: string[] = [];
@@ -343,7 +343,7 @@ test('the shipped CRNN recipe adds its noisy copies (pink and babble) unless --n
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-noise-'));
   try {
     // three actors of one fold: each clip's babble copy needs two fold-mates to talk
-    const data = twoActors(tmp, ['01', '02', '03']);
+    const data = someActors(tmp, ['01', '02', '03']);
     // stands in for train.py: records what the first run would be given, and stops there
     const firstRun = async (extra: object): Promise<string[]> => {
       let seen: string[] = [];
@@ -380,7 +380,7 @@ test('the shipped CRNN recipe adds its noisy copies (pink and babble) unless --n
 test('the ensemble recipe trains its clean-only members beside the noisy ones, merges all into one graph, records its test-time augmentation and fits its functional head', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-groups-'));
   try {
-    const data = twoActors(tmp);
+    const data = someActors(tmp);
     const runs: string[][] = [];
     const heads: string[][] = [];
     const opts = { data, name: 'ci-mix', arch: 'crnn', recipe: 'crnn-ensemble', protocols: 'final', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true };

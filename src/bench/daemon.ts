@@ -240,9 +240,7 @@ async function measureUnpaced(model: string, clip: DecodedAudio, seconds: number
 }
 
 async function measurePaced(model: string, clip: DecodedAudio, seconds: number, stateDir: string, set: string[] = [], dashboardClients = 0): Promise<PacedResult> {
-  const settings = ['pipeline.maxUtteranceSeconds=0.5', ...set];
-  const cut = Number(settings.filter((x) => x.startsWith('pipeline.maxUtteranceSeconds=')).at(-1)!.split('=')[1]);
-  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, settings, dashboardClients);
+  const r = await rig(model, looped(clip, clip.durationSec), true, stateDir, ['pipeline.maxUtteranceSeconds=0.5', ...set], dashboardClients);
   await sleep(2000); // warm-up: ONNX Runtime's first runs, JIT
   const warm = new Set(r.produced.keys());
   const a0 = r.daemon.snapshot().pipeline.audioSeconds;
@@ -284,7 +282,7 @@ async function measurePaced(model: string, clip: DecodedAudio, seconds: number, 
     peakRssMb: mb(peak),
     anonRssMb: anonRss(),
     droppedInferences: snap.pipeline.droppedInferences,
-    cutSeconds: cut,
+    cutSeconds: r.daemon.config.pipeline.maxUtteranceSeconds,
     ...(dashboard ? { dashboard } : {}),
   };
 }
