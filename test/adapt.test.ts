@@ -202,7 +202,7 @@ test('calibrated model: the runtime applies the metadata temperature (and --no-c
   for (const c of [plain, cal, off]) await c.close();
 });
 
-test('speaker normalisation is bounded to +-SPEAKER_CLIP (as train.py): two baselines that both push every value past it agree', async () => {
+test('speaker normalisation is bounded to +-SPEAKER_CLIP (as earshot_train): two baselines that both push every value past it agree', async () => {
   const sc = await EmotionClassifier.load(variant('tiny-speaker3', (m) => ((m.normalization as { mode: string }).mode = 'speaker')));
   const x = Float32Array.from({ length: 120 * 28 }, (_, i) => 1 + Math.abs(Math.sin(i * 0.013)));
   const base = (inv: number) => ({ mean: new Float32Array(28), invStd: new Float32Array(28).fill(inv) });

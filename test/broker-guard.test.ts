@@ -1,4 +1,4 @@
-// The embedded broker with its guard (src/runtime/publish/broker-guard.ts), a real publisher and
+// The embedded broker with its guard (src/daemon/broker/broker-guard.ts), a real publisher and
 // real MQTT clients: other local clients may subscribe but not publish under the daemon's topics
 // or its Home Assistant discovery, cannot take its client id, and a non-loopback bind needs
 // credentials. (Through the daemon: the last test runs `earshot run` with the embedded broker.)
@@ -10,9 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, type MqttClient } from 'mqtt';
 import { isEarshotError } from '../src/core/errors.ts';
-import { guardForPublisher } from '../src/runtime/publish/broker-guard.ts';
+import { guardForPublisher } from '../src/daemon/broker/broker-guard.ts';
 import { parsePublisherConfig } from '../src/runtime/publish/config.ts';
-import { startEmbeddedBroker } from '../src/runtime/publish/embedded-broker.ts';
+import { startEmbeddedBroker } from '../src/daemon/broker/embedded-broker.ts';
 import { MqttPublisher } from '../src/runtime/publish/publisher.ts';
 import { freePort } from './helpers/mosquitto.ts';
 import { ROOT } from './helpers/paths.ts';

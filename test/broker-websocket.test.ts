@@ -1,4 +1,4 @@
-// The embedded broker's MQTT over WebSockets (src/runtime/publish/broker-websocket.ts): a client
+// The embedded broker's MQTT over WebSockets (src/daemon/broker/broker-websocket.ts): a client
 // over ws:// and one over TCP see each other's messages (retained included); a taken WebSocket
 // port falls back to a free one instead of costing the TCP broker; no wsPort, no listener; close()
 // frees both ports.
@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { connect, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startEmbeddedBroker } from '../src/runtime/publish/embedded-broker.ts';
+import { startEmbeddedBroker } from '../src/daemon/broker/embedded-broker.ts';
 import { freePort } from './helpers/mosquitto.ts';
 
 async function client(url: string): Promise<MqttClient> {

@@ -1,5 +1,5 @@
 // Issue 15, item 4: the utterance functionals (TypeScript, runtime) against their training-side
-// twin (scripts/train/functionals.py, numpy) on real clips; the speaker baseline's functional
+// twin (training/python/earshot_train/functionals.py, numpy) on real clips; the speaker baseline's functional
 // statistics; the functional head fused into the shipped model only once the baseline is warm.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { DATA, ROOT } from './helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-functionals-'));
 process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
-const CONFIG = JSON.parse(readFileSync(join(ROOT, 'scripts/train/configs/logmel40-rms-zcr-pitch.json'), 'utf8'));
+const CONFIG = JSON.parse(readFileSync(join(ROOT, 'training/configs/logmel40-rms-zcr-pitch.json'), 'utf8'));
 const CLIPS = ['Actor_03/03-01-05-02-01-01-03.flac', 'Actor_08/03-01-04-01-02-02-08.flac', 'Actor_11/03-01-01-01-01-01-11.flac'];
 
 async function features(rel: string): Promise<{ x: Float32Array; frames: number; fe: Frontend }> {
@@ -35,7 +35,7 @@ function featureNames(): string[] {
   return [...Array.from({ length: 40 }, (_, k) => `mel${k}`), 'rms', 'zcr', 'f0', 'voicing'];
 }
 
-test('functionals: the runtime computes what scripts/train/functionals.py computes, name for name (3 RAVDESS clips)', async () => {
+test('functionals: the runtime computes what earshot_train/functionals.py computes, name for name (3 RAVDESS clips)', async () => {
   const names = featureNames();
   const cols = functionalColumns(names);
   const ours: number[][] = [];
@@ -47,7 +47,7 @@ test('functionals: the runtime computes what scripts/train/functionals.py comput
   }
   const py = spawnSync('/usr/bin/python3', ['-c', `
 import json, sys, numpy as np
-from scripts.train.functionals import functionals
+from earshot_train.functionals import functionals
 names = json.loads(sys.argv[1])
 out = []
 for i in range(${CLIPS.length}):
@@ -55,7 +55,7 @@ for i in range(${CLIPS.length}):
     f = functionals({'x': x, 'speech': [[0, len(x)]]}, names)
     out.append({'keys': list(f.keys()), 'values': [float(v) for v in f.values()]})
 print(json.dumps(out))
-`, JSON.stringify(names)], { cwd: ROOT, encoding: 'utf8' });
+`, JSON.stringify(names)], { cwd: join(ROOT, 'training', 'python'), encoding: 'utf8' });
   assert.is(py.status, 0, py.stderr);
   const theirs = JSON.parse(py.stdout) as { keys: string[]; values: number[] }[];
   for (const [c, t] of theirs.entries()) {

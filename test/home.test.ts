@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { discoveryMessages } from '../src/runtime/publish/discovery.ts';
 import { haEventConfigSchema, haSensorConfigSchema, haSwitchConfigSchema, topicsFor } from '../src/runtime/publish/payloads.ts';
-import { probeMqttBroker } from '../src/runtime/publish/local-broker.ts';
+import { probeMqttBroker } from '../src/daemon/broker/local-broker.ts';
 import { defaultDeviceId, loadInstallationId, machineSuffix } from '../src/runtime/publish/installation.ts';
 import { ListeningSwitch, parseListeningCommand } from '../src/daemon/listening.ts';
 import { startHttpServer } from '../src/daemon/http.ts';

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { layerOf, mayImport, sourceFiles, violations } from '../scripts/import-graph.ts';
+import { layerOf, mayImport, mayImportRepo, repoLayerOf, repoViolations, sourceFiles, violations } from '../scripts/import-graph.ts';
 import { ROOT } from './helpers/paths.ts';
 
 const SRC = join(ROOT, 'src');
@@ -49,6 +49,19 @@ test('the rule table', () => {
   assert.not.ok(mayImport('training', 'daemon'));
   assert.ok(mayImport('commands', 'training'));
   assert.not.ok(mayImport('commands', 'cli'));
+});
+
+test('src/, scripts/, experiments/ and test/ keep the direction of the data: nothing in src/ imports them, tests never import experiments', () => {
+  const v = repoViolations(ROOT);
+  assert.equal(v, [], v.map((x) => `${x.file} -> ${x.imports}: ${x.rule}`).join('\n'));
+  assert.is(repoLayerOf('test/helpers/daemon.ts'), 'test');
+  assert.is(repoLayerOf('src/runtime/vad/silero.ts'), 'src:runtime/vad');
+  assert.ok(mayImportRepo('test', 'src:daemon'));
+  assert.ok(mayImportRepo('experiments', 'src:training'));
+  assert.not.ok(mayImportRepo('test', 'experiments'));
+  assert.not.ok(mayImportRepo('src:runtime/model', 'test'));
+  assert.not.ok(mayImportRepo('src:commands', 'scripts'));
+  assert.not.ok(mayImportRepo('scripts', 'test'));
 });
 
 test.run();

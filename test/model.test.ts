@@ -13,7 +13,7 @@ import { Frontend } from '../src/runtime/frontend/frontend.ts';
 import { speechSpans } from '../src/runtime/vad/speech-spans.ts';
 import { DATA } from './helpers/paths.ts';
 
-// A real exported model (scripts/train.py on RAVDESS actors 01-02), committed as a test fixture.
+// A real exported model (earshot_train on RAVDESS actors 01-02), committed as a test fixture.
 const FIXTURE = new URL('./fixtures/models/', import.meta.url).pathname;
 const NAME = 'tiny-lstm';
 
@@ -155,7 +155,7 @@ test('per-utterance CMVN makes the model blind to the input level (amplitude nor
   }
 });
 
-test('stretchFrames resamples in time by linear interpolation, as train.py\'s tempo augmentation', () => {
+test('stretchFrames resamples in time by linear interpolation, as earshot_train\'s tempo augmentation', () => {
   // 5 frames of 2 features: column 0 = t, column 1 = 10 t
   const src = Float32Array.from({ length: 10 }, (_, i) => (i % 2 ? 10 : 1) * Math.floor(i / 2));
   const out = new Float32Array(20);

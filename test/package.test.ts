@@ -36,7 +36,7 @@ test('npm pack builds and packs what a user needs, and nothing of the developmen
     'models/earshot-crnn.onnx', 'models/earshot-crnn.json', 'models/README.md', 'assets/demo-sequence.flac', 'systemd/earshot.service', 'README.md', 'LICENSE', 'package.json']) {
     assert.ok(list.includes(need), `${need} is in the tarball`);
   }
-  const leaked = list.filter((p) => /^(src|test|assembly)\//.test(p) || p.endsWith('.ts') || p.startsWith('scripts/train'));
+  const leaked = list.filter((p) => /^(src|test|assembly)\//.test(p) || p.endsWith('.ts') || p.startsWith('training/'));
   assert.equal(leaked, [], 'no TypeScript sources, tests or training scripts');
   console.log(`  tarball: ${(statSync(tarball).size / 1e6).toFixed(2)} MB, ${list.length} files`);
 });

@@ -14,7 +14,7 @@ import { affectOf } from '../src/core/affect.ts';
 import { isEarshotError } from '../src/core/errors.ts';
 import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/runtime/publish/publisher.ts';
 import { parsePublisherConfig, type PublisherConfigInput } from '../src/runtime/publish/config.ts';
-import { startEmbeddedBroker } from '../src/runtime/publish/embedded-broker.ts';
+import { startEmbeddedBroker } from '../src/daemon/broker/embedded-broker.ts';
 import { EventIdSource } from '../src/runtime/publish/event-id.ts';
 import { emotionEventSchema, emotionStateSchema, haEventConfigSchema, haSensorConfigSchema, haSwitchConfigSchema, instanceInfoSchema, metricsSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
 

@@ -2,7 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { babbleExclusions, noiseKinds, parseFolds, RAVDESS_FOLDS, SHIPPED_RECIPES } from '../src/commands/train.ts';
+import { babbleExclusions, noiseKinds } from '../src/training/feature-cache.ts';
+import { parseFolds, RAVDESS_FOLDS } from '../src/training/folds.ts';
+import { SHIPPED_RECIPES } from '../src/training/recipes.ts';
 import { parseFrontendConfig } from '../src/runtime/frontend/config.ts';
 import { ROOT } from './helpers/paths.ts';
 import { EarshotError } from '../src/core/errors.ts';
@@ -47,7 +49,7 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
     const extra = recipe.extraMembers?.trainArgs.split(/\s+/);
     assert.is(meta.training.options.ensemble, members(args) + (extra ? members(extra) : 0), `${name}: ensemble members`);
     if (extra) {
-      // the extra members: their own epochs and noisy copies (recorded per member by train.py --merge)
+      // the extra members: their own epochs and noisy copies (recorded per member by earshot_train --merge)
       const other = meta.training.options.memberOptions.slice(members(args));
       assert.is(other.length, members(extra));
       for (const o of other) {

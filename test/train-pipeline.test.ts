@@ -1,5 +1,5 @@
 // The whole training path on a handful of real RAVDESS clips, so it cannot rot:
-// corpus -> `earshot features` (WASM) -> scripts/train.py (a few seconds) -> ONNX + metadata ->
+// corpus -> `earshot features` (WASM) -> earshot_train (training/python, a few seconds) -> ONNX + metadata ->
 // `earshot eval` (onnxruntime-node) loads and scores it. Needs /usr/bin/python3 with torch + onnx.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -7,8 +7,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { runEval } from '../src/commands/eval.ts';
-import { pythonRunner, runTrain, SHIPPED_RECIPES } from '../src/commands/train.ts';
-import { runFeatures } from '../src/commands/features.ts';
+import { pythonRunner } from '../src/training/python.ts';
+import { runTrain } from '../src/training/run-train.ts';
+import { SHIPPED_RECIPES } from '../src/training/recipes.ts';
+import { runFeatures } from '../src/training/export-features.ts';
 import { Frontend } from '../src/runtime/frontend/frontend.ts';
 import { fileFeatures } from '../src/runtime/frontend/file-features.ts';
 import { loadModel } from '../src/runtime/model/metadata.ts';
@@ -115,7 +117,7 @@ test('features -> short training -> ONNX -> earshot eval scores every clip', asy
   }
 });
 
-/** train.py's held-out probabilities (--report, actor 02 held out) equal earshot eval's on the same clips. */
+/** earshot_train's held-out probabilities (--report, actor 02 held out) equal earshot eval's on the same clips. */
 async function assertEvalMatchesPython(tmp: string, data: string, stem: string): Promise<void> {
   const py = JSON.parse(readFileSync(`${stem}.py.json`, 'utf8'));
   const heldOut = join(tmp, 'actor02');
@@ -129,16 +131,16 @@ async function assertEvalMatchesPython(tmp: string, data: string, stem: string):
     const want: number[] = py.probabilities[i];
     const have = got.get(clip.name);
     assert.ok(have, clip.name);
-    want.forEach((p, k) => assert.ok(Math.abs(p - have![k]) < 1e-4, `${clip.name} class ${k}: train.py ${p}, earshot eval ${have![k]}`));
+    want.forEach((p, k) => assert.ok(Math.abs(p - have![k]) < 1e-4, `${clip.name} class ${k}: earshot_train ${p}, earshot eval ${have![k]}`));
   });
 }
 
-test('normalisation "level": the runtime normalises as train.py did (python check = earshot eval) and is blind to the input gain', async () => {
+test('normalisation "level": the runtime normalises as earshot_train did (python check = earshot eval) and is blind to the input gain', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-level-'));
   try {
     const data = someActors(tmp);
     const feats = join(tmp, 'features');
-    await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../scripts/train/configs/logmel40-rms-zcr.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
+    await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../training/configs/logmel40-rms-zcr.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
     const stem = join(tmp, 'level');
     await pythonRunner('/usr/bin/python3')(['--features', feats, '--arch', 'crnn', '--vad', '--norm', 'level', '--holdout', 'ravdess:02', '--epochs', '2', '--hidden', '8', '--threads', '1', '--out', stem, '--report', `${stem}.py.json`]);
     await assertEvalMatchesPython(tmp, data, stem);
@@ -163,12 +165,12 @@ test('normalisation "level": the runtime normalises as train.py did (python chec
   }
 });
 
-test('a CRNN whose extras bypass the convolutions (--side) exports, and earshot eval = train.py', async () => {
+test('a CRNN whose extras bypass the convolutions (--side) exports, and earshot eval = earshot_train', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-side-'));
   try {
     const data = someActors(tmp);
     const feats = join(tmp, 'features');
-    await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../scripts/train/configs/logmel40-rms-zcr-pitch.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
+    await runFeatures([join(data, 'ravdess')], { out: feats, config: new URL('../training/configs/logmel40-rms-zcr-pitch.json', import.meta.url).pathname, corpus: 'ravdess', vad: true, quiet: true });
     const stem = join(tmp, 'side');
     const run = (side: string, out: string) =>
       pythonRunner('/usr/bin/python3')(['--features', feats, '--arch', 'crnn', '--vad', '--side', side, '--holdout', 'ravdess:02', '--epochs', '2', '--hidden', '8', '--threads', '1', '--out', out, '--report', `${out}.py.json`]);
@@ -198,7 +200,7 @@ test('every architecture trains, exports to ONNX and runs through the runtime se
     const configs: Record<string, string> = { 'lstm-attn': 'default-mfcc20-rms-zcr', bilstm: 'rms-zcr-mfcc20-2048', lstm2x64: 'rms-zcr-mfcc20-2048', rnn: 'default-mfcc20-rms-zcr', cnn1d: 'mfcc80-2048', 'stride-cnn': 'logmel128-db-2048', cnn2d: 'logmel128-db-2048', crnn: 'logmel40-rms-zcr' };
     for (const [arch, cfg] of Object.entries(configs)) {
       const feats = join(tmp, `features-${cfg}`);
-      await runFeatures([data], { out: feats, config: new URL(`../scripts/train/configs/${cfg}.json`, import.meta.url).pathname, corpus: 'ravdess', quiet: true });
+      await runFeatures([data], { out: feats, config: new URL(`../training/configs/${cfg}.json`, import.meta.url).pathname, corpus: 'ravdess', quiet: true });
       await pythonRunner('/usr/bin/python3')(['--features', feats, '--arch', arch, '--epochs', '1', '--hidden', '8', '--threads', '1', '--out', join(tmp, arch)]);
       const c = await EmotionClassifier.load(join(tmp, `${arch}.json`));
       try {
@@ -344,7 +346,7 @@ test('the shipped CRNN recipe adds its noisy copies (pink and babble) unless --n
   try {
     // three actors of one fold: each clip's babble copy needs two fold-mates to talk
     const data = someActors(tmp, ['01', '02', '03']);
-    // stands in for train.py: records what the first run would be given, and stops there
+    // stands in for earshot_train: records what the first run would be given, and stops there
     const firstRun = async (extra: object): Promise<string[]> => {
       let seen: string[] = [];
       const stop = new Error('stop');
@@ -352,7 +354,7 @@ test('the shipped CRNN recipe adds its noisy copies (pink and babble) unless --n
       await runTrain(opts, async (args) => {
         seen = args;
         throw stop;
-      }, () => {}).then(() => assert.unreachable('the fake train.py stops the run'), (e) => assert.is(e, stop));
+      }, () => {}).then(() => assert.unreachable('the fake earshot_train stops the run'), (e) => assert.is(e, stop));
       return seen;
     };
     /** The folders after --augment-features, up to the next option. */
@@ -367,7 +369,7 @@ test('the shipped CRNN recipe adds its noisy copies (pink and babble) unless --n
     assert.is(SHIPPED_RECIPES.crnn.noiseType, 'pink,babble');
     // a copy in pink noise (no kind in the folder's name) and one in babble, both at 10 dB
     assert.equal(augment(shipped).map((d) => d.replace(/.*-vadcascade/, '').replace(/babble[0-9a-f]+/, 'babble')), ['-snr10', '-babble-snr10']);
-    assert.ok(shipped.join(' ').includes(SHIPPED_RECIPES.crnn.trainArgs), 'and the recipe\'s train.py arguments');
+    assert.ok(shipped.join(' ').includes(SHIPPED_RECIPES.crnn.trainArgs), 'and the recipe\'s earshot_train arguments');
     assert.equal(augment(await firstRun({ noise: '20,5' })).map((d) => d.replace(/.*-snr/, '')), ['20', '20', '5', '5']);
     assert.equal(augment(await firstRun({ noise: '20', noiseType: 'brown' })).map((d) => d.replace(/.*-vadcascade/, '')), ['-brown-snr20'], 'own --noise-type');
     assert.not.ok((await firstRun({ noise: 'none' })).includes('--augment-features'), '--noise none');
@@ -384,7 +386,7 @@ test('the ensemble recipe trains its clean-only members beside the noisy ones, m
     const runs: string[][] = [];
     const heads: string[][] = [];
     const opts = { data, name: 'ci-mix', arch: 'crnn', recipe: 'crnn-ensemble', protocols: 'final', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true };
-    // stands in for train.py: records each run; a merge writes the merged model's metadata
+    // stands in for earshot_train: records each run; a merge writes the merged model's metadata
     await runTrain(opts, async (args) => {
       runs.push(args);
       const out = args[args.indexOf('--out') + 1];

@@ -35,7 +35,7 @@ import { EarshotDaemon } from '../daemon/daemon.ts';
 import { createLogger } from '../daemon/logger.ts';
 import { DEFAULT_MODEL, listModels, MODELS_DIR } from '../runtime/model/metadata.ts';
 import { RollingPercentiles } from '../runtime/pipeline/stats.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../runtime/publish/embedded-broker.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../daemon/broker/embedded-broker.ts';
 import { DEFAULT_CLIP, ROOT } from '../core/paths.ts';
 import { freePort } from '../core/net.ts';
 

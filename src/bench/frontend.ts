@@ -66,7 +66,7 @@ function meydaRunner(x: Float32Array): Runner {
  */
 export function benchTorchaudio(x: Float32Array): number | null {
   const py = '/usr/bin/python3';
-  const script = join(ROOT, 'scripts', 'bench_torchaudio.py');
+  const script = join(ROOT, 'src', 'bench', 'bench_torchaudio.py');
   if (!existsSync(py) || !existsSync(script)) return null;
   const dir = mkdtempSync(join(tmpdir(), 'earshot-bench-'));
   try {

@@ -160,7 +160,7 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   const seed = opts.seed ?? 1;
   if (opts.adapt) {
     if (!pipeline.baseline) {
-      throw new EarshotError('E_CONFIG', `--adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline, and has no functional head; adapt a model trained with scripts/train.py --norm prosody or speaker, or one with a functional head (scripts/train/functionals.py --export-head)`);
+      throw new EarshotError('E_CONFIG', `--adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline, and has no functional head; adapt a model trained with earshot_train --norm prosody or speaker, or one with a functional head (training/python/earshot_train/functionals.py --export-head)`);
     }
     kept = streamOrder(kept, seed);
   }

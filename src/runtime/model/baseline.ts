@@ -1,11 +1,11 @@
 /**
  * The speaker and room baseline: unsupervised adaptation for models trained with normalisation
- * "prosody" or "speaker" (scripts/train.py --norm prosody|speaker). It keeps the means and spreads of the raw frontend
+ * "prosody" or "speaker" (earshot_train --norm prosody|speaker). It keeps the means and spreads of the raw frontend
  * features over the speech it has heard, decaying over minutes of speech, and an utterance is
  * normalised against it instead of against its own statistics: a raised voice stays raised
  * relative to how this person in this room usually sounds, where per-utterance CMVN removes it.
  *
- * Estimator (the one train.py's SpeakerBaselines uses, plus decay): exponentially weighted moments
+ * Estimator (the one earshot_train's SpeakerBaselines uses, plus decay): exponentially weighted moments
  * over speech frames, W = sum w, S1 = sum w x, S2 = sum w x^2 per feature; each new utterance of n
  * frames first decays the old weight by 2^(-n hop / halfLifeSeconds), then adds its frames with
  * weight 1. mean = S1 / W, std = sqrt(S2 / W - mean^2 + floor). An utterance is classified against
@@ -30,7 +30,7 @@ import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
 import type { FunctionalStats } from './functional-head.ts';
 
-/** Variance floor, as UTTERANCE_VAR_FLOOR in session.ts and scripts/train/data.py. */
+/** Variance floor, as UTTERANCE_VAR_FLOOR in session.ts and training/python/earshot_train/data.py. */
 const VAR_FLOOR = 1e-6;
 /** Decayed utterance weight before the functionals have a spread (2.5: three recent utterances, which decay a little). */
 const MIN_FUNCTIONAL_UTTERANCES = 2.5;

@@ -2,7 +2,7 @@
  * The functional head: a multinomial logistic regression on the utterance functionals
  * (functionals.ts), normalised against the speaker baseline's running functional statistics, whose
  * probabilities are averaged with the network's (late fusion: an arithmetic or a geometric mean). Trained by
- * `scripts/train/functionals.py --export-head`, stored in the model's metadata (`functionalHead`).
+ * `training/python/earshot_train/functionals.py --export-head`, stored in the model's metadata (`functionalHead`).
  * It only speaks once the baseline is warm: standardised by another corpus's statistics instead
  * of the speaker's, functionals mislead (measured: EmoDB warm-up clips 16.7% with the head against
  * the network's 44.6% overall; MODELS.md), so a cold baseline leaves the network's answer alone.
@@ -56,7 +56,7 @@ export class FunctionalHead {
   ) {
     const n = FUNCTIONAL_NAMES.length;
     if (spec.functionals.length !== n || spec.functionals.some((f, i) => f !== FUNCTIONAL_NAMES[i])) {
-      throw new EarshotError('E_MODEL', `the model's functional head was trained on other functionals (${spec.functionals.length}) than this runtime computes (${n}); re-export it with scripts/train/functionals.py --export-head`);
+      throw new EarshotError('E_MODEL', `the model's functional head was trained on other functionals (${spec.functionals.length}) than this runtime computes (${n}); re-export it with training/python/earshot_train/functionals.py --export-head`);
     }
     if (spec.weights.length !== labels || spec.bias.length !== labels || spec.weights.some((w) => w.length !== n)) {
       throw new EarshotError('E_MODEL', `the model's functional head has the wrong shape for ${labels} labels x ${n} functionals; re-export it`);

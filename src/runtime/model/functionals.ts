@@ -5,14 +5,14 @@
  * slope / change, jitter- and shimmer-like frame-to-frame changes over voiced frames, voicing,
  * rate of voiced stretches, duration and spectral balance. Normalised per speaker, they carry what
  * the network, seeing one utterance normalised on its own, does not: how this voice differs from
- * itself (MODELS.md, "Prosodic functionals"). scripts/train/functionals.py computes the same
+ * itself (MODELS.md, "Prosodic functionals"). training/python/earshot_train/functionals.py computes the same
  * numbers in the same order for training (test/functionals.test.ts compares the two).
  */
 import { EarshotError } from '../../core/errors.ts';
 
 const MEL_BANDS = 40;
 const CEPSTRA = 12;
-/** voicing above which a frame's f0 counts (scripts/train/functionals.py VOICED) */
+/** voicing above which a frame's f0 counts (training/python/earshot_train/functionals.py VOICED) */
 const VOICED = 0.5;
 const FRAMES_PER_SECOND = 100;
 

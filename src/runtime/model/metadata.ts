@@ -1,6 +1,6 @@
 /**
  * The model metadata contract: models/NAME.json beside models/NAME.onnx. Written by
- * scripts/train.py, read by `earshot eval`, `earshot analyze` and the daemon. It carries
+ * earshot_train, read by `earshot eval`, `earshot analyze` and the daemon. It carries
  * everything the runtime needs to reproduce the training-time input exactly (frontend config,
  * feature normalisation, tensor names and layout, how to window a live stream) and everything a
  * reader needs to judge the model (corpora, protocol, measured metrics, licence).
@@ -37,7 +37,7 @@ export function usesBaseline(mode: ModelMetadata['normalization']['mode']): bool
 }
 
 /**
- * The feature columns normalised against the speaker baseline (scripts/train/data.py
+ * The feature columns normalised against the speaker baseline (training/python/earshot_train/data.py
  * speaker_columns): every column for "speaker", the non-spectral ones for "prosody", none otherwise.
  */
 export function speakerColumns(mode: ModelMetadata['normalization']['mode'], featureNames: readonly string[]): boolean[] {
@@ -49,7 +49,7 @@ export function speakerColumns(mode: ModelMetadata['normalization']['mode'], fea
 /**
  * Where the input level shows in a feature row (for normalisation "level"): the log-mel columns
  * ("melK") all move by one constant when the gain changes, the linear "rms" column scales with it.
- * scripts/train/data.py (LevelColumns) picks the same columns.
+ * training/python/earshot_train/data.py (LevelColumns) picks the same columns.
  */
 export function levelColumns(featureNames: readonly string[]): { log: number[]; ratio: number[] } {
   const log: number[] = [];
@@ -99,7 +99,7 @@ export const modelMetadataSchema = z
     schema: z.literal(1),
     /** Model name: the file stem in models/. */
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
-    /** Architecture id as in scripts/train/models.py (e.g. "lstm-attn"). */
+    /** Architecture id as in training/python/earshot_train/models.py (e.g. "lstm-attn"). */
     architecture: z.string(),
     description: z.string().default(''),
     /** Output classes in logit order; each one of the canonical emotions. */
@@ -170,7 +170,7 @@ export const modelMetadataSchema = z
     /**
      * Optional test-time augmentation: the runtime classifies each utterance once per (tempo,
      * shift) pair and averages the probabilities. tempo resamples the frames (linear
-     * interpolation, as train.py's tempo augmentation: 1.1 = 10% faster); shiftFrames drops that
+     * interpolation, as earshot_train's tempo augmentation: 1.1 = 10% faster); shiftFrames drops that
      * many leading frames (another phase of the CNN's time pooling). Only for models that take any
      * length (window.fixed false).
      */
@@ -185,7 +185,7 @@ export const modelMetadataSchema = z
     /**
      * Optional functional head (functional-head.ts): a logistic regression on speaker-normalised
      * utterance functionals whose probabilities are averaged with the network's. Written by
-     * scripts/train/functionals.py --export-head. Its speaker statistics live in the speaker baseline.
+     * training/python/earshot_train/functionals.py --export-head. Its speaker statistics live in the speaker baseline.
      */
     functionalHead: functionalHeadSchema.optional(),
     calibration: z
@@ -288,11 +288,11 @@ export function loadModel(nameOrPath?: string, dir = MODELS_DIR, serve: ServeOpt
   try {
     raw = JSON.parse(readFileSync(jsonPath, 'utf8'));
   } catch (e) {
-    throw new EarshotError('E_MODEL', `cannot read model metadata ${jsonPath}: ${(e as Error).message}; re-export the model with scripts/train.py`, { cause: e });
+    throw new EarshotError('E_MODEL', `cannot read model metadata ${jsonPath}: ${(e as Error).message}; re-export the model with earshot_train`, { cause: e });
   }
   const r = modelMetadataSchema.safeParse(raw);
   if (!r.success) {
-    throw new EarshotError('E_MODEL', `invalid model metadata ${jsonPath}:\n  ${formatIssues(r.error.issues).join('\n  ')}\nre-export the model with scripts/train.py`);
+    throw new EarshotError('E_MODEL', `invalid model metadata ${jsonPath}:\n  ${formatIssues(r.error.issues).join('\n  ')}\nre-export the model with earshot_train`);
   }
   const meta = r.data;
   // Parse again through the public entry point: a frontend the runtime cannot build is refused here.

@@ -23,11 +23,11 @@ export interface Classification {
   functionals?: Float64Array;
 }
 
-/** Variance floor of per-utterance CMVN; scripts/train/data.py uses the same value. */
+/** Variance floor of per-utterance CMVN; training/python/earshot_train/data.py uses the same value. */
 export const UTTERANCE_VAR_FLOOR = 1e-6;
-/** Bound of a feature normalised against a speaker baseline; scripts/train/data.py SPEAKER_CLIP is the same (why: there). */
+/** Bound of a feature normalised against a speaker baseline; training/python/earshot_train/data.py SPEAKER_CLIP is the same (why: there). */
 export const SPEAKER_CLIP = 6;
-/** Smallest mean RMS normalisation "level" divides by; scripts/train/data.py uses the same value. */
+/** Smallest mean RMS normalisation "level" divides by; training/python/earshot_train/data.py uses the same value. */
 export const LEVEL_RMS_FLOOR = 1e-8;
 
 export class EmotionClassifier {
@@ -111,7 +111,7 @@ export class EmotionClassifier {
         extra: { session: { disable_quant_qdq: '1' } },
       });
     } catch (e) {
-      throw new EarshotError('E_MODEL', `onnxruntime cannot open ${model.onnxPath}: ${(e as Error).message}; re-export it with scripts/train.py (opset 17)`, { cause: e });
+      throw new EarshotError('E_MODEL', `onnxruntime cannot open ${model.onnxPath}: ${(e as Error).message}; re-export it with earshot_train (opset 17)`, { cause: e });
     }
     const { input, output } = model.meta;
     if (!session.inputNames.includes(input.name) || !session.outputNames.includes(output.name)) {
@@ -262,14 +262,14 @@ export class EmotionClassifier {
   }
 }
 
-/** Frames after resampling `frames` frames by `tempo` (train.py's tempo augmentation: at least 2). */
+/** Frames after resampling `frames` frames by `tempo` (earshot_train's tempo augmentation: at least 2). */
 export function stretchedLength(frames: number, tempo: number): number {
   return Math.max(2, Math.round(frames / tempo));
 }
 
 /**
  * Resamples a frames*dim row-major sequence in time by `tempo` (1.1 = 10% faster, fewer frames)
- * into `out` with linear interpolation between neighbouring frames, as scripts/train/data.py's
+ * into `out` with linear interpolation between neighbouring frames, as training/python/earshot_train/data.py's
  * Augment does (positions linspace(0, frames-1, n)). Returns the new frame count.
  */
 export function stretchFrames(src: Float32Array, frames: number, dim: number, tempo: number, out: Float32Array): number {

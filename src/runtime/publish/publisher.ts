@@ -10,7 +10,7 @@
  * `connect` whatever is still queued has never been delivered and is sent from the oldest: order
  * is kept and nothing is skipped. A new process simply starts from the oldest queued entry.
  *
- * Fleet identity (each connect, before anything is published): the publisher subscribes to its
+ * Fleet identity (each connect, before anything is published; the judgements are in ./fleet-identity.ts): the publisher subscribes to its
  * own `status` and `instance`, its discovery node and its command topics, then publishes a fence
  * message to itself and waits for the echo, so every retained message on those topics has arrived
  * (one connection keeps its order). On the first connect of the process it then decides:
@@ -34,7 +34,8 @@ import { baseTopicOf, type PublisherConfig } from './config.ts';
 import { discoveryMessages } from './discovery.ts';
 import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock } from './offline-queue.ts';
-import { instanceInfoSchema, topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
+import { judgeClaim, judgeRejoin, earlierTwin } from './fleet-identity.ts';
+import { topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
 
 /** How long the broker gets to echo the fence before the publisher goes on without its retained view. */
 const FENCE_TIMEOUT_MS = 3000;
@@ -389,50 +390,11 @@ export class MqttPublisher {
 
   /** An error when another installation is online under this device id, else undefined (logged when it takes over). */
   private judgeClaim(): EarshotError | undefined {
-    const { status, instance } = this.seen;
-    if (status !== 'online') return undefined;
-    let other: InstanceInfo | undefined;
-    try {
-      other = instance ? instanceInfoSchema.parse(JSON.parse(instance)) : undefined;
-    } catch {
-      other = undefined;
-    }
-    const id = this.config.deviceId;
-    if (!other) {
-      this.log.warn({ deviceId: id, topic: this.topics.status }, `device id "${id}" is shown online by a daemon that does not say which installation it is (an earshot before 0.2?); going on. If two boxes use this id, give each its own with --device-id`);
-      return undefined;
-    }
-    if (other.installationId === this.installationId) {
-      this.log.info({ deviceId: id, previous: other.startedAt, clientId: other.clientId }, `device id "${id}" is still shown online by this installation's previous run (started ${other.startedAt}; it did not stop cleanly): taking over`);
-      return undefined;
-    }
-    return new EarshotError(
-      'E_CONFIG',
-      `device id "${id}" is already in use by another earshot installation (${other.installationId.slice(0, 8)} on host "${other.host}", online since ${other.startedAt}); two daemons with one id would share topics and Home Assistant entities. Give this one its own id: --device-id NAME, EARSHOT_DEVICE_ID=NAME or mqtt.deviceId in the config file (letters, digits, _ and -)`,
-    );
+    return judgeClaim(this.seen, this.installationId, this.config, this.topics.status, this.log);
   }
 
-  /**
-   * On a reconnect: `instance` was ours since our first connect, so another run of this
-   * installation there means it published since: two daemons share one state directory, and their
-   * common client id makes them take turns kicking each other off (the status then reads the
-   * kicked one's will, `offline`, so it says nothing). The run that started later leaves.
-   */
   private judgeRejoin(): EarshotError | undefined {
-    if (!this.seen.instance) return undefined;
-    let other: InstanceInfo;
-    try {
-      other = instanceInfoSchema.parse(JSON.parse(this.seen.instance));
-    } catch {
-      return undefined;
-    }
-    const me = this.instance!;
-    if (other.installationId !== me.installationId || other.startedAt >= me.startedAt) return undefined;
-    return this.twinError(other);
-  }
-
-  private twinError(other: InstanceInfo): EarshotError {
-    return new EarshotError('E_CONFIG', `another earshot of this installation (same state directory ${this.config.stateDir}, started ${other.startedAt}) is running under device id "${this.config.deviceId}"; run one daemon per state directory, or give this one its own --state-dir and --device-id`);
+    return judgeRejoin(this.seen.instance, this.instance!, this.config);
   }
 
   /** Leaves without a trace: a clean DISCONNECT (no will, so the other daemon's `online` stays), the queue closed. */
@@ -542,15 +504,9 @@ export class MqttPublisher {
 
   /** A live run of this installation that started before us means two daemons share one state directory: the later one leaves. */
   private checkInstance(payload: string): void {
-    let other: InstanceInfo;
-    try {
-      other = instanceInfoSchema.parse(JSON.parse(payload));
-    } catch {
-      return;
-    }
-    const me = this.instance!;
-    if (other.installationId !== me.installationId || other.startedAt === me.startedAt || this.stopping) return;
-    if (other.startedAt < me.startedAt) this.refuse(this.twinError(other));
+    if (this.stopping) return;
+    const twin = earlierTwin(payload, this.instance!, this.config);
+    if (twin) this.refuse(twin);
   }
 
   /** Publishes the configs of this run and clears (empty retained) those found under the node that this run does not publish. */

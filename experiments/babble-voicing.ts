@@ -1,13 +1,13 @@
 // Issue 16, babble alone: can the pitch tracker's voicing tell one near talker from 6-talker babble?
 // Per stretch: the share of frames with voicing > 0.8 among its louder half. Babble alone (3 s
 // stretches) against RAVDESS actors 17-20 in babble at 10 / 5 / 0 dB (babble from actors 1-12).
-//   node --import tsx scripts/exp/babble-voicing.ts
-import { Frontend } from '../../src/runtime/frontend/frontend.ts';
-import { decodeAudioFile } from '../../src/runtime/audio/decode.ts';
-import { resample } from '../../src/runtime/frontend/resampler.ts';
-import { loadCorpus } from '../../src/training/corpus/index.ts';
-import { loadBabblePool, makeNoise, mixAtSnr } from '../../src/training/noise.ts';
-import { mulberry32 } from '../../src/training/augment.ts';
+//   node --import tsx experiments/babble-voicing.ts
+import { Frontend } from '../src/runtime/frontend/frontend.ts';
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { resample } from '../src/runtime/frontend/resampler.ts';
+import { loadCorpus } from '../src/training/corpus/index.ts';
+import { loadBabblePool, makeNoise, mixAtSnr } from '../src/training/noise.ts';
+import { mulberry32 } from '../src/training/augment.ts';
 
 const fe = new Frontend({ melBands: 40, mfcc: 0, extras: ['rms', 'voicing'] });
 const items = loadCorpus('ravdess', '../shared/data/ravdess');

@@ -3,14 +3,14 @@
 // spans, and the share of frames whose speech/non-speech decision differs from the setting off.
 // RAVDESS actors 17-20 (every 6th clip, with 1 s of -70 dBFS pink noise around each), clean and
 // with pink / brown / babble at 5 dB; the demo clip looped to 30 s.
-//   node --import tsx scripts/exp/silero-trust.ts [trustDb[:lookBackMs],...]
-import { decodeAudioFile } from '../../src/runtime/audio/decode.ts';
-import { resample } from '../../src/runtime/frontend/resampler.ts';
-import { loadCorpus } from '../../src/training/corpus/index.ts';
-import { atLevel, loadBabblePool, makeNoise, mixAtSnr } from '../../src/training/noise.ts';
-import { mulberry32 } from '../../src/training/augment.ts';
-import { VoiceDetector } from '../../src/runtime/vad/voice-detector.ts';
-import { DEFAULT_CLIP } from '../../src/core/paths.ts';
+//   node --import tsx experiments/silero-trust.ts [trustDb[:lookBackMs],...]
+import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
+import { resample } from '../src/runtime/frontend/resampler.ts';
+import { loadCorpus } from '../src/training/corpus/index.ts';
+import { atLevel, loadBabblePool, makeNoise, mixAtSnr } from '../src/training/noise.ts';
+import { mulberry32 } from '../src/training/augment.ts';
+import { VoiceDetector } from '../src/runtime/vad/voice-detector.ts';
+import { DEFAULT_CLIP } from '../src/core/paths.ts';
 
 const FR = { frameLength: 400, hopLength: 160, sampleRate: 16000 };
 // each setting: trustDb or trustDb:lookBackMs

@@ -16,8 +16,8 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { EarshotError } from '../../core/errors.ts';
-import { baseTopicOf, type PublisherConfig } from './config.ts';
-import { topicsFor } from './payloads.ts';
+import { baseTopicOf, type PublisherConfig } from '../../runtime/publish/config.ts';
+import { topicsFor } from '../../runtime/publish/payloads.ts';
 
 export interface BrokerCredentials {
   username: string;

@@ -2,7 +2,7 @@
  * The dashboard feed's own CPU cost, timed directly (the end-to-end figure of
  * `earshot bench --only pipeline --dashboard-clients 1` is within the noise of a loaded machine):
  * N health messages and N event broadcasts to one SSE client over real loopback HTTP, the client
- * reading in this same process. Run: node --import tsx scripts/bench-dashboard-feed.ts
+ * reading in this same process. Run: node --import tsx experiments/bench-dashboard-feed.ts
  */
 import { EventEmitter } from 'node:events';
 import { get } from 'node:http';

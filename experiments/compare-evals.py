@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Compare two `earshot eval --json F --predictions` reports of the same clips (e.g. f32 vs Q15):
 accuracy and UAR of each (as eval scored them), and the share of clips whose label changes.
-usage: scripts/compare-evals.py A.json B.json [A2.json B2.json ...]   (pairs; one line per pair)"""
+usage: experiments/compare-evals.py A.json B.json [A2.json B2.json ...]   (pairs; one line per pair)"""
 import json, sys
 
 def load(path):

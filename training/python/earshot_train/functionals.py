@@ -7,7 +7,7 @@ Input: feature folders written by `earshot features --corpus KIND --vad cascade`
 member's frontend (40 log-mel + RMS + ZCR + f0 + voicing). Only the VAD speech spans of a clip are
 used, as the daemon would classify them.
 
-    /usr/bin/python3 -m scripts.train.functionals --ravdess build/func/ravdess \
+    PYTHONPATH=training/python /usr/bin/python3 -m earshot_train.functionals --ravdess build/func/ravdess \
         --extra build/func/emodb build/func/emotiontts-kr --norm speaker
 """
 import argparse
@@ -287,7 +287,7 @@ def export_head(rav, a):
         'fusion': a.fusion,
         'trainedOn': f'RAVDESS actors {",".join(speakers)} ({len(train)} clips, VAD speech spans), functionals '
                      f'z-normalised per speaker{f" (and {a.skewed} copies against emotion-skewed subsets)" if a.skewed else ""}, '
-                     f'logistic regression C={a.C[0]} (class-balanced); scripts/train/functionals.py',
+                     f'logistic regression C={a.C[0]} (class-balanced); earshot_train/functionals.py',
     }
     with open(a.export_head, 'w') as fh:
         json.dump(meta, fh, indent=2)

@@ -29,17 +29,17 @@ def load_feature_dirs(dirs, log=print):
     for d in dirs:
         path = os.path.join(d, 'manifest.json')
         if not os.path.exists(path):
-            raise SystemExit(f'train.py: {path} is missing; write it with `earshot features CORPUS_ROOT --corpus KIND --out {d}`')
+            raise SystemExit(f'earshot_train: {path} is missing; write it with `earshot features CORPUS_ROOT --corpus KIND --out {d}`')
         with open(path) as fh:
             m = json.load(fh)
         if frontend is None:
             frontend, names = m['frontend'], m['featureNames']
         elif m['frontend'] != frontend:
-            raise SystemExit(f'train.py: {d} was computed with another frontend config than {dirs[0]}; recompute with one config')
+            raise SystemExit(f'earshot_train: {d} was computed with another frontend config than {dirs[0]}; recompute with one config')
         for it in m['items']:
             x = np.load(os.path.join(d, os.path.splitext(os.path.basename(it.get('file', it['name'] + '.npy')))[0] + '.npy'))
             if x.ndim != 2 or x.shape[1] != len(names):
-                raise SystemExit(f"train.py: {d}/{it['name']}.npy has shape {x.shape}, expected [frames, {len(names)}]")
+                raise SystemExit(f"earshot_train: {d}/{it['name']}.npy has shape {x.shape}, expected [frames, {len(names)}]")
             items.append({**it, 'x': x.astype(np.float32), 'dir': d})
         log(f'loaded {len(m["items"])} clips from {d}')
     return FeatureSet(frontend, names, items, list(dirs))
@@ -76,7 +76,7 @@ class LevelColumns:
 
     def __init__(self, frontend, feature_names):
         if frontend.get('mfcc', 20) != 0 or frontend.get('deltas', 0) != 0:
-            raise SystemExit('train.py: --norm level needs log-mel features (mfcc 0, deltas 0)')
+            raise SystemExit('earshot_train: --norm level needs log-mel features (mfcc 0, deltas 0)')
         self.log = [i for i, n in enumerate(feature_names) if n.startswith('mel')]
         self.ratio = [i for i, n in enumerate(feature_names) if n == 'rms']
 
@@ -134,7 +134,7 @@ def speech_segments(item, hop_seconds):
     slices, each at least MIN_SPAN_SECONDS long: what the daemon's utterance mode classifies.
     Returns [] when the VAD found no usable speech."""
     if 'speech' not in item:
-        raise SystemExit(f"train.py: --vad needs speech spans in the manifest; recompute the features of {item['dir']} with `earshot features --vad`")
+        raise SystemExit(f"earshot_train: --vad needs speech spans in the manifest; recompute the features of {item['dir']} with `earshot features --vad`")
     min_frames = int(round(MIN_SPAN_SECONDS / hop_seconds))
     return [item['x'][s:e] for s, e in item['speech'] if e - s >= min_frames]
 

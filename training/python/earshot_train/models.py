@@ -207,7 +207,7 @@ ARCHITECTURES = {
 
 def build(arch, n_in, n_classes, options=None):
     if arch not in ARCHITECTURES:
-        raise SystemExit(f'train.py: unknown --arch {arch}; use one of {", ".join(ARCHITECTURES)}')
+        raise SystemExit(f'earshot_train: unknown --arch {arch}; use one of {", ".join(ARCHITECTURES)}')
     ctor, fixed, _ = ARCHITECTURES[arch]
     return ctor(n_in, n_classes, options or {}), fixed
 

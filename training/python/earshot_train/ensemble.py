@@ -1,7 +1,7 @@
-"""Merges ensemble members trained in separate processes (train.py --ensemble N --member K) into
+"""Merges ensemble members trained in separate processes (earshot_train --ensemble N --member K) into
 one ONNX graph with the same output as models.Ensemble: log of the mean of the members'
 probabilities, so the runtime's softmax gives that mean back. Members train in parallel this way
-(`earshot train --jobs N`), and the merged graph is what `train.py --ensemble N` would export."""
+(`earshot train --jobs N`), and the merged graph is what `earshot_train --ensemble N` would export."""
 import copy
 import json
 import os
@@ -21,14 +21,14 @@ def merge_onnx(paths, out_path):
     members = [onnx.load(p) for p in paths]
     first = members[0].graph
     if len(first.input) != 1 or len(first.output) != 1:
-        raise SystemExit(f'train.py --merge: {paths[0]} has {len(first.input)} inputs / {len(first.output)} outputs; expected 1 / 1')
+        raise SystemExit(f'earshot_train --merge: {paths[0]} has {len(first.input)} inputs / {len(first.output)} outputs; expected 1 / 1')
     if first.output[0].type.tensor_type.elem_type != TensorProto.FLOAT:
-        raise SystemExit(f'train.py --merge: {paths[0]} does not output float32 logits')
+        raise SystemExit(f'earshot_train --merge: {paths[0]} does not output float32 logits')
     in_name, out_name = first.input[0].name, first.output[0].name
     nodes, inits, probs = [], [], []
     for k, m in enumerate(members):
         if [i.name for i in m.graph.input] != [in_name] or [o.name for o in m.graph.output] != [out_name]:
-            raise SystemExit(f'train.py --merge: {paths[k]} does not have the input/output of {paths[0]}')
+            raise SystemExit(f'earshot_train --merge: {paths[k]} does not have the input/output of {paths[0]}')
         p = compose.add_prefix(m, f'm{k + 1}/')
         g = p.graph
         for n in g.node:
@@ -64,9 +64,9 @@ def merge(stems, out, name, weights='fp32'):
     for s, m in zip(stems[1:], metas[1:]):
         for key in SHARED:
             if comparable(key, m) != comparable(key, metas[0]):
-                raise SystemExit(f'train.py --merge: {s}.json differs from {stems[0]}.json in "{key}"; members must share it')
+                raise SystemExit(f'earshot_train --merge: {s}.json differs from {stems[0]}.json in "{key}"; members must share it')
         if m['training']['protocol'] != metas[0]['training']['protocol']:
-            raise SystemExit(f'train.py --merge: {s} was trained on other clips ({m["training"]["protocol"]})')
+            raise SystemExit(f'earshot_train --merge: {s} was trained on other clips ({m["training"]["protocol"]})')
     onnx_path = out + '.onnx'
     os.makedirs(os.path.dirname(os.path.abspath(onnx_path)), exist_ok=True)
     merge_onnx([f'{s}.onnx' for s in stems], onnx_path)
@@ -94,10 +94,10 @@ def merge(stems, out, name, weights='fp32'):
 
 def merge_reports(stems, path):
     """The ensemble's python-side check from the members' reports (STEM.py.json): the mean of their
-    per-clip probabilities, scored as train.py scores; the held-out clips must be the same."""
+    per-clip probabilities, scored as earshot_train scores; the held-out clips must be the same."""
     reports = [json.load(open(f'{s}.py.json')) for s in stems]
     if any(r['heldOut'] != reports[0]['heldOut'] for r in reports):
-        raise SystemExit('train.py --merge: the members were checked on different held-out clips')
+        raise SystemExit('earshot_train --merge: the members were checked on different held-out clips')
     out = {k: reports[0][k] for k in ('labels', 'protocol', 'measuredBy', 'heldOut')}
     if all('probabilities' in r for r in reports):
         p = np.mean([np.array(r['probabilities']) for r in reports], axis=0)

@@ -1,8 +1,7 @@
-#!/usr/bin/python3
 """Trains an earshot emotion model from feature folders written by `earshot features --corpus`,
 exports ONNX (opset 17) and writes the metadata JSON. Run with Debian's /usr/bin/python3 (torch 1.13).
 
-  /usr/bin/python3 scripts/train.py --features build/features/ravdess --arch lstm-attn \\
+  PYTHONPATH=training/python /usr/bin/python3 -m earshot_train --features build/features/ravdess --arch lstm-attn \\
       --holdout ravdess:01,02,03,04 --out build/folds/lstm-fold1
 
 Protocols: --holdout CORPUS:SPK,... trains on every other speaker (speaker-independent);
@@ -37,12 +36,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train.data import EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
-from train.export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
-from train.ensemble import merge, merge_reports  # noqa: E402
-from train.metrics import score  # noqa: E402
-from train.models import ARCHITECTURES, Ensemble, build  # noqa: E402
+from .data import EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from .export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
+from .ensemble import merge, merge_reports  # noqa: E402
+from .metrics import score  # noqa: E402
+from .models import ARCHITECTURES, Ensemble, build  # noqa: E402
 
 
 def parse_args(argv):
@@ -236,7 +234,7 @@ def teacher_targets(path, train, labels):
         t = json.load(fh)
     missing = [l for l in labels if l not in t['labels']]
     if missing:
-        raise SystemExit(f'train.py: --teacher {path} has no probabilities for {", ".join(missing)}; give teachers with the same labels')
+        raise SystemExit(f'earshot_train: --teacher {path} has no probabilities for {", ".join(missing)}; give teachers with the same labels')
     cols = [t['labels'].index(l) for l in labels]
     out = np.zeros((len(train), len(labels)), np.float32)
     found = 0
@@ -248,7 +246,7 @@ def teacher_targets(path, train, labels):
             found += 1
     print(f'teacher: {", ".join(t["teachers"])}: probabilities for {found} of {len(train)} training spans', flush=True)
     if found == 0:
-        raise SystemExit(f'train.py: --teacher {path} has no clip of this training set; was it written for another corpus?')
+        raise SystemExit(f'earshot_train: --teacher {path} has no clip of this training set; was it written for another corpus?')
     return out
 
 
@@ -294,7 +292,7 @@ def main(argv):
         train, test = split_holdout(items, set(held_out))
         protocol = f'speaker-independent: trained without {", ".join(held_out)}'
         if not test:
-            raise SystemExit(f'train.py: --holdout {a.holdout} matches no clip (speakers look like {speaker_key(items[0])})')
+            raise SystemExit(f'earshot_train: --holdout {a.holdout} matches no clip (speakers look like {speaker_key(items[0])})')
     elif a.random_split > 0:
         train, test = split_random(items, a.random_split, a.seed)
         protocol = f'speaker-DEPENDENT random {round(100 * (1 - a.random_split))}/{round(100 * a.random_split)} clip split (seed {a.seed})'
@@ -324,7 +322,7 @@ def main(argv):
     if a.vtlp:
         warp = VocalTractWarp(fs.frontend, fs.feature_names)
         if not warp.ok:
-            raise SystemExit('train.py: --vtlp needs features without deltas or lifter')
+            raise SystemExit('earshot_train: --vtlp needs features without deltas or lifter')
         wrng = np.random.default_rng(a.seed + 7)
         train = train + [{**i, 'x': warp(i['x'], wrng.uniform(0.9, 1.1))} for _ in range(a.vtlp) for i in train]
     cols = LevelColumns(fs.frontend, fs.feature_names) if a.norm == 'level' else None
