@@ -27,6 +27,8 @@ export interface Recipe {
   head?: { C: number; fusion: 'mean' | 'geometric'; fusionWeight: number };
   /** the architecture, when the recipe's name is not one (`--recipe crnn-ensemble`) */
   arch?: string;
+  /** the corpora it trains on, as --corpora takes them (default ravdess) */
+  corpora?: string;
 }
 
 /**
@@ -47,6 +49,10 @@ export interface Recipe {
  *   network stored as int8, 3 as above, 2 on the clean clips only for as many steps (twice the
  *   epochs over half the data); the runtime averages each utterance over tempo 1/1.1 x a start 0
  *   or 2 frames in (`tta`): 20 network runs per utterance.
+ * - `crnn-multi` (issue 28): the default's network and head trained on every corpus of
+ *   ../shared/data (RAVDESS, EmoDB 03/08, emotiontts-kr, nEMO, TESS), each clip's loss over its own
+ *   corpus's labels, 4000 training spans drawn per epoch with the corpora balanced by
+ *   sqrt(clips x speakers) and each corpus's classes equally (`--balance corpus`), 30 epochs.
  * A fold model of any recipe can learn from another run's fold models (`--teacher`, MODELS.md).
  */
 /** The pitch CRNNs' frontend (40 log-mel + RMS + ZCR + F0 + voicing) and the single networks' noisy copies and head. */
@@ -64,6 +70,13 @@ export const SHIPPED_RECIPES: Record<string, Recipe> = {
     extraMembers: { trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights int8', noise: 'none' },
     tta: { tempo: [1, 1.1], shiftFrames: [0, 2] },
     head: { C: 0.1, fusion: 'mean', fusionWeight: 0.5 },
+  },
+  'crnn-multi': {
+    ...ONE_CRNN,
+    arch: 'crnn',
+    noiseType: 'pink,babble',
+    corpora: 'ravdess,emodb,emotiontts-kr,nemo,tess',
+    trainArgs: '--epochs 30 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1 --balance corpus --epoch-items 4000',
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };

@@ -4,12 +4,17 @@
  * the runtime (`earshot eval`'s code path). Protocols, each optional:
  *  - folds: speaker-independent, RAVDESS actors held out 4 at a time (2 male + 2 female), mean ± sd;
  *  - random: the papers' random 80/20 clip split, speaker-DEPENDENT, only for comparison;
- *  - final: trained on every clip, shipped to models/NAME, scored cross-corpus on EmoDB.
+ *  - final: trained on every clip, shipped to models/NAME, scored on the corpora it did not train on;
+ *  - loco: leave one corpus out: one model per corpus of --corpora (TESS excepted), trained on the
+ *    others, scored on it (how a voice, language and room never heard fare);
+ *  - loso-CORPUS (e.g. loso-nemo): one model per speaker of CORPUS, trained on everything else.
+ * With several --corpora every run trains on all of them (less what it holds out), each corpus's
+ * loss over its own labels and the corpora balanced (the recipe's --balance corpus).
  * Every reported number is measured here, in TypeScript, on clips the model never saw.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { filterSpeakers, loadCorpus, type CorpusKind } from './corpus/index.ts';
+import { CORPORA, filterSpeakers, loadCorpus, type CorpusKind } from './corpus/index.ts';
 import { EarshotError } from '../core/errors.ts';
 import { parseFrontendConfig } from '../runtime/frontend/config.ts';
 import { evaluateItems, type EvalReport } from './evaluate.ts';
@@ -56,7 +61,25 @@ export interface TrainOptions {
    * named model (--models-dir, a model name or a path). See teacherFile.
    */
   teacher?: string;
+  /** The corpora every run trains on, comma list (default: the recipe's, else ravdess); each a folder under --data. */
+  corpora?: string;
   quiet?: boolean;
+}
+
+/** `--corpora ravdess,nemo`: known kinds, RAVDESS first (the folds and the teachers read it). */
+export function parseCorpora(spec: string): CorpusKind[] {
+  const list = spec.split(',').map((c) => c.trim()).filter(Boolean);
+  for (const c of list) if (!(CORPORA as readonly string[]).includes(c)) throw new EarshotError('E_USAGE', `--corpora: "${c}" is not one of ${CORPORA.join(', ')}`);
+  if (!list.includes('ravdess')) throw new EarshotError('E_USAGE', `--corpora ${spec}: ravdess must be one of them (its folds and teachers are the reference)`);
+  return ['ravdess', ...new Set(list.filter((c) => c !== 'ravdess'))] as CorpusKind[];
+}
+
+/** The protocols `earshot train` knows; loso-CORPUS for any corpus. */
+function checkProtocol(p: string, corpora: CorpusKind[]): void {
+  if (['folds', 'random', 'final', 'loco'].includes(p)) return;
+  const m = /^loso-(.+)$/.exec(p);
+  if (m && corpora.includes(m[1] as CorpusKind)) return;
+  throw new EarshotError('E_USAGE', `--protocols: "${p}" is not one of folds, random, final, loco, loso-CORPUS (a corpus of --corpora: ${corpora.join(', ')})`);
 }
 
 function metric(r: EvalReport, protocol: string): ModelMetric {
@@ -93,10 +116,12 @@ export async function runTrain(
   runFunctionals: PythonRunner = functionalsRunner(opts.python),
 ) {
   const protocols = new Set(opts.protocols.split(',').map((s) => s.trim()));
-  for (const p of protocols) if (!['folds', 'random', 'final'].includes(p)) throw new EarshotError('E_USAGE', `--protocols: "${p}" is not one of folds, random, final`);
   if (opts.recipe !== undefined && !SHIPPED_RECIPES[opts.recipe]) throw new EarshotError('E_USAGE', `--recipe ${opts.recipe}: use one of ${Object.keys(SHIPPED_RECIPES).join(', ')}`);
   const preset = SHIPPED_RECIPES[opts.recipe ?? opts.arch];
   if (opts.recipe !== undefined) opts = { ...opts, arch: preset.arch ?? opts.recipe };
+  const corpora = parseCorpora(opts.corpora ?? preset?.corpora ?? (opts.tess ? 'ravdess,tess' : 'ravdess'));
+  if (opts.tess && !corpora.includes('tess')) corpora.push('tess');
+  for (const p of protocols) checkProtocol(p, corpora);
   const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(preset?.frontend ?? DEFAULT_TRAIN_FRONTEND);
   const work = resolve(opts.work);
   const runDir = join(work, opts.name);
@@ -107,25 +132,39 @@ export async function runTrain(
   if (!(VAD_KINDS as readonly string[]).includes(vad)) throw new EarshotError('E_USAGE', `--vad ${vad}: use one of ${VAD_KINDS.join(', ')}`);
   const ownArgs = opts.trainArgs !== undefined;
   const noiseTypes = noiseKinds(opts.noiseType ?? (ownArgs ? undefined : preset?.noiseType));
-  const featureDirs = [await ensureFeatures('ravdess', ravdessRoot, config, work, opts.quiet ?? false, vad)];
-  if (opts.tess) featureDirs.push(await ensureFeatures('tess', join(opts.data, 'tess'), config, work, opts.quiet ?? false, vad));
-  const groupArgs = async (trainArgs: string | undefined, noise: string | undefined): Promise<string[]> => {
+  const root = (c: CorpusKind) => join(opts.data, c);
+  const dirOf = new Map<CorpusKind, string>();
+  for (const c of corpora) dirOf.set(c, await ensureFeatures(c, root(c), config, work, opts.quiet ?? false, vad));
+  const featureDirs = corpora.map((c) => dirOf.get(c)!);
+  const corpusItems = new Map(corpora.map((c) => [c, c === 'ravdess' ? ravdess : loadCorpus(c, root(c))]));
+  /** One member recipe's arguments; `without`: a corpus left out (its clean and noisy features). */
+  const groupArgs = async (trainArgs: string | undefined, noise: string | undefined, without?: CorpusKind): Promise<string[]> => {
     const augmentDirs: string[] = [];
+    const kept = corpora.filter((c) => c !== without);
     for (const snr of noise && noise !== 'none' ? noise.split(',').map(Number) : []) {
       if (!Number.isFinite(snr)) throw new EarshotError('E_USAGE', `--noise "${noise}": give SNRs in dB, e.g. 20,10,5, or none`);
-      for (const kind of noiseTypes) augmentDirs.push(await ensureNoisyFeatures('ravdess', ravdessRoot, config, work, snr, opts.quiet ?? false, vad, kind, opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS));
+      // babble of a RAVDESS clip comes from its fold-mates; of another corpus's clip, from that corpus's other speakers
+      for (const c of kept) for (const kind of noiseTypes) augmentDirs.push(await ensureNoisyFeatures(c, root(c), config, work, snr, opts.quiet ?? false, vad, kind, opts.folds ? parseFolds(opts.folds) : RAVDESS_FOLDS));
     }
-    return ['--arch', opts.arch, '--features', ...featureDirs, ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
+    return ['--arch', opts.arch, '--features', ...kept.map((c) => dirOf.get(c)!), ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
   };
-  const base = await groupArgs(opts.trainArgs ?? preset?.trainArgs, opts.noise ?? (ownArgs ? undefined : preset?.noise));
+  const baseTrainArgs = opts.trainArgs ?? preset?.trainArgs;
+  const baseNoise = opts.noise ?? (ownArgs ? undefined : preset?.noise);
+  const base = await groupArgs(baseTrainArgs, baseNoise);
   // the preset's other member recipe and test-time augmentation come with its own arguments only
   const more = !ownArgs && preset?.extraMembers ? [await groupArgs(preset.extraMembers.trainArgs, preset.extraMembers.noise)] : [];
+  if (more.length && (protocols.has('loco') || corpora.length > 1)) throw new EarshotError('E_USAGE', `--recipe ${opts.recipe ?? opts.arch}: a recipe with extra members trains on RAVDESS only; give --corpora ravdess and no loco`);
+  // leave one corpus out: every corpus but TESS (two voices, no target here) is left out in turn
+  const locoCorpora = protocols.has('loco') ? corpora.filter((c) => c !== 'tess') : [];
+  if (protocols.has('loco') && corpora.length < 2) throw new EarshotError('E_USAGE', '--protocols loco needs two or more --corpora (e.g. ravdess,emodb,emotiontts-kr,nemo)');
+  const locoBase = new Map<CorpusKind, string[]>();
+  for (const c of locoCorpora) locoBase.set(c, await groupArgs(baseTrainArgs, baseNoise, c));
   const tta = ownArgs ? undefined : preset?.tta;
   const head = ownArgs ? undefined : preset?.head;
-  /** Writes the recipe's functional head into a trained model, fitted on the actors the network trained on. */
-  const addHead = async (modelJson: string, heldOut: string[] = []): Promise<void> => {
+  /** Writes the recipe's functional head into a trained model, fitted on the speakers the network trained on (heldOut: RAVDESS actors or corpus:speaker keys). */
+  const addHead = async (modelJson: string, heldOut: string[] = [], dirs: string[] = featureDirs): Promise<void> => {
     if (!head) return;
-    await runFunctionals(['--ravdess', featureDirs[0], '--clf', 'logreg', '--C', String(head.C), '--fusion', head.fusion, '--fusion-weight', String(head.fusionWeight), '--export-head', modelJson, ...(heldOut.length ? ['--holdout', heldOut.join(',')] : [])]);
+    await runFunctionals(['--ravdess', ...dirs, '--clf', 'logreg', '--C', String(head.C), '--fusion', head.fusion, '--fusion-weight', String(head.fusionWeight), '--export-head', modelJson, ...(heldOut.length ? ['--holdout', heldOut.join(',')] : [])]);
   };
   /** One protocol's runs: each member recipe with the protocol's arguments after it. */
   const runsOf = (tail: string[]): string[][] => [[...base, ...tail], ...more.map((g) => [...g, ...tail])];
@@ -181,6 +220,19 @@ export async function runTrain(
   const finalArgs = runsOf(['--out', finalStem, '--name', opts.name, ...(teacherArgs.final ?? [])]);
   const randomStem = join(runDir, 'random');
   const randomArgs = runsOf(['--random-split', '0.2', '--out', randomStem, '--name', `${opts.name}-random`, '--report', `${randomStem}.py.json`]);
+  const locoRun = (c: CorpusKind): [string[][], string] => {
+    const stem = join(runDir, `loco-${c}`);
+    return [[[...locoBase.get(c)!, '--out', stem, '--name', `${opts.name}-loco-${c}`]], stem];
+  };
+  // leave one speaker out of a corpus: [corpus, speaker] per run
+  const losoRuns = [...protocols].flatMap((p) => {
+    const c = /^loso-(.+)$/.exec(p)?.[1] as CorpusKind | undefined;
+    return c ? [...new Set(corpusItems.get(c)!.map((i) => i.speaker))].sort().map((spk) => [c, spk] as const) : [];
+  });
+  const losoRun = (c: CorpusKind, spk: string): [string[][], string] => {
+    const stem = join(runDir, `loso-${c}-${spk}`);
+    return [runsOf(['--holdout', `${c}:${spk}`, '--out', stem, '--name', `${opts.name}-loso-${c}-${spk}`]), stem];
+  };
   const jobs = opts.jobs ?? 1;
   if (jobs > 1) {
     // Train everything first, `jobs` runs at a time (give each --threads 1 on a small machine);
@@ -191,6 +243,8 @@ export async function runTrain(
       ...(protocols.has('folds') ? folds.map((_, k) => foldRun(k)) : []),
       ...(protocols.has('final') ? [[finalArgs, finalStem, finalRecipe] as [string[][], string, string]] : []),
       ...(protocols.has('random') ? [[randomArgs, randomStem] as [string[][], string]] : []),
+      ...locoCorpora.map((c) => locoRun(c)),
+      ...losoRuns.map(([c, spk]) => losoRun(c, spk)),
     ];
     // [groups, stem, recipe file, tta]: a member is no model of its own, so it gets no tta
     const tasks = runs.flatMap((t): [string[][], string, string | undefined, Tta | undefined][] => {
@@ -266,13 +320,13 @@ export async function runTrain(
     await addHead(`${finalStem}.json`);
     addMetrics(`${finalStem}.json`, metrics);
     const emodbRoot = join(opts.data, 'emodb');
-    if (existsSync(emodbRoot)) {
+    if (existsSync(emodbRoot) && !corpora.includes('emodb')) {
       const r = await score(`${finalStem}.json`, loadCorpus('emodb', emodbRoot), 'emodb', join(runDir, 'emodb.eval.json'), vad);
       record('emodb-cross-corpus', metric(r, `cross-corpus: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on EmoDB (German) over the ${r.scoredLabels.length} shared classes; boredom dropped${r.adaptation ? '; each speaker\'s clips streamed through one pipeline' : ''}`));
       log(`cross-corpus EmoDB (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
     }
     const koreanRoot = join(opts.data, 'emotiontts-kr');
-    if (existsSync(koreanRoot)) {
+    if (existsSync(koreanRoot) && !corpora.includes('emotiontts-kr')) {
       const r = await score(`${finalStem}.json`, loadCorpus('emotiontts-kr', koreanRoot), 'emotiontts-kr', join(runDir, 'emotiontts-kr.eval.json'), vad);
       record('emotiontts-kr-cross-lingual', metric(r, `cross-lingual: trained on RAVDESS${opts.tess ? ' + TESS' : ''}, tested on emotiontts-kr (Korean, 15 speakers, read speech) over the ${r.scoredLabels.length} shared classes${r.adaptation ? ', each speaker\'s clips streamed through one pipeline' : ''}`));
       log(`cross-lingual Korean (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
@@ -285,6 +339,31 @@ export async function runTrain(
     const r = await score(`${randomStem}.json`, ravdess.filter((i) => held.has(i.name)), 'ravdess', `${randomStem}.eval.json`, vad);
     record('ravdess-random-split', metric(r, 'RAVDESS random 80/20 clip split, speaker-DEPENDENT (same voices in train and test): for comparison with papers only'));
     log(`random split (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
+  }
+
+  for (const c of locoCorpora) {
+    log(`\n== leave one corpus out: ${c} (trained on ${corpora.filter((k) => k !== c).join(', ')})`);
+    const [args, stem] = locoRun(c);
+    await trainOnce(runPython, args, stem, log, undefined, undefined, tta);
+    await addHead(`${stem}.json`, [], corpora.filter((k) => k !== c).map((k) => dirOf.get(k)!));
+    const r = await score(`${stem}.json`, corpusItems.get(c)!, c, `${stem}.eval.json`, vad);
+    record(`${c}-leave-one-corpus-out`, { ...metric(r, `leave one corpus out: trained on ${corpora.filter((k) => k !== c).join(' + ')}, tested on every ${c} clip over the ${r.scoredLabels.length} classes both have${r.adaptation ? "; each speaker's clips streamed through one pipeline" : ''}`), arousalUar: r.confidence.arousalUar, ece: r.confidence.ece });
+    log(`leave-one-corpus-out ${c} (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  arousal UAR ${pct(r.confidence.arousalUar)}%  ECE ${pct(r.confidence.ece)}%  n=${r.n} over ${r.scoredLabels.join(',')}`);
+  }
+  for (const c of new Set(losoRuns.map(([k]) => k))) {
+    const reports: EvalReport[] = [];
+    for (const [, spk] of losoRuns.filter(([k]) => k === c)) {
+      log(`\n== leave one speaker out: ${c} ${spk}`);
+      const [args, stem] = losoRun(c, spk);
+      await trainOnce(runPython, args, stem, log, undefined, undefined, tta);
+      await addHead(`${stem}.json`, [`${c}:${spk}`]);
+      const r = await score(`${stem}.json`, filterSpeakers(corpusItems.get(c)!, [spk]), c, `${stem}.eval.json`, vad);
+      log(`${c} ${spk} (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
+      reports.push(r);
+    }
+    const acc = reports.map((r) => r.accuracy);
+    record(`${c}-leave-one-speaker-out`, { accuracy: mean(acc), uar: mean(reports.map((r) => r.uar)), f1Macro: mean(reports.map((r) => r.f1Macro)), accuracySd: sd(acc), n: reports.reduce((a, r) => a + r.n, 0), protocol: `${c} leave one speaker out (${reports.length} models, each trained on ${corpora.join(' + ')} without that speaker), mean over speakers`, measuredBy: 'earshot eval', labels: reports[0].scoredLabels });
+    log(`${c} leave one speaker out: accuracy ${pct(mean(acc))} ± ${pct(sd(acc))}%`);
   }
 
   summary.metrics = metrics;

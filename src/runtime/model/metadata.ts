@@ -70,6 +70,10 @@ const metricSchema = z.object({
   /** Standard deviations over folds, when the protocol has folds. */
   accuracySd: z.number().min(0).optional(),
   uarSd: z.number().min(0).optional(),
+  /** Binary arousal UAR (high vs low, src/core/affect.ts) in [0, 1]. */
+  arousalUar: z.number().min(0).max(1).optional(),
+  /** Expected calibration error (15 bins) at the model's temperatures, in [0, 1]. */
+  ece: z.number().min(0).max(1).optional(),
   /** Clips scored. */
   n: z.number().int().nonnegative().optional(),
   /** What was trained on and tested on, in words (e.g. "RAVDESS actors 01-16 -> 17-20"). */

@@ -1,5 +1,5 @@
 /**
- * Loaders for the acted emotional speech corpora (RAVDESS speech, TESS, EmoDB, emotiontts-kr) in their official
+ * Loaders for the acted emotional speech corpora (RAVDESS speech, TESS, EmoDB, emotiontts-kr, nEMO) in their official
  * layouts, `.wav` or `.flac`. Label, speaker and the other factors come from the file names; every
  * corpus maps into one canonical emotion set (see README.md beside this file for the mapping and
  * what is dropped). A file whose name does not fit the corpus's scheme is never skipped in
@@ -10,8 +10,8 @@ import { join, relative, sep } from 'node:path';
 import { EarshotError } from '../../core/errors.ts';
 import { PARSERS } from './parsers.ts';
 
-export type CorpusKind = 'ravdess' | 'tess' | 'emodb' | 'emotiontts-kr';
-export const CORPORA: readonly CorpusKind[] = ['ravdess', 'tess', 'emodb', 'emotiontts-kr'];
+export type CorpusKind = 'ravdess' | 'tess' | 'emodb' | 'emotiontts-kr' | 'nemo';
+export const CORPORA: readonly CorpusKind[] = ['ravdess', 'tess', 'emodb', 'emotiontts-kr', 'nemo'];
 
 import { EMOTIONS, type Emotion } from '../../core/labels.ts';
 export { EMOTIONS, type Emotion };
@@ -22,6 +22,7 @@ export const CORPUS_LABELS: Record<CorpusKind, readonly Emotion[]> = {
   tess: ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'],
   emodb: ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgust'],
   'emotiontts-kr': ['neutral', 'happy', 'sad', 'angry'],
+  nemo: ['neutral', 'happy', 'sad', 'angry', 'fearful', 'surprised'],
 };
 
 export interface CorpusItem {
@@ -31,7 +32,7 @@ export interface CorpusItem {
   name: string;
   corpus: CorpusKind;
   label: Emotion;
-  /** Speaker id as the corpus spells it: RAVDESS "01".."24", TESS "OAF"/"YAF", EmoDB "03".."16", emotiontts-kr the folder ("ema", "nea"). */
+  /** Speaker id as the corpus spells it: RAVDESS "01".."24", TESS "OAF"/"YAF", EmoDB "03".."16", emotiontts-kr the folder ("ema", "nea"), nEMO the prefix ("EB0"). */
   speaker: string;
   sex?: 'm' | 'f';
   /** RAVDESS only: emotional intensity. */

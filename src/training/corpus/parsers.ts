@@ -133,4 +133,27 @@ export function parseEmotionttsKr(rel: string): ParseResult {
   return { kind: 'item', item: { name, corpus: 'emotiontts-kr', label: KR_EMOTIONS[Math.floor((n - 1) / 100)], speaker: m[1], ...(sex ? { sex } : {}) } };
 }
 
-export const PARSERS: Record<CorpusKind, (rel: string) => ParseResult> = { ravdess: parseRavdess, tess: parseTess, emodb: parseEmodb, 'emotiontts-kr': parseEmotionttsKr };
+// nEMO (Christop, LREC-COLING 2024), Polish acted speech: samples/<SPK>_<emotion>_<n>. Speaker ids
+// are three characters (EB0, MK0, KS0, MP0 here; the corpus's other actors are held back for
+// testing); sexes from the corpus's data.tsv. Its six emotions map one to one; no calm, no disgust.
+const NEMO_EMOTIONS: Record<string, Emotion> = {
+  anger: 'angry',
+  fear: 'fearful',
+  happiness: 'happy',
+  neutral: 'neutral',
+  sadness: 'sad',
+  surprised: 'surprised',
+};
+const NEMO_SEX: Record<string, 'm' | 'f'> = { EB0: 'f', MK0: 'f', KS0: 'm', MP0: 'm', AD0: 'm', BM0: 'm', KL0: 'f', MG0: 'f', SB0: 'f' };
+
+export function parseNemo(rel: string): ParseResult {
+  const name = stem(rel);
+  const m = /^([A-Z]{2}\d)_([a-z]+)_(\d+)$/.exec(name);
+  if (!m) return reject('expected <SPK>_<emotion>_<n> (e.g. EB0_anger_1)');
+  const label = NEMO_EMOTIONS[m[2]];
+  if (!label) return reject(`emotion "${m[2]}" is not one of ${Object.keys(NEMO_EMOTIONS).join(', ')}`);
+  const sex = NEMO_SEX[m[1]];
+  return { kind: 'item', item: { name, corpus: 'nemo', label, speaker: m[1], ...(sex ? { sex } : {}) } };
+}
+
+export const PARSERS: Record<CorpusKind, (rel: string) => ParseResult> = { ravdess: parseRavdess, tess: parseTess, emodb: parseEmodb, 'emotiontts-kr': parseEmotionttsKr, nemo: parseNemo };

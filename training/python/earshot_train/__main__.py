@@ -50,7 +50,7 @@ def parse_args(argv):
     p.add_argument('--arch', default='lstm-attn', choices=sorted(ARCHITECTURES))
     p.add_argument('--out', required=True, help='output stem: writes OUT.onnx and OUT.json')
     p.add_argument('--name', help='model name in the metadata (default: basename of --out)')
-    p.add_argument('--holdout', default='', help='held-out speakers, e.g. ravdess:01,02,03,04')
+    p.add_argument('--holdout', default='', help='held-out speakers, e.g. ravdess:01,02,03,04 (several corpora: ravdess:01,02;nemo:EB0)')
     p.add_argument('--random-split', type=float, default=0.0, help='hold out this fraction of clips at random (speaker-dependent)')
     p.add_argument('--epochs', type=int, default=40)
     p.add_argument('--batch', type=int, default=32)
@@ -79,6 +79,10 @@ def parse_args(argv):
     p.add_argument('--teacher', help="knowledge distillation: a teacher file from `earshot train --teacher` ({labels, clips: {name: probabilities}}); each training span learns from its clip's teacher probabilities (a noisy copy from its clean source's) beside the label")
     p.add_argument('--distill-weight', type=float, default=0.7, help="with --teacher: the distillation term's share of the loss (the rest: cross-entropy on the label)")
     p.add_argument('--distill-temperature', type=float, default=2.0, help='with --teacher: both distributions softened by this temperature (the term is scaled by its square, Hinton et al. 2015)')
+    p.add_argument('--balance', choices=['none', 'corpus'], default='none',
+                   help="corpus: each epoch draws --epoch-items training items, every corpus's share by corpus_shares() and its classes "
+                        "equally, instead of one pass over every item (so the largest corpus does not dominate); the loss is then unweighted")
+    p.add_argument('--epoch-items', type=int, default=0, help='with --balance corpus: items drawn per epoch (default: as many as there are)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--report', help='write the python-side check of the held-out clips as JSON')
@@ -162,18 +166,72 @@ def distill_loss(logits, soft, temperature):
     return (t * (torch.log(t + 1e-12) - logp)).sum(1).mean() * temperature ** 2 * has.float().mean()
 
 
-def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, soft=None):
+def corpus_shares(corpus_of):
+    """Each corpus's share of an epoch under --balance corpus: proportional to the square root of
+    (clips x speakers), so a corpus of many clips from two voices (TESS) and one of few clips
+    (EmoDB 03/08) both count, but neither swamps the others; `corpus_of`: {corpus: (items, speakers)}."""
+    raw = {c: np.sqrt(n * max(spk, 1)) for c, (n, spk) in corpus_of.items()}
+    total = sum(raw.values())
+    return {c: v / total for c, v in raw.items()}
+
+
+def balanced_probabilities(train, labels):
+    """Per-item draw probabilities: corpus shares (corpus_shares), then the corpus's classes equally,
+    then the items of one corpus and class equally."""
+    keys = [(i['corpus'], i['label']) for i in train]
+    count = {}
+    for k in keys:
+        count[k] = count.get(k, 0) + 1
+    corpora = sorted({c for c, _ in keys})
+    shares = corpus_shares({c: (sum(v for (cc, _), v in count.items() if cc == c),
+                                len({i['speaker'] for i in train if i['corpus'] == c})) for c in corpora})
+    classes = {c: len({l for cc, l in count if cc == c}) for c in corpora}
+    p = np.array([shares[c] / classes[c] / count[(c, l)] for c, l in keys], np.float64)
+    print('balance: ' + ', '.join(f'{c} {100 * shares[c]:.0f}%' for c in corpora), flush=True)
+    return p / p.sum()
+
+
+def label_mask(train, labels):
+    """[items, classes] bool: the classes the item's corpus has (the loss is taken over those only,
+    so an EmoDB clip never teaches that it is not 'surprised', a class EmoDB does not have)."""
+    has = {}
+    for i in train:
+        has.setdefault(i['corpus'], set()).add(i['label'])
+    return np.array([[l in has[i['corpus']] for l in labels] for i in train], bool)
+
+
+def masked_cross_entropy(logits, y, allowed, weight, smoothing):
+    """Cross-entropy with label smoothing over each row's allowed classes only (torch's
+    CrossEntropyLoss with weight and label_smoothing when every class is allowed)."""
+    logp = torch.log_softmax(logits.masked_fill(~allowed, -1e9), 1).masked_fill(~allowed, 0)
+    n = allowed.sum(1, keepdim=True).float()
+    target = allowed.float() * (smoothing / n)
+    target[torch.arange(len(y)), y] += 1 - smoothing
+    w = weight[y]
+    return (-(target * logp).sum(1) * w).sum() / w.sum()
+
+
+def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, soft=None, draw=None, allowed=None):
     """Trains one model with a fixed number of epochs (no selection on held-out clips). `soft`
-    (--teacher): [items, classes] teacher probabilities, zeros where an item has none."""
+    (--teacher): [items, classes] teacher probabilities, zeros where an item has none. `draw`
+    (--balance corpus): per-item probabilities, --epoch-items items drawn per epoch. `allowed`:
+    [items, classes] label mask (label_mask) when the corpora do not share one label set."""
     seed_everything(seed)
     model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack,
                                                  'side': a.side, **({'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {})})
     fixed = a.fixed_frames or fixed
     counts = np.bincount(ytr, minlength=n_classes).astype(np.float64)
     weights = torch.tensor(counts.sum() / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
+    if draw is not None:
+        weights = torch.ones(n_classes)  # the draw balances the classes
+    allowed_t = None if allowed is None or allowed.all() else torch.from_numpy(allowed)
+    ce = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.1)
+
+    def loss_fn(logits, y, idx):
+        return ce(logits, y) if allowed_t is None else masked_cross_entropy(logits, y, allowed_t[idx], weights, 0.1)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-2)
-    steps = a.epochs * ((len(xtr) + a.batch - 1) // a.batch)
+    per_epoch = (a.epoch_items or len(xtr)) if draw is not None else len(xtr)
+    steps = a.epochs * ((per_epoch + a.batch - 1) // a.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=max(1, steps), pct_start=0.15)
     aug = Augment(specaugment=not a.no_specaugment, tempo=not a.no_tempo, crop=not a.no_crop, jitter=not a.no_jitter, seed=seed)
     if fixed:
@@ -192,7 +250,8 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, s
         if renorm:
             xs = renorm(rng)  # --norm speaker: a new baseline draw per clip and epoch
         # batches of item indices, so a batch finds its labels and its teacher's probabilities
-        for x, lengths, idx in batches(xs, list(range(len(xs))), a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
+        picked = list(range(len(xs))) if draw is None else [int(k) for k in rng.choice(len(xs), size=per_epoch, p=draw)]
+        for x, lengths, idx in batches([xs[k] for k in picked], picked, a.batch, rng, augment=aug, max_frames=None if fixed else a.max_frames):
             y = ytr_t[idx]
             if a.mixup > 0:
                 lam = float(np.random.beta(a.mixup, a.mixup))
@@ -200,13 +259,13 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, s
                 x = lam * x + (1 - lam) * x[perm]
                 lengths = torch.maximum(lengths, lengths[perm])
                 logits = model(x, None if fixed else lengths)
-                loss = lam * loss_fn(logits, y) + (1 - lam) * loss_fn(logits, y[perm])
+                loss = lam * loss_fn(logits, y, idx) + (1 - lam) * loss_fn(logits, y[perm], idx[perm])
                 if soft_t is not None:
                     mixed = lam * soft_t[idx] + (1 - lam) * soft_t[idx][perm]
                     loss = (1 - a.distill_weight) * loss + a.distill_weight * distill_loss(logits, mixed, a.distill_temperature)
             else:
                 logits = model(x, None if fixed else lengths)
-                loss = loss_fn(logits, y)
+                loss = loss_fn(logits, y, idx)
                 if soft_t is not None:
                     loss = (1 - a.distill_weight) * loss + a.distill_weight * distill_loss(logits, soft_t[idx], a.distill_temperature)
             opt.zero_grad()
@@ -287,8 +346,9 @@ def main(argv):
     items = fs.items
     held_out = []
     if a.holdout:
-        corpus, _, spk = a.holdout.partition(':')
-        held_out = [f'{corpus}:{s.strip()}' for s in spk.split(',') if s.strip()]
+        for part in a.holdout.split(';'):
+            corpus, _, spk = part.partition(':')
+            held_out += [f'{corpus.strip()}:{s.strip()}' for s in spk.split(',') if s.strip()]
         train, test = split_holdout(items, set(held_out))
         protocol = f'speaker-independent: trained without {", ".join(held_out)}'
         if not test:
@@ -358,13 +418,18 @@ def main(argv):
     yte = [index[i['label']] for i in test]
     n_in = len(fs.feature_names)
     soft = teacher_targets(a.teacher, train, labels) if a.teacher else None
+    draw = balanced_probabilities(train, labels) if a.balance == 'corpus' else None
+    allowed = label_mask(train, labels)
+    if not allowed.all():
+        print('label masks: ' + ', '.join(f"{c} {','.join(l for l in labels if allowed[k][labels.index(l)])}"
+                                          for c, k in sorted({i['corpus']: n for n, i in enumerate(train)}.items())), flush=True)
     members = []
     # member k (0-based) trains with seed SEED + 1000 k whether all train here or one per process (--member)
     ks = [a.member - 1] if a.member else range(a.ensemble)
     seeds = [a.seed + 1000 * k for k in ks]
     for k, seed in zip(ks, seeds):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
-        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm, soft))
+        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm, soft, draw, allowed))
     fixed = members[0][1]
     model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
     params = sum(p.numel() for p in model.parameters())
@@ -395,7 +460,7 @@ def main(argv):
     # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none') else None
     corpora = sorted({i['corpus'] for i in train})
-    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights']}
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights', 'balance', 'epoch_items']}
     if a.teacher:
         with open(a.teacher) as fh:
             options['distillation'] = {'teachers': json.load(fh)['teachers'], 'weight': a.distill_weight, 'temperature': a.distill_temperature}

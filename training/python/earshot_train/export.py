@@ -19,6 +19,8 @@ LICENCES = {
     'ravdess': 'RAVDESS (Livingstone & Russo 2018): CC BY-NC-SA 4.0',
     'tess': 'TESS (Dupuis & Pichora-Fuller 2010): CC BY-NC-ND 4.0',
     'emodb': 'EmoDB (Burkhardt et al. 2005): free for research use only',
+    'emotiontts-kr': 'emotiontts-kr (KAIST / SELVAS AI 2018): CC BY-NC-SA 4.0, research use only',
+    'nemo': 'nEMO (Christop 2024): CC BY-NC-SA 4.0',
 }
 
 

@@ -270,14 +270,16 @@ def export_head(rav, a):
     if a.clf != 'logreg':
         raise SystemExit('functionals.py: --export-head needs --clf logreg (the runtime computes a logistic regression)')
     held = [h for h in a.holdout.split(',') if h]
-    train = [i for i in rav.items if i['speaker'] not in held]
+    # RAVDESS actors as before ("01"), or corpus:speaker keys ("nemo:EB0") for the other corpora
+    train = [i for i in rav.items if speaker_key(i) not in held and not (i['corpus'] == 'ravdess' and i['speaker'] in held)]
     Xr, keys = matrix(train, rav.feature_names)
     y = np.array([EMOTIONS.index(i['label']) for i in train])
     clf = make('logreg', a.C[0]).fit(*skewed_copies(Xr, y, train, a.skewed))
     with open(a.export_head) as fh:
         meta = json.load(fh)
     rows = [list(clf.classes_).index(EMOTIONS.index(l)) for l in meta['labels']]
-    speakers = sorted({i['speaker'] for i in train})
+    speakers = sorted({speaker_key(i) for i in train})
+    corpora = sorted({i['corpus'] for i in train})
     meta['functionalHead'] = {
         'kind': 'logistic',
         'functionals': keys,
@@ -285,7 +287,7 @@ def export_head(rav, a):
         'bias': [float(clf.intercept_[r]) for r in rows],
         'fusionWeight': a.fusion_weight,
         'fusion': a.fusion,
-        'trainedOn': f'RAVDESS actors {",".join(speakers)} ({len(train)} clips, VAD speech spans), functionals '
+        'trainedOn': f'{"+".join(corpora)} speakers {",".join(speakers)} ({len(train)} clips, VAD speech spans), functionals '
                      f'z-normalised per speaker{f" (and {a.skewed} copies against emotion-skewed subsets)" if a.skewed else ""}, '
                      f'logistic regression C={a.C[0]} (class-balanced); earshot_train/functionals.py',
     }
@@ -297,7 +299,7 @@ def export_head(rav, a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--ravdess', required=True)
+    ap.add_argument('--ravdess', required=True, nargs='+', help='feature folders to train on (RAVDESS first; with --export-head any corpora)')
     ap.add_argument('--extra', nargs='*', default=[])
     ap.add_argument('--norm', choices=['speaker', 'global'], default='speaker')
     ap.add_argument('--clf', choices=['svm', 'logreg'], default='svm')
@@ -310,7 +312,7 @@ def main():
     ap.add_argument('--export-head', metavar='MODEL_JSON',
                     help='train the functional head (--clf logreg, first --C) on the RAVDESS actors outside --holdout '
                          'and write it into MODEL_JSON as "functionalHead"')
-    ap.add_argument('--holdout', default='', help='with --export-head: held-out RAVDESS actors, e.g. 01,02,03,04')
+    ap.add_argument('--holdout', default='', help='with --export-head: held-out RAVDESS actors, e.g. 01,02,03,04, or corpus:speaker keys (nemo:EB0)')
     ap.add_argument('--fusion-weight', type=float, default=0.5)
     ap.add_argument('--fusion', choices=['mean', 'geometric'], default='mean',
                     help='with --export-head: how the runtime combines the head with the network')
@@ -321,7 +323,10 @@ def main():
                          'against an emotion-skewed subset of the speaker\'s clips')
     ap.add_argument('--report')
     a = ap.parse_args()
-    rav = load_feature_dirs([a.ravdess], log=lambda *_: None)
+    rav = load_feature_dirs(a.ravdess, log=lambda *_: None)
+    if a.export_head:
+        export_head(rav, a)
+        return
     X, keys = matrix(rav.items, rav.feature_names)
     y = np.array([EMOTIONS.index(i['label']) for i in rav.items])
     spk = np.array([i['speaker'] for i in rav.items])
