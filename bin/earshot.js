@@ -5,6 +5,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// ONNX Runtime's telemetry off in this process and in the child below, before anything loads it
+// (src/core/ort-env.ts says what it sends and why this variable is the switch)
+process.env.ORT_DISABLE_TELEMETRY = '1';
+
 const cli = new URL('../dist/cli.js', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write(`earshot: ${cli.pathname} is missing: in a checkout run \`npm run build\` first (or \`npm run earshot -- ARGS\` to run the TypeScript sources); an installed package ships it, so reinstall earshot\n`);

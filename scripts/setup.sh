@@ -3,7 +3,7 @@
 # audio tools, alsa-utils for arecord, mosquitto for the end-to-end tests, PortAudio,
 # PyTorch/torchaudio from Debian for training and golden vectors, dpkg-dev/lintian/file for the
 # Debian package and its checks, chromium for the dashboard's browser tests through playwright-core,
-# which never downloads a browser itself), then `npm ci` and `npm run build`
+# which never downloads a browser itself, strace for the privacy test (test/privacy-strace.test.ts)), then `npm ci` and `npm run build`
 # (WASM kernels and compiled JavaScript into dist/). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 APT_PACKAGES=(sox flac alsa-utils mosquitto libportaudio2 portaudio19-dev libsystemd-dev
   python3-torch python3-torchaudio python3-onnx python3-numpy python3-sklearn
-  dpkg-dev lintian file adduser patchelf chromium)
+  dpkg-dev lintian file adduser patchelf chromium strace)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -5,6 +5,7 @@
  * (src/core/errors.ts): 64 for a command line commander refuses, the error code's status for an
  * EarshotError, 70 for anything else (a bug).
  */
+import './core/ort-env.ts'; // first: ONNX Runtime's telemetry off before any command loads it
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitStatusOf, isEarshotError } from './core/errors.ts';
 import { VERSION } from './core/version.ts';

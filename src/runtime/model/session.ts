@@ -6,6 +6,7 @@
  * Buffers: the normalised input and the probability vector are preallocated and grown only when
  * a longer input arrives; nothing is allocated per frame.
  */
+import '../../core/ort-env.ts'; // first: ONNX Runtime's telemetry off before the library loads
 import * as ort from 'onnxruntime-node';
 import { EarshotError } from '../../core/errors.ts';
 import type { Emotion } from '../../core/labels.ts';

@@ -4,6 +4,7 @@
  * the daemon can advance a few frames at a time instead of re-running a whole window. After any
  * push, the probabilities equal the full model's over every frame pushed since reset().
  */
+import '../../core/ort-env.ts'; // first: ONNX Runtime's telemetry off before the library loads
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -15,6 +15,7 @@
  * module calls that native session directly (the same binary, the same CPU kernels). One call is
  * about 0.3 ms on the x86-64 development VM, i.e. about 1% of a core for continuous audio.
  */
+import '../../core/ort-env.ts'; // first: ONNX Runtime's telemetry off before the library loads
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import { EarshotError } from '../../core/errors.ts';
