@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORPUS_LABELS, EMOTIONS, filterSpeakers, loadCorpus, scanCorpus } from '../src/training/corpus/index.ts';
-import { parseEmodb, parseEmotionttsKr, parseRavdess, parseTess } from '../src/training/corpus/parsers.ts';
+import { parseEmodb, parseEmotionttsKr, parseNemo, parseRavdess, parseTess } from '../src/training/corpus/parsers.ts';
 import { isEarshotError } from '../src/core/errors.ts';
 
 const DATA = new URL('../../shared/data/', import.meta.url).pathname;
@@ -77,6 +77,19 @@ test('emotiontts-kr: 300 clips, 15 speakers of 20, 4 emotions of 5 per speaker, 
   assert.equal(countBy(items.filter((i) => i.sex), (i) => `${i.speaker}${i.sex}`), { emaf: 20, embf: 20, emfm: 20, emgm: 20, emhm: 20 });
   assert.is(filterSpeakers(items, ['EMA']).length, 20, 'speakers match case-insensitively');
   assert.equal(CORPUS_LABELS['emotiontts-kr'], ['neutral', 'happy', 'sad', 'angry']);
+});
+
+test('nEMO: 1785 clips of 4 actors (2 female, 2 male), 6 emotions, data.tsv and LICENSE ignored', () => {
+  const scan = scanCorpus('nemo', join(DATA, 'nemo'));
+  assert.equal(scan.rejected, []);
+  assert.is(scan.items.length, 1785);
+  assert.equal(countBy(scan.items, (i) => `${i.speaker}${i.sex}`), { EB0f: 539, KS0m: 540, MK0f: 450, MP0m: 256 });
+  assert.equal(Object.keys(countBy(scan.items, (i) => i.label)).sort(), [...CORPUS_LABELS.nemo].sort());
+  assert.ok(scan.ignored.some((p) => p.endsWith('data.tsv')));
+  const r = parseNemo('samples/KS0_happiness_12.flac');
+  assert.equal(r.kind === 'item' && [r.item.label, r.item.speaker, r.item.sex], ['happy', 'KS0', 'm']);
+  assert.match((parseNemo('samples/KS0_boredom_1.flac') as { reason: string }).reason, /boredom/);
+  assert.match((parseNemo('samples/ks0-anger-1.flac') as { reason: string }).reason, /SPK/);
 });
 
 test('parsers: well-formed names parse, wrong ones say why', () => {

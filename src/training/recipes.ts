@@ -52,7 +52,8 @@ export interface Recipe {
  * - `crnn-multi` (issue 28): the default's network and head trained on every corpus of
  *   ../shared/data (RAVDESS, EmoDB 03/08, emotiontts-kr, nEMO, TESS), each clip's loss over its own
  *   corpus's labels, 4000 training spans drawn per epoch with the corpora balanced by
- *   sqrt(clips x speakers) and each corpus's classes equally (`--balance corpus`), 30 epochs.
+ *   sqrt(clips x speakers) and each corpus's classes equally (`--balance corpus`), 30 epochs;
+ *   the pink and babble copies are of RAVDESS clips only, as the default's.
  * A fold model of any recipe can learn from another run's fold models (`--teacher`, MODELS.md).
  */
 /** The pitch CRNNs' frontend (40 log-mel + RMS + ZCR + F0 + voicing) and the single networks' noisy copies and head. */
