@@ -10,6 +10,29 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# Node.js >= 20 (package.json "engines"). Debian 13 / Raspberry Pi OS trixie ship nodejs 20 in apt;
+# Debian 12 / bookworm ship 18, so there it comes from NodeSource's apt repository (docs/install.md).
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 20 ]; then
+  codename="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")"
+  have="$(node --version 2>/dev/null || echo "no node")"
+  echo "setup: earshot needs Node.js 20 or newer; this machine has $have." >&2
+  case "$codename" in
+    bookworm|bullseye|jammy|focal)
+      echo "setup: $codename's own nodejs is too old. Install Node.js 20 from NodeSource, then run this again:" >&2
+      echo "    curl -fsSL https://deb.nodesource.com/setup_20.x | sudo -E bash -" >&2
+      echo "    sudo apt-get install -y nodejs" >&2 ;;
+    *)
+      echo "setup: on Debian 13 / Raspberry Pi OS trixie (or newer), apt's nodejs is 20: run this again after" >&2
+      echo "    sudo apt-get install -y nodejs npm" >&2
+      echo "setup: on Debian 12 / bookworm, install Node.js 20 from NodeSource (see docs/install.md)." >&2 ;;
+  esac
+  exit 69 # EX_UNAVAILABLE
+fi
+# a leftover of an interrupted `npm pack` (prepack writes it, postpack removes it): npm ci would
+# prefer it to package-lock.json, which is the file that is kept up to date
+rm -f npm-shrinkwrap.json
 APT_PACKAGES=(sox flac alsa-utils mosquitto libportaudio2 portaudio19-dev libsystemd-dev
   python3-torch python3-torchaudio python3-onnx python3-numpy python3-sklearn
   dpkg-dev lintian file adduser patchelf chromium strace)
