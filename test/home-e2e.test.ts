@@ -14,7 +14,7 @@
 // Waits are for positive conditions; the two negative checks (nothing processed while OFF) watch a
 // span of replayed audio long enough to hold several utterances, with counters that would move.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
@@ -88,7 +88,7 @@ test('two installations with one device id: the second refuses with exit 78 and 
   assert.is((await first.exit).code, 0);
 });
 
-test('two daemons on one state directory (one installation) do not kick each other forever: the later one leaves with exit 78', async () => {
+test('two daemons on one state directory (one installation): the later one is refused by the state directory lock with exit 75', async () => {
   const broker = await mosquitto();
   const base = 'earshot/twice';
   const state = join(tmp, 'twice');
@@ -98,8 +98,8 @@ test('two daemons on one state directory (one installation) do not kick each oth
   await waitUntil('the first online', () => online(sub, base) && first.events.length > 0, 30000, () => first.stderr().slice(-2000));
   const second = runDaemon('twice', state, args);
   const { code } = await Promise.race([second.exit, sleep(60000).then(() => ({ code: 'still running after 60 s' }))]);
-  assert.is(code, 78, second.stderr().slice(-2000));
-  assert.ok(second.logs().some((l) => /another earshot of this installation \(same state directory .*\) is running under device id "twice"/.test(l.msg)), second.stderr().slice(-2000));
+  assert.is(code, 75, second.stderr().slice(-2000));
+  assert.match(second.stderr(), `the state directory ${state} is in use by another earshot daemon: process ${first.child.pid}`);
   const before = first.events.length;
   await waitUntil('the first goes on', () => first.events.length > before + 1, 15000, () => first.stderr().slice(-2000));
   await waitUntil('online', () => online(sub, base), 5000);
@@ -119,10 +119,16 @@ test('a crashed run the broker still shows online: its restart starts at once, r
     // frozen: its TCP session stays open, so the broker still shows it online (a hung process, a power cut before the keep-alive ran out)
     d.child.kill('SIGSTOP');
   };
+  // the frozen run still holds its state directory's lock (a live process); the restart runs on a
+  // copy with the same installation id, as a box whose old run is gone but whose session the broker keeps
+  let copies = 0;
   const restart = async (extra: string[]) => {
     const seen = sub.on(`${base}/instance`).length;
     const t0 = Date.now();
-    const d = runDaemon('phoenix', state, [...args, ...extra]);
+    const copy = `${state}-${++copies}`;
+    mkdirSync(copy);
+    copyFileSync(join(state, 'installation-id'), join(copy, 'installation-id'));
+    const d = runDaemon('phoenix', copy, [...args, ...extra]);
     await waitUntil('the restart publishing events', () => d.events.length > 0 && sub.on(`${base}/instance`).length > seen, 30000, () => d.stderr().slice(-2000));
     return { d, ms: Date.now() - t0 };
   };

@@ -11,6 +11,8 @@
  *   69 EX_UNAVAILABLE  something the run needs is not there now: the capture device, the broker,
  *                      a port, a program (python3, arecord); a restart may find it
  *   70 EX_SOFTWARE     a bug or a broken installation (WASM kernels missing, an internal check)
+ *   75 EX_TEMPFAIL     another daemon holds the state directory; retried by systemd every RestartSec
+ *                      (5 s), so the service comes back once that one stops (src/daemon/state-lock.ts)
  */
 export type ErrorCode =
   | 'E_USAGE' // a command-line flag or argument is invalid
@@ -24,12 +26,13 @@ export type ErrorCode =
   | 'E_CAPTURE' // a capture source failed, timed out or flat-lined
   | 'E_BROKER' // the MQTT broker is unreachable or refused us
   | 'E_PORT_IN_USE' // a TCP port we must listen on is taken or not on this machine
+  | 'E_STATE_LOCKED' // another daemon holds the state directory
   | 'E_TOOL' // an external program (python3, arecord) is missing or failed
   | 'E_WASM' // the WASM kernels are missing (run `npm run build`) or failed
   | 'E_INTERNAL'; // an internal consistency check failed: a bug, please report it
 
 /** sysexits(3) statuses. */
-export const EXIT = { usage: 64, dataErr: 65, noInput: 66, unavailable: 69, software: 70, config: 78 } as const;
+export const EXIT = { usage: 64, dataErr: 65, noInput: 66, unavailable: 69, software: 70, tempFail: 75, config: 78 } as const;
 
 /** The exit status of each code. */
 export const EXIT_STATUS: Record<ErrorCode, number> = {
@@ -44,6 +47,7 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
   E_CAPTURE: EXIT.unavailable,
   E_BROKER: EXIT.unavailable,
   E_PORT_IN_USE: EXIT.unavailable,
+  E_STATE_LOCKED: EXIT.tempFail,
   E_TOOL: EXIT.unavailable,
   E_WASM: EXIT.software,
   E_INTERNAL: EXIT.software,

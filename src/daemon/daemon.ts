@@ -8,7 +8,8 @@
  * the emotion state, the HTTP endpoints, periodic MQTT metrics and sd_notify. Each stage
  * keeps its own start()/stop(); this class only decides the order:
  *
- *   start: model (E_MODEL) -> speaker baseline restored from the state directory (models with
+ *   start: the state directory's lock (a second daemon on it: E_STATE_LOCKED, exit 75; state-lock.ts) ->
+ *          model (E_MODEL) -> speaker baseline restored from the state directory (models with
  *          normalisation "speaker" or "prosody") -> listening state (listening.ts) -> source (a file is
  *          decoded here: E_AUDIO_FORMAT) -> HTTP -> broker (mqtt.url, else the one answering on
  *          embeddedBroker.host:port, else the embedded one) -> publisher (refuses a device id another
@@ -16,7 +17,7 @@
  *          listening is OFF); READY=1 on the first audio.
  *   stop:  STOPPING=1 -> capture -> pipeline.end() (open speech is classified and published) ->
  *          publisher.stop() (queued events delivered within mqtt.stopTimeoutMs, retained offline,
- *          the rest stays on disk) -> speaker baseline saved -> broker -> HTTP -> model.
+ *          the rest stays on disk) -> speaker baseline saved -> broker -> HTTP -> model -> the lock.
  *
  * Process concerns (signals, the hard deadline, exit codes) live in src/commands/run.ts.
  */
@@ -52,6 +53,7 @@ import type { Logger } from './logger.ts';
 import { formatEventLine } from './text-output.ts';
 import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
 import { SdNotifier } from './sd-notify.ts';
+import { lockStateDir, type StateLock } from './state-lock.ts';
 
 /** An inference running this long without a result means ONNX Runtime is wedged. */
 const STUCK_INFERENCE_MS = 10_000;
@@ -76,6 +78,8 @@ export interface DaemonContext {
   runCommand?: RunCommand;
   /** monotonic ms */
   now?: () => number;
+  /** takes the state directory's lock (state-lock.ts) */
+  lockStateDir?: (stateDir: string) => Promise<StateLock>;
 }
 
 export type DaemonEvents = {
@@ -124,6 +128,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private readyTimer: NodeJS.Timeout | null = null;
   private ready = false;
   private stopping: Promise<void> | null = null;
+  private stateLock: StateLock | null = null;
   private ids: EventIdSource;
   // capture health
   private lastChunkAt: number | null = null;
@@ -176,6 +181,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     const descriptor = describeSource(c);
     this.descriptor = descriptor;
     this.sourceName = c.capture.source === DEMO_SOURCE ? `demo (${formatSource(descriptor)})` : formatSource(descriptor);
+    // first, before anything reads or writes there: one daemon per state directory
+    this.stateLock = await (this.ctx.lockStateDir ?? lockStateDir)(c.mqtt.stateDir);
 
     this.classifier = await (this.ctx.loadClassifier ?? ((m, threads, tta, arithmetic) => EmotionClassifier.load(m, { threads, tta, arithmetic })))(c.model, c.modelThreads, c.modelTta, c.modelArithmetic);
     const { arithmetic } = this.classifier.model.frontend;
@@ -583,6 +590,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     if (this.dashboard) this.dashboard.close();
     if (this.http) await step('closing the HTTP server', () => this.http!.close());
     if (this.classifier) await step('closing the model', () => this.classifier!.close());
+    if (this.stateLock) await step('releasing the state directory', () => this.stateLock!.release());
     const s = this.pipeline?.stats();
     log.info(
       { reason, ms: Math.round(this.now() - t0), events: this.events, queued: this.publisher?.queueDepth ?? 0, audioSeconds: s ? +s.audioSeconds.toFixed(2) : 0, droppedInferences: s?.droppedInferences ?? 0 },

@@ -625,6 +625,8 @@ export class MqttPublisher {
     if (code === 'ECONNREFUSED') check = 'is the broker running, and is the port in mqtt.url right?';
     else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') check = 'the host name in mqtt.url does not resolve; check it and the DNS';
     else if (code === 4 || code === 5 || code === 134 || code === 135) check = 'the broker refused the login; check mqtt.username and mqtt.password and its ACL';
+    // CONNACK 2 (3.1.1) / 133 (5): a client-id clash, not a network problem
+    else if (code === 2 || code === 133) check = `the broker refused our client id "${this.clientId}": another client is connected with it (another earshot on this state directory, or one with the same mqtt.clientId), or the broker forbids it; run one daemon per state directory, or set mqtt.clientId`;
     else if (typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(code)) check = 'TLS failed; check mqtt.tls.ca (the CA that signed the broker certificate), the host name in the URL, or mqtt.tls.rejectUnauthorized';
     else check = 'check mqtt.url (host, port, mqtt:// vs mqtts://), the network and any firewall';
     return `cannot connect to the MQTT broker at ${url}: ${why}; ${check}. Retrying with backoff (up to ${this.config.reconnectMaxMs} ms); events are kept on disk meanwhile (${this.queueDepth} queued)`;
