@@ -5,6 +5,9 @@
  * orderly shutdown bounded by a hard deadline (shutdownTimeoutMs), then exits.
  */
 import type { Command } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
 import { DEMO_SOURCE, environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
@@ -50,7 +53,7 @@ export function registerRun(program: Command): void {
     .option('--http-port <port>', '/healthz and /metrics port on 127.0.0.1; 0 = off (default 9464)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--log-format <format>', 'text (one readable line each), json, or auto: text on a terminal, JSON when piped (default auto)')
-    .option('--demo', 'replay the bundled clip once through the whole pipeline, print the events, exit')
+    .option('--demo', 'replay the bundled clip once through the whole pipeline, print the events, exit (on a temporary state directory, removed at exit, unless --state-dir is given)')
     .option('--set <path=value>', 'set any config field, e.g. --set pipeline.mode=window (repeatable)', collect)
     .option('--print-config', 'print the resolved configuration as JSON and exit')
     .option('--print-env', 'list the EARSHOT_* environment variables and the settings they feed, and exit')
@@ -65,7 +68,8 @@ export function registerRun(program: Command): void {
         return;
       }
       // everything is validated here, before a device, a port or a file is touched
-      const config = loadDaemonConfig({ flags, env: process.env });
+      const demoDir = flags.demo && !flags.printConfig ? demoStateDir(flags) : undefined;
+      const config = loadDaemonConfig({ flags: demoDir ? { ...flags, stateDir: demoDir } : flags, env: process.env });
       if (flags.printConfig) {
         process.stdout.write(`${JSON.stringify(redacted(config), null, 2)}\n`);
         return;
@@ -75,6 +79,19 @@ export function registerRun(program: Command): void {
       const quiet = flags.demo && format === 'text' && flags.logLevel === undefined && process.env.EARSHOT_LOG_LEVEL === undefined;
       await runDaemon(config, createLogger({ level: quiet ? 'warn' : config.log.level, format }));
     });
+}
+
+/**
+ * `--demo` without `--state-dir` (or `--set mqtt.stateDir=`) runs on a fresh temporary state
+ * directory, removed when the process exits: the bundled clip's voices must not enter the room's
+ * speaker baseline nor its events the queue, and every demo prints the same numbers. Returns that
+ * directory, or undefined when one was named. A SIGKILLed demo leaves it in $TMPDIR.
+ */
+export function demoStateDir(flags: RunFlags): string | undefined {
+  if (flags.stateDir !== undefined || (flags.set ?? []).some((s) => s.trim().startsWith('mqtt.stateDir='))) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'earshot-demo-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** Starts the daemon and keeps the process until a signal or the end of input; exits the process. */
