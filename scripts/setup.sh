@@ -34,7 +34,7 @@ fi
 # prefer it to package-lock.json, which is the file that is kept up to date
 rm -f npm-shrinkwrap.json
 APT_PACKAGES=(sox flac alsa-utils mosquitto libportaudio2 portaudio19-dev libsystemd-dev
-  python3-torch python3-torchaudio python3-onnx python3-numpy python3-sklearn
+  python3-torch python3-torchaudio python3-onnx python3-numpy python3-sklearn python3-pytest python3-flake8
   dpkg-dev lintian file adduser patchelf chromium strace)
 
 missing=()

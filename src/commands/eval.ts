@@ -40,6 +40,8 @@ export interface EvalOptions {
   /** false: --no-calibration (ignore the model's temperature) */
   calibration?: boolean;
   adapt?: boolean;
+  /** --mix-neutral: share of unscored neutral/calm speech the baseline hears (with --adapt) */
+  mixNeutral?: string;
   seed?: string;
   /** f32 | q15: the frontend's arithmetic (default: the model's own, metadata frontend.arithmetic) */
   arithmetic?: string;
@@ -130,6 +132,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       excludeSpeakers,
       vad,
       adapt: opts.adapt,
+      ...(opts.mixNeutral !== undefined ? { mixNeutral: Number(opts.mixNeutral) } : {}),
       seed,
       onProgress: (done, total) => {
         const now = Date.now();
@@ -222,6 +225,7 @@ export function registerEval(program: Command): void {
     .option('--no-calibration', "ignore the model's temperature (metadata calibration)")
     .option('--adapt', "stream each speaker's clips through one pipeline in a random order, the speaker baseline carried over (models trained with --norm prosody or speaker); warm-up clips reported apart")
     .option('--seed <n>', 'seed of the clip order under --adapt', '1')
+    .option('--mix-neutral <share>', "with --adapt: stream unscored neutral/calm clips of each speaker between the scored ones so they make this share of what the baseline hears (0.7: everyday talk, mostly neutral)")
     .option('--arithmetic <kind>', "the frontend's arithmetic, f32 or q15 (fixed point), whatever the model was trained with (default: the model's own)")
     .action(async (dir: string, opts: EvalOptions) => {
       await runEval(dir, opts);

@@ -118,6 +118,12 @@ export interface EvaluateOptions {
   now?: () => number;
   /** Stream each speaker's clips through one pipeline (speaker baseline carried over), in an order seeded by `seed`. */
   adapt?: boolean;
+  /**
+   * With `adapt`: the share (0 to 0.95) of what each speaker's baseline hears that is neutral or calm
+   * speech, as on a device where most talk is neutral: between the scored clips, unscored neutral/calm
+   * clips of the same speaker (seeded draws, repeats allowed) are streamed through the pipeline.
+   */
+  mixNeutral?: number;
   /** Seed of the clip order under `adapt`; default 1. */
   seed?: number;
 }
@@ -144,6 +150,28 @@ function degrade(item: CorpusItem, opts: EvaluateOptions): ((x: Float32Array, ra
       y = Float32Array.from(y, (v) => Math.max(-1, Math.min(1, v * g)));
     }
     return y;
+  };
+}
+
+/**
+ * The unscored neutral/calm clips of `mixNeutral`: `perScored` of them per scored clip (so they make
+ * that share of what the baseline hears), `next(speaker)` a seeded draw among that speaker's.
+ */
+function fillerClips(items: CorpusItem[], opts: EvaluateOptions, seed: number): { perScored: number; next: (speaker: string) => CorpusItem } {
+  const share = opts.mixNeutral ?? 0;
+  if (share === 0) return { perScored: 0, next: () => items[0] };
+  if (!opts.adapt) throw new EarshotError('E_USAGE', '--mix-neutral: only with --adapt (it feeds the speaker baseline)');
+  if (!(share > 0 && share <= 0.95)) throw new EarshotError('E_USAGE', `--mix-neutral ${share}: give a share between 0 and 0.95, e.g. 0.7`);
+  const pool = new Map<string, CorpusItem[]>();
+  for (const i of items) if (i.label === 'neutral' || i.label === 'calm') pool.set(i.speaker, [...(pool.get(i.speaker) ?? []), i]);
+  const rng = mulberry32(seedOf(`mix-neutral/${seed}`));
+  return {
+    perScored: share / (1 - share),
+    next: (speaker) => {
+      const clips = pool.get(speaker);
+      if (!clips?.length) throw new EarshotError('E_CORPUS', `--mix-neutral: speaker ${speaker} has no neutral or calm clip to stream between the scored ones`);
+      return clips[Math.floor(rng() * clips.length)];
+    },
   };
 }
 
@@ -177,10 +205,14 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     return [best, r.probabilities[best] / mass];
   };
   let speaker: string | null = null;
+  const filler = fillerClips(items, opts, seed);
+  let owed = 0;
   for (const item of kept) {
     // a new speaker (under adapt): a new voice and room, so the baseline starts over
     if (opts.adapt && item.speaker !== speaker) pipeline.resetBaseline();
     speaker = item.speaker;
+    // everyday talk: neutral/calm clips of this speaker, heard but not scored, before the scored one
+    for (owed += filler.perScored; filler.perScored > 0 && owed >= 1; owed--) await analyzeFile(filler.next(item.speaker).path, pipeline, { adapt: true });
     const a = await analyzeFile(item.path, pipeline, { transform: degrade(item, opts), adapt: opts.adapt });
     if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
     if (!a.overall) noSpeech++;

@@ -36,7 +36,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from .data import EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments, Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key, split_holdout, split_random  # noqa: E402
+from .data import (EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments,  # noqa: E402
+                   Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key,
+                   split_holdout, split_random)
 from .export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
 from .ensemble import merge, merge_reports  # noqa: E402
 from .metrics import score  # noqa: E402
@@ -61,24 +63,38 @@ def parse_args(argv):
     p.add_argument('--side', type=int, default=0, help='(crnn) the last N feature columns (the extras) bypass the convolutions and join before the LSTM')
     p.add_argument('--stack', type=int, default=3, help='(lstm-attn) stack this many frames per LSTM step')
     p.add_argument('--norm', choices=['global', 'utterance', 'cmn', 'level', 'speaker', 'prosody', 'none'], default='global',
-                   help="prosody: log-mel per utterance, the other features (RMS, ZCR, f0, voicing) against the speaker's baseline; speaker: every feature against the speaker's baseline (speech frames of the speaker's other clips, drawn per epoch from all, random and emotion-skewed subsets, or none = per utterance); held-out clips against all of the speaker's other clips (label-free)")
-    p.add_argument('--extra-test', nargs='*', default=[], help='feature folders of other corpora to check the model on (python side; shared labels only), e.g. EmoDB and emotiontts-kr')
-    p.add_argument('--vad', action='store_true', help="train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are scored as the daemon scores a file: duration-weighted mean over its spans")
+                   help=("prosody: log-mel per utterance, the other features (RMS, ZCR, f0, voicing) against the speaker's baseline; speaker: every "
+                         "feature against the speaker's baseline (speech frames of the speaker's other clips, drawn per epoch from all, random and "
+                         "emotion-skewed subsets, or none = per utterance); held-out clips against all of the speaker's other clips (label-free)"))
+    p.add_argument('--extra-test', nargs='*', default=[],
+                   help=('feature folders of other corpora to check the model on (python side; shared labels only), e.g. EmoDB and emotiontts-kr'))
+    p.add_argument('--vad', action='store_true',
+                   help=("train on the clips' VAD speech spans (features from `earshot features --vad`), as the daemon segments a stream; held-out clips are "
+                         "scored as the daemon scores a file: duration-weighted mean over its spans"))
     p.add_argument('--no-specaugment', action='store_true')
     p.add_argument('--no-tempo', action='store_true')
     p.add_argument('--no-crop', action='store_true')
     p.add_argument('--no-jitter', action='store_true')
-    p.add_argument('--ensemble', type=int, default=1, help='train this many models (seeds SEED, SEED+1000, ...) and ship the mean of their probabilities as one graph')
+    p.add_argument('--ensemble', type=int, default=1,
+                   help=('train this many models (seeds SEED, SEED+1000, ...) and ship the mean of their probabilities as one graph'))
     p.add_argument('--member', type=int, default=0, help='train only member K (1..N) of --ensemble N, exported on its own; merge the N with --merge')
-    p.add_argument('--merge', nargs='+', metavar='STEM', help='no training: merge ensemble members (STEM.onnx + STEM.json, from --member runs) into OUT; with --report, their STEM.py.json reports too')
-    p.add_argument('--weights', choices=['fp32', 'fp16', 'int8'], default='fp32', help='store the exported weights as float32, float16 or int8 (the graph computes in float32; members of --member runs stay fp32 until --merge)')
+    p.add_argument('--merge', nargs='+', metavar='STEM',
+                   help=('no training: merge ensemble members (STEM.onnx + STEM.json, from --member runs) into OUT; with --report, their STEM.py.json '
+                         'reports too'))
+    p.add_argument('--weights', choices=['fp32', 'fp16', 'int8'], default='fp32',
+                   help=('store the exported weights as float32, float16 or int8 (the graph computes in float32; members of --member runs stay fp32 until '
+                         '--merge)'))
     p.add_argument('--mixup', type=float, default=0.0, help='mixup (Zhang et al. 2018) with Beta(a, a) weights; 0 = off')
     p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
     p.add_argument('--fixed-frames', type=int, default=0, help='(fixed-window archs) window length in frames')
-    p.add_argument('--teacher', help="knowledge distillation: a teacher file from `earshot train --teacher` ({labels, clips: {name: probabilities}}); each training span learns from its clip's teacher probabilities (a noisy copy from its clean source's) beside the label")
-    p.add_argument('--distill-weight', type=float, default=0.7, help="with --teacher: the distillation term's share of the loss (the rest: cross-entropy on the label)")
-    p.add_argument('--distill-temperature', type=float, default=2.0, help='with --teacher: both distributions softened by this temperature (the term is scaled by its square, Hinton et al. 2015)')
+    p.add_argument('--teacher',
+                   help=("knowledge distillation: a teacher file from `earshot train --teacher` ({labels, clips: {name: probabilities}}); each training span "
+                         "learns from its clip's teacher probabilities (a noisy copy from its clean source's) beside the label"))
+    p.add_argument('--distill-weight', type=float, default=0.7,
+                   help=("with --teacher: the distillation term's share of the loss (the rest: cross-entropy on the label)"))
+    p.add_argument('--distill-temperature', type=float, default=2.0,
+                   help=('with --teacher: both distributions softened by this temperature (the term is scaled by its square, Hinton et al. 2015)'))
     p.add_argument('--balance', choices=['none', 'corpus'], default='none',
                    help="corpus: each epoch draws --epoch-items training items, every corpus's share by corpus_shares() and its classes "
                         "equally, instead of one pass over every item (so the largest corpus does not dominate); the loss is then unweighted")
@@ -176,15 +192,16 @@ def corpus_shares(corpus_of):
 
 
 def balanced_probabilities(train, labels):
-    """Per-item draw probabilities: corpus shares (corpus_shares), then the corpus's classes equally,
-    then the items of one corpus and class equally."""
+    """Per-item draw probabilities: corpus shares (corpus_shares, by distinct recordings), then the
+    corpus's classes equally, then the items of one corpus and class equally."""
     keys = [(i['corpus'], i['label']) for i in train]
     count = {}
     for k in keys:
         count[k] = count.get(k, 0) + 1
     corpora = sorted({c for c, _ in keys})
-    shares = corpus_shares({c: (sum(v for (cc, _), v in count.items() if cc == c),
-                                len({i['speaker'] for i in train if i['corpus'] == c})) for c in corpora})
+    # a corpus's size in distinct recordings: noisy copies and VAD spans of one clip count once
+    clips = {c: len({i.get('source', i['name']) for i in train if i['corpus'] == c}) for c in corpora}
+    shares = corpus_shares({c: (clips[c], len({i['speaker'] for i in train if i['corpus'] == c})) for c in corpora})
     classes = {c: len({l for cc, l in count if cc == c}) for c in corpora}
     p = np.array([shares[c] / classes[c] / count[(c, l)] for c, l in keys], np.float64)
     print('balance: ' + ', '.join(f'{c} {100 * shares[c]:.0f}%' for c in corpora), flush=True)
@@ -217,8 +234,8 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, s
     (--balance corpus): per-item probabilities, --epoch-items items drawn per epoch. `allowed`:
     [items, classes] label mask (label_mask) when the corpora do not share one label set."""
     seed_everything(seed)
-    model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack,
-                                                 'side': a.side, **({'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {})})
+    channels = {'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {}
+    model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack, 'side': a.side, **channels})
     fixed = a.fixed_frames or fixed
     counts = np.bincount(ytr, minlength=n_classes).astype(np.float64)
     weights = torch.tensor(counts.sum() / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
@@ -319,7 +336,8 @@ def extra_test(a, model, fixed, d, labels, norm):
     spans = [(speech_segments(i, hop) if a.vad else []) or [i['x']] for i in items]
     if a.norm in SPEAKER_MODES:
         base = SpeakerBaselines(clip_moments([{**i, 'spans': s} for i, s in zip(items, spans)], lambda c: c['spans']))
-        xs = [[speaker_normalise(x, base.all_others((i['dir'], i['name'])), speaker_columns(a.norm, fs.feature_names)).astype(np.float32) for x in s] for i, s in zip(items, spans)]
+        cols = speaker_columns(a.norm, fs.feature_names)
+        xs = [[speaker_normalise(x, base.all_others((i['dir'], i['name'])), cols).astype(np.float32) for x in s] for i, s in zip(items, spans)]
     else:
         xs = [[norm(x) for x in s] for s in spans]
     r = evaluate(model, xs, [labels.index(i['label']) for i in items], len(labels), fixed)
@@ -442,7 +460,8 @@ def main(argv):
         # the same held-out clips with a cold baseline (per utterance) and with a baseline from
         # the speaker's other clips of the same emotion only (the worst emotion skew)
         cold = [[speaker_normalise(x, None).astype(np.float32) for x in (i['segs'] if a.vad else [i['x']])] for i in test]
-        skew = [[speaker_normalise(x, test_base.same_emotion((i['dir'], i['name']), i['label']), scols).astype(np.float32) for x in (i['segs'] if a.vad else [i['x']])] for i in test]
+        skew = [[speaker_normalise(x, test_base.same_emotion((i['dir'], i['name']), i['label']), scols).astype(np.float32)
+                 for x in (i['segs'] if a.vad else [i['x']])] for i in test]
         for tag, xs in (('no baseline (per utterance)', cold), ('same-emotion baseline', skew)):
             r = evaluate(model, xs, yte, len(labels), fixed)
             check.setdefault('variants', {})[tag] = {k: r[k] for k in ('accuracy', 'uar')}
@@ -458,9 +477,11 @@ def main(argv):
     store_weights(onnx_path, weights)
     # Per-utterance CMVN needs the whole window's statistics, so an incremental form would not see
     # the input it was trained on: those models run on sliding windows (metadata `window`) instead.
-    streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none') else None
+    streams = a.arch == 'lstm-attn' and a.ensemble == 1 and a.norm in ('global', 'none')
+    streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if streams else None
     corpora = sorted({i['corpus'] for i in train})
-    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter', 'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights', 'balance', 'epoch_items']}
+    options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter',
+                                          'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights', 'balance', 'epoch_items']}
     if a.teacher:
         with open(a.teacher) as fh:
             options['distillation'] = {'teachers': json.load(fh)['teachers'], 'weight': a.distill_weight, 'temperature': a.distill_temperature}

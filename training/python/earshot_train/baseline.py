@@ -105,6 +105,10 @@ def pooled(parts):
             'folds': parts, 'n': n}
 
 
+def line(r, acc):
+    return f'acc {100 * r[acc]:.1f} UAR {100 * r["uar"]:.1f} arousal {100 * r["arousalUar"]:.1f}'
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--features', nargs='+', required=True, help='feature folders, one per corpus (earshot features --corpus K --vad)')
@@ -126,17 +130,19 @@ def main(argv=None):
                 for c in sorted(set(corpus) - {'tess'}):
                     r = run(items, X, corpus != c, corpus == c, norm, a.C)
                     res[f'{c}-leave-one-corpus-out'] = r
-                    print(f'[{norm}] loco {c}: acc {100 * r["accuracy"]:.1f} UAR {100 * r["uar"]:.1f} arousal {100 * r["arousalUar"]:.1f} (n={r["n"]})', flush=True)
+                    print(f'[{norm}] loco {c}: {line(r, "accuracy")} (n={r["n"]})', flush=True)
             elif p == 'folds':
-                parts = [run(items, X, ~((corpus == 'ravdess') & np.isin(speaker, f)), (corpus == 'ravdess') & np.isin(speaker, f), norm, a.C) for f in FOLDS]
+                held = [(corpus == 'ravdess') & np.isin(speaker, f) for f in FOLDS]
+                parts = [run(items, X, ~h, h, norm, a.C) for h in held]
                 r = res['ravdess-speaker-independent'] = pooled(parts)
-                print(f'[{norm}] RAVDESS folds: acc {100 * r["accuracyMean"]:.1f} UAR {100 * r["uar"]:.1f} arousal {100 * r["arousalUar"]:.1f}', flush=True)
+                print(f'[{norm}] RAVDESS folds: {line(r, "accuracyMean")}', flush=True)
             elif p.startswith('loso-'):
                 c = p[5:]
                 spk = sorted(set(speaker[corpus == c]))
-                parts = [run(items, X, ~((corpus == c) & (speaker == s)), (corpus == c) & (speaker == s), norm, a.C) for s in spk]
+                held = [(corpus == c) & (speaker == s) for s in spk]
+                parts = [run(items, X, ~h, h, norm, a.C) for h in held]
                 r = res[f'{c}-leave-one-speaker-out'] = pooled(parts)
-                print(f'[{norm}] {c} leave one speaker out: acc {100 * r["accuracyMean"]:.1f} UAR {100 * r["uar"]:.1f} arousal {100 * r["arousalUar"]:.1f}', flush=True)
+                print(f'[{norm}] {c} leave one speaker out: {line(r, "accuracyMean")}', flush=True)
             else:
                 raise SystemExit(f'baseline: unknown protocol {p} (loco, folds, loso-CORPUS)')
     if a.report:

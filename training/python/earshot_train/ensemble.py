@@ -73,7 +73,8 @@ def merge(stems, out, name, weights='fp32'):
     store_weights(onnx_path, weights)
     meta = copy.deepcopy(metas[0])
     meta['name'] = name or os.path.basename(out)
-    meta['onnx'] = {**meta['onnx'], 'file': os.path.basename(onnx_path), 'sha256': sha256_file(onnx_path), 'bytes': os.path.getsize(onnx_path), 'weights': weights}
+    meta['onnx'] = {**meta['onnx'], 'file': os.path.basename(onnx_path), 'sha256': sha256_file(onnx_path),
+                    'bytes': os.path.getsize(onnx_path), 'weights': weights}
     meta['parameters'] = sum(m['parameters'] for m in metas)
     meta.pop('streaming', None)
     t = meta['training']

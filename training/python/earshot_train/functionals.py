@@ -209,7 +209,6 @@ def fuse(rav, a, C):
     probabilities averaged with the network's at fixed equal weight (nothing tuned on the fold)."""
     Xr, _ = matrix(rav.items, rav.feature_names)
     y = np.array([EMOTIONS.index(i['label']) for i in rav.items])
-    spk = np.array([i['speaker'] for i in rav.items])
     names = np.array([i['name'] for i in rav.items])
     rows = []
     for path in a.fuse:
@@ -344,7 +343,6 @@ def main():
     report = {'functionals': len(keys), 'norm': a.norm, 'clf': a.clf, 'folds': {}, 'extra': {}}
     print(f'{len(keys)} functionals, {len(rav.items)} RAVDESS clips, norm {a.norm}, {a.clf}')
     best = None
-    Xraw = X0 = matrix_cache = None
     for C in a.C:
         if a.online:
             accs, uars = online_folds(rav, y, spk, a, C)
@@ -374,7 +372,7 @@ def main():
         acc, u = float(np.mean(p == ye)), uar(ye, p, np.unique(ye))
         high = {EMOTIONS.index(e) for e in ('happy', 'angry', 'fearful', 'disgust', 'surprised')}
         ya, pa = np.isin(ye, list(high)), np.isin(p, list(high))
-        arousal = float(np.mean([np.mean(pa[ya] == True), np.mean(pa[~ya] == False)]))
+        arousal = float(np.mean([np.mean(pa[ya]), np.mean(~pa[~ya])]))
         name = os.path.basename(d.rstrip('/'))
         print(f'{name} (C={C}): acc {100*acc:.1f}, UAR {100*u:.1f}, arousal UAR {100*arousal:.1f} ({len(ye)} clips)')
         report['extra'][name] = {'C': C, 'acc': acc, 'uar': u, 'arousal_uar': arousal, 'clips': len(ye)}

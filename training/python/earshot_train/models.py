@@ -201,7 +201,8 @@ ARCHITECTURES = {
     'cnn1d': (lambda f, c, o: Cnn1d(f, c), None, '1-D CNN over time, features as channels'),
     'stride-cnn': (lambda f, c, o: StrideCnn(f, c), 128, '7-layer stride-2 CNN on 128x128 log-mel'),
     'cnn2d': (lambda f, c, o: SmallCnn2d(f, c), None, 'small 2-D CNN with pooling on log-mel'),
-    'crnn': (lambda f, c, o: Crnn(f, c, channels=o.get('channels', (16, 32, 48)), hidden=o.get('hidden', 96), side=o.get('side', 0)), None, '2-D CNN blocks, LSTM and attention pooling (CRNN) on log-mel'),
+    'crnn': (lambda f, c, o: Crnn(f, c, channels=o.get('channels', (16, 32, 48)), hidden=o.get('hidden', 96), side=o.get('side', 0)), None,
+             '2-D CNN blocks, LSTM and attention pooling (CRNN) on log-mel'),
 }
 
 

@@ -1,0 +1,98 @@
+"""Splits, label masks, corpus balance and normalisation of earshot_train (run by bash scripts/test.sh)."""
+import numpy as np
+import torch
+
+from earshot_train.__main__ import balanced_probabilities, label_mask, masked_cross_entropy, parse_args
+from earshot_train.baseline import sample_weights, speaker_causal
+from earshot_train.data import EMOTIONS, normalise, speaker_normalise, split_holdout, split_random, UTTERANCE_VAR_FLOOR
+
+
+def item(corpus, speaker, label, name=None):
+    return {'corpus': corpus, 'speaker': speaker, 'label': label, 'name': name or f'{corpus}-{speaker}-{label}'}
+
+
+def test_holdout_keeps_whole_speakers_out():
+    items = [item('ravdess', s, 'happy', f'r{s}{k}') for s in ('01', '02', '03') for k in range(3)] + [item('nemo', 'EB0', 'sad')]
+    train, test = split_holdout(items, {'ravdess:02', 'nemo:EB0'})
+    assert {i['speaker'] for i in test} == {'02', 'EB0'}
+    assert not {i['speaker'] for i in train} & {'02', 'EB0'}
+    assert len(train) + len(test) == len(items)
+
+
+def test_holdout_of_several_corpora_parses():
+    a = parse_args(['--features', 'x', '--out', 'y', '--holdout', 'ravdess:01,02;nemo:EB0'])
+    assert a.holdout == 'ravdess:01,02;nemo:EB0'
+
+
+def test_random_split_is_stratified_and_disjoint():
+    items = [item('ravdess', '01', l, f'{l}{k}') for l in ('happy', 'sad') for k in range(10)]
+    train, test = split_random(items, 0.2, seed=1)
+    assert sorted(i['label'] for i in test) == ['happy', 'happy', 'sad', 'sad']
+    assert not {i['name'] for i in train} & {i['name'] for i in test}
+
+
+def test_label_mask_is_each_corpus_own_labels():
+    train = [item('ravdess', '01', l) for l in ('calm', 'happy', 'surprised')] + [item('emodb', '03', l) for l in ('happy', 'disgust')]
+    labels = ['calm', 'happy', 'disgust', 'surprised']
+    m = label_mask(train, labels)
+    assert m[0].tolist() == [True, True, False, True]
+    assert m[3].tolist() == [False, True, True, False]
+
+
+def test_masked_cross_entropy_is_torch_cross_entropy_when_all_allowed_and_ignores_masked_logits():
+    torch.manual_seed(0)
+    logits, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 1, 0])
+    w = torch.tensor([1.0, 2.0, 0.5, 1.0])
+    allowed = torch.ones(6, 4, dtype=torch.bool)
+    # torch weighs the smoothing term by each class's weight, ours by the label's: equal for uniform
+    # weights (--balance corpus) and without smoothing
+    ref = torch.nn.CrossEntropyLoss(weight=torch.ones(4), label_smoothing=0.1)(logits, y)
+    assert torch.allclose(masked_cross_entropy(logits, y, allowed, torch.ones(4), 0.1), ref, atol=1e-6)
+    assert torch.allclose(masked_cross_entropy(logits, y, allowed, w, 0.0), torch.nn.CrossEntropyLoss(weight=w)(logits, y), atol=1e-6)
+    allowed[:, 3] = False
+    allowed[3, 3] = True  # row 3's label is 3: its corpus has that class
+    a = masked_cross_entropy(logits, y, allowed, w, 0.1)
+    bumped = logits.clone()
+    bumped[[0, 1, 2, 4, 5], 3] += 50  # a class a clip's corpus lacks changes nothing for that clip
+    assert torch.allclose(masked_cross_entropy(bumped, y, allowed, w, 0.1), a, atol=1e-5)
+
+
+def test_balance_draws_corpora_by_sqrt_of_clips_times_speakers_and_classes_equally():
+    train = ([item('big', f's{k % 4}', 'happy' if k % 3 else 'sad', f'b{k}') for k in range(900)]
+             + [item('small', 's0', l, f's{l}{k}') for l in ('happy', 'sad') for k in range(25)])
+    p = balanced_probabilities(train, ['happy', 'sad'])
+    assert abs(p.sum() - 1) < 1e-9
+    share = {c: p[[i['corpus'] == c for i in train]].sum() for c in ('big', 'small')}
+    want = np.sqrt(900 * 4) / (np.sqrt(900 * 4) + np.sqrt(50 * 1))
+    assert abs(share['big'] - want) < 1e-9
+    big_sad = p[[i['corpus'] == 'big' and i['label'] == 'sad' for i in train]].sum()
+    assert abs(big_sad - share['big'] / 2) < 1e-9
+    copies = [{**i, 'name': i['name'] + '~snr10', 'source': i['name']} for i in train if i['corpus'] == 'big']
+    q = balanced_probabilities(train + copies, ['happy', 'sad'])
+    assert abs(q[[i['corpus'] == 'big' for i in train + copies]].sum() - want) < 1e-9, 'noisy copies do not enlarge a corpus'
+    w = sample_weights(train)
+    assert abs(w[[i['corpus'] == 'small' for i in train]].sum() / w.sum() - (1 - want)) < 1e-9
+
+
+def test_utterance_and_speaker_normalisation():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3, 2, (50, 4)).astype(np.float32)
+    u = normalise(x, 'utterance', None, None)
+    assert np.allclose(u.mean(0), 0, atol=1e-5) and np.allclose(u.std(0), 1 / np.sqrt(1 + UTTERANCE_VAR_FLOOR / x.var(0)), atol=1e-3)
+    stats = (np.full(4, 3, np.float32), np.full(4, 0.001, np.float32))
+    s = speaker_normalise(x, stats)
+    assert s.max() <= 6 and s.min() >= -6  # bounded at SPEAKER_CLIP
+    assert np.array_equal(speaker_normalise(x, None), u)
+
+
+def test_causal_speaker_statistics_use_only_clips_heard_so_far():
+    items = [item('c', 'a', 'happy', f'a{k}') for k in range(5)]
+    X = np.arange(5, dtype=np.float64)[:, None] * np.ones((1, 2))
+    ref = (np.zeros(2), np.ones(2))
+    out = speaker_causal(X, items, ref, seed=1)
+    order = np.random.default_rng(1).permutation(5)
+    first = order[0]
+    assert np.allclose(out[first], X[first])  # warming up: against the training statistics
+    last = order[-1]
+    assert np.allclose(out[last], (X[last] - X.mean(0)) / np.sqrt(X.var(0) + 1e-6))
+    assert EMOTIONS[0] == 'neutral'
