@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 15's comparison (MODELS.md, "Beyond the studio"): one CRNN member per speaker-independent
-# RAVDESS fold, per-utterance vs per-speaker normalisation (train.py --norm prosody: RMS, ZCR, f0 and
+# Issue 15's comparison (docs/experiments/2026-12-01-beyond-the-studio.md): one CRNN member per
+# speaker-independent RAVDESS fold, per-utterance vs per-speaker normalisation (train.py --norm prosody: RMS, ZCR, f0 and
 # voicing against the speaker baseline; --norm speaker: every feature), each scored
 # through the runtime on its held-out actors (the speaker model with and without --adapt), on
 # EmoDB 03+08 and on emotiontts-kr (never trained on); then one temperature fitted on the folds.

@@ -1,8 +1,8 @@
 // Serving a model trained on f32 features through the Q15 frontend (issue 21), on the daemon path:
 // `earshot run --set modelArithmetic=q15 --stdout` over real corpus speech (30 RAVDESS clips, two
 // actors, every emotion, and 15 EmoDB clips, joined with 1 s pauses), against the same run in f32. The labels must agree
-// within what was measured on whole corpora (MODELS.md, "The Q15 frontend": the label changes on
-// 5.4% of EmoDB utterances, 2.0% of emotiontts-kr, 0.4% of RAVDESS, 2.1% on held-out fold 1), and the Q15 run must
+// within what was measured on whole corpora (docs/experiments/2026-12-01-q15-frontend.md: the label
+// changes on 5.4% of EmoDB utterances, 2.0% of emotiontts-kr, 0.4% of RAVDESS, 2.1% on held-out fold 1), and the Q15 run must
 // really be Q15 (its probabilities differ from f32's, and it says so at start-up).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -81,8 +81,9 @@ test('the daemon served in Q15 gives the f32 labels on real speech, within the m
   const changed = a.events.filter((e, i) => e.label !== b.events[i]!.label).length;
   const maxDelta = Math.max(...a.events.flatMap((e, i) => Object.keys(e.probabilities).map((k) => Math.abs(e.probabilities[k]! - b.events[i]!.probabilities[k]!))));
   assert.ok(maxDelta > 0, 'Q15 gave exactly the f32 probabilities: the Q15 frontend was not used');
-  // measured on whole corpora (MODELS.md): the label changes on at most 5.4% of utterances (EmoDB;
-  // emotiontts-kr 2.0%, RAVDESS 0.4%); one more allowed for a sample this small
+  // measured on whole corpora (docs/experiments/2026-12-01-q15-frontend.md): the label changes on at
+  // most 5.4% of utterances (EmoDB; emotiontts-kr 2.0%, RAVDESS 0.4%); one more allowed for a sample
+  // this small
   console.log(`  Q15 vs f32 on the daemon path: ${changed} of ${a.events.length} labels changed, max |dp| ${maxDelta.toFixed(3)}`);
   assert.ok(changed <= Math.ceil(0.054 * a.events.length) + 1, `${changed} of ${a.events.length} labels changed under Q15 (max |dp| ${maxDelta.toFixed(3)})`);
 });

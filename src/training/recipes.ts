@@ -44,7 +44,8 @@ export interface Recipe {
  *   (geometric mean, equal weights) once the speaker baseline is warm: one network run per
  *   utterance, about 0.45 ms per second of speech.
  * - `crnn-large` (earshot-crnn-large, the default on the evening of 2026-12-01): the same with
- *   channels 16,32,48 and LSTM 96, 1.6x the model time for 0.8 points on the folds (MODELS.md).
+ *   channels 16,32,48 and LSTM 96, 1.6x the model time for 0.8 points on the folds
+ *   (docs/experiments/2026-12-01-small-network-and-distillation.md).
  * - `crnn-ensemble` (earshot-crnn-ensemble, the default until 2026-12-01): 5 members of the large
  *   network stored as int8, 3 as above, 2 on the clean clips only for as many steps (twice the
  *   epochs over half the data); the runtime averages each utterance over tempo 1/1.1 x a start 0
@@ -54,7 +55,8 @@ export interface Recipe {
  *   corpus's labels, 4000 training spans drawn per epoch with the corpora balanced by
  *   sqrt(clips x speakers) and each corpus's classes equally (`--balance corpus`), 30 epochs;
  *   the pink and babble copies are of RAVDESS clips only, as the default's.
- * A fold model of any recipe can learn from another run's fold models (`--teacher`, MODELS.md).
+ * A fold model of any recipe can learn from another run's fold models (`--teacher`,
+ * docs/experiments/2026-12-01-small-network-and-distillation.md).
  */
 /** The pitch CRNNs' frontend (40 log-mel + RMS + ZCR + F0 + voicing) and the single networks' noisy copies and head. */
 export const PITCH_FRONTEND = { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing'] };

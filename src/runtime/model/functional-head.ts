@@ -5,7 +5,8 @@
  * `training/python/earshot_train/functionals.py --export-head`, stored in the model's metadata (`functionalHead`).
  * It only speaks once the baseline is warm: standardised by another corpus's statistics instead
  * of the speaker's, functionals mislead (measured: EmoDB warm-up clips 16.7% with the head against
- * the network's 44.6% overall; MODELS.md), so a cold baseline leaves the network's answer alone.
+ * the network's 44.6% overall; docs/experiments/2026-12-01-functional-head.md), so a cold baseline
+ * leaves the network's answer alone.
  */
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';

@@ -5,8 +5,8 @@
  * slope / change, jitter- and shimmer-like frame-to-frame changes over voiced frames, voicing,
  * rate of voiced stretches, duration and spectral balance. Normalised per speaker, they carry what
  * the network, seeing one utterance normalised on its own, does not: how this voice differs from
- * itself (MODELS.md, "Prosodic functionals"). training/python/earshot_train/functionals.py computes the same
- * numbers in the same order for training (test/functionals.test.ts compares the two).
+ * itself (docs/experiments/2026-12-01-functional-head.md). training/python/earshot_train/functionals.py
+ * computes the same numbers in the same order for training (test/functionals.test.ts compares the two).
  */
 import { EarshotError } from '../../core/errors.ts';
 

@@ -27,7 +27,10 @@ export type VadKind = (typeof VAD_KINDS)[number];
 export const DEFAULT_VAD_KIND: VadKind = 'cascade';
 
 export const vadConfigSchema = z.object({
-  /** Which detector decides speech: "energy", "silero" or "cascade" (Silero behind the energy gate; as cheap as "energy" in a quiet room, MODELS.md). Default "cascade". */
+  /**
+   * Which detector decides speech: "energy", "silero" or "cascade" (Silero behind the energy gate; as
+   * cheap as "energy" in a quiet room, docs/experiments/2026-12-01-vad-in-noise.md). Default "cascade".
+   */
   kind: z.enum(VAD_KINDS).default(DEFAULT_VAD_KIND),
   /** dB a frame must be above the tracked noise floor to count as active. Default 9. */
   thresholdDb: z.number().min(0).max(60).default(9),
