@@ -3,7 +3,8 @@
 # package, so run it on a throwaway machine or CI): dpkg -i, then as user `earshot`:
 # `earshot --version` and `earshot run --demo` (the bundled clip through the whole pipeline to the
 # embedded broker); the conffile and the user; `dpkg -r` keeps /etc/earshot/config.yaml and
-# /var/lib/earshot, `dpkg -P` removes them. Prints one `ok:` line per check; exits non-zero at
+# /var/lib/earshot, `dpkg -P` removes them; the privacy checks of issue 29 under strace (needs strace)
+# and the ownership repair after a root run. Prints one `ok:` line per check; exits non-zero at
 # the first failure. A machine that already had earshot installed gets it removed at the end.
 #
 # usage: sudo bash scripts/verify-deb.sh [build/deb/earshot_VERSION_ARCH.deb]
@@ -36,6 +37,53 @@ ok "the packaged /etc/earshot/config.yaml loads"
 events=$(cd /tmp && runuser -u earshot -- timeout 120 earshot run --demo --log-level warn --state-dir /var/lib/earshot/demo | grep -c '"label"') || fail "earshot run --demo as earshot"
 [ "$events" -ge 3 ] || fail "earshot run --demo gave $events events"
 ok "earshot run --demo as user earshot: $events events"
+
+# privacy (issue 29, docs/privacy.md): the installed program under strace as user earshot with an
+# empty HOME: no DNS query, no connection off the machine, no file outside the demo's temporary
+# state directory (ONNX Runtime's telemetry wrote ~/.cache/Microsoft/DeveloperTools/.onnxruntime)
+command -v strace >/dev/null || fail "strace is missing (apt-get install strace)"
+priv=$(mktemp -d /tmp/verify-deb-privacy.XXXXXX)
+mkdir "$priv/home" "$priv/tmp"
+chown -R earshot:earshot "$priv"
+for what in analyze demo; do
+  if [ $what = analyze ]; then cmd=(earshot analyze /usr/lib/earshot/assets/demo-angry.flac); else cmd=(earshot run --demo --log-level warn); fi
+  (cd /tmp && env -i PATH="$PATH" HOME="$priv/home" TMPDIR="$priv/tmp" ORT_DISABLE_TELEMETRY=0 strace -f -y -qq -o "$priv/$what.strace" \
+    -e trace=connect,sendto,openat,creat,mkdir,mkdirat,rename,renameat,renameat2 runuser -u earshot -- "${cmd[@]}" >"$priv/$what.out" 2>&1) || fail "earshot $what under strace: $(tail -3 "$priv/$what.out")"
+  node scripts/strace-check.mjs "$priv/$what.strace" --allow "$priv/tmp" >"$priv/$what.check" || fail "earshot $what: $(head -5 "$priv/$what.check")"
+  [ -z "$(ls -A "$priv/home")" ] || fail "earshot $what wrote into HOME: $(find "$priv/home" | head -5)"
+  [ -z "$(ls -A "$priv/tmp")" ] || fail "earshot $what left its temporary state directory: $(ls "$priv/tmp")"
+done
+rm -rf "$priv"
+ok "earshot analyze and run --demo as earshot under strace: no DNS, no connection off the machine, nothing written outside the demo's state directory, HOME empty"
+
+# ownership (issue 29 item 4): a run as root on the real state directory leaves root-owned files and
+# says so; the unit's ExecStartPre= (run here as systemd would, as root) gives them back
+root_run=$(cd /tmp && timeout 120 earshot run --demo --log-level warn --state-dir /var/lib/earshot 2>&1 >/dev/null) || fail "earshot run --demo as root"
+grep -q 'will be owned by root' <<<"$root_run" || fail "a root run on /var/lib/earshot did not warn about root-owned state"
+pre=$(sed -n 's/^ExecStartPre=+//p' /lib/systemd/system/earshot.service)
+[ -n "$pre" ] || fail "the unit has no ExecStartPre=+ ownership repair"
+$pre || fail "the unit's ExecStartPre ($pre)"
+[ -z "$(find /var/lib/earshot ! -user earshot | head -1)" ] || fail "files not owned by earshot after ExecStartPre: $(find /var/lib/earshot ! -user earshot | head -3)"
+runuser -u earshot -- earshot run --print-config >/dev/null || fail "earshot run as earshot after the root run"
+ok "a root run on /var/lib/earshot warns; the unit's ExecStartPre ($pre) leaves every file to earshot"
+
+# the installed service itself, where systemd runs this machine: telemetry off in its environment,
+# started after the root run above, and under strace for 20 s: loopback only, nothing in its HOME
+if [ -d /run/systemd/system ]; then
+  systemctl show -p Environment earshot | grep -q 'ORT_DISABLE_TELEMETRY=1' || fail "the unit does not set ORT_DISABLE_TELEMETRY=1"
+  systemctl restart earshot || fail "systemctl restart earshot after a root run: $(journalctl -u earshot -n 5 --no-pager)"
+  sleep 3
+  systemctl is-active -q earshot || fail "the service is not active after a root run: $(journalctl -u earshot -n 5 --no-pager)"
+  pid=$(systemctl show -p MainPID --value earshot)
+  timeout 20 strace -f -y -qq -p "$pid" -o /tmp/verify-deb-service.strace -e trace=connect,sendto,openat,creat,mkdir,mkdirat,rename,renameat,renameat2 || true
+  node scripts/strace-check.mjs /tmp/verify-deb-service.strace --allow /var/lib/earshot || fail "the service: $(head -5 /tmp/verify-deb-service.strace)"
+  [ ! -e /var/lib/earshot/.cache ] || fail "the service wrote /var/lib/earshot/.cache (its HOME): ONNX Runtime telemetry?"
+  systemctl stop earshot
+  ok "the service starts after a root run; 20 s under strace: loopback only, nothing outside /var/lib/earshot, no ~/.cache"
+else
+  echo "skip: systemd is not running here: the service's own strace check was not run"
+fi
+
 status=0
 runuser -u earshot -- earshot run --config /nonexistent.yaml >/dev/null 2>&1 || status=$?
 [ "$status" = 78 ] || fail "a missing config file exits $status, not 78 (EX_CONFIG, in RestartPreventExitStatus=)"

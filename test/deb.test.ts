@@ -63,6 +63,10 @@ for (const arch of ['amd64', 'arm64']) {
     assert.match(unit, /^ExecStart=\/usr\/bin\/node \/usr\/lib\/earshot\/bin\/earshot.js run --config \/etc\/earshot\/config.yaml$/m);
     assert.match(unit, /^RestartPreventExitStatus=64 65 66 78$/m);
     assert.match(unit, /^User=earshot$/m);
+    // issue 29: ownership repaired before each start, ONNX Runtime's telemetry off
+    assert.match(unit, /^ExecStartPre=\+\/bin\/chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
+    assert.match(unit, /^Environment=ORT_DISABLE_TELEMETRY=1$/m);
+    assert.match(readFileSync(join(ctl, 'postinst'), 'utf8'), /^\s*chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
     // the sd-notify addon only where it was built; elsewhere systemd-notify children need NotifyAccess=all
     assert.is(existsSync(join(x, 'usr/lib/earshot/node_modules/sd-notify/build/Release/notify.node')), arch === hostArch);
     assert.match(unit, arch === hostArch ? /^NotifyAccess=main$/m : /^NotifyAccess=all$/m);

@@ -54,6 +54,7 @@ import { formatEventLine } from './text-output.ts';
 import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
 import { SdNotifier } from './sd-notify.ts';
 import { lockStateDir, type StateLock } from './state-lock.ts';
+import { checkStateOwnership } from './state-owner.ts';
 
 /** An inference running this long without a result means ONNX Runtime is wedged. */
 const STUCK_INFERENCE_MS = 10_000;
@@ -183,6 +184,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     this.sourceName = c.capture.source === DEMO_SOURCE ? `demo (${formatSource(descriptor)})` : formatSource(descriptor);
     // first, before anything reads or writes there: one daemon per state directory
     this.stateLock = await (this.ctx.lockStateDir ?? lockStateDir)(c.mqtt.stateDir);
+    // an entry left by a run as another user (sudo): named, with the command that fixes it (state-owner.ts)
+    checkStateOwnership(c.mqtt.stateDir, log);
 
     this.classifier = await (this.ctx.loadClassifier ?? ((m, threads, tta, arithmetic) => EmotionClassifier.load(m, { threads, tta, arithmetic })))(c.model, c.modelThreads, c.modelTta, c.modelArithmetic);
     const { arithmetic } = this.classifier.model.frontend;
