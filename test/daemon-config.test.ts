@@ -40,7 +40,7 @@ test('defaults: portaudio source, embedded broker on 1883, loopback HTTP 9464, s
   const c = loadDaemonConfig({ flags: {}, env: { HOME: '/home/pi' }, uid: 1000 });
   assert.is(c.capture.source, 'portaudio');
   assert.is(c.model, 'earshot-crnn');
-  assert.equal(c.embeddedBroker, { enabled: true, host: '127.0.0.1', port: 1883, wsPort: 9001 });
+  assert.equal(c.embeddedBroker, { enabled: true, host: '127.0.0.1', port: 1883, wsPort: 9001, maxPacketBytes: 262144, maxRetainedMessages: 1000, maxRetainedBytes: 8388608, maxConnections: 64, maxInflightInbound: 16 });
   assert.equal(c.http, { host: '127.0.0.1', port: 9464 });
   assert.equal(c.dashboard, { enabled: true, idleAfterSec: 30 });
   assert.match(configError({ flags: { set: ['dashboard.token=short'] }, env: {} }), /dashboard\.token: must be at least 16 characters/);

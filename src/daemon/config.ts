@@ -21,6 +21,7 @@ import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
 import { pipelineConfigSchema } from '../runtime/pipeline/config.ts';
 import { publisherConfigSchema } from '../runtime/publish/config.ts';
 import { LISTENING_AT_START } from './listening.ts';
+import { brokerLimitsShape } from './broker/broker-limits.ts';
 
 /** `--source demo`: the bundled clip, replayed once at real time (see daemon.ts). */
 export const DEMO_SOURCE = 'demo';
@@ -99,6 +100,8 @@ export const daemonConfigSchema = z.strictObject({
       username: z.string().min(1).optional(),
       /** Password for embeddedBroker.username. Default: none. */
       password: z.string().min(1).optional(),
+      // maxPacketBytes, maxRetainedMessages, maxRetainedBytes, maxConnections, maxInflightInbound (documented there)
+      ...brokerLimitsShape,
     })
     .prefault({}),
   http: z

@@ -215,11 +215,12 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       if (this.dashboard) log.info({ url: `${this.http.url}/` }, `live dashboard on ${this.http.url}/`);
     }
     if (c.embeddedBroker.enabled) {
-      const { host, port, wsPort } = c.embeddedBroker;
+      const { host, port, wsPort, maxPacketBytes, maxRetainedMessages, maxRetainedBytes, maxConnections, maxInflightInbound } = c.embeddedBroker;
+      const limits = { maxPacketBytes, maxRetainedMessages, maxRetainedBytes, maxConnections, maxInflightInbound };
       // only the daemon (a per-run secret) publishes under its topics on the embedded broker
       this.brokerGuard = guardForPublisher(c.mqtt, brokerCredentials(c));
       const start = withGuard(this.ctx.startBroker ?? startEmbeddedBroker, this.brokerGuard, brokerCredentials(c));
-      const choice = await chooseLocalBroker({ host, port, start: (o) => start({ ...o, ...(wsPort !== 0 ? { wsPort } : {}) }), probe: this.ctx.probeBroker, log });
+      const choice = await chooseLocalBroker({ host, port, start: (o) => start({ ...o, limits, log: log.child({ stage: 'broker' }), ...(wsPort !== 0 ? { wsPort } : {}) }), probe: this.ctx.probeBroker, log });
       this.broker = choice.embedded;
       this.localUrl = choice.url;
       const ws = choice.embedded;

@@ -47,6 +47,8 @@ export interface BrokerGuard {
   authenticate(client: GuardedClient, username: string | undefined, password: Buffer | undefined, done: (err: ConnectError | null, ok: boolean) => void): void;
   /** aedes `authorizePublish` hook. */
   authorizePublish(client: GuardedClient | null, packet: { topic: string }, done: (err?: Error | null) => void): void;
+  /** True for the daemon's own connection (its retained messages are never refused by the broker's limits). */
+  isDaemon(client: object | null): boolean;
 }
 
 const DAEMON_USER = 'earshot-daemon';
@@ -79,6 +81,7 @@ export function createBrokerGuard(opts: BrokerGuardOptions): BrokerGuard {
       if (client && !daemons.has(client) && isReserved(packet.topic)) return done(new Error(`${packet.topic} is reserved for the earshot daemon`));
       done(null);
     },
+    isDaemon: (client) => client !== null && daemons.has(client as GuardedClient),
   };
 }
 

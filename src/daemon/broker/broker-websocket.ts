@@ -8,6 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 
@@ -18,18 +19,26 @@ export interface BrokerWebSocket {
   close(): Promise<void>;
 }
 
-/** Listens on host:port (0 = any free port); rejects with the listen error (EADDRINUSE...). */
-export async function listenWebSocket(broker: Aedes, opts: { host: string; port: number }): Promise<BrokerWebSocket> {
+/**
+ * Listens on host:port (0 = any free port); rejects with the listen error (EADDRINUSE...).
+ * `handle`: what takes each connection's byte stream (default broker.handle; the embedded broker
+ * meters it); `maxPacketBytes`: sets the largest WebSocket message accepted (ws would buffer 100 MiB).
+ */
+export async function listenWebSocket(broker: Aedes, opts: { host: string; port: number; handle?: (conn: Duplex, req: unknown) => void; maxPacketBytes?: number }): Promise<BrokerWebSocket> {
   const http: Server = createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('MQTT over WebSockets: connect with a WebSocket client (subprotocol mqtt)\n'));
   // browsers offer `mqtt`; MQTT.js also accepts it; some old clients offer `mqttv3.1`
-  const wss = new WebSocketServer({ server: http, handleProtocols: (offered) => (offered.has('mqtt') ? 'mqtt' : offered.has('mqttv3.1') ? 'mqttv3.1' : false) });
+  const handle = opts.handle ?? ((conn: Duplex, req: unknown) => broker.handle(conn as never, req as never));
+  // a WebSocket message may hold parts of several MQTT packets (MQTT-3.1.1 section 6): twice the
+  // packet cap leaves room for a client that batches its writes; the meter still sees each packet
+  const maxPayload = opts.maxPacketBytes !== undefined ? 2 * opts.maxPacketBytes : undefined;
+  const wss = new WebSocketServer({ server: http, ...(maxPayload !== undefined ? { maxPayload } : {}), handleProtocols: (offered) => (offered.has('mqtt') ? 'mqtt' : offered.has('mqttv3.1') ? 'mqttv3.1' : false) });
   // ws re-emits the HTTP server's errors (EADDRINUSE at listen); the listen below reports those
   wss.on('error', () => undefined);
   wss.on('connection', (socket, req) => {
     const stream = createWebSocketStream(socket);
     // a client that vanishes mid-frame surfaces here; aedes sees the stream close
     stream.on('error', () => socket.terminate());
-    broker.handle(stream as never, req);
+    handle(stream, req);
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -3,12 +3,21 @@
  * single device without Mosquitto: `earshot run --embedded-broker`, demos, tests. Listens on
  * loopback only; a broker reachable from the network should be a real one with TLS and auth.
  * With `wsPort` it also speaks MQTT over WebSockets (./broker-websocket.ts) for browser dashboards.
+ * Packet size, retained messages and connections are capped (./broker-limits.ts).
  */
 import { createServer, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
 import { EarshotError } from '../../core/errors.ts';
 import { listenWebSocket, type BrokerWebSocket } from './broker-websocket.ts';
 import { checkBindAddress, type BrokerCredentials, type BrokerGuard } from './broker-guard.ts';
+import { brokerLimitsSchema, meteredConnection, RetainedLedger, type BrokerLimits, type LimitViolation } from './broker-limits.ts';
+
+/** Where the broker reports a refused client; one line per kind of limit per LIMIT_LOG_INTERVAL_MS. */
+export interface BrokerLog {
+  warn(obj: object, msg: string): void;
+}
+const LIMIT_LOG_INTERVAL_MS = 60_000;
 
 export interface EmbeddedBroker {
   /** `mqtt://127.0.0.1:<port>`. */
@@ -24,14 +33,48 @@ export interface EmbeddedBroker {
 /**
  * `wsPort`: also listen for MQTT over WebSockets there (0 = any free port; undefined = not at all);
  * `guard`: who may publish what (./broker-guard.ts); `credentials`: required of clients other than
- * the daemon, and to bind beyond loopback.
+ * the daemon, and to bind beyond loopback; `limits`: the embedded broker's caps (default: the
+ * schema's, ./broker-limits.ts); `log`: where refused clients are reported.
  */
-export async function startEmbeddedBroker(opts: { port?: number; host?: string; wsPort?: number; guard?: BrokerGuard; credentials?: BrokerCredentials } = {}): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(
+  opts: { port?: number; host?: string; wsPort?: number; guard?: BrokerGuard; credentials?: BrokerCredentials; limits?: Partial<BrokerLimits>; log?: BrokerLog } = {},
+): Promise<EmbeddedBroker> {
   const host = opts.host ?? '127.0.0.1';
   checkBindAddress(host, opts.credentials);
   const guard = opts.guard;
-  const broker = await Aedes.createBroker(guard ? { authenticate: guard.authenticate as never, authorizePublish: guard.authorizePublish as never } : {});
-  const server = createServer(broker.handle);
+  const limits = brokerLimitsSchema.parse(opts.limits ?? {});
+  const report = violationReporter(opts.log);
+  const ledger = new RetainedLedger(limits);
+  const authorizePublish = (client: object | null, packet: { topic: string; payload: Buffer; retain?: boolean }, done: (err?: Error | null) => void) => {
+    const decide = (err?: Error | null) => {
+      if (err) return done(err);
+      // client is null for a will aedes publishes after its client has gone, and for $SYS
+      const v = ledger.check(packet, client === null || (guard?.isDaemon(client) ?? false));
+      if (!v) return done(null);
+      report(v);
+      done(new Error(v.message));
+    };
+    if (guard) guard.authorizePublish(client as never, packet, decide);
+    else decide(null);
+  };
+  const broker = await Aedes.createBroker({
+    ...(guard ? { authenticate: guard.authenticate as never } : {}),
+    authorizePublish: authorizePublish as never,
+    maxInflightInbound: limits.maxInflightInbound,
+  });
+  let connections = 0;
+  const handle = (conn: Duplex, req?: unknown) => {
+    if (connections >= limits.maxConnections) {
+      report({ limit: 'maxConnections', message: `connection refused: ${connections} clients are connected, embeddedBroker.maxConnections is ${limits.maxConnections}` });
+      conn.destroy();
+      return;
+    }
+    connections++;
+    const metered = meteredConnection(conn, limits.maxPacketBytes, report);
+    metered.once('close', () => connections--);
+    broker.handle(metered as never, req as never);
+  };
+  const server = createServer((socket) => handle(socket));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -49,9 +92,10 @@ export async function startEmbeddedBroker(opts: { port?: number; host?: string; 
   let ws: BrokerWebSocket | undefined;
   if (opts.wsPort !== undefined) {
     try {
-      ws = await listenWebSocket(broker, { host, port: opts.wsPort }).catch((e: NodeJS.ErrnoException) => {
+      const wsOpts = { host, handle, maxPacketBytes: limits.maxPacketBytes };
+      ws = await listenWebSocket(broker, { ...wsOpts, port: opts.wsPort }).catch((e: NodeJS.ErrnoException) => {
         // a taken WebSocket port (another broker's 9001) must not cost the device its TCP broker
-        if (e.code === 'EADDRINUSE' && opts.wsPort !== 0) return listenWebSocket(broker, { host, port: 0 });
+        if (e.code === 'EADDRINUSE' && opts.wsPort !== 0) return listenWebSocket(broker, { ...wsOpts, port: 0 });
         throw e;
       });
     } catch (err) {
@@ -70,5 +114,21 @@ export async function startEmbeddedBroker(opts: { port?: number; host?: string; 
       if (ws) await ws.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** Logs a refusal once per limit and interval, with how many were folded into it: a flood costs a few lines. */
+function violationReporter(log: BrokerLog | undefined): (v: LimitViolation) => void {
+  const last = new Map<string, { at: number; folded: number }>();
+  return (v) => {
+    if (!log) return;
+    const now = Date.now();
+    const seen = last.get(v.limit);
+    if (seen && now - seen.at < LIMIT_LOG_INTERVAL_MS) {
+      seen.folded++;
+      return;
+    }
+    last.set(v.limit, { at: now, folded: 0 });
+    log.warn({ limit: v.limit, ...(seen?.folded ? { alsoRefusedSinceLastLine: seen.folded } : {}) }, `embedded broker: ${v.message}; see docs/mqtt-limits.md`);
   };
 }
