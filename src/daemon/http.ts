@@ -29,7 +29,10 @@ const isLoopback = (addr: string | undefined) => !!addr && (addr === '::1' || ad
 function serveListening(req: IncomingMessage, res: ServerResponse, target: Observable): boolean {
   const sw = target.listening;
   if (!sw) return false;
-  const answer = (status: number) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify({ listening: sw.isOn ? 'ON' : 'OFF', ...sw.current })}\n`);
+  const answer = (status: number) =>
+    res
+      .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      .end(`${JSON.stringify({ listening: sw.isOn ? 'ON' : 'OFF', ...sw.current, ...(sw.persisted ? {} : { persisted: false, error: `the listening state could not be saved in ${sw.file}; it is ${sw.isOn ? 'ON' : 'OFF'} until the daemon stops, and a restart reads the older saved state. Free space there and send it again` }) })}\n`);
   if (req.method === 'GET' || req.method === 'HEAD') {
     answer(200);
     return true;
@@ -55,7 +58,8 @@ function serveListening(req: IncomingMessage, res: ServerResponse, target: Obser
       return;
     }
     sw.set(on, 'HTTP');
-    answer(200);
+    // not on disk: OFF holds now but not across a restart, ON was not applied (listening.ts)
+    answer(sw.persisted ? 200 : 503);
   });
   return true;
 }
