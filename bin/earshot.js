@@ -16,8 +16,8 @@ if (!existsSync(cli)) {
 }
 
 // onnxruntime-node 1.30 segfaults in InferenceSession.create when the process's command line is
-// longer than about 30 KB (`earshot analyze` with ~520 file names; repro in README "Known upstream
-// problems"). A long argument list is therefore handed to a child process over a pipe (fd 3), so
+// longer than about 30 KB (`earshot analyze` with ~520 file names; repro in docs/operations.md,
+// "Known upstream problems"). A long argument list is therefore handed to a child process over a pipe (fd 3), so
 // the process that opens the model has a short command line; signals and the exit status pass through.
 const ARGV_PIPE_LIMIT = 16 * 1024;
 const args = process.argv.slice(2);

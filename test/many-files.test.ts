@@ -1,7 +1,7 @@
 // `earshot analyze` with a command line longer than ~30 KB used to die with SIGSEGV before any
 // output (onnxruntime-node 1.30 crashes in InferenceSession.create when the process's command
-// line is that long; README "Known upstream problems"). bin/earshot.js hands a long argument list
-// to a child over a pipe; here 600 long file names (36 KB), one of them missing, through the real CLI.
+// line is that long; docs/operations.md, "Known upstream problems"). bin/earshot.js hands a long
+// argument list to a child over a pipe; here 600 long file names (36 KB), one of them missing, through the real CLI.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -103,7 +103,7 @@ export class EmotionClassifier {
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         // no CPU arena: the daemon runs one small graph per utterance, and an arena sized for the
-        // largest utterance stays resident (measured: earshot bench --only pipeline, README)
+        // largest utterance stays resident (measured: earshot bench --only pipeline, docs/benchmarks.md)
         enableCpuMemArena: false,
         // int8-stored weights (DequantizeLinear on constants): without this, onnxruntime keeps the
         // QDQ nodes for quantised kernels it has no use for here (float input) and dequantises every
