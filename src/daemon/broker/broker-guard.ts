@@ -7,7 +7,9 @@
  *   anywhere): only it may publish under the base topic and the discovery prefix, with two
  *   exceptions meant for others: `<discoveryPrefix>/status` (Home Assistant announces itself
  *   there) and the commands to the daemon, `<base>/baseline/reset` and `<base>/listening/set`
- *   (Home Assistant's switch, a dashboard).
+ *   (Home Assistant's switch, a dashboard). A retained message on those command topics is refused
+ *   (checked here, on the wire: delivery to a live subscription clears the flag, MQTT-3.3.1-9), so
+ *   no command is stored to be acted on again at every connect; an empty one (a clear) passes.
  * - Everyone else may subscribe to everything, and publish elsewhere.
  * - A client that reuses the client id of the connected daemon is refused (CONNACK 2, identifier
  *   rejected) instead of taking the daemon's session over.
@@ -38,6 +40,8 @@ export interface BrokerGuardOptions {
   openTopics?: string[];
   /** Required of every other client when set. */
   credentials?: BrokerCredentials;
+  /** Open topics that take commands: a retained, non-empty publish there is refused. */
+  commandTopics?: string[];
 }
 
 export interface BrokerGuard {
@@ -46,7 +50,7 @@ export interface BrokerGuard {
   /** aedes `authenticate` hook. */
   authenticate(client: GuardedClient, username: string | undefined, password: Buffer | undefined, done: (err: ConnectError | null, ok: boolean) => void): void;
   /** aedes `authorizePublish` hook. */
-  authorizePublish(client: GuardedClient | null, packet: { topic: string }, done: (err?: Error | null) => void): void;
+  authorizePublish(client: GuardedClient | null, packet: { topic: string; retain?: boolean; payload?: Buffer | string }, done: (err?: Error | null) => void): void;
   /** True for the daemon's own connection (its retained messages are never refused by the broker's limits). */
   isDaemon(client: object | null): boolean;
 }
@@ -57,6 +61,7 @@ export function createBrokerGuard(opts: BrokerGuardOptions): BrokerGuard {
   const secret = randomBytes(24).toString('base64url');
   const daemons = new WeakSet<GuardedClient>();
   const open = new Set(opts.openTopics ?? []);
+  const commands = new Set(opts.commandTopics ?? []);
   const reserved = opts.reservedPrefixes.filter((p) => p.length > 0);
   const isReserved = (topic: string) => !open.has(topic) && reserved.some((p) => topic === p || topic.startsWith(`${p}/`));
   const refuse = (returnCode: number, message: string): ConnectError => Object.assign(new Error(message), { returnCode });
@@ -79,6 +84,7 @@ export function createBrokerGuard(opts: BrokerGuardOptions): BrokerGuard {
     authorizePublish(client, packet, done) {
       // client is null for messages the broker itself publishes ($SYS)
       if (client && !daemons.has(client) && isReserved(packet.topic)) return done(new Error(`${packet.topic} is reserved for the earshot daemon`));
+      if (packet.retain && commands.has(packet.topic) && (packet.payload?.length ?? 0) > 0) return done(new Error(`${packet.topic} takes commands, which must not be retained`));
       done(null);
     },
     isDaemon: (client) => client !== null && daemons.has(client as GuardedClient),
@@ -88,7 +94,7 @@ export function createBrokerGuard(opts: BrokerGuardOptions): BrokerGuard {
 /** The guard for a daemon publishing with `config`: its base topic and discovery prefix are reserved. */
 export function guardForPublisher(config: PublisherConfig, credentials?: BrokerCredentials): BrokerGuard {
   const t = topicsFor({ baseTopic: baseTopicOf(config), deviceId: config.deviceId, discoveryPrefix: config.discoveryPrefix });
-  return createBrokerGuard({ reservedPrefixes: [baseTopicOf(config), config.discoveryPrefix], openTopics: [t.haStatus, t.resetBaseline, t.listeningSet], credentials });
+  return createBrokerGuard({ reservedPrefixes: [baseTopicOf(config), config.discoveryPrefix], openTopics: [t.haStatus, t.resetBaseline, t.listeningSet], commandTopics: [t.resetBaseline, t.listeningSet], credentials });
 }
 
 /** `start` with the guard (and the credentials for other clients) added to every call. */

@@ -34,18 +34,23 @@ import { baseTopicOf, type PublisherConfig } from './config.ts';
 import { discoveryMessages } from './discovery.ts';
 import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock } from './offline-queue.ts';
+import { CommandGate } from './command-gate.ts';
 import { judgeClaim, judgeRejoin, earlierTwin } from './fleet-identity.ts';
 import { topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
 
 /** How long the broker gets to echo the fence before the publisher goes on without its retained view. */
 const FENCE_TIMEOUT_MS = 3000;
+/** Commands from MQTT are acted on at most once per this interval (a flood of them: ./command-gate.ts)... */
+const COMMAND_MIN_INTERVAL_MS = 1000;
+/** ...and a flood is reported once, until this long passes without one. */
+const COMMAND_QUIET_MS = 10_000;
 
 /** What the publisher needs of an MQTT client; mqtt.js's MqttClient fits it. */
 export interface MqttClientLike {
   /** mqtt.js reads `reconnectPeriod` each time it schedules a retry; the publisher grows it (backoff). */
   options: { reconnectPeriod?: number };
   publish(topic: string, message: string, opts: { qos: 0 | 1; retain: boolean }, callback?: (err?: Error) => void): unknown;
-  subscribe(topic: string | string[], opts: { qos: 0 | 1 }, callback?: (err: Error | null) => void): unknown;
+  subscribe(topic: string | string[], opts: { qos: 0 | 1; rap?: boolean }, callback?: (err: Error | null) => void): unknown;
   unsubscribe?(topic: string | string[]): unknown;
   on(event: 'connect' | 'close' | 'reconnect', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error & { code?: string | number }) => void): unknown;
@@ -160,6 +165,11 @@ export class MqttPublisher {
   private onFence: ((payload: string) => void) | undefined;
   private firstOutcome: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private listeningState: boolean | undefined;
+  /** One per command topic: at most one command acted on per COMMAND_MIN_INTERVAL_MS, one log line per flood. */
+  private readonly commandGates = {
+    reset: this.commandGate<true>('baseline/reset', () => this.onResetBaseline?.()),
+    listening: this.commandGate<boolean>('listening/set', (on) => this.ctx.onListeningCommand?.(on)),
+  };
 
   constructor(ctx: PublisherContext) {
     this.onResetBaseline = ctx.onResetBaseline;
@@ -301,6 +311,8 @@ export class MqttPublisher {
     this.stopping = true;
     clearTimeout(this.rediscovery);
     this.rediscovery = undefined;
+    this.commandGates.reset.close();
+    this.commandGates.listening.close();
     const deadline = this.clock.now() + this.config.stopTimeoutMs;
     if (this.online && this.queueDepth > 0) {
       await this.waitFor(() => !this.online || this.queueDepth === 0, deadline);
@@ -359,7 +371,9 @@ export class MqttPublisher {
     if (this.config.discovery) topics.push(t.haStatus, t.discoveryPattern, ...t.legacyDiscovery);
     if (this.onResetBaseline) topics.push(t.resetBaseline);
     if (this.ctx.onListeningCommand) topics.push(t.listeningSet);
-    client.subscribe(topics, { qos: 1 }, (err) => {
+    // MQTT 5 keeps the retain flag of a command as it was published (retain as published,
+    // MQTT-5 section 3.8.3.1), so a retained command is recognised on a live subscription too
+    client.subscribe(topics, { qos: 1, ...(this.config.protocolVersion === 5 ? { rap: true } : {}) }, (err) => {
       if (err) this.log.warn({ err: err.message }, 'subscribing to our own topics failed; going on');
       if (gen === this.generation) client.publish(t.fence, nonce, { qos: 1, retain: false });
     });
@@ -467,17 +481,14 @@ export class MqttPublisher {
     if (topic === t.listeningSet && this.ctx.onListeningCommand) {
       const cmd = payload.trim().toUpperCase();
       if (retained) this.log.warn({ topic }, 'ignoring a retained listening command (clear it with an empty retained message)');
-      else if (cmd === 'ON' || cmd === 'OFF') this.ctx.onListeningCommand(cmd === 'ON');
+      else if (cmd === 'ON' || cmd === 'OFF') this.commandGates.listening.offer(cmd === 'ON');
       else if (payload.length > 0) this.log.warn({ topic, payload: payload.slice(0, 40) }, 'listening/set takes ON or OFF');
       return;
     }
     if (topic === this.topics.resetBaseline && this.onResetBaseline) {
       // an empty payload is how a retained message is cleared; that must not reset anything either
       if (retained) this.log.warn({ topic }, 'ignoring a retained baseline reset (clear it with an empty retained message)');
-      else if (payload.length > 0) {
-        this.log.info({ topic }, 'baseline reset requested over MQTT');
-        this.onResetBaseline();
-      }
+      else if (payload.length > 0) this.commandGates.reset.offer(true); // the daemon logs the reset itself
       return;
     }
     if (topic === this.topics.haStatus && payload === 'online') this.scheduleRediscovery();
@@ -500,6 +511,17 @@ export class MqttPublisher {
       this.publishDiscovery();
       if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
     }, delay);
+  }
+
+  /** Acts on `topic`'s commands at most once per COMMAND_MIN_INTERVAL_MS; a flood is logged once. */
+  private commandGate<T>(topic: string, act: (command: T) => void): CommandGate<T> {
+    return new CommandGate<T>({
+      minIntervalMs: COMMAND_MIN_INTERVAL_MS,
+      quietMs: COMMAND_QUIET_MS,
+      act,
+      onBurst: () => this.log.warn({ topic: `${baseTopicOf(this.config)}/${topic}` }, `more than one ${topic} command per second: acting on the latest once per second, the rest are ignored (logged once per flood)`),
+      clock: { now: () => this.clock.now() },
+    });
   }
 
   /** A live run of this installation that started before us means two daemons share one state directory: the later one leaves. */
