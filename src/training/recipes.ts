@@ -52,8 +52,8 @@ export interface Recipe {
  *   or 2 frames in (`tta`): 20 network runs per utterance.
  * - `crnn-multi` (issue 28): the default's network and head trained on every corpus of
  *   ../shared/data (RAVDESS, EmoDB 03/08, emotiontts-kr, nEMO, TESS), each clip's loss over its own
- *   corpus's labels, 4000 training spans drawn per epoch with the corpora balanced by
- *   sqrt(clips x speakers) and each corpus's classes equally (`--balance corpus`), 30 epochs;
+ *   corpus's labels, 3000 training spans drawn per epoch (batches of 48) with the corpora balanced by
+ *   sqrt(clips x speakers) and each corpus's classes equally (`--balance corpus`), 24 epochs (what 2 shared cores could train five times in an afternoon);
  *   the pink and babble copies are of RAVDESS clips only, as the default's.
  * A fold model of any recipe can learn from another run's fold models (`--teacher`,
  * docs/experiments/2026-12-01-small-network-and-distillation.md).
@@ -79,7 +79,7 @@ export const SHIPPED_RECIPES: Record<string, Recipe> = {
     arch: 'crnn',
     noiseType: 'pink,babble',
     corpora: 'ravdess,emodb,emotiontts-kr,nemo,tess',
-    trainArgs: '--epochs 30 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1 --balance corpus --epoch-items 4000',
+    trainArgs: '--epochs 24 --batch 48 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1 --balance corpus --epoch-items 3000',
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };
