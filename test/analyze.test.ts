@@ -1,12 +1,15 @@
 // `earshot analyze` as a user runs it (the CLI in a child process) against the pipeline fed the
 // same audio in other ways: random chunk sizes in-process, and a real file-replay capture source.
-// Same segments, same labels, probabilities within 1e-6. Bad files are named and skipped.
+// Same segments, same labels, probabilities within 1e-6. Bad files are named and skipped. One verdict
+// per file (the timeline with --timeline), a tone stays "no speech", folders are walked (600 clips:
+// 600 verdicts and a summary), and eval warns when the model trained on the speakers it scores.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runEval, speakersSeenInTraining } from '../src/commands/eval.ts';
 import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
 import { analyzeFile, type AnalyzedSegment, type FileAnalysis } from '../src/runtime/pipeline/analyze-file.ts';
@@ -118,14 +121,77 @@ test('wholeFile is the model on the features `earshot features` computes for the
   assert.ok(Math.abs(a.durationSec - f.durationSec) < 1e-9);
 });
 
-test('text output: overall label and a timeline line per segment', () => {
+const esc = (p: string) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('text output: one verdict line per file, saying which score it is; the timeline only with --timeline', () => {
   const r = cli(RAVDESS);
   assert.is(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  assert.match(lines[0], new RegExp(`^${RAVDESS.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\w+ \\d+% \\(1 utterance, 1\\.6 s of speech in 3\\.4 s\\); arousal [-+]\\d\\.\\d\\d, valence [-+]\\d\\.\\d\\d; whole file: \\w+ \\d+%$`));
-  assert.is(lines.length, 2);
+  assert.match(lines[0], new RegExp(`^${esc(RAVDESS)}: \\w+ \\d+% over 1 utterance \\(1\\.6 s of speech in 3\\.4 s\\); arousal [-+]\\d\\.\\d\\d, valence [-+]\\d\\.\\d\\d$`));
+  assert.ok(lines.length <= 2, r.stdout); // the verdict, and for an adaptive model the warm-up note
+  assert.not.match(r.stdout, /whole file/);
+
+  const t = cli('--timeline', RAVDESS);
+  assert.is(t.status, 0, t.stderr);
+  const tl = t.stdout.trim().split('\n');
+  assert.is(tl[0], lines[0]);
   // the speech starts at 0.96 s for the energy VAD, 1.02 s for the default cascade (Silero)
-  assert.match(lines[1], /^\s+(0\.9\d|1\.0\d) -\s+2\.[56]\d s  \w+\s+\d+%  arousal [-+]\d\.\d\d valence [-+]\d\.\d\d$/);
+  assert.match(tl[1], /^\s+(0\.9\d|1\.0\d) -\s+2\.[56]\d s  \w+\s+\d+%  arousal [-+]\d\.\d\d valence [-+]\d\.\d\d( \*)?$/);
+
+  const w = cli('--verdict', 'whole-file', RAVDESS);
+  assert.is(w.status, 0, w.stderr);
+  const json = JSON.parse(cli('--json', RAVDESS).stdout) as FileAnalysis[];
+  assert.match(w.stdout, new RegExp(`^${esc(RAVDESS)}: ${json[0].wholeFile!.label} \\d+% on the whole file \\(3\\.4 s, 1\\.6 s of it speech in 1 utterance\\)`));
+  assert.is(cli('--verdict', 'best', RAVDESS).status, 64);
+});
+
+test('a tone is "no speech", with no whole-file guess, under either verdict', () => {
+  const tone = join(tmp, 'tone.wav');
+  assert.is(spawnSync('sox', ['-n', '-r', '16000', '-b', '16', tone, 'synth', '3', 'sine', '440', 'vol', '0.5']).status, 0);
+  for (const verdict of ['utterances', 'whole-file']) {
+    const r = cli('--verdict', verdict, tone);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout.trim(), `${tone}: no speech detected in 3.0 s`);
+  }
+});
+
+test('a folder of 600 clips: 600 verdicts in sorted order, the warm-up said once, and a summary', () => {
+  // symlinks to RAVDESS clips (actors 1-10), in two sub-folders, beside a file that is not audio
+  const dir = join(tmp, 'six-hundred');
+  const clips = [...Array(10).keys()].flatMap((a) => {
+    const actor = `Actor_${String(a + 1).padStart(2, '0')}`;
+    return readdirSync(join(DATA, 'ravdess', actor)).filter((f) => f.endsWith('.flac')).map((f) => join(DATA, 'ravdess', actor, f));
+  }).slice(0, 600);
+  assert.is(clips.length, 600);
+  for (const sub of ['a', 'b']) mkdirSync(join(dir, sub), { recursive: true });
+  clips.forEach((c, i) => symlinkSync(c, join(dir, i < 300 ? 'a' : 'b', c.slice(c.lastIndexOf('/') + 1))));
+  writeFileSync(join(dir, 'notes.txt'), 'not audio\n');
+  const started = Date.now();
+  const r = cli('--vad', 'energy', dir);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const verdicts = lines.filter((l) => l.startsWith(dir));
+  assert.is(verdicts.length, 600);
+  const files = verdicts.map((l) => l.slice(0, l.indexOf(': ')));
+  assert.equal(files, [...files].sort(), 'sorted by path');
+  assert.ok(verdicts.every((l) => / over \d+ utterances? \(|: no speech detected in /.test(l)), 'each line is one verdict');
+  assert.ok(lines.filter((l) => /warming up/.test(l)).length <= 1, 'the warm-up note at most once');
+  const summary = lines.at(-1)!;
+  const m = /^summary: 600 files: (.*); (\d+) no speech; 0 failed$/.exec(summary);
+  assert.ok(m, summary);
+  const labelled = m![1].split(', ').reduce((t, part) => t + Number(part.split(' ')[0]), 0);
+  assert.is(labelled + Number(m![2]), 600, summary);
+  assert.is(Number(m![2]), verdicts.filter((l) => l.includes('no speech')).length);
+  console.log(`  600 files in ${((Date.now() - started) / 1000).toFixed(1)} s; ${summary}`);
+});
+
+test('a folder without audio files is named as a failure, the other inputs still analysed', () => {
+  const empty = join(tmp, 'empty');
+  mkdirSync(empty, { recursive: true });
+  const r = cli(empty, RAVDESS);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, new RegExp(`${esc(empty)}: no audio files`));
+  assert.match(r.stdout, /summary: 2 files: 1 \w+; 0 no speech; 1 failed/);
 });
 
 test('bad files are named on stderr, the good ones still analysed, exit code 1', () => {
@@ -139,9 +205,28 @@ test('bad files are named on stderr, the good ones still analysed, exit code 1',
   const r = cli(text, RAVDESS, truncated, missing, silence);
   assert.is(r.status, 1, r.stderr);
   for (const bad of [text, truncated, missing]) assert.ok(r.stderr.includes(bad), `stderr names ${bad}: ${r.stderr}`);
-  assert.match(r.stderr, /3 of 5 file\(s\) could not be analysed/);
+  assert.match(r.stderr, /3 of 5 input\(s\) could not be analysed/);
+  assert.match(r.stdout, /summary: 5 files: 1 \w+; 1 no speech; 3 failed/);
   assert.ok(r.stdout.includes(`${RAVDESS}: `), r.stdout);
   assert.ok(r.stdout.includes(`${silence}: no speech detected in 2.0 s`), r.stdout);
+});
+
+test('eval warns when the model trained on the speakers it scores (metadata training.corpora / heldOutSpeakers)', async () => {
+  const training = { corpora: ['ravdess'], heldOutSpeakers: ['ravdess:03', 'ravdess:04'] };
+  assert.equal(speakersSeenInTraining(training, 'ravdess', ['01', '03', '04']), ['01']);
+  assert.equal(speakersSeenInTraining(training, 'ravdess', ['03', '04']), []);
+  assert.equal(speakersSeenInTraining(training, 'emodb', ['03', '08']), [], 'another corpus: unseen speakers');
+  // the fixture model trained on all of RAVDESS (heldOutSpeakers []): scoring its actor 1 is warned about
+  const dir = join(tmp, 'ravdess-few', 'Actor_01');
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(join(DATA, 'ravdess/Actor_01')).filter((f) => f.endsWith('.flac')).slice(0, 4)) symlinkSync(join(DATA, 'ravdess/Actor_01', f), join(dir, f));
+  const lines: string[] = [];
+  const json = join(tmp, 'eval.json');
+  await runEval(join(tmp, 'ravdess-few'), { corpus: 'ravdess', model: MODEL, vad: 'energy', json }, (l) => lines.push(l));
+  const warning = lines.find((l) => l.startsWith('warning: '));
+  assert.ok(warning, lines.join('\n'));
+  assert.match(warning!, /trained on the one speaker scored here \(01\) .*not accuracy on unseen speakers/);
+  assert.equal((JSON.parse(readFileSync(json, 'utf8')) as { speakersSeenInTraining: string[] }).speakersSeenInTraining, ['01']);
 });
 
 test('bad flags and a missing model are clear errors', () => {

@@ -6,6 +6,11 @@
  * valence UAR; optional JSON and SVG plot. `--adapt` streams each speaker's clips in a seeded
  * random order through one pipeline (speaker baseline carried over) and reports the warm-up clips
  * apart.
+ *
+ * When the model's metadata says it trained on speakers being scored (training.corpora names the
+ * corpus and training.heldOutSpeakers, "corpus:speaker", leaves them out of the held-out set), a
+ * warning says so before the figures: they then measure fit to the training data, not accuracy on
+ * unseen speakers (the default models train on all of RAVDESS).
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -66,8 +71,28 @@ export function parseCorpusKind(s: string): CorpusKind {
   return s as CorpusKind;
 }
 
+/**
+ * The scored speakers that the model's training saw: all of them when training.corpora names the
+ * corpus, less those in training.heldOutSpeakers ("ravdess:05", as training/python writes them).
+ */
+export function speakersSeenInTraining(training: { corpora: string[]; heldOutSpeakers: string[] }, corpus: string, speakers: readonly string[]): string[] {
+  if (!training.corpora.some((c) => c.toLowerCase() === corpus.toLowerCase())) return [];
+  const heldOut = new Set(training.heldOutSpeakers.map((s) => s.toLowerCase()));
+  return speakers.filter((s) => !heldOut.has(`${corpus}:${s}`.toLowerCase()));
+}
+
+/** The warning line for speakersSeenInTraining's answer, or null when none was seen. */
+export function seenSpeakersWarning(model: string, protocol: string, corpus: string, seen: readonly string[], scored: readonly string[]): string | null {
+  if (seen.length === 0) return null;
+  const which = seen.length === scored.length ? (scored.length === 1 ? `the one speaker scored here (${seen[0]})` : `all ${scored.length} speakers scored here`) : `${seen.length} of the ${scored.length} speakers scored here (${seen.join(',')})`;
+  return (
+    `warning: model ${model} trained on ${which} (its metadata: ${corpus}, "${protocol}"); these figures measure fit to its training data, ` +
+    `not accuracy on unseen speakers. For that, score a model trained without them (a fold model on its held-out actors, --actors)`
+  );
+}
+
 /** The JSON written by --json: the issue's keys first, then context. */
-export function reportJson(r: EvalReport & { arithmetic?: string }, withPredictions: boolean): object {
+export function reportJson(r: EvalReport & { arithmetic?: string; seenInTraining?: string[] }, withPredictions: boolean): object {
   const { accuracy, uar, f1Macro, perClass, confusion, n, model } = r;
   return {
     accuracy,
@@ -82,6 +107,7 @@ export function reportJson(r: EvalReport & { arithmetic?: string }, withPredicti
     scoredLabels: r.scoredLabels,
     excluded: r.excluded,
     speakers: r.speakers,
+    ...(r.seenInTraining?.length ? { speakersSeenInTraining: r.seenInTraining } : {}),
     seconds: r.seconds,
     inferenceMsPerAudioSecond: r.inferenceMsPerAudioSecond,
     noSpeech: r.noSpeech,
@@ -94,7 +120,9 @@ export function reportJson(r: EvalReport & { arithmetic?: string }, withPredicti
   };
 }
 
-export async function runEval(dir: string, opts: EvalOptions, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<EvalReport> {
+const toStdout = (s: string): void => void process.stdout.write(`${s}\n`);
+
+export async function runEval(dir: string, opts: EvalOptions, log: (s: string) => void = toStdout): Promise<EvalReport> {
   const corpus = parseCorpusKind(opts.corpus);
   let items = loadCorpus(corpus, dir);
   if (opts.actors) items = filterSpeakers(items, parseSpeakers(opts.actors));
@@ -144,6 +172,13 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       },
     });
     log(`model ${report.model} on ${corpus} (${dir}), speakers ${report.speakers.join(',')}: ${report.n} clips in ${report.seconds.toFixed(1)} s (pipeline ${report.inferenceMsPerAudioSecond.toFixed(2)} ms per second of audio)`);
+    const seen = speakersSeenInTraining(classifier.meta.training, corpus, report.speakers);
+    const warning = seenSpeakersWarning(report.model, classifier.meta.training.protocol, corpus, seen, report.speakers);
+    if (warning) {
+      log(warning);
+      // also on stderr when the report goes to a file or a pipe, where it would go unseen
+      if (log === toStdout && !process.stdout.isTTY) process.stderr.write(`earshot eval: ${warning}\n`);
+    }
     if (classifier.meta.tta) {
       log(classifier.tta.length ? `test-time augmentation: mean over ${classifier.tta.length} runs per utterance (tempo ${classifier.meta.tta.tempo.join('/')} x shift ${classifier.meta.tta.shiftFrames.join('/')} frames)` : 'test-time augmentation off (--no-tta): one run per utterance');
     }
@@ -173,7 +208,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       `scored as the daemon hears each clip (VAD utterances, duration-weighted)${report.noSpeech ? `; ${report.noSpeech} clip(s) without speech for the VAD scored on the whole clip` : ''}. ` +
         `The whole clip, silence included, as papers score it: accuracy ${pct1(report.wholeFile.accuracy)}, UAR ${pct1(report.wholeFile.uar)}, macro F1 ${pct1(report.wholeFile.f1Macro)}`,
     );
-    if (opts.json) writeFileSync(opts.json, `${JSON.stringify(reportJson({ ...report, arithmetic: served }, opts.predictions ?? false), null, 2)}\n`);
+    if (opts.json) writeFileSync(opts.json, `${JSON.stringify(reportJson({ ...report, arithmetic: served, seenInTraining: seen }, opts.predictions ?? false), null, 2)}\n`);
     if (opts.plot) {
       if (!opts.plot.endsWith('.svg')) throw new EarshotError('E_USAGE', `--plot ${opts.plot}: only SVG is written; name the file *.svg`);
       writeFileSync(opts.plot, confusionSvg(report, `${report.model} on ${corpus} (speakers ${report.speakers.join(',')})`));

@@ -20,7 +20,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'analyze',
-    summary: 'classify the emotion in audio files (WAV, FLAC, AIFF): overall label and a timeline of utterances',
+    summary: 'classify the emotion in audio files or folders of them (WAV, FLAC, AIFF): one verdict per file, the timeline of utterances with --timeline',
     load: async () => (await import('./analyze.ts')).registerAnalyze,
   },
   {

@@ -49,7 +49,7 @@ export interface FileAnalysis {
   speechSec: number;
   /** duration-weighted mean over the segments; null when the file has no speech */
   overall: LabelScore | null;
-  /** the model on the whole file at once, silence included (eval's `wholeFile` score); null if shorter than one frame or longer than WHOLE_FILE_MAX_SEC */
+  /** the model on the whole file at once, silence included (eval's `wholeFile` score); null if shorter than one frame, longer than WHOLE_FILE_MAX_SEC or not asked for (AnalyzeOptions.wholeFile) */
   wholeFile: LabelScore | null;
   segments: AnalyzedSegment[];
   /** segments shorter than the model's minimum, skipped */
@@ -69,6 +69,12 @@ export interface AnalyzeOptions {
    * first, so each file is judged on its own.
    */
   adapt?: boolean;
+  /**
+   * Also run the model once on the whole file (`wholeFile`); default true. `earshot analyze`'s text
+   * output leaves it out: it prints one verdict per file, and the whole-file pass costs a second
+   * inference over every frame.
+   */
+  wholeFile?: boolean;
 }
 
 /**
@@ -87,7 +93,7 @@ const PIECE_SEC = 10;
 export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts: AnalyzeOptions = {}): Promise<FileAnalysis> {
   const reader = opts.transform ? await wholeTransformed(path, opts.transform) : await openAudioFile(path);
   const rate = reader.sampleRate;
-  const keepWhole = reader.durationSec <= WHOLE_FILE_MAX_SEC;
+  const keepWhole = opts.wholeFile !== false && reader.durationSec <= WHOLE_FILE_MAX_SEC;
   const whole = keepWhole ? new Float32Array(reader.frames) : null;
   const segments: AnalyzedSegment[] = [];
   const onResult = (r: PipelineResult) => {
