@@ -41,7 +41,7 @@ test('defaults: portaudio source, embedded broker on 1883, loopback HTTP 9464, s
   assert.is(c.capture.source, 'portaudio');
   assert.is(c.model, 'earshot-crnn');
   assert.equal(c.embeddedBroker, { enabled: true, host: '127.0.0.1', port: 1883, wsPort: 9001, maxPacketBytes: 262144, maxRetainedMessages: 1000, maxRetainedBytes: 8388608, maxConnections: 64, maxInflightInbound: 16 });
-  assert.equal(c.http, { host: '127.0.0.1', port: 9464 });
+  assert.equal(c.http, { host: '127.0.0.1', port: 9464, allowedHosts: [] });
   assert.equal(c.dashboard, { enabled: true, idleAfterSec: 30 });
   assert.match(configError({ flags: { set: ['dashboard.token=short'] }, env: {} }), /dashboard\.token: must be at least 16 characters/);
   assert.is(loadDaemonConfig({ flags: {}, env: { EARSHOT_DASHBOARD_TOKEN: 'x'.repeat(16) } }).dashboard.token, 'x'.repeat(16));
@@ -223,7 +223,7 @@ test('the packaged config template: every key, commented out; uncommented it is 
   const keys = lines.filter((l) => /^# {0,}[A-Za-z]+:/.test(l) && !l.includes('# unset:')).map((l) => l.slice(2)).join('\n');
   // a section whose keys are all unset (mqtt.tls) parses as null: drop it, as a user would
   const dropNull = (o: Record<string, unknown>): Record<string, unknown> =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null).map(([k, v]) => [k, v && typeof v === 'object' ? dropNull(v as Record<string, unknown>) : v]));
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null).map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v) ? dropNull(v as Record<string, unknown>) : v]));
   const uncommented = dropNull(parseYaml(keys) as Record<string, unknown>);
   assert.equal(daemonConfigSchema.parse(uncommented), daemonConfigSchema.parse({}));
   // and every leaf of the schema appears in it

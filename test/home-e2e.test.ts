@@ -49,6 +49,8 @@ const mosquitto = async (): Promise<Mosquitto> => defer(await startMosquitto(), 
 const BUSY = ['--set', 'mqtt.reconnectMinMs=100', '--set', 'pipeline.maxUtteranceSeconds=0.5', '--set', 'pipeline.smoothing.minConfidence=0',
   '--set', 'pipeline.smoothing.minDwellMs=0', '--set', 'pipeline.smoothing.margin=0'];
 const LOOPED = ['--source', `file:${DEMO}`, '--set', 'capture.loop=true'];
+/** POST /listening takes this type only (src/daemon/http.ts); the plain ON/OFF body still works under it */
+const JSON_TYPE = { 'content-type': 'application/json' };
 const online = (sub: Subscriber, base: string) => sub.on(`${base}/status`).at(-1)?.payload === 'online';
 
 test('no broker configured: the one answering on the local port is used, no embedded broker is started', async () => {
@@ -226,15 +228,15 @@ test('listening switch: OFF over MQTT stops processing (nothing counted), ON ove
   assert.is(health.status, 200, 'switched off is healthy, not a dead microphone');
   assert.is(((await (await fetch(`${url}/listening`)).json()) as { listening: string; by: string }).by, 'MQTT');
 
-  const on = await fetch(`${url}/listening`, { method: 'POST', body: 'ON' });
+  const on = await fetch(`${url}/listening`, { method: 'POST', headers: JSON_TYPE, body: 'ON' });
   assert.is(on.status, 200);
   assert.is(((await on.json()) as { listening: string }).listening, 'ON');
   await waitUntil('events again', () => d.events.length > atOff.events + 1, 15000, () => d.stderr().slice(-2000));
   assert.ok((await frames()) > atOff.frames);
   assert.is(sub.on(`${base}/listening`).at(-1)?.payload, 'ON');
-  assert.is((await fetch(`${url}/listening`, { method: 'POST', body: 'perhaps' })).status, 400);
+  assert.is((await fetch(`${url}/listening`, { method: 'POST', headers: JSON_TYPE, body: 'perhaps' })).status, 400);
 
-  assert.is((await fetch(`${url}/listening`, { method: 'POST', body: 'OFF' })).status, 200);
+  assert.is((await fetch(`${url}/listening`, { method: 'POST', headers: JSON_TYPE, body: 'OFF' })).status, 200);
   d.child.kill('SIGTERM');
   assert.is((await d.exit).code, 0, d.stderr().slice(-2000));
   const again = runDaemon('quiet', state, args);
@@ -275,9 +277,9 @@ test('listening OFF closes the microphone: no arecord runs while off, one starts
   await waitUntil('HTTP up', () => d.logs().some((l) => /health and metrics on/.test(l.msg)), 5000);
   assert.equal(childrenNamed(d.child.pid!, 'arecord'), [], 'the device is not opened while off');
   assert.is((await fetch(`${url}/healthz`)).status, 200, 'off is healthy');
-  assert.is((await fetch(`${url}/listening`, { method: 'POST', body: 'ON' })).status, 200);
+  assert.is((await fetch(`${url}/listening`, { method: 'POST', headers: JSON_TYPE, body: 'ON' })).status, 200);
   await waitUntil('arecord running', () => childrenNamed(d.child.pid!, 'arecord').length === 1, 10000, () => d.stderr().slice(-2000));
-  assert.is((await fetch(`${url}/listening`, { method: 'POST', body: 'OFF' })).status, 200);
+  assert.is((await fetch(`${url}/listening`, { method: 'POST', headers: JSON_TYPE, body: 'OFF' })).status, 200);
   await waitUntil('arecord stopped', () => childrenNamed(d.child.pid!, 'arecord').length === 0, 10000, () => d.stderr().slice(-2000));
   d.child.kill('SIGTERM');
   assert.is((await d.exit).code, 0, d.stderr().slice(-2000));

@@ -151,7 +151,7 @@ test('POST /listening: accepted from this machine, refused (403) from another ad
     startHttpServer({ host: '0.0.0.0', port: 0 }, { health: () => ({ healthy: true, body: {} }), metricsText: () => '', listening: sw, remoteListeningControl: remote });
   const http = await serve(false);
   try {
-    const post = (host: string, body: string) => fetch(`http://${host}:${http.port}/listening`, { method: 'POST', body });
+    const post = (host: string, body: string) => fetch(`http://${host}:${http.port}/listening`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     assert.is((await post('127.0.0.1', 'OFF')).status, 200);
     assert.not.ok(sw.isOn);
     assert.is(((await (await fetch(`http://127.0.0.1:${http.port}/listening`)).json()) as { listening: string; by: string }).by, 'HTTP');
@@ -164,7 +164,7 @@ test('POST /listening: accepted from this machine, refused (403) from another ad
     assert.not.ok(sw.isOn, 'unchanged');
     const open = await serve(true);
     try {
-      assert.is((await fetch(`http://${lan}:${open.port}/listening`, { method: 'POST', body: 'ON' })).status, 200);
+      assert.is((await fetch(`http://${lan}:${open.port}/listening`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'ON' })).status, 200);
       assert.ok(sw.isOn);
     } finally {
       await open.close();

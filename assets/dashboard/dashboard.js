@@ -253,7 +253,8 @@ $('listening-toggle').addEventListener('click', async () => {
   const b = $('listening-toggle');
   b.disabled = true;
   try {
-    const res = await fetch('listening', { method: 'POST', body: listeningOn ? 'OFF' : 'ON', headers: { 'content-type': 'text/plain' } });
+    // JSON: the server takes a state change only so typed (a cross-site page cannot send it without a preflight)
+    const res = await fetch('listening', { method: 'POST', body: JSON.stringify({ listening: listeningOn ? 'OFF' : 'ON' }), headers: { 'content-type': 'application/json' } });
     if (res.ok) {
       const st = await res.json();
       renderListening(st.listening === 'ON', st.since);

@@ -110,6 +110,8 @@ export const daemonConfigSchema = z.strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       /** Port of /healthz and /metrics; 0 turns the HTTP server off. Default 9464 (Prometheus exporter range). */
       port: port.default(9464),
+      /** Further names the HTTP server answers to in the Host header (e.g. `earshot.lan`; a list, or comma-separated in --set/env); every other Host gets 403 (DNS rebinding). Default none: the bind address, localhost, 127.0.0.1, [::1] (and the machine's addresses and host name on a wildcard bind). */
+      allowedHosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.:\[\]_-]+$/, 'must be a host name or address, without a port')).max(64).default([]),
     })
     .prefault({}),
   dashboard: z
@@ -226,6 +228,8 @@ function coerce(leaf: ConfigLeaf, text: string): unknown {
     if (/^(false|0|no|off)$/i.test(t)) return false;
   }
   if (leaf.kind === 'union' && inner.def.options?.every((o) => o.def.type === 'literal' && typeof o.def.values?.[0] === 'number') && /^\d+$/.test(t)) return Number(t);
+  // a list from --set or the environment: comma-separated
+  if (leaf.kind === 'array') return t ? t.split(',').map((s) => s.trim()).filter(Boolean) : [];
   return text;
 }
 

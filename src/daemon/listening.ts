@@ -160,8 +160,9 @@ export function parseListeningCommand(text: string): boolean | null {
   if (/^(on|true|1|yes)$/i.test(t)) return true;
   if (/^(off|false|0|no)$/i.test(t)) return false;
   try {
-    const j = JSON.parse(t) as { on?: unknown; listening?: unknown };
-    const v = j.on ?? j.listening;
+    const j = JSON.parse(t) as { on?: unknown; listening?: unknown } | string;
+    if (typeof j === 'string') return parseListeningCommand(j);
+    const v = j?.on ?? j?.listening;
     if (typeof v === 'boolean') return v;
     if (typeof v === 'string') return parseListeningCommand(v);
   } catch {

@@ -10,6 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 
 export const TOKEN_COOKIE = 'earshot_token';
 
@@ -62,4 +63,69 @@ export class DashboardAccess {
     if (!this.want || offered === null) return false;
     return timingSafeEqual(digest(offered), this.want);
   }
+}
+
+// ---------- who may talk to the HTTP server at all (http.ts) ----------
+//
+// DNS rebinding: a page on attacker.example whose name is re-pointed at 127.0.0.1 reaches the
+// daemon as a same-origin page of attacker.example, and its requests say `Host: attacker.example`.
+// So every request's Host must be a name this server is known by; anything else gets 403.
+// Cross-site requests: a page on another origin can POST with `mode: 'no-cors'` (no preflight for
+// text/plain), so a state-changing request must be typed `application/json` (which a cross-site
+// page can only send after a CORS preflight this server never answers) and carry no Origin or its
+// own.
+
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '']);
+
+const bare = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
+
+/** The machine's own addresses and names, for a server bound to every interface. */
+export function machineNames(): string[] {
+  const addrs = Object.values(networkInterfaces())
+    .flat()
+    .filter((a): a is NonNullable<typeof a> => !!a)
+    .map((a) => a.address);
+  const host = hostname().toLowerCase();
+  return [...addrs, host, `${host}.local`];
+}
+
+/** Host names (without port) a request may carry: the bind address, localhost and loopback, the configured ones. */
+export function allowedHostNames(bind: string, extra: readonly string[] = [], machine: () => string[] = machineNames): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '::1', bare(bind), ...extra.map(bare)]);
+  if (WILDCARD.has(bind)) for (const n of machine()) names.add(bare(n));
+  return names;
+}
+
+/** `Host: name[:port]` -> [name, port]; the port is 80 when absent (plain HTTP). */
+function splitHost(header: string): [string, number] {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(header.trim());
+  if (!m) return ['', -1];
+  return [bare(m[1]), m[2] === undefined ? 80 : Number(m[2])];
+}
+
+/** True when the Host header names this server (a request without one, not from a browser, passes). */
+export function hostAllowed(header: string | undefined, names: ReadonlySet<string>, port: number): boolean {
+  if (header === undefined) return true;
+  const [name, p] = splitHost(header);
+  return names.has(name) && p === port;
+}
+
+/** For a state-changing request: no Origin (curl, scripts) and not marked cross-site, or exactly this server's own origin. */
+export function originAllowed(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) {
+    const site = req.headers['sec-fetch-site'];
+    return site === undefined || site === 'same-origin' || site === 'none';
+  }
+  try {
+    const u = new URL(origin);
+    return u.protocol === 'http:' && u.host.toLowerCase() === (req.headers.host ?? '').toLowerCase();
+  } catch {
+    return false; // `Origin: null` (a sandboxed page, a file:// page, a redirect) is nobody we know
+  }
+}
+
+/** `Content-Type: application/json` (parameters allowed). */
+export function isJson(req: IncomingMessage): boolean {
+  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/json';
 }
