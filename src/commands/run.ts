@@ -12,7 +12,7 @@ import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
 import { DEMO_SOURCE, environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
-import { redactUrl } from '../core/redact.ts';
+import { redactArgv, redactUrl } from '../core/redact.ts';
 import { configTemplate } from '../daemon/config-template.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
 import { demoHeader, demoSummary, resolveFormat } from '../daemon/text-output.ts';
@@ -67,6 +67,10 @@ export function registerRun(program: Command): void {
         for (const { name, path } of environmentNames()) process.stdout.write(`${name.padEnd(44)} ${path}\n`);
         return;
       }
+      // a password typed on the command line shows in `ps` to every user: masked in this process's
+      // title at once (from here on /proc/PID/cmdline reads the masked one) and warned about below
+      const secrets = redactArgv(process.argv);
+      if (secrets.found.length > 0) process.title = secrets.argv.join(' ');
       // everything is validated here, before a device, a port or a file is touched
       const demoDir = flags.demo && !flags.printConfig ? demoStateDir(flags) : undefined;
       const config = loadDaemonConfig({ flags: demoDir ? { ...flags, stateDir: demoDir } : flags, env: process.env });
@@ -77,7 +81,14 @@ export function registerRun(program: Command): void {
       const format = resolveFormat(config.log.format, process.stderr.isTTY);
       // a demo at a terminal shows its header, the events and a summary; routine logs only when asked for
       const quiet = flags.demo && format === 'text' && flags.logLevel === undefined && process.env.EARSHOT_LOG_LEVEL === undefined;
-      await runDaemon(config, createLogger({ level: quiet ? 'warn' : config.log.level, format }));
+      const log = createLogger({ level: quiet ? 'warn' : config.log.level, format });
+      if (secrets.found.length > 0) {
+        log.warn(
+          { flags: secrets.found },
+          `a secret was given on the command line (${secrets.found.join(', ')}), where other users can read it with ps until the process masks it: set EARSHOT_MQTT_PASSWORD (or mqtt.password in the config file) and give --broker without the password`,
+        );
+      }
+      await runDaemon(config, log);
     });
 }
 

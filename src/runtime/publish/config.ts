@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
 import { formatIssues } from '../../core/schema.ts';
 import { defaultDeviceId } from './installation.ts';
+import { parseBrokerUrl } from './broker-url.ts';
 
 /** MQTT topic level safe characters; deviceId is used in topics and Home Assistant ids. */
 const topicSafeId = /^[A-Za-z0-9_-]+$/;
@@ -25,8 +26,14 @@ export type QueueConfig = z.output<typeof queueConfigSchema>;
 
 export const publisherConfigSchema = z
   .strictObject({
-    /** Broker URL, `mqtt://host:port` or `mqtts://host:port`. Default `mqtt://127.0.0.1:1883`. */
-    url: z.string().regex(/^mqtts?:\/\/[^/\s]+/, 'must look like mqtt://host:1883 or mqtts://host:8883').default('mqtt://127.0.0.1:1883'),
+    /** Broker URL, `mqtt://host:port`, `mqtts://host:port`, `ws://host:port/path` or `wss://...` (./broker-url.ts); credentials in it percent-encoded, or better in username/password. Default `mqtt://127.0.0.1:1883`. */
+    url: z
+      .string()
+      .superRefine((url, ctx) => {
+        const r = parseBrokerUrl(url);
+        if (!r.ok) ctx.addIssue({ code: 'custom', message: r.problem });
+      })
+      .default('mqtt://127.0.0.1:1883'),
     /** This device's id in topics and Home Assistant (letters, digits, _ and -). Default: host name + 6 hex digits from /etc/machine-id (installation.ts). */
     deviceId: z.string().regex(topicSafeId, 'use only letters, digits, _ and -').default(() => defaultDeviceId()),
     /** Topic prefix for status/emotion/events/metrics. Default `earshot/<deviceId>`. */
@@ -39,7 +46,9 @@ export const publisherConfigSchema = z
     deviceName: z.string().min(1).optional(),
     /** MQTT client id. Default `earshot-<deviceId>-<first 8 characters of the installation id>`: one per installation, so two boxes with one device id never take each other's session. */
     clientId: z.string().min(1).optional(),
+    /** User name at the broker; wins over one in the URL. Default: the URL's, else none. */
     username: z.string().optional(),
+    /** Password at the broker (best from EARSHOT_MQTT_PASSWORD or the config file, never the command line); wins over one in the URL. Default: the URL's, else none. */
     password: z.string().optional(),
     tls: z
       .strictObject({

@@ -35,6 +35,7 @@ import { discoveryMessages } from './discovery.ts';
 import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock } from './offline-queue.ts';
 import { CommandGate } from './command-gate.ts';
+import { connectOptionsOf, parseBrokerUrl } from './broker-url.ts';
 import { judgeClaim, judgeRejoin, earlierTwin } from './fleet-identity.ts';
 import { topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
 
@@ -121,7 +122,13 @@ const REDISCOVERY_DELAY_MS = 500;
 const REDISCOVERY_MIN_INTERVAL_MS = 5000;
 
 const silentLog: PublisherLog = { debug() {}, info() {}, warn() {}, error() {} };
-const defaultFactory: MqttClientFactory = (url, opts) => mqttConnect(url, opts);
+/** mqtt.js gets an options object, never the URL string (which it would hand to Node's legacy url.parse): ./broker-url.ts. */
+const defaultFactory: MqttClientFactory = (url, opts) => {
+  const r = parseBrokerUrl(url);
+  if (!r.ok) throw new EarshotError('E_CONFIG', `mqtt.url: ${r.problem}`);
+  const endpoint = connectOptionsOf(r.endpoint);
+  return mqttConnect({ ...endpoint, ...opts, username: opts.username ?? endpoint.username, password: opts.password ?? endpoint.password });
+};
 
 export class MqttPublisher {
   readonly topics: Topics;
