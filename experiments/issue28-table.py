@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""The issue-28 table: each corpus x (leave one corpus out, leave speakers out, --mix-neutral 0.7)
+for the new default, the old default and the classical baseline, from the JSON files the runs
+wrote (commands in MODELS.md). Missing runs print as "not run".
+
+    python3 experiments/issue28-table.py RUN_DIR EVAL_DIR BASELINE.json
+      RUN_DIR   earshot train --work W --name earshot-crnn-multi: W/earshot-crnn-multi (loco-C.eval.json, metrics.json)
+      EVAL_DIR  earshot eval --json outputs: old-C-mix0.json, old-C-mix0.7.json, new-loco-C-mix0.7.json
+"""
+import json
+import os
+import sys
+
+CORPORA = [('ravdess', 'RAVDESS (English)'), ('emodb', 'EmoDB 03/08 (German)'), ('emotiontts-kr', 'emotiontts-kr (Korean)'), ('nemo', 'nEMO (Polish)')]
+
+
+def load(path):
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def pct(x):
+    return f'{100 * x:.1f}'
+
+
+def cell(r, arousal=True, ece=True):
+    """'acc / UAR (arousal, ECE, worst class)' of an `earshot eval --json` report."""
+    if r is None:
+        return 'not run'
+    worst = min(r['perClass'].items(), key=lambda kv: kv[1]['recall']) if 'perClass' in r else None
+    parts = [f"{pct(r['accuracy'])} / {pct(r['uar'])}"]
+    extra = []
+    if arousal:
+        extra.append(f"ar {pct(r['confidence']['arousalUar'])}")
+    if ece:
+        extra.append(f"ECE {pct(r['confidence']['ece'])}")
+    if worst:
+        extra.append(f'min {worst[0]} {pct(worst[1]["recall"])}')
+    return parts[0] + (f" ({', '.join(extra)})" if extra else '')
+
+
+def base_cell(b, key):
+    if b is None or key not in b:
+        return 'not run'
+    r = b[key]
+    acc = r.get('accuracyMean', r['accuracy'])
+    worst = min(r['recall'].items(), key=lambda kv: kv[1]) if 'recall' in r else None
+    return f"{pct(acc)} / {pct(r['uar'])} (ar {pct(r['arousalUar'])}{f', min {worst[0]} {pct(worst[1])}' if worst else ''})"
+
+
+def main():
+    run_dir, eval_dir, baseline = sys.argv[1:4]
+    b = load(baseline) or {}
+    metrics = (load(os.path.join(run_dir, 'metrics.json')) or {}).get('metrics', {})
+    print('| corpus | model | leave one corpus out: acc / UAR | leave speakers out: acc / UAR | `--mix-neutral 0.7`: acc / UAR |')
+    print('|---|---|---|---|---|')
+    for c, name in CORPORA:
+        new_loco = load(os.path.join(run_dir, f'loco-{c}.eval.json'))
+        new_mix = load(os.path.join(eval_dir, f'new-loco-{c}-mix0.7.json'))
+        lso_key = {'ravdess': 'ravdess-speaker-independent', 'nemo': 'nemo-leave-one-speaker-out'}.get(c)
+        lso = metrics.get(lso_key) if lso_key else None
+        lso_cell = f"{pct(lso['accuracy'])} / {pct(lso['uar'])}" if lso else ('not run' if lso_key else 'n/a (2 speakers)' if c == 'emodb' else 'not run')
+        print(f'| {name} | **new default** | {cell(new_loco)} | {lso_cell} | {cell(new_mix, ece=False)} |')
+        if c == 'ravdess':
+            print(f'| {name} | old default | trained on it: see leave speakers out | 67.5 / 67.0 (5 folds) | not run (its fold models are not kept) |')
+        else:
+            print(f"| {name} | old default | {cell(load(os.path.join(eval_dir, f'old-{c}-mix0.json')))} | n/a | "
+                  f"{cell(load(os.path.join(eval_dir, f'old-{c}-mix0.7.json')), ece=False)} |")
+        lso_b = {'ravdess': 'ravdess-speaker-independent', 'nemo': 'nemo-leave-one-speaker-out'}.get(c)
+        print(f"| {name} | classical baseline (offline / causal speaker norm) | {base_cell(b.get('offline'), f'{c}-leave-one-corpus-out')} / "
+              f"{base_cell(b.get('causal'), f'{c}-leave-one-corpus-out')} | "
+              f"{base_cell(b.get('offline'), lso_b) if lso_b else 'n/a'} | n/a |")
+
+
+if __name__ == '__main__':
+    main()
