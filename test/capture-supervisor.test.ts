@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ArecordSource } from '../src/runtime/capture/arecord.ts';
 import { formatDeviceListing, listCaptureDevices, parseArecordL, runCommand } from '../src/runtime/capture/devices.ts';
+import { CAPTURE_DEFAULTS } from '../src/runtime/capture/config.ts';
 import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
 import { formatSource, parseSource } from '../src/runtime/capture/parse-source.ts';
 import { loadNaudiodon } from '../src/runtime/capture/portaudio.ts';
@@ -21,13 +22,41 @@ process.env.ALSA_CONFIG_PATH = alsa.alsaConfigPath;
 const log = { lines: [] as string[], info(m: string) { this.lines.push(m); }, warn(m: string) { this.lines.push(m); } };
 
 /** Real timers that also record every delay asked for (the backoff schedule). */
-function recordingTimers(): CaptureTimers & { delays: number[] } {
+/** Real timers that record each delay and know which are still pending (set, neither fired nor cleared). */
+function recordingTimers(): CaptureTimers & { delays: number[]; pending: Set<unknown> } {
   const delays: number[] = [];
-  return { ...realTimers, delays, setTimeout: (fn, ms) => { delays.push(ms); return realTimers.setTimeout(fn, ms); } };
+  const pending = new Set<unknown>();
+  return {
+    ...realTimers,
+    delays,
+    pending,
+    setTimeout: (fn, ms) => {
+      delays.push(ms);
+      const h: unknown = realTimers.setTimeout(() => {
+        pending.delete(h);
+        fn();
+      }, ms);
+      pending.add(h);
+      return h;
+    },
+    clearTimeout: (h) => {
+      pending.delete(h);
+      realTimers.clearTimeout(h);
+    },
+  };
+}
+
+/** Polls `done` every 5 ms until it holds (a condition, not a fixed sleep), failing after `ms`. */
+async function until(what: string, done: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) assert.unreachable(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 function arecord(device: string): () => Promise<CaptureSource> {
-  return async () => new ArecordSource({ device, env: alsa.env, firstChunkTimeoutMs: 2000 }, { log });
+  return async () => new ArecordSource({ ...CAPTURE_DEFAULTS, device, env: alsa.env, firstChunkTimeoutMs: 2000 }, { log });
 }
 
 test('supervisor: a missing device is retried with backoff until one works; chunks keep one clock', async () => {
@@ -59,8 +88,8 @@ test('supervisor: a device lost mid-stream is reopened; a flat-lined one too; ti
   let attempt = 0;
   const factory = async (): Promise<CaptureSource> =>
     attempt++ === 0
-      ? new FileReplaySource('zeros.wav', zeros, { loop: true, realtime: false, flatlineSec: 0.5 }, { log })
-      : FileReplaySource.fromFile(CORPUS_CLIP, { realtime: false }, { log });
+      ? new FileReplaySource('zeros.wav', zeros, { ...CAPTURE_DEFAULTS, loop: true, realtime: false, flatlineSec: 0.5 }, { log })
+      : FileReplaySource.fromFile(CORPUS_CLIP, { ...CAPTURE_DEFAULTS, realtime: false }, { log });
   const sup = new SupervisedSource('replay', factory, { initialBackoffMs: 10, maxBackoffMs: 30_000 }, { log });
   const kinds: string[] = [];
   sup.on('condition', (c) => kinds.push(c.kind));
@@ -79,7 +108,7 @@ test('supervisor: arecord killed mid-capture -> device-lost, restart, audio agai
   let attempt = 0;
   let first: ArecordSource | null = null;
   const factory = async () => {
-    const s = new ArecordSource({ device: 'wavcap', env: alsa.env }, { log });
+    const s = new ArecordSource({ ...CAPTURE_DEFAULTS, device: 'wavcap', env: alsa.env }, { log });
     if (attempt++ === 0) first = s;
     return s;
   };
@@ -100,7 +129,7 @@ test('supervisor: backoff is capped; stop() while waiting rejects start() and en
   const timers = recordingTimers();
   const sup = new SupervisedSource('mic', arecord('nosuchdev'), { initialBackoffMs: 10, backoffFactor: 2, maxBackoffMs: 40 }, { timers, log });
   const started = sup.start();
-  await new Promise((r) => setTimeout(r, 800));
+  await until('four retries scheduled', () => timers.delays.length >= 5);
   const p = sup.stop();
   try {
     await started;
@@ -109,16 +138,15 @@ test('supervisor: backoff is capped; stop() while waiting rejects start() and en
     assert.is((e as EarshotError).code, 'E_CAPTURE');
   }
   await p;
-  const attempts = sup.attempts;
-  await new Promise((r) => setTimeout(r, 200));
-  assert.is(sup.attempts, attempts, 'kept retrying after stop()');
+  // no retry can follow: stop() left no backoff timer pending
+  assert.is(timers.pending.size, 0, 'a retry timer is still pending after stop()');
   assert.ok(timers.delays.length >= 4, `delays ${timers.delays}`);
   assert.equal(timers.delays.slice(0, 4), [10, 20, 40, 40]);
 });
 
 test('parseSource: every accepted form, and E_CONFIG listing them for a bad one', () => {
   assert.equal(parseSource('file:/tmp/a b.wav'), { kind: 'file', path: '/tmp/a b.wav', realtime: true, loop: false });
-  assert.equal(parseSource('file:x.flac', { realtime: false, loop: true }), { kind: 'file', path: 'x.flac', realtime: false, loop: true });
+  assert.equal(parseSource('file:x.flac', { ...CAPTURE_DEFAULTS, realtime: false, loop: true }), { kind: 'file', path: 'x.flac', realtime: false, loop: true });
   assert.equal(parseSource('portaudio'), { kind: 'portaudio', sampleRate: 16000 });
   assert.equal(parseSource('portaudio:'), { kind: 'portaudio', sampleRate: 16000 });
   assert.equal(parseSource('portaudio:3'), { kind: 'portaudio', device: 3, sampleRate: 16000 });

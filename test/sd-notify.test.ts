@@ -224,10 +224,14 @@ test('daemon child: READY=1 once audio flows, WATCHDOG=1 every half period, STOP
   const ready = await l.waitFor(/READY=1/, 15000);
   assert.match(ready, new RegExp(`^MAINPID=${child.pid}\nREADY=1\nSTATUS=capturing from file:`));
   assert.is(l.pids[l.messages.indexOf(ready)], child.pid, 'READY must come from the daemon itself (NotifyAccess=main)');
+  // five pings, timed by their arrival: at WATCHDOG_USEC / 2 = 200 ms each (not a count in a fixed sleep)
   const t0 = l.messages.length;
-  await new Promise((r) => setTimeout(r, 1100));
-  const pings = l.messages.slice(t0).filter((m) => m === 'WATCHDOG=1').length;
-  assert.ok(pings >= 3 && pings <= 7, `expected ~5 watchdog pings at 200 ms in 1.1 s, got ${pings}`);
+  const start = Date.now();
+  const pings = () => l.messages.slice(t0).filter((m) => m === 'WATCHDOG=1').length;
+  while (pings() < 5 && Date.now() - start < 15000) await new Promise((r) => setTimeout(r, 10));
+  const perPing = (Date.now() - start) / pings();
+  assert.ok(pings() >= 5, 'five watchdog pings within 15 s');
+  assert.ok(perPing >= 120 && perPing <= 400, `a ping every ${perPing.toFixed(0)} ms; expected about 200 (half of WATCHDOG_USEC)`);
   const t1 = Date.now();
   child.kill('SIGTERM');
   assert.match(await l.waitFor(/STOPPING=1/), /STATUS=stopping: SIGTERM/);
