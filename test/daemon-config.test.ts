@@ -99,7 +99,7 @@ test('every error is listed, with its path and where the value came from', () =>
     readFile,
   });
   const expected = [
-    /mqtt\.url: must look like mqtt:\/\/host:1883 or mqtts:\/\/host:8883 \(from --broker\)/,
+    /mqtt\.url: scheme "http" is not one of mqtt, mqtts, ws, wss \(from --broker\)/,
     /capture\.source: unknown source kind "microphone"; use file:PATH.* \(from --source\)/,
     /http\.port: .*expected number.* \(from --http-port\)/,
     /log\.level: .* \(from --log-level\)/,

@@ -10,7 +10,7 @@
  * (`mqtt.deviceId` -> `EARSHOT_MQTT_DEVICE_ID`), plus the short aliases in ENV_ALIASES.
  * `earshot run --print-env` lists them all.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
@@ -302,14 +302,44 @@ export function defaultsLayer(env: NodeJS.ProcessEnv, uid: number = process.getu
   return { values: { mqtt: { stateDir } }, origins: new Map([['mqtt.stateDir', env.STATE_DIRECTORY ? '$STATE_DIRECTORY' : 'default']]) };
 }
 
-/** The config file: YAML or JSON (YAML is a superset), a mapping at the top. */
-export function fileLayer(path: string, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): ConfigLayer {
+/**
+ * The largest config file read, bytes: every setting with a comment fits in a few kB, and a file
+ * far over it is a mistake or an attack (a 50 MB value took 30 s and 2 GB to parse; 50 MB of
+ * comments 331 MB). Refused before it is parsed, by its size when it is a regular file.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Unknown settings named in a config error; the rest are counted. */
+const MAX_UNKNOWN_REPORTED = 20;
+
+const tooBig = (path: string, size: string) =>
+  new EarshotError('E_CONFIG', `the config file ${path} is ${size}, over the ${MAX_CONFIG_BYTES} bytes (1 MiB) a config file may have; check --config / ${ENV_CONFIG_FILE} names the right file`);
+
+/** Reads at most MAX_CONFIG_BYTES + 1 bytes: a regular file over the cap is refused by its size, anything else (a pipe) once it exceeds it. */
+function readConfigFile(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size > MAX_CONFIG_BYTES) throw tooBig(path, `${st.size} bytes`);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let got = 1; got > 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_CONFIG_BYTES) throw tooBig(path, 'larger');
+    return buf.toString('utf8', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The config file: YAML or JSON (YAML is a superset), a mapping at the top, at most MAX_CONFIG_BYTES. */
+export function fileLayer(path: string, read: (p: string) => string = readConfigFile): ConfigLayer {
   let text: string;
   try {
     text = read(path);
   } catch (e) {
+    if (e instanceof EarshotError) throw e;
     throw new EarshotError('E_CONFIG', `cannot read the config file ${path}: ${(e as Error).message}; check --config / ${ENV_CONFIG_FILE}`, { cause: e });
   }
+  if (text.length > MAX_CONFIG_BYTES) throw tooBig(path, `${Buffer.byteLength(text)} bytes`);
   let values: unknown;
   try {
     // yaml's own duplicate-key check compares each key with every earlier one (20,000 keys took
@@ -473,6 +503,12 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
   const lines = [...extraErrors];
   const seen = new Set<string>();
   const indexes = layers.map((l) => prefixIndex(l.origins));
+  // 20,000 misspelt keys must not make a 20,000-line error: the first MAX_UNKNOWN_REPORTED, then a count
+  const unknown = new Set<string>();
+  const addUnknown = (path: string) => {
+    if (unknown.size < MAX_UNKNOWN_REPORTED && !unknown.has(path)) add(path, UNKNOWN_SETTING);
+    unknown.add(path);
+  };
   const add = (path: string, message: string) => {
     const origin = originOf(path, layers, indexes);
     // the origin goes on the first line: some messages (capture.source) carry a list after it
@@ -488,18 +524,21 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
       const base = i.path.map(String).join('.');
       if (i.code === 'too_big' && Number(i.maximum) >= Number.MAX_SAFE_INTEGER && bounded.has(base)) continue;
       // strict objects report unknown keys on the parent: name each one
-      if (i.code === 'unrecognized_keys') for (const k of i.keys) add(base ? `${base}.${k}` : k, UNKNOWN_SETTING);
+      if (i.code === 'unrecognized_keys') for (const k of i.keys) addUnknown(base ? `${base}.${k}` : k);
       else add(base, i.message);
     }
   }
   // non-strict nested schemas (pipeline.*) would drop a misspelt key silently: check every key against the schema's leaves
   for (const p of leafPaths(merged)) {
     const path = p.join('.');
-    if (!leafByPath.has(path) && !SECTIONS.has(path) && !p.some((_, i) => leafByPath.has(p.slice(0, i + 1).join('.')))) add(path, UNKNOWN_SETTING);
+    if (!leafByPath.has(path) && !SECTIONS.has(path) && !p.some((_, i) => leafByPath.has(p.slice(0, i + 1).join('.')))) addUnknown(path);
   }
   for (const x of crossFieldIssues(merged)) add(x.path, x.message);
+  const more = unknown.size - Math.min(unknown.size, MAX_UNKNOWN_REPORTED);
+  if (more > 0) lines.push(`... and ${more} more unknown settings (${unknown.size} in all; the first ${MAX_UNKNOWN_REPORTED} are listed)`);
   if (lines.length > 0 || !r.success) {
-    throw new EarshotError('E_CONFIG', `invalid configuration (${lines.length} error${lines.length === 1 ? '' : 's'}):\n  ${lines.join('\n  ')}`);
+    const count = lines.length - (more > 0 ? 1 : 0) + more;
+    throw new EarshotError('E_CONFIG', `invalid configuration (${count} error${count === 1 ? '' : 's'}):\n  ${lines.join('\n  ')}`);
   }
   const c = r.data;
   const enabled = c.embeddedBroker.enabled ?? getPath(merged, ['mqtt', 'url']) === undefined;
