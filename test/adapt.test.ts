@@ -141,7 +141,7 @@ test('pipeline: arousal/valence on every result and state; below uncertainBelow 
       assert.equal({ arousal: r.arousal, valence: r.valence }, affectOf(r.probabilities));
       assert.is(r.label, threshold === 1 ? 'uncertain' : classifier.labels[Object.values(r.probabilities).indexOf(r.confidence)]);
       assert.is(r.adapted, false, 'a per-utterance model never adapts');
-      const event = emotionEventSchema.parse(toEmotionEvent(r, 'x-1', 'x'));
+      const event = emotionEventSchema.parse(toEmotionEvent(r, 'x-1'));
       assert.is(event.adapted, false, 'the event says whether the baseline was warm');
     }
     if (threshold === 1) assert.is(states.length, 0, 'uncertain results leave the state alone');

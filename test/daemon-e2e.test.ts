@@ -83,9 +83,9 @@ test('events, state, metrics and discovery arrive with the documented schema; /h
   assert.equal(sub.on(`${base}/status`).map((m) => m.payload), ['online']);
   const events = sub.on(`${base}/events`).map((m) => emotionEventSchema.parse(JSON.parse(m.payload)));
   for (const e of events) {
-    assert.is(e.deviceId, 'e2e1');
+    assert.is(e.deviceId, undefined, 'the device is the topic level');
     assert.is(e.model, 'tiny-lstm');
-    assert.is(e.kind, 'utterance');
+    assert.is(e.kind, undefined, 'kind is written for windows only');
     assert.ok(e.durationMs > 0 && e.durationMs <= 600, `utterances are cut at 0.5 s (+ one frame): ${e.durationMs}`);
     assert.is(Object.keys(e.probabilities).length, 8);
     assert.is(e.label, Object.entries(e.probabilities).sort((a, b) => b[1] - a[1])[0][0]);
@@ -98,8 +98,10 @@ test('events, state, metrics and discovery arrive with the documented schema; /h
   const metrics = metricsSchema.parse(JSON.parse(sub.on(`${base}/metrics`).at(-1)!.payload));
   assert.ok(metrics.realTimeFactor > 0 && metrics.realTimeFactor < 0.5, `real-time factor ${metrics.realTimeFactor}`);
   const discovery = sub.messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.includes('/earshot_e2e1/'));
-  assert.is(discovery.length, 4 + 4 + 8, 'emotion, confidence, event, switch, 4 diagnostics, 8 per-label sensors');
-  for (const d of discovery) assert.is(haDiscoveryConfigSchema.parse(JSON.parse(d.payload)).availability_topic, `${base}/status`);
+  assert.equal(discovery.map((m) => m.topic), ['homeassistant/device/earshot_e2e1/config'], 'one device discovery message');
+  const device = haDiscoveryConfigSchema.parse(JSON.parse(discovery[0].payload));
+  assert.is(device.availability_topic, `${base}/status`);
+  assert.is(Object.keys(device.cmps).length, 10 + 8, 'emotion, confidence, arousal, valence, event, switch, started, 3 diagnostics, 8 per-label sensors');
 
   const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
   assert.is(health.status, 200);
@@ -262,7 +264,8 @@ test('the same file gives the same labels through `earshot analyze` and through 
   assert.equal(daemon.events.map((e) => e.label), segments.map((s) => s.label));
   daemon.events.forEach((e, i) => {
     assert.ok(Math.abs(e.durationMs - Math.round((segments[i].end - segments[i].start) * 1000)) <= 1);
-    for (const [label, p] of Object.entries(segments[i].probabilities)) assert.ok(Math.abs(e.probabilities[label] - p) < 1e-6, `${label}: ${e.probabilities[label]} vs ${p}`);
+    // the event's probabilities are rounded to 3 decimals
+    for (const [label, p] of Object.entries(segments[i].probabilities)) assert.ok(Math.abs(e.probabilities[label] - p) <= 5e-4 + 1e-9, `${label}: ${e.probabilities[label]} vs ${p}`);
   });
   // the end of the file ended the daemon after everything was published
   await waitUntil('events over MQTT', () => sub.messages.length >= daemon.events.length, 3000);

@@ -96,7 +96,28 @@ async function shown(page: Page) {
     })),
     legend: [...document.querySelectorAll('#legend .key')].map((k) => k.textContent),
     source: document.getElementById('h-source')!.textContent,
+    sourceClass: document.getElementById('h-source')!.className,
     broker: document.getElementById('h-broker')!.textContent,
+    last: document.getElementById('last')!.dataset.label ?? '',
+    decision: document.getElementById('h-decision')!.textContent,
+    hangover: document.getElementById('h-hangover')!.textContent,
+    points: [...document.querySelectorAll<SVGCircleElement>('#circumplex circle.pt')].map((c) => ({
+      id: c.dataset.id!,
+      x: Number(c.getAttribute('cx')),
+      y: Number(c.getAttribute('cy')),
+      opacity: Number(c.getAttribute('fill-opacity')),
+    })),
+  }));
+}
+
+/** The hover text (title) of the Now captions and of the two latency rows. */
+async function explanations(page: Page) {
+  return page.evaluate(() => ({
+    captions: [...document.querySelectorAll<HTMLElement>('#now .caption')].map((c) => [c.textContent, c.title]),
+    latency: ['h-decision', 'h-hangover'].map((id) => {
+      const dd = document.getElementById(id)!;
+      return [dd.previousElementSibling!.textContent, (dd.previousElementSibling as HTMLElement).title, dd.title];
+    }),
   }));
 }
 
@@ -138,7 +159,7 @@ test('the dashboard shows every published utterance, then idle, and comes back a
       async () => {
         const s = await shown(page);
         seenCurrent.add(s.current);
-        if (!midShot && s.rows.length >= 3) {
+        if (!midShot && s.rows.length >= 3 && s.current !== 'idle' && s.current !== 'waiting') {
           midShot = true;
           await page.screenshot({ path: join(ARTIFACTS, 'dashboard-demo.png'), fullPage: true });
         }
@@ -158,6 +179,25 @@ test('the dashboard shows every published utterance, then idle, and comes back a
     assert.ok(states.length > 0 && states.some((l) => seenCurrent.has(l)), `the current emotion showed a published state (${states}) : saw ${[...seenCurrent]}`);
     assert.ok(seenCurrent.has('idle'));
     assert.is(s.source, 'capturing', 'the room noise is still being captured');
+    // Now: the smoothed state, labelled as such, beside the last utterance on its own
+    assert.is(s.last, published.at(-1)!.label, 'the last utterance is the last published event');
+    const ex = await explanations(page);
+    assert.equal(ex.captions.map((c) => c[0]), ['smoothed state', 'last utterance']);
+    for (const [, title] of ex.captions) assert.ok(title.length > 40, 'each explained on hover');
+    // latency: the decision after speech ends, apart from the hang-over, each explained on hover
+    assert.equal(ex.latency.map((l) => l[0]), ['decision after speech ends', 'hang-over']);
+    for (const [, dt, dd] of ex.latency) assert.ok(dt.length > 40 && dd === dt, 'a title on the term and its value');
+    assert.is(s.hangover, '300 ms', 'pipeline.vad.hangoverMs');
+    const decided = /^(\d+) \/ (\d+) ms$/.exec(s.decision!);
+    assert.ok(decided && Number(decided[1]) < 300, `the decision alone is well under the hang-over: ${s.decision}`);
+    // the circumplex: one dot per utterance at (valence, -arousal) x 100, older ones fainter
+    assert.equal(s.points.map((p) => p.id), published.map((e) => e.id));
+    for (const [i, p] of s.points.entries()) {
+      assert.ok(Math.abs(p.x - published[i].valence * 100) < 0.06 && Math.abs(p.y + published[i].arousal * 100) < 0.06, `dot ${i} at valence/arousal`);
+      assert.ok(p.opacity > 0 && p.opacity <= 1);
+    }
+    assert.ok(s.points[0].opacity <= s.points.at(-1)!.opacity, 'the oldest is the faintest');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     assert.match(s.broker!, /^connected \(mqtt:\/\/127\.0\.0\.1:\d+\)$/);
     assert.equal(errors, [], 'no console errors during the demo');
 
@@ -170,6 +210,11 @@ test('the dashboard shows every published utterance, then idle, and comes back a
     };
     await waitUntil('the page to show listening ON', async () => (await page.textContent('#listening-state')) === 'ON', 15000);
     await toggle('OFF');
+    // listening off is a pause, not a fault: grey "paused", not a red "no data"
+    await waitUntil('the source shown as paused', async () => (await shown(page)).source === 'paused (listening is off)', 5000);
+    assert.is((await shown(page)).sourceClass, 'paused');
+    assert.is((await shown(page)).current, 'idle');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-paused.png'), fullPage: true });
     await toggle('ON');
 
     // restart: the page notices, reconnects by itself, keeps what it showed, and adds the new run's events

@@ -8,8 +8,9 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { discoveryMessages } from '../src/runtime/publish/discovery.ts';
-import { haEventConfigSchema, haSensorConfigSchema, haSwitchConfigSchema, topicsFor } from '../src/runtime/publish/payloads.ts';
+import { deviceDiscoveryMessage } from '../src/runtime/publish/discovery.ts';
+import { haDeviceDiscoveryConfigSchema, haEventComponentSchema, haSensorComponentSchema, haSwitchComponentSchema, topicsFor } from '../src/runtime/publish/payloads.ts';
+import { dashboardLink } from '../src/daemon/dashboard/index.ts';
 import { probeMqttBroker } from '../src/daemon/broker/local-broker.ts';
 import { defaultDeviceId, loadInstallationId, machineSuffix } from '../src/runtime/publish/installation.ts';
 import { ListeningSwitch, parseListeningCommand } from '../src/daemon/listening.ts';
@@ -43,49 +44,69 @@ const ORIGIN_FIELDS = ['name', 'sw_version', 'support_url'];
 // sensor.mqtt: an `enum` sensor takes `options` and must not have a state_class or unit
 const ENTITY_CATEGORIES = ['config', 'diagnostic'];
 
+// Device discovery (Home Assistant 2024.11+, https://www.home-assistant.io/integrations/mqtt/#device-discovery-payload):
+// the root carries `dev`, `o` (required there), `cmps` and the options shared by every component
+// (homeassistant/components/mqtt/discovery.py SHARED_OPTIONS: availability*, payload_(not_)available,
+// state_topic, command_topic); each component carries `p` (its platform) and its own fields.
+const DEVICE_ROOT = ['dev', 'o', 'cmps', 'availability', 'availability_mode', 'availability_template', 'availability_topic', 'payload_available', 'payload_not_available', 'state_topic', 'command_topic', 'qos', 'encoding'];
+
 const LABELS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'];
 const topics = topicsFor({ baseTopic: 'earshot/kitchen', deviceId: 'kitchen', discoveryPrefix: 'homeassistant' });
-const messages = discoveryMessages({ topics, deviceId: 'kitchen', deviceName: 'earshot kitchen', model: 'ser', version: '0.1.0', discoveryPrefix: 'homeassistant', labels: LABELS, eventTypes: [...LABELS, 'uncertain'] });
+const message = deviceDiscoveryMessage({ topics, deviceId: 'kitchen', deviceName: 'earshot kitchen', model: 'ser', version: '0.1.0', discoveryPrefix: 'homeassistant', labels: LABELS, eventTypes: [...LABELS, 'uncertain'], configurationUrl: 'http://192.0.2.7:8080/' });
+const cmps = message.payload.cmps as unknown as Record<string, Record<string, unknown>>;
 
-test('every discovery config uses only the fields Home Assistant documents for its platform, and has the required ones', () => {
+test('one device discovery message: dev, o and cmps; every component uses only the fields Home Assistant documents for its platform, and has the required ones', () => {
+  assert.is(message.topic, 'homeassistant/device/earshot_kitchen/config');
+  const root = message.payload as unknown as Record<string, unknown>;
+  for (const k of Object.keys(root)) assert.ok(DEVICE_ROOT.includes(k), `"${k}" at the root`);
+  haDeviceDiscoveryConfigSchema.parse(root);
+  for (const k of Object.keys(root.dev as object)) assert.ok(DEVICE_FIELDS.includes(k), `dev.${k}`);
+  assert.is((root.dev as { configuration_url: string }).configuration_url, 'http://192.0.2.7:8080/');
+  assert.equal(Object.keys(root.o as object).sort(), [...ORIGIN_FIELDS].sort(), 'origin: name, sw_version, support_url');
   const ids = new Set<string>();
-  for (const m of messages) {
-    const [, component, node, key, last] = m.topic.split('/');
-    assert.is(node, 'earshot_kitchen');
-    assert.is(last, 'config');
-    const p = m.payload as unknown as Record<string, unknown>;
-    for (const k of Object.keys(p)) assert.ok(HA_FIELDS[component].includes(k), `${m.topic}: "${k}" is not a ${component}.mqtt field`);
-    for (const k of HA_REQUIRED[component]) assert.ok(k in p, `${m.topic}: lacks ${k}`);
-    for (const k of Object.keys(p.device as object)) assert.ok(DEVICE_FIELDS.includes(k), `device.${k}`);
-    assert.equal(Object.keys(p.origin as object).sort(), [...ORIGIN_FIELDS].sort(), 'origin: name, sw_version, support_url');
-    if (p.entity_category !== undefined) assert.ok(ENTITY_CATEGORIES.includes(p.entity_category as string));
-    if (p.device_class === 'enum') {
-      assert.ok(Array.isArray(p.options) && !('state_class' in p) && !('unit_of_measurement' in p), `${m.topic}: enum sensors have options and no state_class/unit`);
-    }
-    assert.is(p.unique_id, `earshot_kitchen_${key}`, 'unique ids are namespaced earshot_<id>_<entity>');
-    assert.not.ok(ids.has(p.unique_id as string), 'unique ids are unique');
-    ids.add(p.unique_id as string);
-    const schema = { sensor: haSensorConfigSchema, event: haEventConfigSchema, switch: haSwitchConfigSchema }[component]!;
-    schema.parse(p);
+  for (const [key, c] of Object.entries(cmps)) {
+    const component = c.p as string;
+    assert.match(key, /^[a-z0-9_]+$/);
+    for (const k of Object.keys(c)) assert.ok(k === 'p' || HA_FIELDS[component].includes(k), `${key}: "${k}" is not a ${component}.mqtt field`);
+    for (const k of HA_REQUIRED[component]) assert.ok(k in c, `${key}: lacks ${k}`);
+    assert.not.ok('device' in c || 'origin' in c || 'availability_topic' in c, `${key}: device, origin and availability are shared`);
+    if (c.entity_category !== undefined) assert.ok(ENTITY_CATEGORIES.includes(c.entity_category as string));
+    if (c.device_class === 'enum') assert.ok(Array.isArray(c.options) && !('state_class' in c) && !('unit_of_measurement' in c), `${key}: enum sensors have options and no state_class/unit`);
+    if (c.device_class === 'timestamp') assert.ok(!('state_class' in c) && !('unit_of_measurement' in c), `${key}: a timestamp has no state_class/unit`);
+    assert.is(c.unique_id, `earshot_kitchen_${key}`, 'unique ids are namespaced earshot_<id>_<component>, as before 0.2 (so the entities carry over)');
+    assert.not.ok(ids.has(c.unique_id as string), 'unique ids are unique');
+    ids.add(c.unique_id as string);
+    ({ sensor: haSensorComponentSchema, event: haEventComponentSchema, switch: haSwitchComponentSchema })[component as 'sensor']!.parse(c);
   }
 });
 
-test('the entities: enum emotion sensor with the labels and idle, confidence, an event per utterance, the listening switch, diagnostics, one sensor per label', () => {
-  const by = (t: string) => messages.find((m) => m.topic === `homeassistant/${t}/config`)?.payload as unknown as Record<string, unknown>;
-  assert.equal(by('sensor/earshot_kitchen/emotion').options, [...LABELS, 'idle']);
-  assert.is(by('sensor/earshot_kitchen/confidence').unit_of_measurement, '%');
-  const ev = by('event/earshot_kitchen/utterance');
-  assert.equal(ev.event_types, [...LABELS, 'uncertain']);
-  assert.is(ev.state_topic, 'earshot/kitchen/events');
-  const sw = by('switch/earshot_kitchen/listening');
-  assert.equal([sw.command_topic, sw.state_topic, sw.payload_on, sw.payload_off], ['earshot/kitchen/listening/set', 'earshot/kitchen/listening', 'ON', 'OFF']);
-  for (const k of ['latency', 'real_time_factor', 'queue_depth', 'uptime']) {
-    const d = by(`sensor/earshot_kitchen/${k}`);
-    assert.is(d.entity_category, 'diagnostic');
-    assert.is(d.state_topic, 'earshot/kitchen/metrics');
+test('the components: enum emotion with one stable attribute, confidence, arousal, valence, an event per utterance, the listening switch, the start time, diagnostics, one sensor per label', () => {
+  assert.equal(cmps.emotion.options, [...LABELS, 'idle']);
+  assert.is(cmps.emotion.json_attributes_template, '{{ {"model": value_json.model} | tojson }}');
+  assert.is(cmps.confidence.unit_of_measurement, '%');
+  for (const k of ['arousal', 'valence']) assert.equal([cmps[k].state_topic, cmps[k].value_template, cmps[k].state_class], ['earshot/kitchen/emotion', `{{ value_json.${k} }}`, 'measurement']);
+  assert.equal(cmps.utterance.event_types, [...LABELS, 'uncertain']);
+  assert.is(cmps.utterance.state_topic, 'earshot/kitchen/events');
+  assert.equal([cmps.listening.command_topic, cmps.listening.state_topic, cmps.listening.payload_on, cmps.listening.payload_off], ['earshot/kitchen/listening/set', 'earshot/kitchen/listening', 'ON', 'OFF']);
+  assert.equal([cmps.started.state_topic, cmps.started.device_class, cmps.started.entity_category], ['earshot/kitchen/instance', 'timestamp', 'diagnostic']);
+  for (const k of ['latency', 'real_time_factor', 'queue_depth']) {
+    assert.is(cmps[k].entity_category, 'diagnostic');
+    assert.is(cmps[k].state_topic, 'earshot/kitchen/metrics');
   }
-  for (const l of LABELS) assert.is(by(`sensor/earshot_kitchen/probability_${l}`).enabled_by_default, false);
-  assert.is(messages.length, 4 + 4 + LABELS.length);
+  for (const l of LABELS) assert.is(cmps[`probability_${l}`].enabled_by_default, false);
+  assert.is(Object.keys(cmps).length, 10 + LABELS.length);
+  const bytes = JSON.stringify(message.payload).length;
+  console.log(`  device discovery: 1 message, ${bytes} bytes for ${Object.keys(cmps).length} entities`);
+});
+
+test('configuration_url: the dashboard as other machines reach it, none on loopback', () => {
+  const lan = () => ({ lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }], eth0: [{ address: '192.0.2.9', family: 'IPv4', internal: false }] }) as never;
+  assert.is(dashboardLink('127.0.0.1', 8080, lan), null);
+  assert.is(dashboardLink('localhost', 8080, lan), null);
+  assert.is(dashboardLink('0.0.0.0', 8080, lan), 'http://192.0.2.9:8080/');
+  assert.is(dashboardLink('192.0.2.20', 80, lan), 'http://192.0.2.20:80/');
+  assert.is(dashboardLink('fd00::5', 8080, lan), 'http://[fd00::5]:8080/');
+  assert.is(dashboardLink('0.0.0.0', 8080, () => ({}) as never), null, 'no address to name');
 });
 
 // ---------- the local broker probe ----------
@@ -177,7 +198,7 @@ test('POST /listening: accepted from this machine, refused (403) from another ad
 // ---------- readable output ----------
 
 test('readable lines: events as `happy 94% (1.4 s)`, logs as time, level, message; auto picks text only on a terminal', () => {
-  const e = { id: 'x', deviceId: 'd', start: '2025-03-01T12:00:01.600Z', end: '2025-03-01T12:00:03.000Z', durationMs: 1400, label: 'happy', confidence: 0.941, probabilities: {}, arousal: 0, valence: 0, model: 'm', kind: 'utterance' as const };
+  const e = { id: 'x', start: '2025-03-01T12:00:01.600Z', durationMs: 1400, label: 'happy', confidence: 0.941, probabilities: {}, arousal: 0, valence: 0, model: 'm' };
   assert.match(formatEventLine(e), /^\d\d:\d\d:\d\d happy 94% \(1\.4 s\)\n$/);
   const log = formatLogLine(JSON.stringify({ level: 40, time: '2025-03-01T12:00:03.000Z', pid: 1, hostname: 'h', name: 'earshot', msg: 'lost the MQTT connection', queued: 3, config: { a: 'x'.repeat(200) } }));
   assert.match(log, /^\d\d:\d\d:\d\d WARN  lost the MQTT connection {2}queued=3\n$/, 'long structures are left to the JSON format');

@@ -230,8 +230,8 @@ test('latency and wall-clock times follow the injected clock', async () => {
   assert.ok(Math.abs(Date.parse(r.end) - Date.parse(r.start) - r.durationMs) <= 1);
   const s = p.stats();
   assert.equal(s.latencyMs, { p50: r.latencyMs, p99: r.latencyMs });
-  // payloads: the publisher adds id and deviceId
-  assert.ok(emotionEventSchema.safeParse(toEmotionEvent(r, 'kitchen-x-000001', 'kitchen')).success);
+  // payloads: the publisher adds the id
+  assert.ok(emotionEventSchema.safeParse(toEmotionEvent(r, 'kitchen-x-000001')).success);
   assert.is(states.length, 1);
   assert.ok(emotionStateSchema.safeParse(toEmotionState(states[0])).success, JSON.stringify(states[0]));
   assert.is(states[0].label, r.label);

@@ -16,7 +16,8 @@ import { MqttPublisher, type MqttClientLike, type PublisherLog } from '../src/ru
 import { parsePublisherConfig, type PublisherConfigInput } from '../src/runtime/publish/config.ts';
 import { startEmbeddedBroker } from '../src/daemon/broker/embedded-broker.ts';
 import { EventIdSource } from '../src/runtime/publish/event-id.ts';
-import { emotionEventSchema, emotionStateSchema, haEventConfigSchema, haSensorConfigSchema, haSwitchConfigSchema, instanceInfoSchema, metricsSchema, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
+import { emotionEventSchema, emotionStateSchema, haDeviceDiscoveryConfigSchema, instanceInfoSchema, metricsSchema, round3, roundProbabilities, type EmotionEvent, type EmotionState } from '../src/runtime/publish/payloads.ts';
+import { MIGRATE_DISCOVERY } from '../src/runtime/publish/discovery.ts';
 
 // Everything a test starts is registered here and torn down after it, pass or fail, so a failed
 // assertion cannot leave a broker or client keeping the process alive.
@@ -76,14 +77,17 @@ function makeEvent(ids: EventIdSource, i: number): EmotionEvent {
   const sum = p.reduce((a, b) => a + b, 0);
   const probabilities = Object.fromEntries(labels.map((l, k) => [l, p[k] / sum]));
   const best = labels.reduce((a, b) => (probabilities[a] >= probabilities[b] ? a : b));
+  const { arousal, valence } = affectOf(probabilities);
+  // as toEmotionEvent makes them: 3 decimals, `kind` for windows only
   return {
-    id: ids.next(), deviceId: 'testdev', start: start.toISOString(), end: new Date(start.getTime() + 1500).toISOString(), durationMs: 1500,
-    label: best, confidence: probabilities[best], probabilities, ...affectOf(probabilities), model: 'ser-test', kind: i % 2 ? 'window' : 'utterance',
+    id: ids.next(), start: start.toISOString(), durationMs: 1500, label: best, confidence: round3(probabilities[best]), probabilities: roundProbabilities(probabilities),
+    arousal: round3(arousal), valence: round3(valence), model: 'ser-test', ...(i % 2 ? { kind: 'window' as const } : {}),
   };
 }
 const emotion = (label: string, confidence: number): EmotionState => {
   const probabilities = { angry: 0.1, happy: confidence, neutral: 0.9 - confidence, sad: 0 };
-  return { label, confidence, probabilities, ...affectOf(probabilities), timestamp: new Date().toISOString(), model: 'ser-test' };
+  const { arousal, valence } = affectOf(probabilities);
+  return { label, confidence: round3(confidence), probabilities: roundProbabilities(probabilities), arousal: round3(arousal), valence: round3(valence), timestamp: new Date().toISOString(), model: 'ser-test' };
 };
 /** Ids in first-arrival order, and how many arrived more than once. */
 function firstArrivals(messages: Received[]): { ids: string[]; duplicates: number } {
@@ -100,7 +104,7 @@ function firstArrivals(messages: Received[]): { ids: string[]; duplicates: numbe
 test('the @example payloads documented in payloads.ts satisfy their schemas', () => {
   const text = readFileSync(new URL('../src/runtime/publish/payloads.ts', import.meta.url), 'utf8');
   const examples = [...text.matchAll(/@example\n((?: \*  ?[^@\n/].*\n)+)/g)].map((m) => JSON.parse(m[1].replace(/^ \* ?/gm, '').replace(/\n/g, '')));
-  const schemas = [emotionStateSchema, emotionEventSchema, metricsSchema, haSensorConfigSchema, haEventConfigSchema, haSwitchConfigSchema, instanceInfoSchema];
+  const schemas = [emotionStateSchema, emotionEventSchema, metricsSchema, haDeviceDiscoveryConfigSchema, instanceInfoSchema];
   assert.is(examples.length, schemas.length);
   examples.forEach((e, i) => schemas[i].parse(e));
 });
@@ -190,54 +194,69 @@ test('events arrive QoS 1, not retained, in order, matching the schema', async (
   await pub.stop();
 });
 
-test('Home Assistant discovery is retained and republished when HA announces online', async () => {
+test('Home Assistant discovery: one retained device config (dev, o, cmps), republished when HA announces online', async () => {
   const broker = await mosquitto();
-  const pub = newPublisher({ config: config(broker.url, { deviceName: 'Kitchen' }), version: '1.2.3', deviceModel: 'ser-test' });
+  const pub = newPublisher({ config: config(broker.url, { deviceName: 'Kitchen' }), version: '1.2.3', deviceModel: 'ser-test', configurationUrl: 'http://192.0.2.7:8080/' });
   await pub.start();
-  const ha = await subscribe(broker.url, ['homeassistant/+/earshot_testdev/+/config']);
-  // emotion, confidence, utterance (event), listening (switch) and 4 diagnostic sensors; no labels given
-  await waitUntil('eight retained configs', () => ha.messages.length >= 8);
-  const emotionCfg = ha.on('homeassistant/sensor/earshot_testdev/emotion/config');
-  assert.is(emotionCfg.length, 1);
-  assert.ok(emotionCfg[0].retain);
-  const cfg = haSensorConfigSchema.parse(JSON.parse(emotionCfg[0].payload));
-  assert.is(cfg.state_topic, 'earshot/testdev/emotion');
-  assert.is(cfg.json_attributes_topic, 'earshot/testdev/emotion');
+  const ha = await subscribe(broker.url, ['homeassistant/#']);
+  await waitUntil('the retained device config', () => ha.messages.length >= 1);
+  await sleep(200);
+  assert.equal(ha.messages.map((m) => [m.topic, m.retain]), [['homeassistant/device/earshot_testdev/config', true]], 'one message for the device, nothing per entity');
+  const cfg = haDeviceDiscoveryConfigSchema.parse(JSON.parse(ha.messages[0].payload));
+  assert.equal(cfg.dev, { identifiers: ['earshot_testdev'], name: 'Kitchen', model: 'ser-test', manufacturer: 'earshot', sw_version: '1.2.3', configuration_url: 'http://192.0.2.7:8080/' });
+  assert.equal(cfg.o.sw_version, '1.2.3');
   assert.is(cfg.availability_topic, 'earshot/testdev/status');
-  assert.is(cfg.value_template, '{{ value_json.label }}');
-  assert.equal(cfg.device, { identifiers: ['earshot_testdev'], name: 'Kitchen', model: 'ser-test', manufacturer: 'earshot', sw_version: '1.2.3' });
-  assert.equal(cfg.origin.sw_version, '1.2.3');
-  const conf = haSensorConfigSchema.parse(JSON.parse(ha.on('homeassistant/sensor/earshot_testdev/confidence/config')[0].payload));
-  assert.is(conf.unit_of_measurement, '%');
-  assert.is.not(conf.unique_id, cfg.unique_id);
+  const emotion = cfg.cmps.emotion as Record<string, unknown>;
+  assert.equal([emotion.p, emotion.state_topic, emotion.value_template, emotion.json_attributes_topic], ['sensor', 'earshot/testdev/emotion', '{{ value_json.label }}', 'earshot/testdev/emotion']);
+  assert.is(emotion.json_attributes_template, '{{ {"model": value_json.model} | tojson }}', 'one stable attribute, not the probabilities of every utterance');
+  const started = cfg.cmps.started as Record<string, unknown>;
+  assert.equal([started.state_topic, started.value_template, started.device_class], ['earshot/testdev/instance', '{{ value_json.startedAt }}', 'timestamp']);
+  assert.not.ok('uptime' in cfg.cmps, 'no duration ticking every minute');
+  assert.ok(ha.messages[0].payload.length < 4000, `${ha.messages[0].payload.length} bytes`);
 
   const homeAssistant = await connectClient(broker.url);
   await homeAssistant.publishAsync('homeassistant/status', 'offline');
   await sleep(100);
-  assert.is(ha.messages.length, 8, 'offline from HA triggers nothing');
+  assert.equal(ha.messages.filter((m) => m.topic.endsWith('/config')).length, 1, 'offline from HA triggers nothing');
   await homeAssistant.publishAsync('homeassistant/status', 'online');
-  await waitUntil('republished configs', () => ha.messages.length >= 16);
-  assert.equal(ha.messages.slice(8).map((m) => m.topic).sort(), ha.messages.slice(0, 8).map((m) => m.topic).sort());
+  await waitUntil('republished config', () => ha.messages.filter((m) => m.topic.endsWith('/config')).length >= 2);
+  assert.equal(ha.messages.filter((m) => m.topic.endsWith('/config')).map((m) => m.topic), ['homeassistant/device/earshot_testdev/config', 'homeassistant/device/earshot_testdev/config']);
   await pub.stop();
 });
 
-test('discovery left by an older earshot or a model with other labels is removed; the listening command reaches its handler', async () => {
+test('upgrade from per-entity discovery: kept entities are migrated (migrate_discovery, device config, cleared), gone ones removed first; a label the next model lacks is removed once', async () => {
   const broker = await mosquitto();
   const old = await connectClient(broker.url);
-  const legacy = 'homeassistant/sensor/testdev_emotion/config';
-  const stale = 'homeassistant/sensor/earshot_testdev/probability_calm/config';
+  const node = (c: string, k: string) => `homeassistant/${c}/earshot_testdev/${k}/config`;
+  const kept = [node('sensor', 'emotion'), node('sensor', 'confidence'), node('event', 'utterance'), node('switch', 'listening'), node('sensor', 'probability_sad')];
+  const gone = [node('sensor', 'uptime'), node('sensor', 'probability_calm'), 'homeassistant/sensor/testdev_emotion/config'];
   const foreign = 'homeassistant/sensor/earshot_otherdev/emotion/config';
-  for (const t of [legacy, stale, foreign]) await old.publishAsync(t, '{"name":"x"}', { qos: 1, retain: true });
+  for (const t of [...kept, ...gone, foreign]) await old.publishAsync(t, '{"name":"x"}', { qos: 1, retain: true });
   // a stale retained command waits on the broker: a (re)started daemon must not obey it
   await old.publishAsync('earshot/testdev/listening/set', 'ON', { qos: 1, retain: true });
   const commands: boolean[] = [];
   const log = memoryLog();
+  const device = 'homeassistant/device/earshot_testdev/config';
+  const watch = await subscribe(broker.url, ['homeassistant/#']);
+  await sleep(200);
+  const live = () => watch.messages.filter((m) => !m.retain);
   const pub = newPublisher({ config: config(broker.url), labels: ['happy', 'sad'], onListeningCommand: (on) => commands.push(on), log });
-  const watch = await subscribe(broker.url, [legacy, stale, foreign]);
   await pub.start();
-  await waitUntil('two configs cleared', () => watch.messages.filter((m) => m.payload === '').length >= 2);
-  assert.equal(watch.messages.filter((m) => m.payload === '').map((m) => m.topic).sort(), [stale, legacy].sort(), 'only this device\'s stale configs');
-  assert.ok(log.lines.some((l) => /removing 2 Home Assistant entities/.test(l.msg)));
+  await waitUntil('old configs cleared', () => live().filter((m) => m.payload === '').length >= kept.length + gone.length);
+  await sleep(200);
+  const order = live().map((m) => `${m.payload === '' ? 'clear' : m.payload === MIGRATE_DISCOVERY ? 'migrate' : 'config'} ${m.topic}`);
+  const at = (what: string) => order.indexOf(what);
+  assert.is(order.filter((o) => o.startsWith('config')).length, 1, order.join('\n'));
+  for (const t of gone) assert.ok(at(`clear ${t}`) >= 0 && at(`clear ${t}`) < at(`config ${device}`), `${t} removed before the device config:\n${order.join('\n')}`);
+  for (const t of gone) assert.is(at(`migrate ${t}`), -1, `${t} is not migrated (nothing takes it over)`);
+  for (const t of kept) assert.ok(at(`migrate ${t}`) >= 0 && at(`migrate ${t}`) < at(`config ${device}`) && at(`clear ${t}`) > at(`config ${device}`), `${t}: migrate, device config, clear:\n${order.join('\n')}`);
+  assert.not.ok(order.some((o) => o.endsWith(foreign)), 'another device\'s config is left alone');
+  assert.ok(log.lines.some((l) => /removing 3 Home Assistant entities/.test(l.msg)), JSON.stringify(log.lines.map((l) => l.msg)));
+  assert.ok(log.lines.some((l) => /moving 5 Home Assistant entities to one device discovery config/.test(l.msg)));
+  const late = await subscribe(broker.url, ['homeassistant/#']);
+  await sleep(300);
+  assert.equal(late.messages.map((m) => m.topic).sort(), [device, foreign].sort(), 'retained afterwards: the device config (and the other device\'s)');
+
   pub.publishListening(false);
   assert.ok(log.lines.some((l) => /ignoring a retained listening command/.test(l.msg)));
   await old.publishAsync('earshot/testdev/listening/set', 'OFF', { qos: 1 });
@@ -249,6 +268,24 @@ test('discovery left by an older earshot or a model with other labels is removed
   await waitUntil('retained listening state', () => state.messages.length > 0);
   assert.is(state.messages[0].payload, 'OFF');
   await pub.stop();
+
+  // the next model has only `happy`: probability_sad is sent once with its platform alone (removed), then left out
+  const cmpsOf = async () => {
+    const s = await subscribe(broker.url, [device]);
+    await waitUntil('retained device config', () => s.messages.length > 0);
+    return haDeviceDiscoveryConfigSchema.parse(JSON.parse(s.messages[0].payload)).cmps;
+  };
+  const two = newPublisher({ config: config(broker.url), labels: ['happy'] });
+  await two.start();
+  await sleep(300);
+  assert.equal((await cmpsOf()).probability_sad, { p: 'sensor' });
+  assert.ok((await cmpsOf()).probability_happy);
+  await two.stop();
+  const three = newPublisher({ config: config(broker.url), labels: ['happy'] });
+  await three.start();
+  await sleep(300);
+  assert.not.ok('probability_sad' in (await cmpsOf()), 'removed once, then left out');
+  await three.stop();
 });
 
 test('broker restart mid-stream: every event arrives, in order (dedupe by id)', async () => {

@@ -12,6 +12,7 @@ import { connect } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateSchemas, PAYLOADS, SCHEMAS_DIR } from '../scripts/schemas.ts';
+import { emotionEventSchema, metricsSchema } from '../src/runtime/publish/payloads.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { ROOT } from './helpers/paths.ts';
 
@@ -81,7 +82,27 @@ test('payloads of a real run through Mosquitto validate; broken ones do not', as
   assert.ok(check('emotion-state.schema.json', noLabel));
   assert.ok(check('metrics.schema.json', { ...JSON.parse(got.find((m) => m.topic.endsWith('/metrics'))!.text), droppedFrames: -1 }));
   assert.ok(check('status.schema.json', 'maybe'));
-  assert.ok(check('ha-discovery-config.schema.json', { ...JSON.parse(got.find((m) => m.topic.startsWith('homeassistant/sensor/'))!.text), payload_available: 'up' }));
+  const device = JSON.parse(got.find((m) => m.topic === 'homeassistant/device/earshot_schemas/config')!.text);
+  assert.ok(check('ha-discovery-config.schema.json', { ...device, payload_available: 'up' }));
+  assert.ok(check('ha-discovery-config.schema.json', { ...device, cmps: { ...device.cmps, emotion: { ...device.cmps.emotion, p: 'lamp' } } }));
+  // 3 decimals is a rule the zod schemas check (JSON Schema's multipleOf misfires on binary floats)
+  assert.not.ok(emotionEventSchema.safeParse({ ...event, confidence: 0.12345 }).success);
+  assert.not.ok(metricsSchema.safeParse({ ...JSON.parse(got.find((m) => m.topic.endsWith('/metrics'))!.text), realTimeFactor: 0.0421 }).success);
+});
+
+test('an event is at most 350 bytes: 3 decimals, nothing the topic says again (eight labels, a 9-character device id)', async () => {
+  const { toEmotionEvent } = await import('../src/runtime/publish/from-pipeline.ts');
+  const { EventIdSource } = await import('../src/runtime/publish/event-id.ts');
+  const labels = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'];
+  // the least round probabilities: every one has 3 decimals after rounding
+  const p = Object.fromEntries(labels.map((l, i) => [l, i === 7 ? 0.123456789 : 0.1234567 / (i + 1)]));
+  const r = { kind: 'utterance' as const, start: '2026-12-07T15:34:17.742Z', durationMs: 12345, label: 'surprised', confidence: 0.123456789, probabilities: p, arousal: -0.123456, valence: -0.654321, adapted: true, model: 'earshot-crnn' };
+  const ids = new EventIdSource('vm-477ac1');
+  const e = toEmotionEvent(r as never, ids.next());
+  const bytes = Buffer.byteLength(JSON.stringify(e));
+  console.log(`  an event: ${bytes} bytes (was 542 with 16-digit floats, deviceId, end and kind)`);
+  assert.ok(bytes <= 350, `${bytes} bytes: ${JSON.stringify(e)}`);
+  emotionEventSchema.parse(e);
 });
 
 test.run();

@@ -27,6 +27,8 @@ const model = {
   health: null,
   recentMs: 10 * 60_000,
   idleAfterSec: 30,
+  /** the VAD hang-over (ms): part of every event's latency, shown apart from the decision */
+  hangoverMs: null,
   deviceId: '',
   version: '',
 };
@@ -54,6 +56,7 @@ function connect() {
     model.deviceId = h.deviceId;
     model.version = h.version;
     model.idleAfterSec = h.idleAfterSec;
+    model.hangoverMs = h.hangoverMs ?? null;
     model.recentMs = h.recentMs;
     for (const l of h.labels) if (!model.labels.includes(l)) model.labels.push(l);
     for (const e of h.events) model.events.set(e.id, e);
@@ -107,14 +110,18 @@ function render() {
   renderCurrent(sorted.at(-1));
   renderHealth();
   renderLegend();
+  renderCircumplex(sorted);
   renderTimeline(sorted);
   renderEvents(sorted);
 }
 
 function prune() {
   const oldest = Date.now() - model.recentMs;
-  for (const [id, e] of model.events) if (Date.parse(e.end) < oldest) model.events.delete(id);
+  for (const [id, e] of model.events) if (endOf(e) < oldest) model.events.delete(id);
 }
+
+/** When an event's audio ended (ms): start + durationMs (`end` in events queued by earshot before 0.2). */
+const endOf = (e) => (e.end ? Date.parse(e.end) : Date.parse(e.start) + e.durationMs);
 
 function renderCurrent(last) {
   const el = $('current');
@@ -132,25 +139,75 @@ function renderCurrent(last) {
   el.style.setProperty('--c', label === 'idle' || label === 'waiting' ? '#94a3b8' : colour(label));
   $('current-label').textContent = label;
   $('current-confidence').textContent = conf;
+  const l = $('last');
+  l.dataset.label = last?.label ?? '';
+  l.style.setProperty('--c', last ? colour(last.label) : '#94a3b8');
+  $('last-label').textContent = last ? last.label : '–';
+  $('last-confidence').textContent = last ? pct(last.confidence) : '';
   const ago = model.health?.lastUtteranceAgoSec;
+  const paused = model.health && !model.health.listening;
+  const why = paused ? ' (listening is off)' : idle ? ` (idle after ${model.idleAfterSec} s of silence)` : '';
   $('current-detail').textContent = last
-    ? `last utterance: ${last.label} ${pct(last.confidence)}${ago == null ? '' : `, ${duration(ago)} ago`}${idle ? ` (idle after ${model.idleAfterSec} s of silence)` : ''}`
-    : `nothing heard yet${idle ? ` (idle after ${model.idleAfterSec} s of silence)` : ''}`;
+    ? `last utterance ${ago == null ? '' : `${duration(ago)} ago`}${why}`
+    : `nothing heard yet${why}`;
 }
+
+/** The last utterances on Russell's circumplex: valence across, arousal up; older dots fade (half-life FADE_MS). */
+const FADE_MS = 60_000;
+const CIRCUMPLEX_MAX = 40;
+function renderCircumplex(sorted) {
+  const now = Date.now();
+  const dots = sorted.slice(-CIRCUMPLEX_MAX).map((e) => {
+    const c = document.createElementNS(SVG, 'circle');
+    const age = Math.max(0, now - endOf(e));
+    const opacity = Math.max(0.08, 0.5 ** (age / FADE_MS));
+    c.setAttribute('class', 'pt');
+    c.setAttribute('cx', (e.valence * 100).toFixed(1));
+    c.setAttribute('cy', (-e.arousal * 100).toFixed(1));
+    c.setAttribute('r', '5');
+    c.setAttribute('fill', colour(e.label));
+    c.setAttribute('fill-opacity', opacity.toFixed(2));
+    c.dataset.id = e.id;
+    c.dataset.label = e.label;
+    const t = document.createElementNS(SVG, 'title');
+    t.textContent = `${clock(e.start)} ${e.label} ${pct(e.confidence)}: valence ${signed(e.valence)}, arousal ${signed(e.arousal)}`;
+    c.append(t);
+    return c;
+  });
+  const s = model.state;
+  if (s && s.label !== 'idle' && !(model.health?.idle ?? false)) {
+    const ring = document.createElementNS(SVG, 'circle');
+    ring.setAttribute('class', 'state');
+    ring.setAttribute('cx', (s.valence * 100).toFixed(1));
+    ring.setAttribute('cy', (-s.arousal * 100).toFixed(1));
+    ring.setAttribute('r', '8');
+    const t = document.createElementNS(SVG, 'title');
+    t.textContent = `smoothed state: ${s.label}, valence ${signed(s.valence)}, arousal ${signed(s.arousal)}`;
+    ring.append(t);
+    dots.push(ring);
+  }
+  $('circumplex-points').replaceChildren(...dots);
+}
+const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 
 function renderHealth() {
   const h = model.health;
   if (!h) return;
   const src = $('h-source');
-  src.textContent = `${h.sourceState}${h.sourceDetail ? `: ${h.sourceDetail}` : ''}`;
-  src.title = h.source;
-  src.className = h.sourceState === 'capturing' ? 'ok' : 'bad';
+  // listening switched off is a choice, not a fault: shown as paused, in grey
+  const paused = h.sourceState === 'paused' || !h.listening;
+  src.textContent = paused ? 'paused (listening is off)' : `${h.sourceState}${h.sourceDetail ? `: ${h.sourceDetail}` : ''}`;
+  src.title = paused ? `${h.source}: no audio is processed until listening is switched on` : h.source;
+  src.className = paused ? 'paused' : h.sourceState === 'capturing' ? 'ok' : 'bad';
   const b = $('h-broker');
   b.textContent = `${h.broker.connected ? 'connected' : 'disconnected'} (${h.broker.embedded ? 'embedded ' : ''}${h.broker.url}${h.broker.wsUrl ? `, ${h.broker.wsUrl}` : ''})`;
   b.className = h.broker.connected ? 'ok' : 'bad';
   $('h-queue').textContent = `${h.queueDepth}${h.droppedEvents ? ` (${h.droppedEvents} dropped)` : ''}`;
   $('h-rtf').textContent = h.realTimeFactor.toFixed(3);
-  $('h-latency').textContent = `${h.latencyMs.p50.toFixed(0)} / ${h.latencyMs.p99.toFixed(0)} ms`;
+  const hang = model.hangoverMs;
+  const decision = (ms) => Math.max(0, ms - (hang ?? 0)).toFixed(0);
+  $('h-decision').textContent = h.events > 0 || h.latencyMs.p50 > 0 ? `${decision(h.latencyMs.p50)} / ${decision(h.latencyMs.p99)} ms` : '– (no utterance yet)';
+  $('h-hangover').textContent = hang == null ? 'included above' : `${hang.toFixed(0)} ms`;
   $('h-dropped').textContent = String(h.droppedInferences);
   $('h-uptime').textContent = duration(h.uptimeSec);
   if (h.listening !== listeningOn) renderListening(h.listening, h.listeningSince);
@@ -203,7 +260,7 @@ function renderTimeline(sorted) {
   });
   svg.replaceChildren(...children);
   $('axis-from').textContent = n ? clock(sorted[0].start) : '';
-  $('axis-to').textContent = n ? clock(sorted[n - 1].end) : '';
+  $('axis-to').textContent = n ? clock(new Date(endOf(sorted[n - 1])).toISOString()) : '';
 }
 
 function renderEvents(sorted) {

@@ -48,7 +48,7 @@ import { VERSION } from '../core/version.ts';
 import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
 import { startHttpServer, type HttpEndpoint } from './http.ts';
 import { ListeningSwitch, type ListeningState } from './listening.ts';
-import { createDashboard, type Dashboard } from './dashboard/index.ts';
+import { createDashboard, dashboardLink, type Dashboard } from './dashboard/index.ts';
 import type { Logger } from './logger.ts';
 import { formatEventLine } from './text-output.ts';
 import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
@@ -238,6 +238,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       labels,
       eventTypes: c.pipeline.uncertainBelow > 0 ? [...labels, UNCERTAIN] : labels,
       notice: c.privacy.notice,
+      // Home Assistant links the device to the dashboard, when other machines can reach it
+      configurationUrl: this.dashboard && this.http ? (dashboardLink(c.http.host, this.http.port) ?? undefined) : undefined,
       onListeningCommand: (on) => listening.set(on, 'MQTT'),
       onFatal: (e) => this.emit('fatal', e),
       ...(pipeline.baseline ? { onResetBaseline: () => this.resetBaseline('MQTT') } : {}),
@@ -401,7 +403,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
         onEvent: (l) => this.on('result', (_r, e) => l(e)),
         onState: (l) => this.on('state', l),
       },
-      { host: c.http.host, token: c.dashboard.token, idleAfterSec: c.dashboard.idleAfterSec, deviceId: c.mqtt.deviceId, version: this.version, log: this.log.child({ stage: 'dashboard' }), now: this.now },
+      { host: c.http.host, token: c.dashboard.token, idleAfterSec: c.dashboard.idleAfterSec, deviceId: c.mqtt.deviceId, version: this.version, hangoverMs: c.pipeline.vad.hangoverMs, log: this.log.child({ stage: 'dashboard' }), now: this.now },
     );
   }
 
@@ -460,7 +462,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     const out = this.ctx.stdout ?? process.stdout;
     const log = this.log;
     pipeline.on('result', (r: PipelineResult) => {
-      const event = toEmotionEvent(r, this.ids.next(), c.mqtt.deviceId);
+      const event = toEmotionEvent(r, this.ids.next());
       this.events++;
       this.latencySumMs += r.latencyMs;
       this.inferenceLatencySumMs += r.inferenceLatencyMs;

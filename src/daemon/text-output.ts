@@ -5,6 +5,7 @@
  */
 import { writeSync } from 'node:fs';
 import type { EmotionEvent } from '../runtime/publish/payloads.ts';
+import { eventEndMs } from '../runtime/publish/from-pipeline.ts';
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
 /** Fields every line has or that a person does not need. */
@@ -58,7 +59,7 @@ export function textDestination(fd: number): { write(line: string): void } {
 
 /** `12:00:03 happy 94% (1.4 s)` */
 export function formatEventLine(e: EmotionEvent): string {
-  return `${hms(new Date(e.end))} ${e.label} ${Math.round(e.confidence * 100)}% (${(e.durationMs / 1000).toFixed(1)} s)\n`;
+  return `${hms(new Date(eventEndMs(e)))} ${e.label} ${Math.round(e.confidence * 100)}% (${(e.durationMs / 1000).toFixed(1)} s)\n`;
 }
 
 /** What a demo prints before it starts: model, broker and the topics to watch. */

@@ -2,7 +2,7 @@
  * The dashboard's live data, as Server-Sent Events (https://html.spec.whatwg.org/multipage/server-sent-events.html)
  * straight from the daemon, so the page works with no broker at all. One stream per open page:
  *
- *   event: hello    on connect: device, model, labels, idle setting, WebSocket broker URL, the
+ *   event: hello    on connect: device, model, labels, idle setting, the VAD hang-over, the
  *                   current emotion state and the events of the last RECENT_MS (a reconnecting
  *                   page merges them by id, so a daemon restart loses nothing it already showed)
  *   event: result   each EmotionEvent as it is published (the same JSON as `<base>/events`)
@@ -18,6 +18,7 @@
  * the start when there was none yet.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { eventEndMs } from '../../runtime/publish/from-pipeline.ts';
 import type { EmotionEvent, EmotionState } from '../../runtime/publish/payloads.ts';
 import type { DaemonSnapshot } from '../metrics.ts';
 
@@ -39,7 +40,8 @@ export interface DashboardSource {
   onState(listener: (s: EmotionState) => void): void;
 }
 
-export type SourceState = 'capturing' | 'waiting for audio' | 'no data' | 'flat line' | 'device lost';
+/** `paused`: listening is switched off (the privacy switch), which is not a fault. */
+export type SourceState = 'capturing' | 'paused' | 'waiting for audio' | 'no data' | 'flat line' | 'device lost';
 
 export interface DashboardHealth {
   source: string;
@@ -65,6 +67,7 @@ export interface DashboardHealth {
 }
 
 function sourceStateOf(s: DaemonSnapshot): SourceState {
+  if (s.capture.listening === false) return 'paused';
   switch (s.capture.condition) {
     case 'flatline':
       return 'flat line';
@@ -89,7 +92,7 @@ export class DashboardFeed {
 
   constructor(
     private readonly source: DashboardSource,
-    private readonly opts: { deviceId: string; version: string; idleAfterSec: number; now?: () => number; wallNow?: () => number },
+    private readonly opts: { deviceId: string; version: string; idleAfterSec: number; hangoverMs?: number; now?: () => number; wallNow?: () => number },
   ) {
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? (() => Date.now());
@@ -119,6 +122,7 @@ export class DashboardFeed {
       version: this.opts.version,
       labels: this.source.labels(),
       idleAfterSec: this.opts.idleAfterSec,
+      hangoverMs: this.opts.hangoverMs ?? null,
       recentMs: RECENT_MS,
       state: this.state,
       events: this.recent,
@@ -173,7 +177,7 @@ export class DashboardFeed {
   private prune(): void {
     const oldest = this.wallNow() - RECENT_MS;
     let drop = Math.max(0, this.recent.length - RECENT_MAX);
-    while (drop < this.recent.length && Date.parse(this.recent[drop].end) < oldest) drop++;
+    while (drop < this.recent.length && eventEndMs(this.recent[drop]) < oldest) drop++;
     if (drop > 0) this.recent.splice(0, drop);
   }
 

@@ -9,6 +9,21 @@ import { z } from 'zod';
 /** An emotion label as the model's metadata names it, e.g. `neutral`, `happy`, `sad`, `angry`. */
 export type EmotionLabel = string;
 
+/**
+ * Every fractional number earshot publishes (probabilities, confidence, arousal, valence, the
+ * real-time factor, latencies) is rounded to 3 decimals: more digits are noise for a classifier's
+ * probabilities, and 16 of them made an event 542 bytes.
+ */
+export const DECIMALS = 3;
+/** `x` rounded to DECIMALS decimals (the one rounding every payload goes through). */
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+/** `{label: p}` with every probability rounded by round3. */
+export function roundProbabilities(p: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(p)) out[k] = round3(p[k]);
+  return out;
+}
+
 /** The `label` of `<base>/emotion` after `mqtt.idleAfterSec` without a classified utterance (confidence 0, no probabilities). */
 export const IDLE = 'idle';
 
@@ -41,22 +56,22 @@ export interface EmotionState {
 /**
  * `<base>/events`, NOT retained, QoS 1, delivered through the on-disk queue (at least once, in
  * order; consumers dedupe by `id`): one event per classified utterance (VAD segment) or window.
+ * Kept small (at most ~350 bytes with eight labels): nothing in it repeats what the topic or another
+ * field says. The device is the topic's `<deviceId>` level (and the id's prefix); the end of the
+ * audio is `start + durationMs`; `kind` is written only for windows. Events queued on disk by
+ * versions before 0.2 still carry `deviceId`, `end` and `kind: "utterance"`; they are delivered as
+ * they were queued.
  * @example
- * {"id":"kitchen-m7q2k1x4a9-000042","deviceId":"kitchen","start":"2025-03-01T12:00:01.500Z",
- *  "end":"2025-03-01T12:00:03.100Z","durationMs":1600,"label":"happy","confidence":0.68,
- *  "probabilities":{"angry":0.05,"happy":0.68,"neutral":0.21,"sad":0.06},"arousal":0.344,"valence":0.472,
- *  "model":"ser-lstm-4c","kind":"utterance","adapted":true}
+ * {"id":"kitchen-m7q2k1x4a9-000042","start":"2025-03-01T12:00:01.500Z","durationMs":1600,"label":"happy",
+ *  "confidence":0.68,"probabilities":{"angry":0.05,"happy":0.68,"neutral":0.21,"sad":0.06},"arousal":0.344,
+ *  "valence":0.472,"model":"ser-lstm-4c","adapted":true}
  */
 export interface EmotionEvent {
   /** Unique across restarts and devices: `<deviceId>-<bootId>-<seq>` (see `EventIdSource`). */
   id: string;
-  /** The device that heard it. */
-  deviceId: string;
   /** Start of the audio that was classified, ISO 8601 UTC. */
   start: string;
-  /** End of the audio that was classified, ISO 8601 UTC. */
-  end: string;
-  /** `end - start` in milliseconds. */
+  /** Length of the audio that was classified, in milliseconds (it ended at `start + durationMs`). */
   durationMs: number;
   /**
    * Most probable label for this utterance/window (not smoothed), or `uncertain` when its
@@ -74,14 +89,18 @@ export interface EmotionEvent {
   valence: number;
   /** Name of the model that produced it. */
   model: string;
-  /** `utterance`: one VAD segment; `window`: one fixed sliding window. */
-  kind: 'utterance' | 'window';
+  /** `window`: one fixed sliding window (pipeline.mode "window"); absent: one VAD utterance. (`utterance` in events queued before 0.2.) */
+  kind?: 'utterance' | 'window';
   /**
    * true: classified against a warm speaker baseline (about 15 s of speech and 3 utterances after
    * the first start or a reset); the default model's functional head then spoke. Absent in events
    * queued by versions before 2026-12-01.
    */
   adapted?: boolean;
+  /** @deprecated only in events queued by versions before 0.2: the device (now the topic's `<deviceId>` level). */
+  deviceId?: string;
+  /** @deprecated only in events queued by versions before 0.2: the end of the audio (now `start + durationMs`). */
+  end?: string;
 }
 
 /**
@@ -91,7 +110,7 @@ export interface EmotionEvent {
  *  "droppedInferences":2,"queueDepth":0,"droppedEvents":0,"version":"0.1.0","timestamp":"2025-03-01T13:00:00.000Z"}
  */
 export interface Metrics {
-  /** Seconds since the daemon started. */
+  /** Seconds since the daemon started (Home Assistant shows the start time instead, from `<base>/instance`). */
   uptimeSec: number;
   /** Processing time / audio time over the last period (below 1 keeps up with the microphone). */
   realTimeFactor: number;
@@ -118,86 +137,54 @@ export interface HaDevice {
   model: string;
   manufacturer: 'earshot';
   sw_version: string;
+  /** The daemon's dashboard (`http://<host>:<port>/`), when it is on and reachable from other machines: Home Assistant links to it. */
+  configuration_url?: string;
 }
 
-/** Who made the discovery config (Home Assistant logs it; MQTT discovery "origin"). */
+/** Who made the discovery config (Home Assistant logs it; MQTT discovery "origin"; required for device discovery). */
 export interface HaOrigin {
   name: 'earshot';
   sw_version: string;
   support_url: string;
 }
 
-/** What every earshot entity carries: identity, availability from `<base>/status`, device and origin. */
-interface HaEntityCommon {
+/** What every earshot component carries: its platform (`p`) and identity. */
+interface HaComponentCommon {
   name: string;
-  /** `earshot_<deviceId>_<entity>`: namespaced, so two integrations never share one. */
+  /** `earshot_<deviceId>_<component>`: namespaced, so two integrations never share one. */
   unique_id: string;
-  availability_topic: string;
-  payload_available: 'online';
-  payload_not_available: 'offline';
   icon?: string;
   entity_category?: 'diagnostic';
   enabled_by_default?: boolean;
-  device: HaDevice;
-  origin: HaOrigin;
 }
 
-/**
- * `homeassistant/sensor/earshot_<deviceId>/<entity>/config`, retained: a sensor (MQTT sensor
- * discovery, https://www.home-assistant.io/integrations/sensor.mqtt/). The emotion sensor is an
- * `enum` whose options are the model's labels and `idle`.
- * @example
- * {"name":"Emotion","unique_id":"earshot_kitchen_emotion","state_topic":"earshot/kitchen/emotion",
- *  "value_template":"{{ value_json.label }}","json_attributes_topic":"earshot/kitchen/emotion",
- *  "device_class":"enum","options":["angry","happy","neutral","sad","idle"],
- *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
- *  "icon":"mdi:emoticon-outline","device":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen",
- *  "model":"earshot speech emotion recognition","manufacturer":"earshot","sw_version":"0.1.0"},
- *  "origin":{"name":"earshot","sw_version":"0.1.0","support_url":"https://github.com/earshot-dev/earshot"}}
- */
-export interface HaSensorConfig extends HaEntityCommon {
+/** A sensor (https://www.home-assistant.io/integrations/sensor.mqtt/). */
+export interface HaSensorComponent extends HaComponentCommon {
+  p: 'sensor';
   state_topic: string;
   value_template: string;
-  /** Attributes come from the whole JSON on that topic. */
+  /** The emotion sensor's attributes: only the model (stable), so Home Assistant's recorder stores one attribute set, not one per utterance. */
   json_attributes_topic?: string;
-  device_class?: 'enum' | 'duration';
+  json_attributes_template?: string;
+  device_class?: 'enum' | 'timestamp' | 'duration';
   options?: string[];
   unit_of_measurement?: string;
   state_class?: 'measurement';
   suggested_display_precision?: number;
 }
 
-/**
- * `homeassistant/event/earshot_<deviceId>/utterance/config`, retained: an event entity fired by
- * every message on `<base>/events` (MQTT event discovery, https://www.home-assistant.io/integrations/event.mqtt/).
- * @example
- * {"name":"Utterance","unique_id":"earshot_kitchen_utterance","state_topic":"earshot/kitchen/events",
- *  "event_types":["angry","happy","neutral","sad","uncertain"],
- *  "value_template":"{\"event_type\": \"{{ value_json.label }}\", \"confidence\": {{ value_json.confidence }}, \"id\": \"{{ value_json.id }}\"}",
- *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
- *  "icon":"mdi:account-voice","device":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen",
- *  "model":"earshot speech emotion recognition","manufacturer":"earshot","sw_version":"0.1.0"},
- *  "origin":{"name":"earshot","sw_version":"0.1.0","support_url":"https://github.com/earshot-dev/earshot"}}
- */
-export interface HaEventConfig extends HaEntityCommon {
+/** An event entity fired by every message on `<base>/events` (https://www.home-assistant.io/integrations/event.mqtt/). */
+export interface HaEventComponent extends HaComponentCommon {
+  p: 'event';
   state_topic: string;
   event_types: string[];
   /** Renders `{"event_type": <label>, ...}` from an `events` payload. */
   value_template: string;
 }
 
-/**
- * `homeassistant/switch/earshot_<deviceId>/listening/config`, retained: the listening switch
- * (MQTT switch discovery, https://www.home-assistant.io/integrations/switch.mqtt/).
- * @example
- * {"name":"Listening","unique_id":"earshot_kitchen_listening","command_topic":"earshot/kitchen/listening/set",
- *  "state_topic":"earshot/kitchen/listening","payload_on":"ON","payload_off":"OFF","state_on":"ON","state_off":"OFF",
- *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
- *  "icon":"mdi:microphone","device":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen",
- *  "model":"earshot speech emotion recognition","manufacturer":"earshot","sw_version":"0.1.0"},
- *  "origin":{"name":"earshot","sw_version":"0.1.0","support_url":"https://github.com/earshot-dev/earshot"}}
- */
-export interface HaSwitchConfig extends HaEntityCommon {
+/** The listening switch (https://www.home-assistant.io/integrations/switch.mqtt/). */
+export interface HaSwitchComponent extends HaComponentCommon {
+  p: 'switch';
   command_topic: string;
   state_topic: string;
   payload_on: 'ON';
@@ -206,7 +193,41 @@ export interface HaSwitchConfig extends HaEntityCommon {
   state_off: 'OFF';
 }
 
-export type HaDiscoveryConfig = HaSensorConfig | HaEventConfig | HaSwitchConfig;
+/** A component listed with its platform alone is removed from Home Assistant (a label the new model does not have). */
+export interface HaRemovedComponent {
+  p: 'sensor' | 'event' | 'switch';
+}
+
+export type HaComponent = HaSensorComponent | HaEventComponent | HaSwitchComponent;
+
+/**
+ * `homeassistant/device/earshot_<deviceId>/config`, retained: the whole device in one message
+ * (MQTT device discovery, Home Assistant 2024.11 and later,
+ * https://www.home-assistant.io/integrations/mqtt/#device-discovery-payload): `dev` and `o` once,
+ * availability shared by every component (from `<base>/status`), and `cmps`, the components by id.
+ * Republished when Home Assistant announces `online` on `homeassistant/status`. The per-entity
+ * configs of earshot before 0.2 (`homeassistant/<component>/earshot_<deviceId>/<entity>/config`)
+ * are migrated on the first start (./discovery.ts says how).
+ * @example
+ * {"dev":{"identifiers":["earshot_kitchen"],"name":"earshot kitchen","model":"earshot speech emotion recognition",
+ *  "manufacturer":"earshot","sw_version":"0.2.0","configuration_url":"http://192.168.1.20:8080/"},
+ *  "o":{"name":"earshot","sw_version":"0.2.0","support_url":"https://github.com/earshot-dev/earshot"},
+ *  "availability_topic":"earshot/kitchen/status","payload_available":"online","payload_not_available":"offline",
+ *  "cmps":{"emotion":{"p":"sensor","name":"Emotion","unique_id":"earshot_kitchen_emotion","state_topic":"earshot/kitchen/emotion",
+ *  "value_template":"{{ value_json.label }}","device_class":"enum","options":["angry","happy","neutral","sad","idle"]},
+ *  "started":{"p":"sensor","name":"Started","unique_id":"earshot_kitchen_started","state_topic":"earshot/kitchen/instance",
+ *  "value_template":"{{ value_json.startedAt }}","device_class":"timestamp","entity_category":"diagnostic"}}}
+ */
+export interface HaDeviceDiscoveryConfig {
+  dev: HaDevice;
+  o: HaOrigin;
+  availability_topic: string;
+  payload_available: 'online';
+  payload_not_available: 'offline';
+  cmps: Record<string, HaComponent | HaRemovedComponent>;
+}
+
+export type HaDiscoveryConfig = HaDeviceDiscoveryConfig;
 
 /**
  * `<base>/instance`, retained, QoS 1: which installation runs this device id (src/runtime/publish/installation.ts).
@@ -269,9 +290,11 @@ export interface Topics {
    * the order of one connection). Consumers ignore it.
    */
   fence: string;
-  /** Home Assistant discovery node of this device: `<prefix>/<component>/earshot_<deviceId>/<entity>/config`. */
+  /** Home Assistant discovery node of this device: its object id, `earshot_<deviceId>`. */
   discoveryNode: string;
-  /** Matches every discovery config of this device (to find stale ones). */
+  /** The device discovery config: `<prefix>/device/earshot_<deviceId>/config`. */
+  deviceDiscovery: string;
+  /** Matches every per-entity discovery config of this device (earshot before 0.2), to migrate them. */
   discoveryPattern: string;
   /** Where earshot before 0.2 published its two sensors; cleared when found. */
   legacyDiscovery: string[];
@@ -293,6 +316,7 @@ export function topicsFor(opts: { baseTopic: string; deviceId: string; discovery
     notice: `${b}/notice`,
     fence: `${b}/fence`,
     discoveryNode: `earshot_${opts.deviceId}`,
+    deviceDiscovery: `${d}/device/earshot_${opts.deviceId}/config`,
     discoveryPattern: `${d}/+/earshot_${opts.deviceId}/+/config`,
     legacyDiscovery: [`${d}/sensor/${opts.deviceId}_emotion/config`, `${d}/sensor/${opts.deviceId}_emotion_confidence/config`],
   };
@@ -300,7 +324,10 @@ export function topicsFor(opts: { baseTopic: string; deviceId: string; discovery
 
 // Runtime validators for received payloads. Each is pinned to its interface below, so the two
 // cannot drift apart without a compile error.
-const probability = z.number().min(0).max(1);
+/** A number with at most DECIMALS decimals (checked here; JSON Schema says it in the description, as `multipleOf` misfires on binary floats). */
+const rounded = (base: z.ZodNumber, what: string) => base.refine((x) => Math.abs(x - round3(x)) < 1e-9, `has more than ${DECIMALS} decimals`).describe(`${what}, rounded to ${DECIMALS} decimals`);
+const probability = rounded(z.number().min(0).max(1), 'probability 0..1');
+const affect = (what: string) => rounded(z.number().min(-1).max(1), what);
 const isoTime = z.iso.datetime();
 const probabilities = z.record(z.string(), probability);
 
@@ -308,32 +335,32 @@ export const emotionStateSchema = z.strictObject({
   label: z.string().min(1),
   confidence: probability,
   probabilities,
-  arousal: z.number().min(-1).max(1),
-  valence: z.number().min(-1).max(1),
+  arousal: affect('arousal, -1..1'),
+  valence: affect('valence, -1..1'),
   timestamp: isoTime,
   model: z.string().min(1),
 });
 
 export const emotionEventSchema = z.strictObject({
   id: z.string().min(1),
-  deviceId: z.string().min(1),
   start: isoTime,
-  end: isoTime,
-  durationMs: z.number().nonnegative(),
+  durationMs: z.number().int().nonnegative(),
   label: z.string().min(1),
   confidence: probability,
   probabilities,
-  arousal: z.number().min(-1).max(1),
-  valence: z.number().min(-1).max(1),
+  arousal: affect('arousal, -1..1'),
+  valence: affect('valence, -1..1'),
   model: z.string().min(1),
-  kind: z.enum(['utterance', 'window']),
+  kind: z.enum(['utterance', 'window']).optional().describe('window: one sliding window; absent: one VAD utterance (utterance in events queued before 0.2)'),
   adapted: z.boolean().optional(),
+  deviceId: z.string().min(1).optional().describe('deprecated: only in events queued by versions before 0.2'),
+  end: isoTime.optional().describe('deprecated: only in events queued by versions before 0.2 (now start + durationMs)'),
 });
 
 export const metricsSchema = z.strictObject({
   uptimeSec: z.number().nonnegative(),
-  realTimeFactor: z.number().nonnegative(),
-  latencyMs: z.strictObject({ p50: z.number().nonnegative(), p99: z.number().nonnegative() }),
+  realTimeFactor: rounded(z.number().nonnegative(), 'processing time / audio time'),
+  latencyMs: z.strictObject({ p50: rounded(z.number().nonnegative(), 'milliseconds'), p99: rounded(z.number().nonnegative(), 'milliseconds') }),
   droppedFrames: z.number().int().nonnegative(),
   droppedInferences: z.number().int().nonnegative(),
   queueDepth: z.number().int().nonnegative(),
@@ -342,46 +369,39 @@ export const metricsSchema = z.strictObject({
   timestamp: isoTime,
 });
 
-const haCommon = {
+const haComponentCommon = {
   name: z.string().min(1),
   unique_id: z.string().regex(/^earshot_[A-Za-z0-9_-]+$/),
-  availability_topic: z.string().min(1),
-  payload_available: z.literal('online'),
-  payload_not_available: z.literal('offline'),
   icon: z.string().optional(),
   entity_category: z.literal('diagnostic').optional(),
   enabled_by_default: z.boolean().optional(),
-  device: z.strictObject({
-    identifiers: z.array(z.string().min(1)).min(1),
-    name: z.string().min(1),
-    model: z.string().min(1),
-    manufacturer: z.literal('earshot'),
-    sw_version: z.string().min(1),
-  }),
-  origin: z.strictObject({ name: z.literal('earshot'), sw_version: z.string().min(1), support_url: z.url() }),
 };
 
-export const haSensorConfigSchema = z.strictObject({
-  ...haCommon,
+export const haSensorComponentSchema = z.strictObject({
+  p: z.literal('sensor'),
+  ...haComponentCommon,
   state_topic: z.string().min(1),
   value_template: z.string().min(1),
   json_attributes_topic: z.string().min(1).optional(),
-  device_class: z.enum(['enum', 'duration']).optional(),
+  json_attributes_template: z.string().min(1).optional(),
+  device_class: z.enum(['enum', 'timestamp', 'duration']).optional(),
   options: z.array(z.string().min(1)).min(1).optional(),
   unit_of_measurement: z.string().optional(),
   state_class: z.literal('measurement').optional(),
   suggested_display_precision: z.number().int().min(0).optional(),
 });
 
-export const haEventConfigSchema = z.strictObject({
-  ...haCommon,
+export const haEventComponentSchema = z.strictObject({
+  p: z.literal('event'),
+  ...haComponentCommon,
   state_topic: z.string().min(1),
   event_types: z.array(z.string().min(1)).min(1),
   value_template: z.string().min(1),
 });
 
-export const haSwitchConfigSchema = z.strictObject({
-  ...haCommon,
+export const haSwitchComponentSchema = z.strictObject({
+  p: z.literal('switch'),
+  ...haComponentCommon,
   command_topic: z.string().min(1),
   state_topic: z.string().min(1),
   payload_on: z.literal('ON'),
@@ -390,7 +410,25 @@ export const haSwitchConfigSchema = z.strictObject({
   state_off: z.literal('OFF'),
 });
 
-export const haDiscoveryConfigSchema = z.union([haSensorConfigSchema, haEventConfigSchema, haSwitchConfigSchema]);
+export const haRemovedComponentSchema = z.strictObject({ p: z.enum(['sensor', 'event', 'switch']) });
+
+export const haDeviceDiscoveryConfigSchema = z.strictObject({
+  dev: z.strictObject({
+    identifiers: z.array(z.string().min(1)).min(1),
+    name: z.string().min(1),
+    model: z.string().min(1),
+    manufacturer: z.literal('earshot'),
+    sw_version: z.string().min(1),
+    configuration_url: z.url().optional(),
+  }),
+  o: z.strictObject({ name: z.literal('earshot'), sw_version: z.string().min(1), support_url: z.url() }),
+  availability_topic: z.string().min(1),
+  payload_available: z.literal('online'),
+  payload_not_available: z.literal('offline'),
+  cmps: z.record(z.string().regex(/^[a-z0-9_]+$/), z.union([haSensorComponentSchema, haEventComponentSchema, haSwitchComponentSchema, haRemovedComponentSchema])),
+});
+
+export const haDiscoveryConfigSchema = haDeviceDiscoveryConfigSchema;
 
 export const instanceInfoSchema = z.strictObject({
   installationId: z.string().min(1),
@@ -405,11 +443,12 @@ const pinned: [
   Same<z.infer<typeof emotionStateSchema>, EmotionState>,
   Same<z.infer<typeof emotionEventSchema>, EmotionEvent>,
   Same<z.infer<typeof metricsSchema>, Metrics>,
-  Same<z.infer<typeof haSensorConfigSchema>, HaSensorConfig>,
-  Same<z.infer<typeof haEventConfigSchema>, HaEventConfig>,
-  Same<z.infer<typeof haSwitchConfigSchema>, HaSwitchConfig>,
+  Same<z.infer<typeof haSensorComponentSchema>, HaSensorComponent>,
+  Same<z.infer<typeof haEventComponentSchema>, HaEventComponent>,
+  Same<z.infer<typeof haSwitchComponentSchema>, HaSwitchComponent>,
+  Same<z.infer<typeof haDeviceDiscoveryConfigSchema>, HaDeviceDiscoveryConfig>,
   Same<z.infer<typeof instanceInfoSchema>, InstanceInfo>,
-] = [true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true];
 void pinned;
 
 /** `<base>/status` as the bare string it is on the wire (not JSON-quoted). */

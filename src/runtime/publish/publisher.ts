@@ -31,13 +31,13 @@ import { redactUrl } from '../../core/redact.ts';
 import { VERSION } from '../../core/version.ts';
 import { hostname } from 'node:os';
 import { baseTopicOf, type PublisherConfig } from './config.ts';
-import { discoveryMessages } from './discovery.ts';
+import { deviceDiscoveryMessage, MIGRATE_DISCOVERY, planMigration } from './discovery.ts';
 import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock } from './offline-queue.ts';
 import { CommandGate } from './command-gate.ts';
 import { connectOptionsOf, parseBrokerUrl } from './broker-url.ts';
 import { judgeClaim, judgeRejoin, earlierTwin } from './fleet-identity.ts';
-import { topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
+import { round3, topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
 
 /** How long the broker gets to echo the fence before the publisher goes on without its retained view. */
 const FENCE_TIMEOUT_MS = 3000;
@@ -103,6 +103,8 @@ export interface PublisherContext {
   labels?: readonly string[];
   /** The event entity's event_types. Default: the labels and `uncertain`. */
   eventTypes?: readonly string[];
+  /** The dashboard as other machines reach it (`http://host:port/`): Home Assistant's link to the device. Default none. */
+  configurationUrl?: string;
   /** Default: the one kept in `<stateDir>/installation-id` (made on the first start). */
   installationId?: string;
   /** Retained text on `<base>/notice` (signage); '' clears it; undefined leaves the topic alone. */
@@ -168,7 +170,7 @@ export class MqttPublisher {
   private refused: EarshotError | undefined;
   /** Between subscribing and the fence's echo: retained messages are recorded, not acted on. */
   private collecting = false;
-  private seen = { status: undefined as string | undefined, instance: undefined as string | undefined, discovery: new Set<string>() };
+  private seen = { status: undefined as string | undefined, instance: undefined as string | undefined, discovery: new Set<string>(), deviceConfig: undefined as string | undefined };
   private onFence: ((payload: string) => void) | undefined;
   private firstOutcome: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private listeningState: boolean | undefined;
@@ -304,7 +306,13 @@ export class MqttPublisher {
   /** Periodic health (QoS 0); skipped while offline, metrics are not worth queueing. */
   publishMetrics(m: MetricsInput): void {
     if (!this.online || !this.client) return;
-    const full: Metrics = { ...m, queueDepth: m.queueDepth ?? this.queueDepth, droppedEvents: m.droppedEvents ?? this.droppedEvents };
+    const full: Metrics = {
+      ...m,
+      realTimeFactor: round3(m.realTimeFactor),
+      latencyMs: { p50: round3(m.latencyMs.p50), p99: round3(m.latencyMs.p99) },
+      queueDepth: m.queueDepth ?? this.queueDepth,
+      droppedEvents: m.droppedEvents ?? this.droppedEvents,
+    };
     this.client.publish(this.topics.metrics, JSON.stringify(full), { qos: 0, retain: false });
   }
 
@@ -355,7 +363,7 @@ export class MqttPublisher {
     const gen = this.generation;
     const nonce = `${this.clientId} ${gen} ${this.instance!.startedAt}`;
     this.collecting = true;
-    this.seen = { status: undefined, instance: undefined, discovery: new Set() };
+    this.seen = { status: undefined, instance: undefined, discovery: new Set(), deviceConfig: undefined };
     let finished = false;
     const finish = () => {
       if (finished || gen !== this.generation) return;
@@ -364,7 +372,7 @@ export class MqttPublisher {
       if (this.stopping) return; // stop() came first: publish nothing
       this.collecting = false;
       this.onFence = undefined;
-      if (this.config.discovery) client.unsubscribe?.([t.discoveryPattern, ...t.legacyDiscovery]);
+      if (this.config.discovery) client.unsubscribe?.([t.discoveryPattern, t.deviceDiscovery, ...t.legacyDiscovery]);
       this.afterFence();
     };
     const timer = setTimeout(() => {
@@ -375,7 +383,7 @@ export class MqttPublisher {
       if (payload === nonce) finish();
     };
     const topics = [t.status, t.instance, t.fence];
-    if (this.config.discovery) topics.push(t.haStatus, t.discoveryPattern, ...t.legacyDiscovery);
+    if (this.config.discovery) topics.push(t.haStatus, t.discoveryPattern, t.deviceDiscovery, ...t.legacyDiscovery);
     if (this.onResetBaseline) topics.push(t.resetBaseline);
     if (this.ctx.onListeningCommand) topics.push(t.listeningSet);
     // MQTT 5 keeps the retain flag of a command as it was published (retain as published,
@@ -403,7 +411,7 @@ export class MqttPublisher {
     this.publishTracked(this.topics.instance, JSON.stringify(this.instance));
     if (this.ctx.notice !== undefined) this.publishTracked(this.topics.notice, this.ctx.notice);
     if (this.listeningState !== undefined) this.publishTracked(this.topics.listening, this.listeningState ? 'ON' : 'OFF');
-    this.publishDiscovery(this.seen.discovery);
+    this.publishDiscovery(this.seen.discovery, this.seen.deviceConfig);
     if (this.latestEmotion) this.publishTracked(this.topics.emotion, JSON.stringify(this.latestEmotion));
     this.pump();
     this.settleFirst();
@@ -470,6 +478,7 @@ export class MqttPublisher {
     if (this.collecting) {
       if (topic === t.status) this.seen.status = payload;
       else if (topic === t.instance) this.seen.instance = payload;
+      else if (topic === t.deviceDiscovery) this.seen.deviceConfig = payload;
       else if (topic.startsWith(`${this.config.discoveryPrefix}/`) && topic.endsWith('/config') && payload.length > 0) this.seen.discovery.add(topic);
       if (topic === t.status || topic === t.instance || topic.endsWith('/config')) return;
     }
@@ -538,12 +547,24 @@ export class MqttPublisher {
     if (twin) this.refuse(twin);
   }
 
-  /** Publishes the configs of this run and clears (empty retained) those found under the node that this run does not publish. */
-  private publishDiscovery(found: ReadonlySet<string> = new Set()): void {
+  /**
+   * Publishes the one device discovery config of this run. On a connect, `found` holds the
+   * per-entity configs of earshot before 0.2 retained under this device's node (and older ones),
+   * and `previousDevice` the retained device config: the old configs are migrated or removed
+   * around the new one (the order of ./discovery.ts; one connection keeps it), and components of
+   * the previous device config that this run lacks are removed.
+   */
+  private publishDiscovery(found: ReadonlySet<string> = new Set(), previousDevice?: string): void {
     if (!this.config.discovery) return;
     const c = this.config;
     const labels = this.ctx.labels ?? [];
-    const messages = discoveryMessages({
+    let previous: Record<string, { p: string }> | undefined;
+    try {
+      previous = previousDevice ? (JSON.parse(previousDevice) as { cmps?: Record<string, { p: string }> }).cmps : undefined;
+    } catch {
+      previous = undefined; // not ours to understand; the new config replaces it
+    }
+    const message = deviceDiscoveryMessage({
       topics: this.topics,
       deviceId: c.deviceId,
       deviceName: c.deviceName ?? `earshot ${c.deviceId}`,
@@ -552,16 +573,21 @@ export class MqttPublisher {
       discoveryPrefix: c.discoveryPrefix,
       labels,
       eventTypes: this.ctx.eventTypes ?? [...labels, 'uncertain'],
+      configurationUrl: this.ctx.configurationUrl,
+      previous,
     });
-    const current = new Set(messages.map((m) => m.topic));
-    const stale = [...found].filter((topic) => !current.has(topic));
-    if (stale.length > 0) this.log.info({ removed: stale }, `removing ${stale.length} Home Assistant entit${stale.length === 1 ? 'y' : 'ies'} this model no longer has`);
-    for (const topic of stale) this.publishTracked(topic, '');
-    for (const m of messages) this.publishTracked(m.topic, JSON.stringify(m.payload));
+    const plan = planMigration(found, message, { discoveryPrefix: c.discoveryPrefix, discoveryNode: this.topics.discoveryNode });
+    const gone = Object.entries(message.payload.cmps).filter(([, v]) => Object.keys(v).length === 1).map(([k]) => k);
+    if (plan.remove.length > 0 || gone.length > 0) this.log.info({ removed: [...plan.remove, ...gone] }, `removing ${plan.remove.length + gone.length} Home Assistant entit${plan.remove.length + gone.length === 1 ? 'y' : 'ies'} this version or model no longer has`);
+    if (plan.migrate.length > 0) this.log.info({ topics: plan.migrate }, `moving ${plan.migrate.length} Home Assistant entities to one device discovery config (${message.topic}); they keep their names, areas and history`);
+    for (const topic of plan.remove) this.publishTracked(topic, '');
+    for (const topic of plan.migrate) this.publishTracked(topic, MIGRATE_DISCOVERY, undefined, false);
+    this.publishTracked(message.topic, JSON.stringify(message.payload));
+    for (const topic of plan.migrate) this.publishTracked(topic, '');
   }
 
   /** Retained QoS 1 publish whose ack is counted, so stop() knows whether a clean DISCONNECT can finish. */
-  private publishTracked(topic: string, payload: string, done?: (ok: boolean) => void): void {
+  private publishTracked(topic: string, payload: string, done?: (ok: boolean) => void, retain = true): void {
     const client = this.client;
     if (!client || !this.online) {
       done?.(false);
@@ -569,7 +595,7 @@ export class MqttPublisher {
     }
     const gen = this.generation;
     this.otherPending++;
-    client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
+    client.publish(topic, payload, { qos: 1, retain }, (err) => {
       if (gen === this.generation) this.otherPending--;
       done?.(!err);
     });
