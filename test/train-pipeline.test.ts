@@ -379,6 +379,41 @@ test('the shipped CRNN recipe adds its noisy copies (pink and babble) unless --n
   }
 });
 
+test('--corpora and --protocols loco,loso-emodb: every run trains on every corpus but what it holds out; a left-out corpus gives no features, not even noisy copies', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'earshot-loco-'));
+  try {
+    const data = someActors(tmp, ['01', '02', '03']);
+    mkdirSync(join(data, 'emodb'));
+    for (const n of ['03a01Fa', '03a01Nc', '08a01Wa', '08a01Ab']) symlinkSync(join(RAVDESS, '..', 'emodb', `${n}.flac`), join(data, 'emodb', `${n}.flac`));
+    const runs: string[][] = [];
+    const stop = new Error('stop');
+    const opts = { data, name: 'ci-loco', arch: 'crnn', protocols: 'loco,loso-emodb', corpora: 'ravdess,emodb', noise: '10', noiseType: 'pink', work: join(tmp, 'work'), modelsDir: join(tmp, 'models'), python: '/usr/bin/python3', quiet: true, jobs: 2 };
+    // stands in for earshot_train: records each run's arguments, then stops the whole run
+    await runTrain(opts, async (args) => {
+      runs.push(args);
+      if (runs.length === 4) throw stop;
+      await new Promise((r) => setTimeout(r, 50));
+      throw stop;
+    }, () => {}).catch((e) => assert.is(e, stop));
+    const features = (args: string[]) => args.slice(args.indexOf('--features') + 1, args.findIndex((a, i) => i > args.indexOf('--features') && a.startsWith('--'))).map((d) => basename(d).replace(/-.*/, ''));
+    const augment = (args: string[]) => (args.includes('--augment-features') ? [basename(args[args.indexOf('--augment-features') + 1]).replace(/-.*/, '')] : []);
+    const named = (n: string) => runs.find((a) => a[a.indexOf('--name') + 1] === n)!;
+    const withoutRavdess = named('ci-loco-loco-ravdess');
+    assert.equal(features(withoutRavdess), ['emodb'], withoutRavdess.join(' '));
+    assert.equal(augment(withoutRavdess), [], 'no noisy RAVDESS copy in the model that is scored on RAVDESS');
+    assert.equal(features(named('ci-loco-loco-emodb')), ['ravdess']);
+    assert.equal(augment(named('ci-loco-loco-emodb')), ['ravdess']);
+    try {
+      await runTrain({ ...opts, protocols: 'loco', corpora: 'ravdess,klingon' }, async () => {}, () => {});
+      assert.unreachable('unknown corpus accepted');
+    } catch (e) {
+      assert.match((e as Error).message, /--corpora: "klingon"/);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('the ensemble recipe trains its clean-only members beside the noisy ones, merges all into one graph, records its test-time augmentation and fits its functional head', async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'earshot-groups-'));
   try {
