@@ -10,6 +10,7 @@ import { loadCorpus } from '../src/training/corpus/index.ts';
 import { atLevel, loadBabblePool, makeNoise, mixAtSnr } from '../src/training/noise.ts';
 import { mulberry32 } from '../src/training/augment.ts';
 import { VoiceDetector } from '../src/runtime/vad/voice-detector.ts';
+import { parseVadConfig } from '../src/runtime/vad/config.ts';
 import { DEFAULT_CLIP } from '../src/core/paths.ts';
 
 const FR = { frameLength: 400, hopLength: 160, sampleRate: 16000 };
@@ -34,7 +35,7 @@ function run(x: Float32Array, trust: string): { speech: Uint8Array; calls: numbe
   const speech = new Uint8Array(Math.max(0, n) + 1);
   let spans = 0;
   let start = -1;
-  const d = new VoiceDetector({ kind: 'cascade', sileroTrustDb: Number(trust.split(':')[0]), ...(trust.includes(':') ? { lookBackMs: Number(trust.split(':')[1]) } : {}) }, FR, {
+  const d = new VoiceDetector(parseVadConfig({ kind: 'cascade', sileroTrustDb: Number(trust.split(':')[0]), ...(trust.includes(':') ? { lookBackMs: Number(trust.split(':')[1]) } : {}) }), FR, {
     speechStart: (f) => (start = f),
     speechActive() {},
     speechEnd: (f) => {

@@ -13,6 +13,7 @@ import { loadBaseline, removeBaseline, saveBaseline, SpeakerBaseline } from '../
 import { EmotionClassifier, temper } from '../src/runtime/model/session.ts';
 import { analyzeFile } from '../src/runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../src/runtime/pipeline/pipeline.ts';
+import { parsePipelineConfig } from '../src/runtime/pipeline/config.ts';
 import type { PipelineResult, PipelineState } from '../src/runtime/pipeline/types.ts';
 import { toEmotionEvent } from '../src/runtime/publish/from-pipeline.ts';
 import { emotionEventSchema } from '../src/runtime/publish/payloads.ts';
@@ -129,7 +130,7 @@ test('pipeline: arousal/valence on every result and state; below uncertainBelow 
   const classifier = await EmotionClassifier.load(MODEL);
   const a = await decodeAudioFile(clip('03-01-05-02-01-01-05'));
   for (const threshold of [0, 1]) {
-    const p = new EmotionPipeline({ classifier, config: { uncertainBelow: threshold, smoothing: { minConfidence: 0 } } });
+    const p = new EmotionPipeline({ classifier, config: parsePipelineConfig({ uncertainBelow: threshold, smoothing: { minConfidence: 0 } }) });
     const results: PipelineResult[] = [];
     const states: PipelineState[] = [];
     p.on('result', (r) => results.push(r));
@@ -159,7 +160,7 @@ test('adaptation: a "speaker" model is per-utterance until the baseline is warm,
   const sc = await EmotionClassifier.load(speakerModel);
   const uc = await EmotionClassifier.load(utterModel);
   const files = ['03-01-05-02-01-01-05', '03-01-03-01-02-02-05', '03-01-04-01-02-01-05', '03-01-01-01-01-01-05', '03-01-06-02-01-02-05'].map(clip);
-  const sp = new EmotionPipeline({ classifier: sc, config: { adaptation: { warmupSeconds: 3 } } });
+  const sp = new EmotionPipeline({ classifier: sc, config: parsePipelineConfig({ adaptation: { warmupSeconds: 3 } }) });
   const up = new EmotionPipeline({ classifier: uc });
   assert.ok(sp.baseline && !up.baseline);
   const adapted: boolean[] = [];

@@ -12,13 +12,16 @@ import * as assert from 'uvu/assert';
 import { runEval, speakersSeenInTraining } from '../src/commands/eval.ts';
 import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
+import { CAPTURE_DEFAULTS } from '../src/runtime/capture/config.ts';
 import { analyzeFile, type AnalyzedSegment, type FileAnalysis } from '../src/runtime/pipeline/analyze-file.ts';
 import { fileFeatures } from '../src/runtime/frontend/file-features.ts';
 import { Frontend } from '../src/runtime/frontend/frontend.ts';
 import { EmotionClassifier } from '../src/runtime/model/session.ts';
 import { EmotionPipeline } from '../src/runtime/pipeline/pipeline.ts';
+import { parsePipelineConfig } from '../src/runtime/pipeline/config.ts';
 import type { PipelineResult } from '../src/runtime/pipeline/types.ts';
 import { speechSpans } from '../src/runtime/vad/speech-spans.ts';
+import { parseVadConfig } from '../src/runtime/vad/config.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
 const MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
@@ -43,7 +46,7 @@ function cli(...args: string[]) {
 /** The file through a fresh pipeline in random-sized chunks (1..5000 samples), as a capture might deliver it. */
 async function randomChunks(path: string, mode: 'utterance' | 'window'): Promise<PipelineResult[]> {
   const audio = await decodeAudioFile(path);
-  const p = new EmotionPipeline({ classifier, config: { mode } });
+  const p = new EmotionPipeline({ classifier, config: parsePipelineConfig({ mode }) });
   const out: PipelineResult[] = [];
   p.on('result', (r) => out.push(r));
   let seed = 99;
@@ -96,9 +99,9 @@ for (const mode of ['utterance', 'window'] as const) {
 
 test('a real file-replay capture source into the pipeline gives what analyze gives', async () => {
   const cliOut = JSON.parse(cli('--json', WAV44).stdout) as FileAnalysis[];
-  const source = await FileReplaySource.fromFile(WAV44, { chunkSamples: 4410 });
+  const source = await FileReplaySource.fromFile(WAV44, { ...CAPTURE_DEFAULTS, realtime: false, chunkSamples: 4410 });
   // as fast as the file can be read: a queue long enough that nothing is dropped
-  const p = new EmotionPipeline({ classifier, config: { queueDepth: 64 } });
+  const p = new EmotionPipeline({ classifier, config: parsePipelineConfig({ queueDepth: 64 }) });
   const got: PipelineResult[] = [];
   p.on('result', (r) => got.push(r));
   const ended = new Promise<void>((resolve) => source.once('end', () => resolve()));
@@ -244,14 +247,14 @@ test.after(async () => {
 });
 
 for (const kind of ['energy', 'cascade', 'silero'] as const) test(`the speech spans training uses (earshot features --vad) are the segments the daemon classifies (vad ${kind})`, async () => {
-  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: { kind } } });
+  const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig({ mode: 'utterance', vad: { kind } }) });
   const fc = classifier.model.frontend;
   const frontend = new Frontend(fc);
   let compared = 0;
   for (const path of [RAVDESS, WAV44, join(DATA, 'ravdess/Actor_12/03-01-08-01-02-02-12.flac'), join(DATA, 'tess/OAF_angry/OAF_bar_angry.flac'), join(ROOT, 'assets/demo-sequence.flac')]) {
     const a = await analyzeFile(path, pipeline);
     const f = await fileFeatures(path, frontend);
-    const spans = speechSpans(f.samples, fc, { kind }).filter(([s, e]) => e - s >= classifier.meta.window.minFrames);
+    const spans = speechSpans(f.samples, fc, parseVadConfig({ kind })).filter(([s, e]) => e - s >= classifier.meta.window.minFrames);
     const seconds = spans.map(([s, e]) => [(s * fc.hopLength) / fc.sampleRate, ((e - 1) * fc.hopLength + fc.frameLength) / fc.sampleRate]);
     assert.is(seconds.length, a.segments.length, `${path}: ${JSON.stringify(seconds)} vs ${JSON.stringify(a.segments.map((s) => [s.start, s.end]))}`);
     seconds.forEach(([s, e], i) => {

@@ -13,9 +13,11 @@ import * as assert from 'uvu/assert';
 import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { openAudioFile } from '../src/runtime/audio/stream.ts';
 import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
+import { CAPTURE_DEFAULTS } from '../src/runtime/capture/config.ts';
 import { EmotionClassifier } from '../src/runtime/model/session.ts';
 import { analyzeFile, WHOLE_FILE_MAX_SEC } from '../src/runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../src/runtime/pipeline/pipeline.ts';
+import { parsePipelineConfig } from '../src/runtime/pipeline/config.ts';
 import { isEarshotError } from '../src/core/errors.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
@@ -51,7 +53,7 @@ test('/dev/zero and /dev/urandom are refused at once (E_AUDIO_IO), by analyze an
     assert.is(r.status, 1, `analyze ${dev}: status ${r.status} ${r.signal ?? ''} ${r.stderr}`); // analyze: per-file errors exit 1
     assert.match(r.stderr, /character device/);
     assert.ok(Date.now() - t0 < 60000);
-    for (const open of [openAudioFile, decodeAudioFile, (p: string) => FileReplaySource.fromFile(p)]) {
+    for (const open of [openAudioFile, decodeAudioFile, (p: string) => FileReplaySource.fromFile(p, { ...CAPTURE_DEFAULTS, realtime: false })]) {
       try {
         await open(dev);
         assert.unreachable(`${dev} accepted`);
@@ -67,7 +69,7 @@ test('a long WAV is analysed in pieces: external memory stays far below the file
   assert.ok(minutes * 60 > WHOLE_FILE_MAX_SEC);
   const path = longWav(minutes);
   const classifier = await EmotionClassifier.load(MODEL);
-  const pipeline = new EmotionPipeline({ classifier, config: { vad: { kind: 'energy' } } });
+  const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig({ vad: { kind: 'energy' } }) });
   const base = process.memoryUsage().arrayBuffers;
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers - base)), 5);
@@ -88,7 +90,7 @@ test('file replay of a long WAV reads pieces: every sample arrives, memory stays
   const reader = await openAudioFile(path);
   const total = reader.frames;
   await reader.close();
-  const source = await FileReplaySource.fromFile(path, { realtime: false, chunkSamples: 1600, stallTimeoutMs: 0 });
+  const source = await FileReplaySource.fromFile(path, { ...CAPTURE_DEFAULTS, realtime: false, chunkSamples: 1600, stallTimeoutMs: 0 });
   const base = liveExternal();
   let peak = 0;
   let got = 0;

@@ -17,6 +17,7 @@ import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
 import { createNaudiodonLoader, loadNaudiodon, PortAudioSource, resolvePortAudioDevice } from '../src/runtime/capture/portaudio.ts';
 import { PortAudioProcessSource } from '../src/runtime/capture/portaudio-process.ts';
 import type { AudioChunk, CaptureCondition, CaptureSource, CaptureTiming } from '../src/runtime/capture/source.ts';
+import { CAPTURE_DEFAULTS } from '../src/runtime/capture/config.ts';
 import { StdinSource } from '../src/runtime/capture/stdin.ts';
 import { EarshotError } from '../src/core/errors.ts';
 import { CORPUS_CLIP, makeAlsaFixture } from './helpers/alsa.ts';
@@ -27,6 +28,9 @@ const alsa = makeAlsaFixture();
 process.env.ALSA_CONFIG_PATH = alsa.alsaConfigPath;
 const clipBytes = new Uint8Array(new Int16Array(alsa.clip.map((v) => v * 32768)).buffer);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What a source takes: the capture schema's defaults (sample rate included), with a test's changes. */
+type Timing = CaptureTiming & { sampleRate: number };
+const timing = (changes: Partial<Timing> = {}): Timing => ({ ...CAPTURE_DEFAULTS, ...changes });
 const quietLog = { lines: [] as string[], info(m: string) { this.lines.push(m); }, warn(m: string) { this.lines.push(m); } };
 
 /** Gathers chunks into one array (copying: chunks may reuse their buffer) until `want` samples or 'end'. */
@@ -72,13 +76,13 @@ async function rejectsCapture(p: Promise<unknown>): Promise<EarshotError> {
 interface Harness {
   name: string;
   /** a source delivering the corpus clip */
-  clip(t: CaptureTiming): Promise<CaptureSource>;
+  clip(t: Timing): Promise<CaptureSource>;
   /** true: exactly the clip, then 'end'. false: a live device, the clip is a prefix (file plugin repeats stale data after EOF) */
   endsAfterClip: boolean;
   /** a source that opens but never delivers, and what to do after it is given up on */
-  silent?: { make(t: CaptureTiming): Promise<CaptureSource>; after(): Promise<void> };
+  silent?: { make(t: Timing): Promise<CaptureSource>; after(): Promise<void> };
   /** a source delivering digital silence */
-  zeros(t: CaptureTiming): Promise<CaptureSource>;
+  zeros(t: Timing): Promise<CaptureSource>;
 }
 
 mkdirSync(join(alsa.dir, 'wav'), { recursive: true });
@@ -108,10 +112,10 @@ function feedSplit(stream: PassThrough, bytes: Uint8Array, end: boolean): void {
 const harnesses: Harness[] = [
   {
     name: 'file replay',
-    clip: (t) => FileReplaySource.fromFile(CORPUS_CLIP, { ...t, realtime: false }, { log: quietLog }),
+    clip: (t) => FileReplaySource.fromFile(CORPUS_CLIP, { ...t, realtime: false, loop: false }, { log: quietLog }),
     endsAfterClip: true,
     // no silent case: a decoded file always has samples (an empty one is refused, tested below)
-    zeros: (t) => FileReplaySource.fromFile(zerosWav, { ...t, realtime: false }, { log: quietLog }),
+    zeros: (t) => FileReplaySource.fromFile(zerosWav, { ...t, realtime: false, loop: false }, { log: quietLog }),
   },
   {
     name: 'stdin s16le',
@@ -180,7 +184,7 @@ const harnesses: Harness[] = [
 
 for (const h of harnesses) {
   test(`${h.name}: start() resolves on the first chunk; chunks concatenate to the corpus clip`, async () => {
-    const source = await h.clip({ firstChunkTimeoutMs: 3000, chunkSamples: 1600 });
+    const source = await h.clip(timing({ firstChunkTimeoutMs: 3000, chunkSamples: 1600 }));
     assert.is(source.sampleRate, 16000);
     const { got, st, finished } = collect(source, alsa.clip.length);
     await source.start();
@@ -198,7 +202,7 @@ for (const h of harnesses) {
   });
 
   test(`${h.name}: stop() stops delivery and can be called twice`, async () => {
-    const source = await h.clip({ firstChunkTimeoutMs: 3000, chunkSamples: 160 });
+    const source = await h.clip(timing({ firstChunkTimeoutMs: 3000, chunkSamples: 160 }));
     let chunks = 0;
     source.on('chunk', () => chunks++);
     source.on('error', (e) => assert.unreachable(`error after stop: ${e.message}`));
@@ -214,7 +218,7 @@ for (const h of harnesses) {
   if (h.silent) {
     const silent = h.silent;
     test(`${h.name}: a source that delivers nothing rejects with E_CAPTURE after the timeout`, async () => {
-      const source = await silent.make({ firstChunkTimeoutMs: 500 });
+      const source = await silent.make(timing({ firstChunkTimeoutMs: 500 }));
       const conditions: string[] = [];
       source.on('condition', (c) => conditions.push(c.kind));
       const t0 = performance.now();
@@ -228,7 +232,7 @@ for (const h of harnesses) {
   }
 
   test(`${h.name}: digital silence is reported as a flatline`, async () => {
-    const source = await h.zeros({ firstChunkTimeoutMs: 3000, flatlineSec: 0.5 });
+    const source = await h.zeros(timing({ firstChunkTimeoutMs: 3000, flatlineSec: 0.5 }));
     const { st, finished } = collect(source, 12000);
     await source.start();
     await finished;
@@ -258,7 +262,7 @@ test('chunk assembler: any split of the byte stream gives the same samples (s16l
 });
 
 test('arecord on a device that does not exist: E_CAPTURE quoting arecord stderr', async () => {
-  const source = new ArecordSource({ device: 'nosuchdev', env: alsa.env }, { log: quietLog });
+  const source = new ArecordSource({ ...timing(), device: 'nosuchdev', env: alsa.env }, { log: quietLog });
   const err = await rejectsCapture(source.start());
   assert.match(err.message, /arecord:nosuchdev/);
   assert.match(err.message, /Unknown PCM nosuchdev/);
@@ -266,7 +270,7 @@ test('arecord on a device that does not exist: E_CAPTURE quoting arecord stderr'
 });
 
 test('arecord missing from PATH: E_CAPTURE saying to install alsa-utils', async () => {
-  const source = new ArecordSource({ device: 'wavcap', command: '/nonexistent/arecord', env: alsa.env }, { log: quietLog });
+  const source = new ArecordSource({ ...timing(), device: 'wavcap', command: '/nonexistent/arecord', env: alsa.env }, { log: quietLog });
   const err = await rejectsCapture(source.start());
   assert.match(err.message, /not installed: install alsa-utils/);
 });
@@ -274,7 +278,7 @@ test('arecord missing from PATH: E_CAPTURE saying to install alsa-utils', async 
 test('arecord dying mid-capture: device-lost condition, then an E_CAPTURE error event', async () => {
   let child: CaptureChild | null = null;
   const spawnAndKeep: SpawnCapture = (c, a, o) => (child = realSpawn(c, a, o));
-  const source = new ArecordSource({ device: 'wavcap', env: alsa.env }, { spawn: spawnAndKeep, log: quietLog });
+  const source = new ArecordSource({ ...timing(), device: 'wavcap', env: alsa.env }, { spawn: spawnAndKeep, log: quietLog });
   const conditions: CaptureCondition[] = [];
   source.on('condition', (c) => conditions.push(c));
   const error = new Promise<EarshotError>((r) => source.on('error', r));
@@ -292,7 +296,7 @@ test('arecord stop() escalates SIGINT -> SIGKILL when the child ignores SIGINT',
   let child: (CaptureChild & { signalCode?: string | null }) | null = null;
   const stubborn: SpawnCapture = (_c, _a, o) =>
     (child = spawn('sh', ['-c', 'trap "" INT; while :; do head -c 3200 /dev/zero; sleep 0.05; done'], o));
-  const source = new ArecordSource({ device: 'wedged', stopGraceMs: 300, flatlineSec: 0 }, { spawn: stubborn, log: quietLog });
+  const source = new ArecordSource({ ...timing({ stopGraceMs: 300, flatlineSec: 0 }), device: 'wedged' }, { spawn: stubborn, log: quietLog });
   await source.start();
   const t0 = performance.now();
   await source.stop();
@@ -305,7 +309,7 @@ test('arecord stop() escalates SIGINT -> SIGKILL when the child ignores SIGINT',
 test('file replay: an empty file is refused; paced replay follows the clock; loop keeps going', async () => {
   const empty = { sampleRate: 16000, channels: 1, samples: new Float32Array(0), format: 'wav/pcm16', durationSec: 0 };
   try {
-    new FileReplaySource('empty.wav', empty);
+    new FileReplaySource('empty.wav', empty, { ...timing(), realtime: false, loop: false });
     assert.unreachable('empty file accepted');
   } catch (e) {
     assert.is((e as EarshotError).code, 'E_AUDIO_FORMAT');
@@ -331,7 +335,7 @@ test('file replay: an empty file is refused; paced replay follows the clock; loo
     now = until;
   };
   const short = { sampleRate: 16000, channels: 1, samples: alsa.clip.subarray(0, 8000), format: 'flac/16', durationSec: 0.5 };
-  const source = new FileReplaySource('clip.flac', short, { realtime: true, loop: true, chunkSamples: 1600, stallTimeoutMs: 0 }, { timers });
+  const source = new FileReplaySource('clip.flac', short, { ...timing({ chunkSamples: 1600, stallTimeoutMs: 0 }), realtime: true, loop: true }, { timers });
   const times: number[] = [];
   source.on('chunk', (c) => times.push(c.time));
   let ended = false;

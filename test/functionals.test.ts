@@ -16,6 +16,7 @@ import { computeFunctionals, FUNCTIONAL_NAMES, functionalColumns } from '../src/
 import { EmotionClassifier } from '../src/runtime/model/session.ts';
 import { analyzeFile } from '../src/runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../src/runtime/pipeline/pipeline.ts';
+import { parsePipelineConfig } from '../src/runtime/pipeline/config.ts';
 import { writeNpy } from '../src/training/npy.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
@@ -121,7 +122,7 @@ function headedModel(label: string, calibration?: { temperature: number; fusedTe
 test('pipeline: the functional head is silent while the baseline is cold and answers once it is warm (real clips)', async () => {
   const classifier = await EmotionClassifier.load(headedModel('disgust'));
   assert.ok(classifier.head);
-  const p = new EmotionPipeline({ classifier, config: { adaptation: { warmupSeconds: 4 } } });
+  const p = new EmotionPipeline({ classifier, config: parsePipelineConfig({ adaptation: { warmupSeconds: 4 } }) });
   assert.ok(p.baseline, 'a model with a head keeps a baseline even though it normalises per utterance');
   const names = ['03-01-01-01-01-01-03', '03-01-05-02-01-01-03', '03-01-04-01-02-02-03', '03-01-03-01-01-02-03', '03-01-08-02-02-01-03', '03-01-06-01-01-01-03'];
   const segments = [];
@@ -142,13 +143,26 @@ test('functional head fusion: the arithmetic mean by default, the weighted geome
   const stats = { mean: new Float64Array(FUNCTIONAL_NAMES.length), invStd: new Float64Array(FUNCTIONAL_NAMES.length).fill(1) };
   const net = [0.6, 0.3, 0.1];
   const mean = Float32Array.from(net);
-  new FunctionalHead(functionalHeadSchema.parse(spec()), 3, featureNames()).fuse(mean, stats);
+  const fc = { melBands: 40, hopLength: 160, sampleRate: 16000 };
+  new FunctionalHead(functionalHeadSchema.parse(spec()), 3, featureNames(), fc).fuse(mean, stats);
   [0.75 * 0.6 + 0.25 * 0.1, 0.75 * 0.3 + 0.25 * 0.2, 0.75 * 0.1 + 0.25 * 0.7].forEach((v, k) => assert.ok(Math.abs(mean[k] - v) < 1e-6, `mean ${k}: ${mean[k]} vs ${v}`));
   const geo = Float32Array.from(net);
-  new FunctionalHead(functionalHeadSchema.parse(spec('geometric')), 3, featureNames()).fuse(geo, stats);
+  new FunctionalHead(functionalHeadSchema.parse(spec('geometric')), 3, featureNames(), fc).fuse(geo, stats);
   const g = net.map((p, k) => p ** 0.75 * [0.1, 0.2, 0.7][k] ** 0.25);
   g.forEach((v, k) => assert.ok(Math.abs(geo[k] - v / g.reduce((a, b) => a + b, 0)) < 1e-6, `geometric ${k}: ${geo[k]}`));
   assert.throws(() => functionalHeadSchema.parse(spec('median')));
+});
+
+test('functional head: a model whose frontend has other mel bands or another frame rate is refused with E_MODEL', () => {
+  const spec = functionalHeadSchema.parse({ kind: 'logistic', functionals: FUNCTIONAL_NAMES, weights: [0, 1, 2].map(() => new Array(FUNCTIONAL_NAMES.length).fill(0)), bias: [0, 0, 0], fusionWeight: 0.25 });
+  const refused = (fc: { melBands: number; hopLength: number; sampleRate: number }, names: string[], why: RegExp) =>
+    assert.throws(() => new FunctionalHead(spec, 3, names, fc), (e: Error & { code?: string }) => e.code === 'E_MODEL' && why.test(e.message));
+  // 64 bands: the names mel0..mel39 are all there, so only the frontend check can tell
+  const mel64 = [...Array.from({ length: 64 }, (_, k) => `mel${k}`), 'rms', 'zcr', 'f0', 'voicing'];
+  refused({ melBands: 64, hopLength: 160, sampleRate: 16000 }, mel64, /40 mel bands at 100 frames\/s, but this model's frontend has 64 mel bands/);
+  refused({ melBands: 40, hopLength: 320, sampleRate: 16000 }, featureNames(), /has 40 mel bands at 50 frames\/s \(hopLength 320 at 16000 Hz\)/);
+  refused({ melBands: 40, hopLength: 160, sampleRate: 8000 }, featureNames(), /at 50 frames\/s/);
+  new FunctionalHead(spec, 3, featureNames(), { melBands: 40, hopLength: 480, sampleRate: 48000 }); // 100 frames/s at 48 kHz is the same frame rate
 });
 
 test('calibration of a headed model: the fused temperature tempers the fused probabilities only, the network alone keeps its own', async () => {
@@ -158,7 +172,7 @@ test('calibration of a headed model: the fused temperature tempers the fused pro
   assert.is(hot.temperature, 1);
   const names = ['03-01-01-01-01-01-03', '03-01-05-02-01-01-03', '03-01-04-01-02-02-03', '03-01-03-01-01-02-03', '03-01-08-02-02-01-03'];
   const run = async (c: EmotionClassifier) => {
-    const p = new EmotionPipeline({ classifier: c, config: { adaptation: { warmupSeconds: 4 } } });
+    const p = new EmotionPipeline({ classifier: c, config: parsePipelineConfig({ adaptation: { warmupSeconds: 4 } }) });
     const segments = [];
     for (const name of names) segments.push(...(await analyzeFile(join(DATA, 'ravdess/Actor_03', `${name}.flac`), p, { adapt: true })).segments);
     return segments;

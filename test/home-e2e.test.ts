@@ -2,7 +2,7 @@
 // real Mosquitto on a free loopback port, the bundled clip, the committed tiny model.
 //   - no broker configured: the daemon publishes to the broker answering on the local port
 //     (embeddedBroker.port: 1883 by default, here the test broker's port) instead of embedding one
-//   - two installations with one device id: the second refuses (exit 78, says --device-id), the
+//   - two installations with one device id: the first answers the second's liveness ping, the second refuses (exit 69, says --device-id), the
 //     first is neither kicked nor shown offline
 //   - a daemon whose session the broker still holds (frozen, then SIGKILLed) is replaced at once by
 //     its restart, which recognises its own installation and takes over; status ends online
@@ -68,7 +68,7 @@ test('no broker configured: the one answering on the local port is used, no embe
   assert.is((await d.exit).code, 0);
 });
 
-test('two installations with one device id: the second refuses with exit 78 and says how to set --device-id; the first keeps its session', async () => {
+test('two installations with one device id: the first answers the liveness ping, the second refuses with exit 69 and says how to set --device-id; the first keeps its session', async () => {
   const broker = await mosquitto();
   const base = 'earshot/twin';
   const sub = await subscribe(broker.url, [`${base}/status`, `${base}/instance`]);
@@ -77,8 +77,8 @@ test('two installations with one device id: the second refuses with exit 78 and 
   const firstInstance = instanceInfoSchema.parse(JSON.parse(sub.on(`${base}/instance`)[0].payload));
   const second = runDaemon('twin', join(tmp, 'twin-b'), ['--broker', broker.url, '--http-port', '0', ...LOOPED, ...BUSY]);
   const { code } = await second.exit;
-  assert.is(code, 78, second.stderr().slice(-2000));
-  assert.match(second.stderr(), /earshot: device id "twin" is already in use by another earshot installation .*--device-id NAME/);
+  assert.is(code, 69, second.stderr().slice(-2000));
+  assert.match(second.stderr(), /earshot: device id "twin" is in use by another earshot installation that answered just now .*--device-id NAME/);
   assert.is(second.events.length, 0, 'the second processed nothing');
   await sleep(300); // a stray will of the second would arrive now
   assert.equal(sub.on(`${base}/status`).map((m) => m.payload), ['online'], 'no offline from the refused one (clean DISCONNECT, no will)');

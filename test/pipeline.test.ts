@@ -10,7 +10,7 @@ import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { frameCount } from '../src/runtime/frontend/config.ts';
 import { resample } from '../src/runtime/frontend/resampler.ts';
 import { EmotionClassifier } from '../src/runtime/model/session.ts';
-import type { PipelineConfigInput } from '../src/runtime/pipeline/config.ts';
+import { parsePipelineConfig, type PipelineConfigInput } from '../src/runtime/pipeline/config.ts';
 import { EmotionPipeline } from '../src/runtime/pipeline/pipeline.ts';
 import type { PipelineClock, PipelineResult, PipelineState } from '../src/runtime/pipeline/types.ts';
 import { toEmotionEvent, toEmotionState } from '../src/runtime/publish/from-pipeline.ts';
@@ -51,7 +51,7 @@ type Chunking = number | 'random' | 'whole';
 
 /** Feeds x at `rate` in chunks (with back-pressure, as analyze does) and collects the results. */
 async function run(x: Float32Array, chunking: Chunking, config: PipelineConfigInput = {}, rate = RATE): Promise<{ results: PipelineResult[]; p: EmotionPipeline }> {
-  const p = new EmotionPipeline({ classifier, config: { queueDepth: 8, ...config } });
+  const p = new EmotionPipeline({ classifier, config: parsePipelineConfig({ queueDepth: 8, ...config }) });
   const results: PipelineResult[] = [];
   p.on('result', (r) => results.push(r));
   let seed = 12345;
@@ -205,7 +205,7 @@ test('one inference in flight; while it runs the newest segment waits, older one
 
 test('latency and wall-clock times follow the injected clock', async () => {
   const clock = { t: 0, now() { return this.t; }, epochMs() { return 1_700_000_000_000 + this.t; } } satisfies PipelineClock & { t: number };
-  const p = new EmotionPipeline({ classifier, clock, config: { smoothing: { minConfidence: 0, minDwellMs: 0 } } });
+  const p = new EmotionPipeline({ classifier, clock, config: parsePipelineConfig({ smoothing: { minConfidence: 0, minDwellMs: 0 } }) });
   const results: PipelineResult[] = [];
   const states: PipelineState[] = [];
   p.on('result', (r) => results.push(r));
@@ -300,7 +300,7 @@ test('an unsupported capture rate is refused up front with E_SAMPLE_RATE', () =>
 
 test('config errors name every bad field', () => {
   assert.throws(
-    () => new EmotionPipeline({ classifier, config: { mode: 'sentence' as 'window', vad: { thresholdDb: -1 }, smoothing: { alpha: 2 } } }),
+    () => new EmotionPipeline({ classifier, config: parsePipelineConfig({ mode: 'sentence' as 'window', vad: { thresholdDb: -1 }, smoothing: { alpha: 2 } }) }),
     (e: Error) => /mode/.test(e.message) && /vad\.thresholdDb/.test(e.message) && /smoothing\.alpha/.test(e.message),
   );
 });

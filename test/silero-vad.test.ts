@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { VoiceDetector } from '../src/runtime/vad/voice-detector.ts';
 import { speechSpans, type Span } from '../src/runtime/vad/speech-spans.ts';
-import type { VadConfigInput } from '../src/runtime/vad/energy-vad.ts';
+import { parseVadConfig as vad, type VadConfigInput } from '../src/runtime/vad/config.ts';
 import { mulberry32 } from '../src/training/augment.ts';
 import { atLevel, makeNoise, mixAtSnr } from '../src/training/noise.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
@@ -20,7 +20,7 @@ const DEMO = join(ROOT, 'assets/demo-sequence.flac');
 function detect(x: Float32Array, config: VadConfigInput, chunk: number): { spans: Span[]; calls: number } {
   const spans: Span[] = [];
   let start = -1;
-  const d = new VoiceDetector(config, FR, { speechStart: (f) => (start = f), speechActive() {}, speechEnd: (f) => spans.push([start, f]) });
+  const d = new VoiceDetector(vad(config), FR, { speechStart: (f) => (start = f), speechActive() {}, speechEnd: (f) => spans.push([start, f]) });
   for (let i = 0; i < x.length; i += chunk) d.push(x.subarray(i, i + chunk));
   d.finish();
   return { spans, calls: d.networkCalls };
@@ -40,19 +40,19 @@ test('silero and cascade: the same spans for any chunk size (streaming-exact)', 
 
 test('the demo clip: the utterances the energy VAD finds clean, Silero finds clean and in brown noise at 5 dB SNR, and 3 of 4 at 0 dB', async () => {
   const x = (await decodeAudioFile(DEMO)).samples;
-  const energy = long(speechSpans(x, FR, { kind: 'energy' }));
+  const energy = long(speechSpans(x, FR, vad({ kind: 'energy' })));
   assert.is(energy.length, 4, JSON.stringify(energy));
   const found = (spans: Span[]) =>
     energy.filter(([a, b]) => spans.reduce((o, [c, d]) => o + Math.max(0, Math.min(b, d) - Math.max(a, c)), 0) >= 0.5 * (b - a)).length;
   for (const kind of ['silero', 'cascade'] as const) {
     for (const [snr, need] of [[null, 4], [5, 4], [0, 3]] as const) {
       const audio = snr === null ? x : mixAtSnr(x, makeNoise('brown', x.length, mulberry32(3)), snr);
-      const spans = long(speechSpans(audio, FR, { kind }));
+      const spans = long(speechSpans(audio, FR, vad({ kind })));
       assert.ok(found(spans) >= need, `${kind} ${snr ?? 'clean'}: found ${found(spans)} of ${JSON.stringify(energy)} in ${JSON.stringify(spans)}`);
     }
   }
   // the energy VAD, for contrast, merges the whole clip into one span in brown noise at 0 dB
-  assert.ok(long(speechSpans(mixAtSnr(x, makeNoise('brown', x.length, mulberry32(3)), 0), FR, { kind: 'energy' })).length < 3);
+  assert.ok(long(speechSpans(mixAtSnr(x, makeNoise('brown', x.length, mulberry32(3)), 0), FR, vad({ kind: 'energy' }))).length < 3);
 });
 
 test('noise alone: the energy gate opens on a minute of brown noise, Silero and the cascade find no speech in brown or pink', () => {
@@ -60,10 +60,10 @@ test('noise alone: the energy gate opens on a minute of brown noise, Silero and 
   const n = 16000 * seconds;
   const brown = atLevel(makeNoise('brown', n, mulberry32(11), { swingDb: 6 }), -40);
   const pink = atLevel(makeNoise('pink', n, mulberry32(12), { swingDb: 6 }), -40);
-  assert.ok(long(speechSpans(brown, FR, { kind: 'energy' })).length > 0, 'the energy VAD was expected to fire on brown noise (else this test proves nothing)');
+  assert.ok(long(speechSpans(brown, FR, vad({ kind: 'energy' }))).length > 0, 'the energy VAD was expected to fire on brown noise (else this test proves nothing)');
   for (const kind of ['silero', 'cascade'] as const) {
-    assert.equal(long(speechSpans(brown, FR, { kind })), [], `${kind} on brown noise`);
-    assert.equal(long(speechSpans(pink, FR, { kind })), [], `${kind} on pink noise`);
+    assert.equal(long(speechSpans(brown, FR, vad({ kind }))), [], `${kind} on brown noise`);
+    assert.equal(long(speechSpans(pink, FR, vad({ kind }))), [], `${kind} on pink noise`);
   }
 });
 
@@ -94,8 +94,8 @@ test('sileroTrustDb: loud frames inside confirmed speech skip the network, strea
 
 test('a frontend at another rate is refused for Silero with E_CONFIG; energy still works', () => {
   const sink = { speechStart() {}, speechActive() {}, speechEnd() {} };
-  assert.throws(() => new VoiceDetector({ kind: 'cascade' }, { ...FR, sampleRate: 8000, hopLength: 80, frameLength: 200 }, sink), (e: Error & { code?: string }) => e.code === 'E_CONFIG' && /16 kHz/.test(e.message));
-  new VoiceDetector({ kind: 'energy' }, { ...FR, sampleRate: 8000, hopLength: 80, frameLength: 200 }, sink);
+  assert.throws(() => new VoiceDetector(vad({ kind: 'cascade' }), { ...FR, sampleRate: 8000, hopLength: 80, frameLength: 200 }, sink), (e: Error & { code?: string }) => e.code === 'E_CONFIG' && /16 kHz/.test(e.message));
+  new VoiceDetector(vad({ kind: 'energy' }), { ...FR, sampleRate: 8000, hopLength: 80, frameLength: 200 }, sink);
 });
 
 test.run();

@@ -10,7 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeAudioFile } from '../src/runtime/audio/decode.ts';
 import { frameCount, parseFrontendConfig } from '../src/runtime/frontend/config.ts';
-import { EnergyVad, vadConfigSchema, type VadConfigInput } from '../src/runtime/vad/energy-vad.ts';
+import { EnergyVad } from '../src/runtime/vad/energy-vad.ts';
+import { parseVadConfig, vadConfigSchema, type VadConfigInput } from '../src/runtime/vad/config.ts';
 import { FrameEnergy } from '../src/runtime/vad/frame-energy.ts';
 import { DATA } from './helpers/paths.ts';
 
@@ -23,7 +24,7 @@ const HOP_SEC = HOP / RATE;
 function detect(x: Float32Array, config: VadConfigInput = {}, chunk = 1600): [number, number][] {
   const segs: [number, number][] = [];
   let start = -1;
-  const vad = new EnergyVad(config, HOP_SEC, {
+  const vad = new EnergyVad(parseVadConfig(config), HOP_SEC, {
     speechStart: (f) => (start = f),
     speechEnd: (e) => segs.push([start * HOP_SEC, ((e - 1) * HOP + FRAME) / RATE]),
     speechActive() {},
@@ -214,7 +215,8 @@ test('config: defaults, units, and every error with its path', () => {
   assert.not.ok(r.success);
   const paths = r.error!.issues.map((i) => i.path.join('.')).sort();
   assert.equal(paths, ['hangoverMs', 'thresholdDb']);
-  const vad = new EnergyVad({ onsetMs: 50, hangoverMs: 300 }, HOP_SEC, { speechStart() {}, speechEnd() {}, speechActive() {} });
+  assert.throws(() => parseVadConfig({ thresholdDb: -3 }, 'pipeline.vad'), (e: Error & { code?: string }) => e.code === 'E_CONFIG' && /pipeline\.vad:\n  thresholdDb: /.test(e.message));
+  const vad = new EnergyVad(parseVadConfig({ onsetMs: 50, hangoverMs: 300 }), HOP_SEC, { speechStart() {}, speechEnd() {}, speechActive() {} });
   assert.is(vad.onsetFrames, 5);
   assert.is(vad.hangoverFrames, 30);
 });

@@ -9,12 +9,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../core/paths.ts';
+import { FRAMING_16K } from '../core/constants.ts';
 import { frameCount, parseFrontendConfig, type FrontendConfigInput } from '../runtime/frontend/config.ts';
 import { Frontend } from '../runtime/frontend/frontend.ts';
 import { ReferenceMfcc } from './reference-mfcc.ts';
 import { median } from './median.ts';
 
-export const BENCH_FRONTEND: FrontendConfigInput = { frameLength: 512, hopLength: 160, fftSize: 512, melBands: 40, mfcc: 20 };
+export const BENCH_FRONTEND: FrontendConfigInput = { frameLength: 512, hopLength: FRAMING_16K.hopLength, fftSize: 512, melBands: 40, mfcc: 20 };
 
 export interface FrontendBenchRow {
   name: string;

@@ -11,6 +11,7 @@ import { decodeAudioBuffer } from '../runtime/audio/decode.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { analyzeFile } from '../runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
+import { parsePipelineConfig } from '../runtime/pipeline/config.ts';
 
 export interface FuzzRequest {
   n: number;
@@ -21,7 +22,7 @@ export type FuzzReply = { n: number; outcome: 'ok' } | { n: number; outcome: 'co
 
 const { model, dir } = workerData as { model: string; dir: string };
 const classifier = await EmotionClassifier.load(model);
-const pipeline = new EmotionPipeline({ classifier, config: { vad: { kind: 'energy' } } });
+const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig({ vad: { kind: 'energy' } }) });
 
 parentPort!.on('message', async (req: FuzzRequest) => {
   let reply: FuzzReply;

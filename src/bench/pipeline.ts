@@ -11,8 +11,9 @@
  */
 import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
-import type { PipelineConfigInput } from '../runtime/pipeline/config.ts';
+import { parsePipelineConfig, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
+import { CAPTURE_DEFAULTS } from '../runtime/capture/config.ts';
 import { DEFAULT_CLIP } from '../core/paths.ts';
 
 export interface PipelineBenchOptions {
@@ -73,7 +74,7 @@ export async function benchPipeline(opts: PipelineBenchOptions = {}): Promise<Pi
   const paced = opts.paced ?? false;
   const audio = await decodeAudioFile(opts.clip ?? DEFAULT_CLIP);
   const rate = audio.sampleRate;
-  const chunk = Math.max(1, Math.round((rate * (opts.chunkMs ?? 100)) / 1000));
+  const chunk = Math.max(1, Math.round((rate * (opts.chunkMs ?? CAPTURE_DEFAULTS.chunkMs)) / 1000));
   const classifier = await EmotionClassifier.load(opts.model, { arithmetic: opts.arithmetic });
   try {
     const feed = async (p: EmotionPipeline, x: Float32Array, pace: boolean) => {
@@ -85,10 +86,11 @@ export async function benchPipeline(opts: PipelineBenchOptions = {}): Promise<Pi
       }
       await p.end();
     };
-    await feed(new EmotionPipeline({ classifier, config: opts.config }), loopClip(audio.samples, rate, audio.durationSec), false);
+    const config = parsePipelineConfig(opts.config);
+    await feed(new EmotionPipeline({ classifier, config }), loopClip(audio.samples, rate, audio.durationSec), false);
 
     const x = loopClip(audio.samples, rate, seconds);
-    const pipeline = new EmotionPipeline({ classifier, config: opts.config });
+    const pipeline = new EmotionPipeline({ classifier, config });
     const cpu0 = process.cpuUsage();
     const w0 = performance.now();
     await feed(pipeline, x, paced);

@@ -3,6 +3,7 @@
  * fed in 20 ms chunks as a capture source delivers them. Called by `earshot bench`.
  */
 import { Resampler, SUPPORTED_RATES } from '../runtime/frontend/resampler.ts';
+import { MODEL_SAMPLE_RATE } from '../core/constants.ts';
 
 export interface ResamplerBenchResult {
   /** input rate (Hz), converted to 16 kHz */
@@ -32,9 +33,9 @@ function noise(length: number): Float32Array {
 export function benchResampler(seconds: number, now: () => number = () => performance.now()): ResamplerBenchResult[] {
   const results: ResamplerBenchResult[] = [];
   for (const from of SUPPORTED_RATES) {
-    if (from === 16000) continue; // identity: no work
+    if (from === MODEL_SAMPLE_RATE) continue; // identity: no work
     const t0 = now();
-    const r = new Resampler(from, 16000);
+    const r = new Resampler(from, MODEL_SAMPLE_RATE);
     const initMs = now() - t0;
     const input = noise(Math.round(seconds * from));
     const chunk = Math.round(from * 0.02);

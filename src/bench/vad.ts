@@ -7,7 +7,8 @@
  * and Silero calls per second (31.25 = every 32 ms window).
  */
 import { VoiceDetector } from '../runtime/vad/voice-detector.ts';
-import type { VadKind } from '../runtime/vad/energy-vad.ts';
+import { parseVadConfig, type VadKind } from '../runtime/vad/config.ts';
+import { FRAMING_16K as FRAMING } from '../core/constants.ts';
 
 export interface VadBenchStream {
   name: string;
@@ -27,12 +28,11 @@ export interface VadBenchRow {
   spans: number;
 }
 
-const FRAMING = { frameLength: 400, hopLength: 160, sampleRate: 16000 };
 
 function runOnce(x: Float32Array, vad: VadKind): { ms: number; calls: number; spans: number } {
   let spans = 0;
-  const d = new VoiceDetector({ kind: vad }, FRAMING, { speechStart() {}, speechActive() {}, speechEnd: () => spans++ });
-  const chunk = 1600; // 100 ms, as capture delivers
+  const d = new VoiceDetector(parseVadConfig({ kind: vad }), FRAMING, { speechStart() {}, speechActive() {}, speechEnd: () => spans++ });
+  const chunk = FRAMING.sampleRate / 10; // 100 ms, as capture delivers
   // CPU time of the process, not wall time: on a shared machine the wall clock also counts the time
   // other processes held the core (the network runs on this thread: intraOpNumThreads 1)
   const c0 = process.cpuUsage();
@@ -48,7 +48,7 @@ export function benchVad(streams: VadBenchStream[], kinds: readonly VadKind[], r
     const seconds = s.samples.length / FRAMING.sampleRate;
     const times = new Map<VadKind, number[]>(kinds.map((k) => [k, []]));
     const last = new Map<VadKind, { calls: number; spans: number }>();
-    runOnce(s.samples.subarray(0, 16000), 'silero'); // warm-up: the network's first runs are slow
+    runOnce(s.samples.subarray(0, FRAMING.sampleRate), 'silero'); // warm-up, 1 s: the network's first runs are slow
     for (let r = 0; r < rounds; r++) {
       for (const k of kinds) {
         const o = runOnce(s.samples, k);

@@ -24,11 +24,11 @@ import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
-import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/config.ts';
 import { EarshotError, isEarshotError } from '../core/errors.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { analyzeFile, type FileAnalysis, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
-import { SEGMENT_MODES, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
+import { parsePipelineConfig, SEGMENT_MODES, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 
 const pct = (p: number) => `${(p * 100).toFixed(0).padStart(3)}%`;
@@ -205,7 +205,7 @@ export function registerAnalyze(program: Command): void {
       if (opts.arithmetic !== undefined && opts.arithmetic !== 'f32' && opts.arithmetic !== 'q15') throw new EarshotError('E_USAGE', `--arithmetic ${opts.arithmetic}: use f32 or q15`);
       const classifier = await EmotionClassifier.load(opts.model, { arithmetic: opts.arithmetic as 'f32' | 'q15' | undefined });
       const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}), ...(opts.uncertainBelow !== undefined ? { uncertainBelow: Number(opts.uncertainBelow) } : {}) };
-      const pipeline = new EmotionPipeline({ classifier, config });
+      const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig(config, 'analyze options') });
       if (opts.adapt && !pipeline.baseline) {
         process.stderr.write(`earshot analyze: --adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline, and has no functional head; the files are analysed as without --adapt\n`);
       }

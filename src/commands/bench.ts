@@ -13,9 +13,10 @@ import { benchModels, benchModelsArm64, modelsReport } from '../bench/models.ts'
 import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
 import { EarshotError } from '../core/errors.ts';
 import { DEFAULT_CLIP, DEMO_CLIP } from '../core/paths.ts';
+import { MODEL_SAMPLE_RATE } from '../core/constants.ts';
 import { join } from 'node:path';
 import { benchVad, vadBenchReport, type VadBenchStream } from '../bench/vad.ts';
-import { VAD_KINDS } from '../runtime/vad/energy-vad.ts';
+import { VAD_KINDS } from '../runtime/vad/config.ts';
 import { resample } from '../runtime/frontend/resampler.ts';
 import { mulberry32 } from '../training/augment.ts';
 import { loadCorpus } from '../training/corpus/index.ts';
@@ -58,7 +59,7 @@ async function loadFrontendBench(): Promise<typeof import('../bench/frontend.ts'
 /** Loops a clip to `seconds` of audio. */
 async function benchAudio(seconds: number): Promise<Float32Array> {
   const clip = (await decodeAudioFile(DEFAULT_CLIP)).samples;
-  const x = new Float32Array(Math.round(seconds * 16000));
+  const x = new Float32Array(Math.round(seconds * MODEL_SAMPLE_RATE));
   for (let i = 0; i < x.length; i += clip.length) x.set(clip.subarray(0, Math.min(clip.length, x.length - i)), i);
   return x;
 }
@@ -70,9 +71,9 @@ async function benchAudio(seconds: number): Promise<Float32Array> {
  * the demo speech in pink noise at 5 dB SNR.
  */
 async function vadStreams(seconds: number, ravdess: string): Promise<VadBenchStream[]> {
-  const n = Math.round(seconds * 16000);
+  const n = Math.round(seconds * MODEL_SAMPLE_RATE);
   const demo = await decodeAudioFile(DEMO_CLIP);
-  const speech = resample(demo.samples, demo.sampleRate, 16000);
+  const speech = resample(demo.samples, demo.sampleRate, MODEL_SAMPLE_RATE);
   const looped = new Float32Array(n);
   for (let i = 0; i < n; i += speech.length) looped.set(speech.subarray(0, Math.min(speech.length, n - i)), i);
   const streams: VadBenchStream[] = [

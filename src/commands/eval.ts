@@ -22,7 +22,7 @@ import { confusionSvg } from '../training/confusion-svg.ts';
 import { evaluateItems, type EvalReport } from '../training/evaluate.ts';
 import { formatReport } from '../training/metrics.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
-import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/config.ts';
 import { NOISE_KINDS, loadBabblePool, type BabblePool, type NoiseKind } from '../training/noise.ts';
 
 export interface EvalOptions {

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
 import { CORPORA } from '../training/corpus/index.ts';
 import { runFeatures, type FeaturesOptions } from '../training/export-features.ts';
-import { DEFAULT_VAD_KIND, VAD_KINDS } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS } from '../runtime/vad/config.ts';
 
 export function registerFeatures(program: Command): void {
   program

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
 import { EarshotError } from '../core/errors.ts';
 import { MODELS_DIR } from '../runtime/model/metadata.ts';
-import { DEFAULT_VAD_KIND, VAD_KINDS } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS } from '../runtime/vad/config.ts';
 import { SHIPPED_RECIPES } from '../training/recipes.ts';
 import { runTrain, type TrainOptions } from '../training/run-train.ts';
 

@@ -9,10 +9,11 @@ import type { Command } from 'commander';
 import { summaryOf } from './index.ts';
 import { EarshotError } from '../core/errors.ts';
 import { DEMO_CLIP } from '../core/paths.ts';
+import { MODEL_SAMPLE_RATE } from '../core/constants.ts';
 import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import { resample } from '../runtime/frontend/resampler.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
-import { VAD_KINDS, vadConfigSchema, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { VAD_KINDS, vadConfigSchema, type VadKind } from '../runtime/vad/config.ts';
 import { formatIssues } from '../core/schema.ts';
 import { mulberry32, seedOf } from '../training/augment.ts';
 import { loadCorpus } from '../training/corpus/index.ts';
@@ -75,10 +76,10 @@ export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: str
   const clips: VadClip[] = [];
   for (const it of chosen) {
     const a = await decodeAudioFile(it.path);
-    clips.push({ name: it.name, speaker: it.speaker, samples: resample(a.samples, a.sampleRate, 16000) });
+    clips.push({ name: it.name, speaker: it.speaker, samples: resample(a.samples, a.sampleRate, MODEL_SAMPLE_RATE) });
   }
   const demo = await decodeAudioFile(DEMO_CLIP);
-  const demoClip: VadClip = { name: 'demo-sequence', speaker: 'demo', samples: resample(demo.samples, demo.sampleRate, 16000) };
+  const demoClip: VadClip = { name: 'demo-sequence', speaker: 'demo', samples: resample(demo.samples, demo.sampleRate, MODEL_SAMPLE_RATE) };
   // babble: up to 6 clips per actor that are not among the scored ones (a clip never babbles over itself)
   const scored = new Set(chosen.map((c) => c.name));
   const pool = noises.includes('babble') ? await loadBabblePool(pick(corpus.filter((c) => !scored.has(c.name)), 6)) : undefined;

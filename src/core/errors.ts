@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'E_BROKER' // the MQTT broker is unreachable or refused us
   | 'E_PORT_IN_USE' // a TCP port we must listen on is taken or not on this machine
   | 'E_STATE_LOCKED' // another daemon holds the state directory
+  | 'E_DEVICE_ID_TAKEN' // a live daemon of another installation answers under this device id
   | 'E_TOOL' // an external program (python3, arecord) is missing or failed
   | 'E_WASM' // the WASM kernels are missing (run `npm run build`) or failed
   | 'E_INTERNAL'; // an internal consistency check failed: a bug, please report it
@@ -48,6 +49,7 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
   E_BROKER: EXIT.unavailable,
   E_PORT_IN_USE: EXIT.unavailable,
   E_STATE_LOCKED: EXIT.tempFail,
+  E_DEVICE_ID_TAKEN: EXIT.unavailable,
   E_TOOL: EXIT.unavailable,
   E_WASM: EXIT.software,
   E_INTERNAL: EXIT.software,

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseSource } from '../runtime/capture/parse-source.ts';
+import { captureConfigSchema } from '../runtime/capture/config.ts';
 import { EarshotError } from '../core/errors.ts';
 import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
 import { pipelineConfigSchema } from '../runtime/pipeline/config.ts';
@@ -64,24 +65,8 @@ export const daemonConfigSchema = z.strictObject({
     .strictObject({
       /** Where audio comes from: file:PATH, portaudio[:DEVICE][@RATE], arecord[:DEVICE][@RATE], stdin:s16le:RATE, or `demo`. Default `portaudio` (the default input; arecord if naudiodon cannot load). */
       source: sourceSpec.default('portaudio'),
-      /** Capture rate (Hz) for devices whose spec has no @RATE. Default 16000. */
-      sampleRate: z.number().int().min(4000).max(384000).default(16000),
-      /** file: sources are paced at real time, like a microphone. Default true. */
-      realtime: z.boolean().default(true),
-      /** file: sources start over at the end instead of ending the daemon. Default false. */
-      loop: z.boolean().default(false),
-      /** Audio per chunk handed to the pipeline (ms). Default 100. */
-      chunkMs: z.number().min(5).max(1000).default(100),
-      /** ms to wait for the first audio before reporting `no-data` and retrying. Default 5000, at most 600000 (10 min). */
-      firstChunkTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
-      /** ms without audio, once it flowed, before `no-data` (and /healthz turns 503). Default 2000, at most 600000 (10 min). */
-      stallTimeoutMs: z.number().int().min(100).max(600_000).default(2000),
-      /** Seconds of exactly constant samples before `flatline`; 0 disables. Default 5, at most 3600. */
-      flatlineSec: z.number().min(0).max(3600).default(5),
-      /** First delay before restarting a failed device (ms); doubles per failure. Default 500, at most 3600000 (1 h). */
-      restartBackoffMs: z.number().int().min(10).max(3_600_000).default(500),
-      /** Cap on that delay (ms). Default 30000, at most 3600000 (1 h). */
-      restartBackoffMaxMs: z.number().int().min(10).max(3_600_000).default(30_000),
+      // sampleRate, realtime, loop, chunkMs, timeouts, stopGraceMs, restart backoff: the capture stage's own schema
+      ...captureConfigSchema.shape,
     })
     .prefault({}),
   pipeline: pipelineConfigSchema.prefault({}),

@@ -97,7 +97,7 @@ export type DaemonEvents = {
 /** `demo` and the other --source forms as a descriptor. */
 export function describeSource(c: DaemonConfig): SourceDescriptor {
   if (c.capture.source === DEMO_SOURCE) return { kind: 'file', path: DEMO_CLIP, realtime: true, loop: false };
-  return parseSource(c.capture.source, { sampleRate: c.capture.sampleRate, realtime: c.capture.realtime, loop: c.capture.loop });
+  return parseSource(c.capture.source, c.capture);
 }
 
 export class EarshotDaemon extends EventEmitter<DaemonEvents> {
@@ -202,7 +202,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     const listening = new ListeningSwitch(c.mqtt.stateDir, c.privacy.listeningAtStart, log);
     this.listeningSwitch = listening;
     this.source = await this.buildSource(descriptor);
-    pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : 16000));
+    pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : c.capture.sampleRate));
 
     if (c.http.port !== 0) {
       if (c.dashboard.enabled) this.dashboard = this.buildDashboard();
@@ -364,22 +364,16 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     const c = this.config.capture;
     const captureLog = this.log.child({ stage: 'capture' });
     const create = this.ctx.createSource ?? realCreateSource;
-    const timing = (rate: number): CaptureTiming => ({
-      firstChunkTimeoutMs: c.firstChunkTimeoutMs,
-      stallTimeoutMs: c.stallTimeoutMs,
-      flatlineSec: c.flatlineSec,
-      chunkSamples: Math.max(1, Math.round((rate * c.chunkMs) / 1000)),
-    });
     const captureCtx: CaptureContext = { log: captureLog, env: this.ctx.env };
     if (d.kind === 'file') {
       // opened (header checked) now, so a broken file is an error at start, not a source retried forever; read in pieces
       const audio = this.ctx.decode ? piecesOf(await this.ctx.decode(d.path)) : await openAudioFile(d.path);
       this.log.info({ path: d.path, seconds: +audio.durationSec.toFixed(2), sampleRate: audio.sampleRate, realtime: d.realtime, loop: d.loop }, 'replaying an audio file as the capture source');
-      return create(d, { ...captureCtx, openAudio: async () => audio }, timing(audio.sampleRate));
+      return create(d, { ...captureCtx, openAudio: async () => audio }, c);
     }
-    if (d.kind === 'stdin') return create(d, captureCtx, timing(d.sampleRate));
+    if (d.kind === 'stdin') return create(d, captureCtx, c);
     if ((d.kind === 'portaudio' && d.device === undefined) || (d.kind === 'arecord' && d.device === 'default')) await this.warnIfNoSoundCard();
-    return new SupervisedSource(formatSource(d), () => create(d, captureCtx, timing(d.sampleRate)), { initialBackoffMs: c.restartBackoffMs, maxBackoffMs: c.restartBackoffMaxMs }, { log: captureLog });
+    return new SupervisedSource(formatSource(d), () => create(d, captureCtx, c), { initialBackoffMs: c.restartBackoffMs, maxBackoffMs: c.restartBackoffMaxMs }, { log: captureLog });
   }
 
   /** The default device on a box without a sound card would only retry; say what to do instead. */

@@ -26,10 +26,11 @@
 import { CORPUS_LABELS, type CorpusItem, type CorpusKind, type Emotion } from './corpus/index.ts';
 import { addNoise, mulberry32, seedOf } from './augment.ts';
 import { makeNoise, mixAtSnr, type BabblePool, type NoiseKind } from './noise.ts';
-import type { VadKind } from '../runtime/vad/energy-vad.ts';
+import type { VadKind } from '../runtime/vad/config.ts';
 import { EarshotError } from '../core/errors.ts';
 import { analyzeFile, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
+import { parsePipelineConfig } from '../runtime/pipeline/config.ts';
 import { confusionMatrix, scoreConfusion, type EvalMetrics } from './metrics.ts';
 import { accuracyAtCoverage, binaryUar, expectedCalibrationError, tempered } from './calibration.ts';
 import { affectClassOf, affectOf } from '../core/affect.ts';
@@ -184,7 +185,7 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
   }
   let kept = items.filter((i) => scored.includes(i.label));
-  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {} } });
+  const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig({ mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {} }) });
   const seed = opts.seed ?? 1;
   if (opts.adapt) {
     if (!pipeline.baseline) {

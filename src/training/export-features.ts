@@ -16,7 +16,7 @@ import { writeNpy } from './npy.ts';
 import { loadModel } from '../runtime/model/metadata.ts';
 import { ProgressBar } from './progress.ts';
 import { speechSpans, type Span } from '../runtime/vad/speech-spans.ts';
-import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, parseVadConfig, VAD_KINDS, type VadKind } from '../runtime/vad/config.ts';
 
 const AUDIO_EXT = /\.(wav|flac|aif|aiff|aifc)$/i;
 
@@ -91,6 +91,7 @@ function collectItems(paths: string[], corpus?: string): ManifestItem[] {
 export async function runFeatures(paths: string[], opts: FeaturesOptions): Promise<{ written: number; failed: number }> {
   const config = chooseFrontend(opts);
   const vadKind = vadKindOf(opts.vad);
+  const vadConfig = vadKind ? parseVadConfig({ kind: vadKind }) : null;
   const items = collectItems(paths, opts.corpus);
   if (items.length === 0) throw new EarshotError('E_AUDIO_IO', `no audio files (.wav, .flac, .aiff) found in ${paths.join(', ')}`);
   mkdirSync(opts.out, { recursive: true });
@@ -102,7 +103,7 @@ export async function runFeatures(paths: string[], opts: FeaturesOptions): Promi
     try {
       const f = await fileFeatures(item.path, frontend);
       await writeNpy(join(opts.out, `${item.name}.npy`), f.data, [f.frames, f.dim]);
-      done.push({ ...item, path: resolve(item.path), frames: f.frames, ...(vadKind ? { speech: speechSpans(f.samples, config, { kind: vadKind }) } : {}) });
+      done.push({ ...item, path: resolve(item.path), frames: f.frames, ...(vadConfig ? { speech: speechSpans(f.samples, config, vadConfig) } : {}) });
     } catch (e) {
       if (!isEarshotError(e)) throw e;
       failures.push(e.message);

@@ -12,7 +12,7 @@ import { resample } from '../runtime/frontend/resampler.ts';
 import { writeNpy } from './npy.ts';
 import { ProgressBar } from './progress.ts';
 import { speechSpans } from '../runtime/vad/speech-spans.ts';
-import { DEFAULT_VAD_KIND, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, parseVadConfig, type VadKind } from '../runtime/vad/config.ts';
 import { loadBabblePool, makeNoise, mixAtSnr, type BabblePool } from './noise.ts';
 import { runFeatures } from './export-features.ts';
 import { RAVDESS_FOLDS } from './folds.ts';
@@ -79,6 +79,7 @@ export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config
   if (featuresReady(dir, config, items.length)) return dir;
   mkdirSync(dir, { recursive: true });
   const frontend = new Frontend(config);
+  const vadConfig = parseVadConfig({ kind: vad });
   const progress = quiet ? null : new ProgressBar(items.length, `features +noise ${snrDb} dB`);
   const out = [];
   for (const [i, item] of items.entries()) {
@@ -93,7 +94,7 @@ export async function ensureNoisyFeatures(kind: CorpusKind, root: string, config
     const frames = data.length / frontend.dim;
     const name = `${item.name}~snr${snrDb}`;
     await writeNpy(join(dir, `${name}.npy`), data, [frames, frontend.dim]);
-    out.push({ ...item, name, source: item.name, augment: `${noise} noise ${snrDb} dB SNR`, frames, speech: speechSpans(noisy, config, { kind: vad }) });
+    out.push({ ...item, name, source: item.name, augment: `${noise} noise ${snrDb} dB SNR`, frames, speech: speechSpans(noisy, config, vadConfig) });
     progress?.tick(i + 1, item.name);
   }
   writeFileSync(manifestPath, JSON.stringify({ frontend: config, featureNames: featureNames(config), corpus: kind, vad, items: out }, null, 1));

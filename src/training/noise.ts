@@ -15,6 +15,7 @@
 import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import { resample } from '../runtime/frontend/resampler.ts';
 import { activePower } from './augment.ts';
+import { MODEL_SAMPLE_RATE } from '../core/constants.ts';
 
 export const NOISE_KINDS = ['pink', 'brown', 'babble', 'white'] as const;
 export type NoiseKind = (typeof NOISE_KINDS)[number];
@@ -28,7 +29,7 @@ export interface BabblePool {
 }
 
 /** Decodes `items` (speaker + path) into a babble pool. */
-export async function loadBabblePool(items: { speaker: string; path: string }[], sampleRate = 16000): Promise<BabblePool> {
+export async function loadBabblePool(items: { speaker: string; path: string }[], sampleRate = MODEL_SAMPLE_RATE): Promise<BabblePool> {
   const clips = [];
   for (const it of items) {
     const a = await decodeAudioFile(it.path);
@@ -96,7 +97,7 @@ export function makeNoise(kind: NoiseKind, length: number, rng: () => number, op
   }
   const swing = opts.swingDb ?? 0;
   if (swing > 0) {
-    const rate = opts.sampleRate ?? 16000;
+    const rate = opts.sampleRate ?? MODEL_SAMPLE_RATE;
     const period = (3 + 6 * rng()) * rate;
     const phase = 2 * Math.PI * rng();
     for (let i = 0; i < length; i++) n[i] *= 10 ** ((swing * Math.sin((2 * Math.PI * i) / period + phase)) / 20);
@@ -114,7 +115,7 @@ function babble(out: Float32Array, rng: () => number, opts: NoiseOptions): void 
   const chosen = speakers.map((s) => [rng(), s] as const).sort((a, b) => a[0] - b[0]).slice(0, talkers).map(([, s]) => s);
   for (const speaker of chosen) {
     const own = clips.filter((c) => c.speaker === speaker);
-    let pos = -Math.floor(rng() * 16000); // a random offset into the first clip
+    let pos = -Math.floor(rng() * MODEL_SAMPLE_RATE); // a random offset of up to 1 s into the first clip
     while (pos < out.length) {
       const clip = own[Math.floor(rng() * own.length)].samples;
       for (let i = Math.max(0, -pos); i < clip.length && pos + i < out.length; i++) out[pos + i] += clip[i];

@@ -21,7 +21,7 @@ import { evaluateItems, type EvalReport } from './evaluate.ts';
 import { needsBaseline, type ModelMetric, type Tta } from '../runtime/model/metadata.ts';
 import { mean, sd } from './metrics.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
-import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/energy-vad.ts';
+import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/config.ts';
 import { readFrontendConfigFile } from './export-features.ts';
 import { parseFolds, RAVDESS_FOLDS } from './folds.ts';
 import { DEFAULT_TRAIN_FRONTEND, SHIPPED_RECIPES } from './recipes.ts';

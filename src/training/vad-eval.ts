@@ -13,11 +13,12 @@
 import { mulberry32, seedOf } from './augment.ts';
 import { atLevel, makeNoise, mixAtSnr, type BabblePool, type NoiseKind } from './noise.ts';
 import { speechSpans, type Span } from '../runtime/vad/speech-spans.ts';
-import type { VadConfigInput, VadKind } from '../runtime/vad/energy-vad.ts';
+import { parseVadConfig, type VadConfig, type VadConfigInput, type VadKind } from '../runtime/vad/config.ts';
+import { FRAMING_16K as FRAMING } from '../core/constants.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
+import { parsePipelineConfig } from '../runtime/pipeline/config.ts';
 import type { EmotionClassifier } from '../runtime/model/session.ts';
 
-export const FRAMING = { frameLength: 400, hopLength: 160, sampleRate: 16000 } as const;
 
 export interface VadClip {
   name: string;
@@ -44,7 +45,7 @@ export interface RecallRow {
 }
 
 /** Spans of at least minFrames (the pipeline drops shorter segments). */
-function utterances(x: Float32Array, vad: VadConfigInput, minFrames: number, calls: { n: number }): Span[] {
+function utterances(x: Float32Array, vad: VadConfig, minFrames: number, calls: { n: number }): Span[] {
   const spans = speechSpans(x, FRAMING, vad, calls);
   return spans.filter(([a, b]) => b - a >= minFrames);
 }
@@ -74,7 +75,7 @@ export function measureRecall(clips: VadClip[], opts: RecallOptions): RecallRow[
   const seconds = clips.reduce((a, c) => a + c.samples.length / FRAMING.sampleRate, 0);
   for (const vad of opts.vads) {
     const calls = { n: 0 };
-    const cfg = { ...opts.vadConfig, kind: vad };
+    const cfg = parseVadConfig({ ...opts.vadConfig, kind: vad });
     const ref = clips.map((c) => utterances(c.samples, cfg, minFrames, calls));
     const clean = ref.reduce((a, r) => a + r.length, 0);
     const push = (r: RecallRow) => {
@@ -123,7 +124,7 @@ export async function noiseOnlyEvents(classifier: EmotionClassifier, vad: VadKin
   const rate = FRAMING.sampleRate;
   const rng = mulberry32(seedOf(`noise-only/${noise}/${opts.swingDb ?? 0}/${opts.levelDbfs}`));
   const x = atLevel(makeNoise(noise, Math.round(opts.seconds * rate), rng, { pool: opts.pool, swingDb: opts.swingDb }), opts.levelDbfs);
-  const pipeline = new EmotionPipeline({ classifier, config: { mode: 'utterance', vad: { ...opts.vadConfig, kind: vad } } });
+  const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig({ mode: 'utterance', vad: { ...opts.vadConfig, kind: vad } }) });
   let events = 0;
   pipeline.on('result', () => events++);
   const chunk = rate / 10;

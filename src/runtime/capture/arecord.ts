@@ -30,10 +30,8 @@ export const realSpawn: SpawnCapture = (command, args, options) => nodeSpawn(com
 export interface ArecordOptions extends CaptureTiming {
   /** ALSA PCM name as `arecord -L` lists it; default `default` */
   device?: string;
-  /** Hz; default 16000 */
-  sampleRate?: number;
-  /** ms between SIGINT and SIGKILL on stop(); default 2000 */
-  stopGraceMs?: number;
+  /** Hz */
+  sampleRate: number;
   /** the arecord binary; default `arecord` on PATH */
   command?: string;
   /** environment for the child (ALSA_CONFIG_PATH in tests); default this process's */
@@ -55,9 +53,10 @@ export class ArecordSource extends CaptureSourceBase {
   private exited: Promise<void> = Promise.resolve();
   private stderrText = '';
 
-  constructor(opts: ArecordOptions = {}, ctx: ArecordContext = {}) {
+  /** `opts.stopGraceMs`: ms between SIGINT and SIGKILL on stop() */
+  constructor(opts: ArecordOptions, ctx: ArecordContext = {}) {
     const device = opts.device || 'default';
-    super(`arecord:${device}`, opts.sampleRate ?? 16000, opts, ctx);
+    super(`arecord:${device}`, opts.sampleRate, opts, ctx);
     this.device = device;
     this.opts = opts;
     this.spawnChild = ctx.spawn ?? realSpawn;
@@ -102,9 +101,9 @@ export class ArecordSource extends CaptureSourceBase {
     // SIGINT lets arecord drain and close the PCM; a wedged driver may ignore it, hence SIGKILL.
     if (child.kill('SIGINT')) {
       killTimer = this.timers.setTimeout(() => {
-        this.log.warn(`arecord (pid ${child.pid}) ignored SIGINT for ${this.opts.stopGraceMs ?? 2000} ms; sending SIGKILL`);
+        this.log.warn(`arecord (pid ${child.pid}) ignored SIGINT for ${this.opts.stopGraceMs} ms; sending SIGKILL`);
         child.kill('SIGKILL');
-      }, this.opts.stopGraceMs ?? 2000);
+      }, this.opts.stopGraceMs);
     }
     await this.exited;
     this.timers.clearTimeout(killTimer);

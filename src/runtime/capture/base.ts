@@ -8,8 +8,6 @@
 import { EventEmitter } from 'node:events';
 import { EarshotError } from '../../core/errors.ts';
 import {
-  DEFAULT_FIRST_CHUNK_TIMEOUT_MS,
-  DEFAULT_FLATLINE_SEC,
   realTimers,
   stderrLog,
   type AudioChunk,
@@ -59,10 +57,10 @@ export abstract class CaptureSourceBase extends EventEmitter<CaptureEvents> impl
     super();
     this.timers = ctx.timers ?? realTimers;
     this.log = ctx.log ?? stderrLog;
-    this.firstChunkTimeoutMs = timing.firstChunkTimeoutMs ?? DEFAULT_FIRST_CHUNK_TIMEOUT_MS;
-    this.stallTimeoutMs = timing.stallTimeoutMs ?? this.firstChunkTimeoutMs;
-    this.flatlineSamples = Math.round((timing.flatlineSec ?? DEFAULT_FLATLINE_SEC) * sampleRate);
-    this.assembler = new ChunkAssembler(timing.chunkSamples ?? Math.max(1, Math.round(sampleRate / 10)), (s) => this.deliver(s));
+    this.firstChunkTimeoutMs = timing.firstChunkTimeoutMs;
+    this.stallTimeoutMs = timing.stallTimeoutMs;
+    this.flatlineSamples = Math.round(timing.flatlineSec * sampleRate);
+    this.assembler = new ChunkAssembler(timing.chunkSamples ?? Math.max(1, Math.round((timing.chunkMs / 1000) * sampleRate)), (s) => this.deliver(s));
   }
 
   /** Begin producing data; call deliver() (directly or through this.assembler) as it arrives. */

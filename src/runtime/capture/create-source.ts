@@ -15,6 +15,7 @@ import { loadNaudiodon, PortAudioSource, type LoadPortAudio } from './portaudio.
 import { PortAudioProcessSource, type SpawnWorker } from './portaudio-process.ts';
 import { stderrLog, type CaptureLog, type CaptureSource, type CaptureTimers, type CaptureTiming } from './source.ts';
 import { StdinSource } from './stdin.ts';
+import { CAPTURE_DEFAULTS } from './config.ts';
 
 export interface CaptureContext {
   timers?: CaptureTimers;
@@ -34,7 +35,8 @@ export interface CaptureContext {
   spawnWorker?: SpawnWorker;
 }
 
-export async function createSource(d: SourceDescriptor, ctx: CaptureContext = {}, timing: CaptureTiming = {}): Promise<CaptureSource> {
+/** `timing`: the daemon's parsed capture config; the schema's defaults when not given. */
+export async function createSource(d: SourceDescriptor, ctx: CaptureContext = {}, timing: CaptureTiming = CAPTURE_DEFAULTS): Promise<CaptureSource> {
   switch (d.kind) {
     case 'file':
       return FileReplaySource.fromFile(d.path, { ...timing, realtime: d.realtime, loop: d.loop }, ctx);

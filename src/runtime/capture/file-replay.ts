@@ -8,16 +8,14 @@ import type { DecodedAudio } from '../audio/decode.ts';
 import { openAudioFile, piecesOf, type AudioPieces } from '../audio/stream.ts';
 import { EarshotError } from '../../core/errors.ts';
 import { CaptureSourceBase, type SourceContext } from './base.ts';
+import type { CaptureConfig } from './config.ts';
 import type { CaptureTiming } from './source.ts';
 
-export interface FileReplayOptions extends CaptureTiming {
-  /** pace chunks at real time; default false (as fast as possible) */
-  realtime?: boolean;
-  /** start again from the beginning at the end instead of emitting 'end'; default false */
-  loop?: boolean;
+/** `realtime`: pace chunks at real time (else as fast as the consumer takes them); `loop`: start again at the end instead of emitting 'end'. */
+export type FileReplayOptions = CaptureTiming & Pick<CaptureConfig, 'realtime' | 'loop'> & {
   /** chunks emitted per event-loop turn when not paced, so stop() and I/O still get a turn; default 16 */
   burstChunks?: number;
-}
+};
 
 export type DecodeAudio = (path: string) => Promise<DecodedAudio>;
 
@@ -46,12 +44,12 @@ export class FileReplaySource extends CaptureSourceBase {
   private timer: unknown = null;
 
   /** Open `path` (header checked now) and build a replay source at the file's own sample rate. */
-  static async fromFile(path: string, opts: FileReplayOptions = {}, ctx: FileReplayContext = {}): Promise<FileReplaySource> {
+  static async fromFile(path: string, opts: FileReplayOptions, ctx: FileReplayContext = {}): Promise<FileReplaySource> {
     const audio = ctx.openAudio ? await ctx.openAudio(path) : ctx.decode ? piecesOf(await ctx.decode(path)) : await openAudioFile(path);
     return new FileReplaySource(path, audio, opts, ctx);
   }
 
-  constructor(readonly path: string, audio: DecodedAudio | AudioPieces, opts: FileReplayOptions = {}, ctx: SourceContext = {}) {
+  constructor(readonly path: string, audio: DecodedAudio | AudioPieces, opts: FileReplayOptions, ctx: SourceContext = {}) {
     super(`file:${path}`, audio.sampleRate, opts, ctx);
     const reader = 'samples' in audio ? piecesOf(audio) : audio;
     if (reader.frames === 0) {

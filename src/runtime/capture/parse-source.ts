@@ -4,6 +4,7 @@
  */
 import { EarshotError } from '../../core/errors.ts';
 import type { PcmFormat } from './chunker.ts';
+import { CAPTURE_DEFAULTS, type CaptureConfig } from './config.ts';
 
 export type SourceDescriptor =
   | { kind: 'file'; path: string; realtime: boolean; loop: boolean }
@@ -18,14 +19,8 @@ export const SOURCE_FORMS = [
   'stdin:s16le:RATE             raw mono PCM on stdin (or stdin:f32le:RATE)',
 ];
 
-export interface ParseSourceDefaults {
-  /** capture rate for devices when the spec has no @RATE; default 16000 */
-  sampleRate?: number;
-  /** file replay paced at real time; default true (a file stands in for a microphone) */
-  realtime?: boolean;
-  /** file replay loops; default false */
-  loop?: boolean;
-}
+/** What a spec does not say: the device rate without @RATE, and how a file is replayed (the capture config's, ./config.ts). */
+export type ParseSourceDefaults = Pick<CaptureConfig, 'sampleRate' | 'realtime' | 'loop'>;
 
 function bad(spec: string, why: string): EarshotError {
   return new EarshotError('E_CONFIG', `--source "${spec}": ${why}. Accepted forms:\n  ${SOURCE_FORMS.join('\n  ')}`);
@@ -45,15 +40,15 @@ function deviceAndRate(spec: string, rest: string, fallbackRate: number): { devi
   return { device: m[1], sampleRate: parseRate(spec, m[2]) };
 }
 
-export function parseSource(spec: string, defaults: ParseSourceDefaults = {}): SourceDescriptor {
-  const rate = defaults.sampleRate ?? 16000;
+export function parseSource(spec: string, defaults: ParseSourceDefaults = CAPTURE_DEFAULTS): SourceDescriptor {
+  const rate = defaults.sampleRate;
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const rest = colon < 0 ? '' : spec.slice(colon + 1);
   switch (kind) {
     case 'file':
       if (!rest) throw bad(spec, 'file: needs a path');
-      return { kind: 'file', path: rest, realtime: defaults.realtime ?? true, loop: defaults.loop ?? false };
+      return { kind: 'file', path: rest, realtime: defaults.realtime, loop: defaults.loop };
     case 'portaudio': {
       const { device, sampleRate } = deviceAndRate(spec, rest, rate);
       if (device === '') return { kind: 'portaudio', sampleRate };

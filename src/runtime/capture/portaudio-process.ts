@@ -59,7 +59,7 @@ export class PortAudioProcessSource extends CaptureSourceBase {
   private workerError = '';
 
   constructor(opts: PortAudioProcessOptions, ctx: PortAudioProcessContext = {}) {
-    super(`portaudio:${opts.device ?? ''}`, opts.sampleRate ?? 16000, opts, ctx);
+    super(`portaudio:${opts.device ?? ''}`, opts.sampleRate, opts, ctx);
     this.opts = opts;
     this.spawnWorker = ctx.spawnWorker ?? spawnPortAudioWorker;
   }
@@ -99,14 +99,13 @@ export class PortAudioProcessSource extends CaptureSourceBase {
     const child = this.child;
     if (!child) return;
     this.child = null;
-    let killTimer: unknown = null;
     // Closing the IPC channel makes the worker quit the stream (it ignores the signals a terminal or
     // systemd send the whole group); one stuck in a driver read may never return, hence SIGKILL.
     if (child.connected) child.disconnect();
-    killTimer = this.timers.setTimeout(() => {
-      this.log.warn(`the PortAudio worker (pid ${child.pid}) did not exit within ${this.opts.stopGraceMs ?? 2000} ms of being told to; sending SIGKILL`);
+    const killTimer = this.timers.setTimeout(() => {
+      this.log.warn(`the PortAudio worker (pid ${child.pid}) did not exit within ${this.opts.stopGraceMs} ms of being told to; sending SIGKILL`);
       child.kill('SIGKILL');
-    }, this.opts.stopGraceMs ?? 2000);
+    }, this.opts.stopGraceMs);
     await this.exited;
     this.timers.clearTimeout(killTimer);
   }

@@ -95,10 +95,8 @@ export const loadNaudiodon: LoadPortAudio = createNaudiodonLoader();
 export interface PortAudioOptions extends CaptureTiming {
   /** device index, or a (case-insensitive) part of its name; default: PortAudio's default input */
   device?: string | number;
-  /** Hz; default 16000 */
-  sampleRate?: number;
-  /** ms to wait for quit() on stop() before giving up on the stream; default 2000 */
-  stopGraceMs?: number;
+  /** Hz */
+  sampleRate: number;
 }
 
 export interface PortAudioContext extends SourceContext {
@@ -129,8 +127,9 @@ export class PortAudioSource extends CaptureSourceBase {
   private readonly opts: PortAudioOptions;
   private stream: PortAudioInput | null = null;
 
+  /** `opts.stopGraceMs`: ms to wait for quit() on stop() before giving up on the stream */
   constructor(opts: PortAudioOptions, ctx: PortAudioContext) {
-    super(`portaudio:${opts.device ?? ''}`, opts.sampleRate ?? 16000, opts, ctx);
+    super(`portaudio:${opts.device ?? ''}`, opts.sampleRate, opts, ctx);
     this.pa = ctx.portaudio;
     this.opts = opts;
   }
@@ -166,9 +165,9 @@ export class PortAudioSource extends CaptureSourceBase {
       // Not abort(): Pa_AbortStream joins the callback thread, and a thread stuck in a driver read would
       // then freeze the event loop (seen with an ALSA device whose input never comes). Abandon it instead.
       const t = this.timers.setTimeout(() => {
-        this.log.warn(`${this.name}: PortAudio did not quit within ${this.opts.stopGraceMs ?? 2000} ms; abandoning the stream (its audio thread is stuck in the driver)`);
+        this.log.warn(`${this.name}: PortAudio did not quit within ${this.opts.stopGraceMs} ms; abandoning the stream (its audio thread is stuck in the driver)`);
         resolve();
-      }, this.opts.stopGraceMs ?? 2000);
+      }, this.opts.stopGraceMs);
       stream.quit(() => {
         this.timers.clearTimeout(t);
         resolve();

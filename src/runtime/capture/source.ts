@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { EarshotError } from '../../core/errors.ts';
+import type { CaptureConfig } from './config.ts';
 
 /** One block of captured audio. */
 export interface AudioChunk {
@@ -82,17 +83,12 @@ export const stderrLog: CaptureLog = {
   warn: (msg) => process.stderr.write(`earshot capture: warning: ${msg}\n`),
 };
 
-/** Tunables shared by every source. */
-export interface CaptureTiming {
-  /** ms to wait for the first chunk before start() rejects with E_CAPTURE; default 5000 */
-  firstChunkTimeoutMs?: number;
-  /** ms without a chunk, after the first, before a `no-data` condition; default = firstChunkTimeoutMs */
-  stallTimeoutMs?: number;
-  /** seconds of exactly constant samples before a `flatline` condition; 0 disables; default 5 */
-  flatlineSec?: number;
-  /** samples per emitted chunk; default sampleRate / 10 (100 ms) */
+/**
+ * Tunables shared by every source: the parsed capture config's (./config.ts documents each and its
+ * default; CAPTURE_DEFAULTS holds them for sources built outside the daemon). A stallTimeoutMs of 0
+ * turns the stall watchdog off (tests; the schema itself asks for at least 100 ms).
+ */
+export type CaptureTiming = Pick<CaptureConfig, 'firstChunkTimeoutMs' | 'stallTimeoutMs' | 'flatlineSec' | 'chunkMs' | 'stopGraceMs'> & {
+  /** samples per emitted chunk, when it must be exact (tests, analysis); default chunkMs of audio */
   chunkSamples?: number;
-}
-
-export const DEFAULT_FIRST_CHUNK_TIMEOUT_MS = 5000;
-export const DEFAULT_FLATLINE_SEC = 5;
+};

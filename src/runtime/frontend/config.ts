@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
 import { formatIssues } from '../../core/schema.ts';
+import { FRAMING_16K } from '../../core/constants.ts';
 
 export const WINDOWS = ['hann', 'hamming', 'none'] as const;
 /**
@@ -34,11 +35,11 @@ const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
 const shape = z.object({
   /** Input sample rate of the frontend in Hz; audio at other rates is resampled first. Default 16000. */
-  sampleRate: z.number().int().min(8000).max(48000).default(16000),
+  sampleRate: z.number().int().min(8000).max(48000).default(FRAMING_16K.sampleRate),
   /** Samples per frame (window length). Default 400 (25 ms at 16 kHz). */
-  frameLength: z.number().int().min(16).max(2048).default(400),
+  frameLength: z.number().int().min(16).max(2048).default(FRAMING_16K.frameLength),
   /** Samples between frame starts. Default 160 (10 ms at 16 kHz). */
-  hopLength: z.number().int().min(1).max(2048).default(160),
+  hopLength: z.number().int().min(1).max(2048).default(FRAMING_16K.hopLength),
   /** FFT size, a power of two from 256 to 2048; frames are zero-padded to it. Default 512. */
   fftSize: z.number().int().min(256).max(2048).refine(isPow2, 'must be a power of two (256, 512, 1024 or 2048)').default(512),
   /** Window applied to each frame, periodic. Default "hann". */

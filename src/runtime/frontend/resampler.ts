@@ -19,10 +19,11 @@
  * of the kernel's reused output block (the view object is the only allocation per call).
  */
 import { EarshotError } from '../../core/errors.ts';
+import { MODEL_SAMPLE_RATE } from '../../core/constants.ts';
 import { instantiateKernel, type KernelExports } from './wasm.ts';
 
 /** Input rates the resampler converts (Hz). 24414.0625 is TESS's native rate (25 MHz / 1024). */
-export const SUPPORTED_RATES: readonly number[] = [8000, 16000, 22050, 24000, 24414, 24414.0625, 32000, 44100, 48000, 96000];
+export const SUPPORTED_RATES: readonly number[] = [8000, MODEL_SAMPLE_RATE, 22050, 24000, 24414, 24414.0625, 32000, 44100, 48000, 96000];
 
 /** Kaiser design target; the window formulas below turn it into beta and a length. */
 export const DESIGN_ATTENUATION_DB = 90;
@@ -127,7 +128,7 @@ export class Resampler {
   private readonly kernel: ResamplerKernel | null;
   private heap: Float32Array;
 
-  constructor(fromRate: number, toRate = 16000) {
+  constructor(fromRate: number, toRate = MODEL_SAMPLE_RATE) {
     const design = designResampler(fromRate, toRate);
     this.fromRate = fromRate;
     this.toRate = toRate;
@@ -190,7 +191,7 @@ const WHOLE_SIGNAL_BLOCK = 1 << 16;
  * Converts a whole signal; the result has ceil(input.length * to / from) samples and is
  * time-aligned with the input. Returns `input` itself when from === to.
  */
-export function resample(input: Float32Array, from: number, to = 16000): Float32Array {
+export function resample(input: Float32Array, from: number, to = MODEL_SAMPLE_RATE): Float32Array {
   const key = `${from}>${to}`;
   let r = shared.get(key);
   if (!r) {

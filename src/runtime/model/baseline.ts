@@ -28,10 +28,9 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
+import { VARIANCE_FLOOR } from '../../core/constants.ts';
 import type { FunctionalStats } from './functional-head.ts';
 
-/** Variance floor, as UTTERANCE_VAR_FLOOR in session.ts and training/python/earshot_train/data.py. */
-const VAR_FLOOR = 1e-6;
 /** Decayed utterance weight before the functionals have a spread (2.5: three recent utterances, which decay a little). */
 const MIN_FUNCTIONAL_UTTERANCES = 2.5;
 
@@ -158,7 +157,7 @@ export class SpeakerBaseline {
         const m = this.s1[j] / this.weight;
         const v = Math.max(this.s2[j] / this.weight - m * m, 0);
         this.out.mean[j] = m;
-        this.out.invStd[j] = 1 / Math.sqrt(v + VAR_FLOOR);
+        this.out.invStd[j] = 1 / Math.sqrt(v + VARIANCE_FLOOR);
       }
       this.out.functionals = this.functionals ? this.functionalStats() : null;
       this.fresh = true;
@@ -170,7 +169,7 @@ export class SpeakerBaseline {
     for (let i = 0; i < this.functionals; i++) {
       const m = this.f1[i] / this.fWeight;
       this.fOut.mean[i] = m;
-      this.fOut.invStd[i] = 1 / Math.sqrt(Math.max(this.f2[i] / this.fWeight - m * m, 0) + VAR_FLOOR);
+      this.fOut.invStd[i] = 1 / Math.sqrt(Math.max(this.f2[i] / this.fWeight - m * m, 0) + VARIANCE_FLOOR);
     }
     return this.fOut;
   }

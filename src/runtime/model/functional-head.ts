@@ -10,7 +10,8 @@
  */
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
-import { computeFunctionals, FUNCTIONAL_NAMES, functionalColumns, type FunctionalColumns } from './functionals.ts';
+import type { FrontendConfig } from '../frontend/config.ts';
+import { checkFunctionalFrontend, computeFunctionals, FUNCTIONAL_NAMES, functionalColumns, type FunctionalColumns } from './functionals.ts';
 
 /** Bound of a normalised functional (outliers of a short utterance or a thin baseline). */
 export const FUNCTIONAL_CLIP = 6;
@@ -54,7 +55,10 @@ export class FunctionalHead {
     readonly spec: FunctionalHeadSpec,
     labels: number,
     featureNames: readonly string[],
+    /** the model's frontend: the functionals count mel bands and frames of it (checkFunctionalFrontend) */
+    frontend: Pick<FrontendConfig, 'melBands' | 'hopLength' | 'sampleRate'>,
   ) {
+    checkFunctionalFrontend(frontend);
     const n = FUNCTIONAL_NAMES.length;
     if (spec.functionals.length !== n || spec.functionals.some((f, i) => f !== FUNCTIONAL_NAMES[i])) {
       throw new EarshotError('E_MODEL', `the model's functional head was trained on other functionals (${spec.functionals.length}) than this runtime computes (${n}); re-export it with training/python/earshot_train/functionals.py --export-head`);

@@ -9,12 +9,29 @@
  * computes the same numbers in the same order for training (test/functionals.test.ts compares the two).
  */
 import { EarshotError } from '../../core/errors.ts';
+import type { FrontendConfig } from '../frontend/config.ts';
 
-const MEL_BANDS = 40;
+/**
+ * The frontend the functionals are defined on (and the heads trained on): 40 log-mel bands (the
+ * cepstra, the band groups and the spectral balance are written for 40) at 100 frames/s (rates and
+ * durations count frames of 10 ms). checkFunctionalFrontend() refuses any other.
+ */
+export const MEL_BANDS = 40;
+export const FRAMES_PER_SECOND = 100;
 const CEPSTRA = 12;
 /** voicing above which a frame's f0 counts (training/python/earshot_train/functionals.py VOICED) */
 const VOICED = 0.5;
-const FRAMES_PER_SECOND = 100;
+
+/** Throws E_MODEL unless the frontend has MEL_BANDS mel bands at FRAMES_PER_SECOND frames per second. */
+export function checkFunctionalFrontend(frontend: Pick<FrontendConfig, 'melBands' | 'hopLength' | 'sampleRate'>): void {
+  const fps = frontend.sampleRate / frontend.hopLength;
+  if (frontend.melBands === MEL_BANDS && Math.abs(fps - FRAMES_PER_SECOND) < 1e-9) return;
+  throw new EarshotError(
+    'E_MODEL',
+    `the model's functional head is defined on ${MEL_BANDS} mel bands at ${FRAMES_PER_SECOND} frames/s, but this model's frontend has ${frontend.melBands} mel bands at ${+fps.toFixed(3)} frames/s (hopLength ${frontend.hopLength} at ${frontend.sampleRate} Hz); ` +
+      `use a head trained for this model or remove functionalHead from its metadata`,
+  );
+}
 
 function trackNames(prefix: string): string[] {
   return ['mean', 'std', 'p10', 'p50', 'p90', 'range', 'slope', 'dabs'].map((s) => `${prefix}_${s}`);
@@ -44,7 +61,7 @@ export interface FunctionalColumns {
 export function functionalColumns(featureNames: readonly string[]): FunctionalColumns {
   const at = (n: string): number => {
     const i = featureNames.indexOf(n);
-    if (i < 0) throw new EarshotError('E_MODEL', `the functional head needs feature "${n}" (40 log-mel + rms + zcr + f0 + voicing); this model's frontend has [${featureNames.join(', ')}]`);
+    if (i < 0) throw new EarshotError('E_MODEL', `the functional head needs feature "${n}" (${MEL_BANDS} log-mel + rms + zcr + f0 + voicing); this model's frontend has [${featureNames.join(', ')}]`);
     return i;
   };
   return { mel: Array.from({ length: MEL_BANDS }, (_, k) => at(`mel${k}`)), rms: at('rms'), zcr: at('zcr'), f0: at('f0'), voicing: at('voicing') };

@@ -9,6 +9,7 @@
 import '../../core/ort-env.ts'; // first: ONNX Runtime's telemetry off before the library loads
 import * as ort from 'onnxruntime-node';
 import { EarshotError } from '../../core/errors.ts';
+import { VARIANCE_FLOOR } from '../../core/constants.ts';
 import type { Emotion } from '../../core/labels.ts';
 import { featureCount } from '../frontend/config.ts';
 import type { BaselineStats } from './baseline.ts';
@@ -24,8 +25,6 @@ export interface Classification {
   functionals?: Float64Array;
 }
 
-/** Variance floor of per-utterance CMVN; training/python/earshot_train/data.py uses the same value. */
-export const UTTERANCE_VAR_FLOOR = 1e-6;
 /** Bound of a feature normalised against a speaker baseline; training/python/earshot_train/data.py SPEAKER_CLIP is the same (why: there). */
 export const SPEAKER_CLIP = 6;
 /** Smallest mean RMS normalisation "level" divides by; training/python/earshot_train/data.py uses the same value. */
@@ -76,7 +75,7 @@ export class EmotionClassifier {
     const cal = calibrate ? model.meta.calibration : undefined;
     this.invTemperature = cal ? 1 / cal.temperature : 1;
     this.invFusedTemperature = cal ? 1 / (cal.fusedTemperature ?? cal.temperature) : 1;
-    this.head = model.meta.functionalHead ? new FunctionalHead(model.meta.functionalHead, this.labels.length, model.meta.featureNames) : null;
+    this.head = model.meta.functionalHead ? new FunctionalHead(model.meta.functionalHead, this.labels.length, model.meta.featureNames, model.frontend) : null;
   }
 
   /** The calibration temperature applied (1 when the model has none or it was switched off). */
@@ -227,7 +226,7 @@ export class EmotionClassifier {
         this.utterInvStd[j] += v * v;
       }
     }
-    for (let j = 0; j < d; j++) this.utterInvStd[j] = 1 / Math.sqrt(this.utterInvStd[j] / n + UTTERANCE_VAR_FLOOR);
+    for (let j = 0; j < d; j++) this.utterInvStd[j] = 1 / Math.sqrt(this.utterInvStd[j] / n + VARIANCE_FLOOR);
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { EarshotError } from '../../core/errors.ts';
-import { vadConfigSchema } from '../vad/energy-vad.ts';
+import { vadConfigSchema } from '../vad/config.ts';
 import { baselineConfigSchema } from '../model/baseline.ts';
 import { smootherConfigSchema } from './smoother.ts';
 import { formatIssues } from '../../core/schema.ts';
@@ -32,6 +32,9 @@ export const pipelineConfigSchema = z.object({
 });
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+
+/** The defaults, parsed once (a pipeline built without settings). */
+export const PIPELINE_DEFAULTS: Readonly<PipelineConfig> = Object.freeze(pipelineConfigSchema.parse({}));
 
 /** Validates a pipeline config; every problem is listed with its path (e.g. `vad.thresholdDb`). */
 export function parsePipelineConfig(input: unknown, where = 'pipeline config'): PipelineConfig {

@@ -28,7 +28,7 @@ import { SpeakerBaseline } from '../model/baseline.ts';
 import { needsBaseline } from '../model/metadata.ts';
 import { FUNCTIONAL_NAMES } from '../model/functionals.ts';
 import { affectOf } from '../../core/affect.ts';
-import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from './config.ts';
+import { PIPELINE_DEFAULTS, type PipelineConfig } from './config.ts';
 import { InferenceQueue, type Job } from './inference.ts';
 import { Segmenter, type Segment } from './segmenter.ts';
 import { EmotionSmoother } from './smoother.ts';
@@ -44,7 +44,8 @@ const ARRIVALS = 256;
 export interface PipelineContext {
   /** A loaded model; the pipeline builds the frontend from its metadata and does not close it. */
   classifier: EmotionClassifier;
-  config?: PipelineConfigInput | PipelineConfig;
+  /** The parsed settings (parsePipelineConfig, or the daemon's config): validated once, where they are read. Default: the schema's defaults. */
+  config?: PipelineConfig;
   clock?: PipelineClock;
   log?: PipelineLog;
   /** Frontend kernel options (SIMD on/off), for tests and benchmarks. */
@@ -112,7 +113,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
 
   constructor(ctx: PipelineContext) {
     super(ctx.log ?? stderrPipelineLog, 'pipeline');
-    this.config = parsePipelineConfig(ctx.config);
+    this.config = ctx.config ?? PIPELINE_DEFAULTS;
     this.classifier = ctx.classifier;
     this.clock = ctx.clock ?? systemClock;
     const meta = ctx.classifier.meta;

@@ -14,8 +14,12 @@
  * own `status` and `instance`, its discovery node and its command topics, then publishes a fence
  * message to itself and waits for the echo, so every retained message on those topics has arrived
  * (one connection keeps its order). On the first connect of the process it then decides:
- * `status` online with another installation's id in `instance` -> refuse (E_CONFIG, exit 78, a
- * clean DISCONNECT so the other daemon's status is not overwritten by our will); online with its
+ * `status` online with another installation's id in `instance` -> a claim to be proven live: a
+ * ping with a per-run nonce on `<base>/instance/ping`, LIVENESS_TIMEOUT_MS (2 s) for the pong; a
+ * live answer -> refuse (E_DEVICE_ID_TAKEN, exit 69, which systemd retries; a clean DISCONNECT so
+ * the other daemon's status is not overwritten by our will), none -> a stale or forged claim,
+ * logged with its host and replaced by ours; every running daemon answers the pings of its device
+ * id (fleet-identity.ts). Online with its
  * own id -> its previous run, which did not stop cleanly: take over at once (the client id is the
  * installation's, so the broker drops the stale session and its will fires before our `online`).
  * Discovery configs found under the node that this run does not publish are cleared (removed
@@ -23,6 +27,7 @@
  * with `online`, and a second live run of the same installation (same state directory) that
  * started later than this one is told to stop.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as mqttConnect } from 'mqtt';
@@ -36,7 +41,7 @@ import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock } from './offline-queue.ts';
 import { CommandGate } from './command-gate.ts';
 import { connectOptionsOf, parseBrokerUrl } from './broker-url.ts';
-import { judgeClaim, judgeRejoin, earlierTwin } from './fleet-identity.ts';
+import { judgeClaim, judgeRejoin, earlierTwin, liveAnswer, liveTwinError, livenessTopics, LIVENESS_TIMEOUT_MS, otherClaim, pongFor, PONGS_PER_SECOND } from './fleet-identity.ts';
 import { round3, topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
 
 /** How long the broker gets to echo the fence before the publisher goes on without its retained view. */
@@ -172,6 +177,10 @@ export class MqttPublisher {
   private collecting = false;
   private seen = { status: undefined as string | undefined, instance: undefined as string | undefined, discovery: new Set<string>(), deviceConfig: undefined as string | undefined };
   private onFence: ((payload: string) => void) | undefined;
+  /** while a claim is being proven: the answers on `<base>/instance/pong` */
+  private onPong: ((payload: string) => void) | undefined;
+  /** pongs sent in the current second (PONGS_PER_SECOND) */
+  private pongs = { second: 0, count: 0 };
   private firstOutcome: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private listeningState: boolean | undefined;
   /** One per command topic: at most one command acted on per COMMAND_MIN_INTERVAL_MS, one log line per flood. */
@@ -382,7 +391,7 @@ export class MqttPublisher {
     this.onFence = (payload) => {
       if (payload === nonce) finish();
     };
-    const topics = [t.status, t.instance, t.fence];
+    const topics = [t.status, t.instance, t.fence, this.liveness.ping, this.liveness.pong];
     if (this.config.discovery) topics.push(t.haStatus, t.discoveryPattern, t.deviceDiscovery, ...t.legacyDiscovery);
     if (this.onResetBaseline) topics.push(t.resetBaseline);
     if (this.ctx.onListeningCommand) topics.push(t.listeningSet);
@@ -396,7 +405,66 @@ export class MqttPublisher {
 
   /** The retained view is complete: check the device id (first connect), then go online. */
   private afterFence(): void {
-    const refusal = this.claimed ? this.judgeRejoin() : this.judgeClaim();
+    const other = this.claimed ? undefined : otherClaim(this.seen, this.installationId);
+    if (other) {
+      this.proveClaim(other);
+      return;
+    }
+    this.goOnline();
+  }
+
+  /**
+   * Another installation claims the device id: ping it with a fresh nonce and wait
+   * LIVENESS_TIMEOUT_MS for its pong. Alive -> refuse (exit 69); silent -> go online over it.
+   */
+  private proveClaim(other: InstanceInfo): void {
+    const client = this.client!;
+    const gen = this.generation;
+    const nonce = randomUUID();
+    const t0 = this.clock.now();
+    const done = (live: ReturnType<typeof liveAnswer>) => {
+      clearTimeout(timer);
+      if (this.onPong === onPong) this.onPong = undefined;
+      if (gen !== this.generation || this.stopping) return;
+      if (live) {
+        this.refuse(liveTwinError(live, this.config));
+        return;
+      }
+      this.log.warn(
+        { deviceId: this.config.deviceId, claimedBy: other.installationId, host: other.host, since: other.startedAt, waitedMs: this.clock.now() - t0 },
+        `device id "${this.config.deviceId}" was claimed by installation ${other.installationId.slice(0, 8)} on host "${other.host}" (online since ${other.startedAt}), which did not answer a liveness check within ${LIVENESS_TIMEOUT_MS} ms: a stale or forged claim; replacing it with ours`,
+      );
+      this.goOnline(true);
+    };
+    const timer = setTimeout(() => done(undefined), LIVENESS_TIMEOUT_MS);
+    const onPong = (payload: string) => {
+      const live = liveAnswer(payload, nonce, this.installationId);
+      if (live) done(live);
+    };
+    this.onPong = onPong;
+    this.log.info({ deviceId: this.config.deviceId, claimedBy: other.installationId, host: other.host }, `device id "${this.config.deviceId}" is shown online by installation ${other.installationId.slice(0, 8)} on host "${other.host}": asking it to answer`);
+    client.publish(this.liveness.ping, JSON.stringify({ nonce, installationId: this.installationId }), { qos: 1, retain: false });
+  }
+
+  /** A running daemon answers the liveness pings of its device id (at most PONGS_PER_SECOND). */
+  private answerPing(payload: string): void {
+    if (!this.online || this.stopping || !this.client) return;
+    const pong = pongFor(payload, this.instance!);
+    if (!pong) return;
+    const second = Math.floor(this.clock.now() / 1000);
+    if (second !== this.pongs.second) this.pongs = { second, count: 0 };
+    if (++this.pongs.count > PONGS_PER_SECOND) return;
+    this.client.publish(this.liveness.pong, JSON.stringify(pong), { qos: 1, retain: false });
+  }
+
+  /** `<base>/instance/ping` and `/pong` (fleet-identity.ts). */
+  private get liveness(): { ping: string; pong: string } {
+    return livenessTopics(this.topics.instance);
+  }
+
+  /** `disproved`: another installation's claim went unanswered, so judgeClaim is not asked. */
+  private goOnline(disproved = false): void {
+    const refusal = this.claimed ? this.judgeRejoin() : disproved ? undefined : this.judgeClaim();
     if (refusal) {
       this.refuse(refusal);
       return;
@@ -473,6 +541,14 @@ export class MqttPublisher {
     const t = this.topics;
     if (topic === t.fence) {
       this.onFence?.(payload);
+      return;
+    }
+    if (topic === this.liveness.ping) {
+      if (!retained) this.answerPing(payload);
+      return;
+    }
+    if (topic === this.liveness.pong) {
+      if (!retained) this.onPong?.(payload);
       return;
     }
     if (this.collecting) {

@@ -5,14 +5,14 @@
  * spans longer than maxUtteranceSeconds and drops those shorter than the model's minFrames.
  */
 import type { FrontendConfig } from '../frontend/config.ts';
-import type { VadConfigInput } from './energy-vad.ts';
+import { VAD_DEFAULTS, type VadConfig } from './config.ts';
 import { VoiceDetector } from './voice-detector.ts';
 
 /** [startFrame, endFrame) pairs, in order. */
 export type Span = [number, number];
 
 /** `calls`, when given, is increased by the Silero network calls made (for cost accounting). */
-export function speechSpans(samples: Float32Array, frontend: Pick<FrontendConfig, 'frameLength' | 'hopLength' | 'sampleRate'>, vad: VadConfigInput = {}, calls?: { n: number }): Span[] {
+export function speechSpans(samples: Float32Array, frontend: Pick<FrontendConfig, 'frameLength' | 'hopLength' | 'sampleRate'>, vad: VadConfig = VAD_DEFAULTS, calls?: { n: number }): Span[] {
   const spans: Span[] = [];
   let start = -1;
   const detector = new VoiceDetector(vad, frontend, {

@@ -25,7 +25,8 @@
  * chunked (test/vad.test.ts). At finish() the last window is padded with zeros, as Silero's
  * reference does. Nothing is allocated per frame beyond the network call's tensor wrappers.
  */
-import { EnergyVad, vadConfigSchema, type VadConfig, type VadConfigInput, type VadSink } from './energy-vad.ts';
+import { EnergyVad, type VadSink } from './energy-vad.ts';
+import type { VadConfig } from './config.ts';
 import { FrameEnergy } from './frame-energy.ts';
 import { SILERO_RATE, SILERO_WINDOW, SileroState } from './silero.ts';
 import { EarshotError } from '../../core/errors.ts';
@@ -66,8 +67,8 @@ export class VoiceDetector {
   private lastProb = 0;
   private finishing = false;
 
-  constructor(config: VadConfigInput | VadConfig, framing: Framing, sink: VadSink) {
-    this.config = vadConfigSchema.parse(config);
+  constructor(config: VadConfig, framing: Framing, sink: VadSink) {
+    this.config = config;
     const hopSec = framing.hopLength / framing.sampleRate;
     this.vad = new EnergyVad(this.config, hopSec, sink);
     this.energy = new FrameEnergy(framing.frameLength, framing.hopLength);

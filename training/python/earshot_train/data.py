@@ -9,7 +9,7 @@ import torch
 
 # Canonical label order (src/core/labels.ts EMOTIONS): RAVDESS codes 01..08.
 EMOTIONS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised']
-# Variance floor of per-utterance CMVN; src/runtime/model/session.ts UTTERANCE_VAR_FLOOR is the same.
+# Variance floor of per-utterance CMVN; src/core/constants.ts VARIANCE_FLOOR is the same.
 UTTERANCE_VAR_FLOOR = 1e-6
 # Smallest mean RMS --norm level divides by; src/runtime/model/session.ts LEVEL_RMS_FLOOR is the same.
 LEVEL_RMS_FLOOR = 1e-8
