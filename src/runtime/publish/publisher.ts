@@ -28,7 +28,6 @@
  * started later than this one is told to stop.
  */
 import { randomUUID } from 'node:crypto';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as mqttConnect } from 'mqtt';
@@ -178,10 +177,6 @@ export class MqttPublisher {
   private collecting = false;
   private seen = { status: undefined as string | undefined, instance: undefined as string | undefined, discovery: new Set<string>(), deviceConfig: undefined as string | undefined };
   private onFence: ((payload: string) => void) | undefined;
-  /** while a claim is being proven: the answers on `<base>/instance/pong` */
-  private onPong: ((payload: string) => void) | undefined;
-  /** pongs sent in the current second (PONGS_PER_SECOND) */
-  private pongs = { second: 0, count: 0 };
   /** while a claim is being proven: the answers on `<base>/instance/pong` */
   private onPong: ((payload: string) => void) | undefined;
   /** pongs sent in the current second (PONGS_PER_SECOND) */
@@ -546,14 +541,6 @@ export class MqttPublisher {
     const t = this.topics;
     if (topic === t.fence) {
       this.onFence?.(payload);
-      return;
-    }
-    if (topic === this.liveness.ping) {
-      if (!retained) this.answerPing(payload);
-      return;
-    }
-    if (topic === this.liveness.pong) {
-      if (!retained) this.onPong?.(payload);
       return;
     }
     if (topic === this.liveness.ping) {
