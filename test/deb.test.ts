@@ -42,6 +42,8 @@ for (const arch of ['amd64', 'arm64']) {
     for (const s of ['postinst', 'prerm', 'postrm']) assert.is(sh('sh', ['-n', join(ctl, s)]).status, 0, `${s} parses`);
     // issue 29: files a root run left in the state directory are given back to earshot
     assert.match(readFileSync(join(ctl, 'postinst'), 'utf8'), /^\s*chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
+    // issue 29: files a root run left in the state directory are given back to earshot
+    assert.match(readFileSync(join(ctl, 'postinst'), 'utf8'), /^\s*chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
     const files = sh('dpkg-deb', ['-c', debOf(arch)]).stdout;
     for (const f of ['./usr/bin/earshot -> ../lib/earshot/bin/earshot.js', './usr/lib/earshot/dist/cli.js', './usr/lib/earshot/dist/wasm/frontend.wasm', './usr/lib/earshot/models/earshot-crnn.onnx',
       './lib/systemd/system/earshot.service', './etc/earshot/config.yaml', './usr/share/doc/earshot/copyright', './usr/share/doc/earshot/changelog.gz']) {
@@ -68,7 +70,6 @@ for (const arch of ['amd64', 'arm64']) {
     // issue 29: ownership repaired before each start, ONNX Runtime's telemetry off
     assert.match(unit, /^ExecStartPre=\+\/bin\/chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
     assert.match(unit, /^Environment=ORT_DISABLE_TELEMETRY=1$/m);
-    assert.match(readFileSync(join(ctl, 'postinst'), 'utf8'), /^\s*chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
     // the sd-notify addon only where it was built; elsewhere systemd-notify children need NotifyAccess=all
     assert.is(existsSync(join(x, 'usr/lib/earshot/node_modules/sd-notify/build/Release/notify.node')), arch === hostArch);
     assert.match(unit, arch === hostArch ? /^NotifyAccess=main$/m : /^NotifyAccess=all$/m);
