@@ -42,8 +42,6 @@ for (const arch of ['amd64', 'arm64']) {
     for (const s of ['postinst', 'prerm', 'postrm']) assert.is(sh('sh', ['-n', join(ctl, s)]).status, 0, `${s} parses`);
     // issue 29: files a root run left in the state directory are given back to earshot
     assert.match(readFileSync(join(ctl, 'postinst'), 'utf8'), /^\s*chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
-    // issue 29: files a root run left in the state directory are given back to earshot
-    assert.match(readFileSync(join(ctl, 'postinst'), 'utf8'), /^\s*chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
     const files = sh('dpkg-deb', ['-c', debOf(arch)]).stdout;
     for (const f of ['./usr/bin/earshot -> ../lib/earshot/bin/earshot.js', './usr/lib/earshot/dist/cli.js', './usr/lib/earshot/dist/wasm/frontend.wasm', './usr/lib/earshot/models/earshot-crnn.onnx',
       './lib/systemd/system/earshot.service', './etc/earshot/config.yaml', './usr/share/doc/earshot/copyright', './usr/share/doc/earshot/changelog.gz']) {
