@@ -6,11 +6,10 @@ import { Command } from 'commander';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ArecordSource } from '../src/runtime/capture/arecord.ts';
-import { formatDeviceListing, listCaptureDevices, parseArecordL, runCommand } from '../src/runtime/capture/devices.ts';
+import { ALSA_LIB_LINE, AlsaStderrFilter, formatDeviceListing, listCaptureDevices, listPortAudioInChild, parseArecordL, runCommand } from '../src/runtime/capture/devices.ts';
 import { CAPTURE_DEFAULTS } from '../src/runtime/capture/config.ts';
 import { FileReplaySource } from '../src/runtime/capture/file-replay.ts';
 import { formatSource, parseSource } from '../src/runtime/capture/parse-source.ts';
-import { loadNaudiodon } from '../src/runtime/capture/portaudio.ts';
 import { realTimers, type CaptureCondition, type CaptureSource, type CaptureTimers } from '../src/runtime/capture/source.ts';
 import { SupervisedSource } from '../src/runtime/capture/supervisor.ts';
 import { registerDevices } from '../src/commands/devices.ts';
@@ -178,7 +177,7 @@ test('parseSource: every accepted form, and E_CONFIG listing them for a bad one'
 });
 
 test('devices: PortAudio and ALSA listings from this machine (no sound card, file-plugin PCMs)', async () => {
-  const listing = await listCaptureDevices({ loadPortAudio: loadNaudiodon, run: runCommand });
+  const listing = await listCaptureDevices({ listPortAudio: async () => (await listPortAudioInChild()).devices, run: runCommand });
   assert.equal(listing.portaudio.devices.map((d) => d.name).sort(), ['fifocap', 'wavcap', 'zerocap']);
   assert.ok(listing.alsa.pcms.some((p) => p.name === 'null' && /zero samples \(capture\)/.test(p.description)));
   assert.ok(listing.alsa.pcms.some((p) => p.name === 'wavcap'));
@@ -190,6 +189,27 @@ test('devices: PortAudio and ALSA listings from this machine (no sound card, fil
     { name: 'null', description: 'Discard all' },
     { name: 'hw:CARD=U,DEV=0', description: 'USB mic / Direct hardware' },
   ]);
+});
+
+test('devices: PortAudio lists in a child whose libasound lines are hidden (counted), or passed on with verbose', async () => {
+  const shown: string[] = [];
+  const quiet = await listPortAudioInChild({ writeStderr: (s) => shown.push(s) });
+  assert.equal(quiet.devices.map((d) => d.name).sort(), ['fifocap', 'wavcap', 'zerocap']);
+  assert.ok(quiet.hidden > 10, `libasound complained about the card-less PCMs: ${quiet.hidden} lines`);
+  assert.equal(shown, []);
+  const loud = await listPortAudioInChild({ verbose: true, writeStderr: (s) => shown.push(s) });
+  assert.is(loud.hidden, 0);
+  assert.is(shown.length, quiet.hidden);
+  assert.ok(shown.every((l) => ALSA_LIB_LINE.test(l)), shown.join(''));
+  // other stderr lines are kept apart, partial lines wait for their newline
+  const alsaLines: string[] = [];
+  const other: string[] = [];
+  const f = new AlsaStderrFilter({ alsa: (l) => alsaLines.push(l), other: (l) => other.push(l) });
+  f.push("ALSA lib confmisc.c:855:(parse_card) cannot find card '0'\nsomething el");
+  f.push('se\nALSA lib pcm.c:2666:(snd_pcm_open_noupdate) Unknown PCM front');
+  f.end();
+  assert.equal([f.hidden, alsaLines, other], [2, [], ['something else']]);
+  console.log(`  PortAudio's listing: ${quiet.hidden} ALSA library lines hidden`);
 });
 
 test('earshot devices: prints a helpful listing and exits 0 when PortAudio is unavailable and there is no card', async () => {

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_LEAVES, daemonConfigSchema, environmentNames, loadDaemonConfig, type LoadConfigInput } from '../src/daemon/config.ts';
-import { configTemplate } from '../src/daemon/config-template.ts';
+import { configTemplate, EXAMPLE_MARK } from '../src/daemon/config-template.ts';
 import { EarshotError } from '../src/core/errors.ts';
 import { DATA, ROOT } from './helpers/paths.ts';
 
@@ -219,11 +219,17 @@ test('the packaged config template: every key, commented out; uncommented it is 
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   assert.ok(lines.every((l) => l.startsWith('#')), 'nothing is set by the template itself');
   assert.equal(parseYaml(text) ?? {}, {}, 'as installed it sets nothing: the schema decides');
-  // uncomment every key line but the ones decided on the device (marked `# unset:`)
-  const keys = lines.filter((l) => /^# {0,}[A-Za-z]+:/.test(l) && !l.includes('# unset:')).map((l) => l.slice(2)).join('\n');
-  // a section whose keys are all unset (mqtt.tls) parses as null: drop it, as a user would
+  // uncomment every key line but the examples of values decided on the device (keys without a default parse as null)
+  const keys = lines.filter((l) => /^# {0,}[A-Za-z]+:/.test(l) && !l.includes(EXAMPLE_MARK)).map((l) => l.slice(2)).join('\n');
+  // keys without a value parse as null, a section of only those (mqtt.tls) as {} or null: drop them, as a user would
+  const isSection = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
   const dropNull = (o: Record<string, unknown>): Record<string, unknown> =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null).map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v) ? dropNull(v as Record<string, unknown>) : v]));
+    Object.fromEntries(
+      Object.entries(o)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => [k, isSection(v) ? dropNull(v as Record<string, unknown>) : v] as const)
+        .filter(([, v]) => !isSection(v) || Object.keys(v as object).length > 0),
+    );
   const uncommented = dropNull(parseYaml(keys) as Record<string, unknown>);
   assert.equal(daemonConfigSchema.parse(uncommented), daemonConfigSchema.parse({}));
   // and every leaf of the schema appears in it

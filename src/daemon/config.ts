@@ -19,6 +19,7 @@ import { parseSource } from '../runtime/capture/parse-source.ts';
 import { captureConfigSchema } from '../runtime/capture/config.ts';
 import { EarshotError } from '../core/errors.ts';
 import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
+import { didYouMean, phrase } from '../core/suggest.ts';
 import { pipelineConfigSchema } from '../runtime/pipeline/config.ts';
 import { publisherConfigSchema } from '../runtime/publish/config.ts';
 import { LISTENING_AT_START } from './listening.ts';
@@ -197,6 +198,8 @@ export const ENV_CONFIG_FILE = 'EARSHOT_CONFIG';
 
 const envToPath = new Map<string, string>([...CONFIG_LEAVES.map((l) => [l.env, l.path.join('.')] as const), ...Object.entries(ENV_ALIASES)]);
 if (envToPath.size !== CONFIG_LEAVES.length + Object.keys(ENV_ALIASES).length) throw new Error('daemon config: two settings map to one EARSHOT_* name');
+/** every EARSHOT_* name, for "did you mean" */
+const ENV_NAMES = [...envToPath.keys(), ENV_CONFIG_FILE];
 
 /** Every environment variable `earshot run` reads, with the setting it feeds. */
 export function environmentNames(): { name: string; path: string }[] {
@@ -481,6 +484,17 @@ function crossFieldIssues(merged: Plain): { path: string; message: string }[] {
 
 const UNKNOWN_SETTING = 'unknown setting (check the spelling; `earshot run --print-config` shows every setting)';
 
+const KNOWN_PATHS = [...leafByPath.keys(), ...SECTIONS];
+
+/**
+ * The unknown-setting message, with the nearest known setting by edit distance (mqtt.urll -> mqtt.url)
+ * or, for a key put in the wrong section, the settings it is the last key of (source -> capture.source).
+ */
+function unknownSetting(path: string): string {
+  const key = path.slice(path.lastIndexOf('.') + 1);
+  const hint = didYouMean(path, KNOWN_PATHS) || phrase(KNOWN_PATHS.filter((p) => p !== path && (p === key || p.endsWith(`.${key}`))).sort());
+  return hint ? `unknown setting (${hint} \`earshot run --print-config\` shows every setting)` : UNKNOWN_SETTING;
+}
 /** Merges the layers (lowest first), validates, and resolves the embedded broker; throws E_CONFIG listing every problem. */
 export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] = []): DaemonConfig {
   const merged = layers.reduce<Plain>((acc, l) => mergeInto(acc, l.values), {});
@@ -491,7 +505,7 @@ export function parseDaemonConfig(layers: ConfigLayer[], extraErrors: string[] =
   // 20,000 misspelt keys must not make a 20,000-line error: the first MAX_UNKNOWN_REPORTED, then a count
   const unknown = new Set<string>();
   const addUnknown = (path: string) => {
-    if (unknown.size < MAX_UNKNOWN_REPORTED && !unknown.has(path)) add(path, UNKNOWN_SETTING);
+    if (unknown.size < MAX_UNKNOWN_REPORTED && !unknown.has(path)) add(path, unknownSetting(path));
     unknown.add(path);
   };
   const add = (path: string, message: string) => {
@@ -546,7 +560,7 @@ export function loadDaemonConfig(input: LoadConfigInput): DaemonConfig {
   if (file) layers.push(fileLayer(file, input.readFile));
   layers.push(env.layer, flags.layer);
   const errors = [
-    ...env.unknown.map((n) => `${n}: unknown variable; \`earshot run --print-env\` lists the EARSHOT_* names`),
+    ...env.unknown.map((n) => `${n}: unknown variable; ${didYouMean(n, ENV_NAMES) || 'check the spelling;'} \`earshot run --print-env\` lists the EARSHOT_* names`),
     ...flags.errors,
   ];
   return parseDaemonConfig(layers, errors);

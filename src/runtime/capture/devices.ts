@@ -2,9 +2,17 @@
  * Lists the capture devices `--source` can name: PortAudio's inputs (index, name, channels,
  * default rate) and ALSA's PCMs as `arecord -L` prints them. Each half reports its own failure
  * instead of throwing, so a board without a sound card (or without naudiodon) still gets an answer.
+ *
+ * Quiet by default: PortAudio's list is taken in a child process (portaudio-list-worker.ts) whose
+ * stderr is filtered, because libasound prints `ALSA lib ...` lines for every PCM it cannot open
+ * (60 before the 11 useful lines on a machine without a sound card); `arecord`'s stderr is read,
+ * not passed on. `verbose` passes the ALSA lines through.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LoadPortAudio, PortAudioDevice } from './portaudio.ts';
+import type { ListWorkerMessage } from './portaudio-list-worker.ts';
 
 export interface AlsaPcm {
   /** what to put after arecord: in --source */
@@ -48,11 +56,85 @@ export function parseArecordl(text: string): string[] {
   return text.split('\n').filter((l) => /^card \d+:/.test(l)).map((l) => l.trim());
 }
 
-export async function listCaptureDevices(deps: { loadPortAudio: LoadPortAudio; run: RunCommand }): Promise<DeviceListing> {
+/** libasound's own diagnostics (snd_lib_error's default handler): `ALSA lib FILE:LINE:(FUNCTION) ...` */
+export const ALSA_LIB_LINE = /^ALSA lib \S+:\d+:/;
+
+/**
+ * Lines of a child's stderr: libasound's go to `alsa` (counted, and written only when `verbose`), the
+ * others to `other`. Partial lines are held until their newline or the end.
+ */
+export class AlsaStderrFilter {
+  hidden = 0;
+  private partial = '';
+  constructor(private readonly sink: { alsa(line: string): void; other(line: string): void }, private readonly verbose = false) {}
+
+  push(text: string): void {
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop()!;
+    for (const line of parts) this.line(line);
+  }
+
+  end(): void {
+    if (this.partial) this.line(this.partial);
+    this.partial = '';
+  }
+
+  private line(line: string): void {
+    if (!line.trim()) return;
+    if (!ALSA_LIB_LINE.test(line)) this.sink.other(line);
+    else if (this.verbose) this.sink.alsa(line);
+    else this.hidden++;
+  }
+}
+
+/** How listPortAudioInChild starts the worker; narrow so tests can give another script. */
+export type SpawnListWorker = () => ChildProcess;
+
+/** The worker beside this module: compiled JavaScript as installed, TypeScript through tsx in a checkout. */
+export const spawnListWorker: SpawnListWorker = () => {
+  const self = fileURLToPath(import.meta.url);
+  const ext = extname(self);
+  const entry = join(dirname(self), `portaudio-list-worker${ext}`);
+  return spawn(process.execPath, [...(ext === '.ts' ? ['--import', 'tsx'] : []), entry], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+};
+
+/**
+ * PortAudio's devices, listed by a child process: its `ALSA lib` lines are dropped (counted in
+ * `hidden`) unless `verbose`, when they go to `writeStderr`. Rejects with the worker's own error
+ * (naudiodon missing, PortAudio failing) or, if it died without one, with its other stderr lines.
+ */
+export function listPortAudioInChild(opts: { verbose?: boolean; writeStderr?: (s: string) => void; spawnWorker?: SpawnListWorker } = {}): Promise<{ devices: PortAudioDevice[]; hidden: number }> {
+  const write = opts.writeStderr ?? ((s: string) => void process.stderr.write(s));
+  return new Promise((resolve, reject) => {
+    const child = (opts.spawnWorker ?? spawnListWorker)();
+    const other: string[] = [];
+    const filter = new AlsaStderrFilter({ alsa: (l) => write(`${l}\n`), other: (l) => other.push(l) }, opts.verbose);
+    let message: ListWorkerMessage | null = null;
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => filter.push(s));
+    child.on('message', (m: ListWorkerMessage) => (message = m));
+    child.once('error', (e) => reject(e));
+    child.once('close', (code, signal) => {
+      filter.end();
+      const m = message as ListWorkerMessage | null;
+      if (m && 'devices' in m) resolve({ devices: m.devices, hidden: filter.hidden });
+      else reject(new Error(m?.error ?? `the PortAudio list worker ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${other.length ? `: ${other.slice(-3).join(' | ')}` : ''}`));
+    });
+  });
+}
+
+export interface ListDeps {
+  run: RunCommand;
+  /** PortAudio's devices, listed quietly (listPortAudioInChild); preferred to loadPortAudio */
+  listPortAudio?: () => Promise<PortAudioDevice[]>;
+  /** naudiodon in this process (tests with a fake PortAudio) */
+  loadPortAudio?: LoadPortAudio;
+}
+
+export async function listCaptureDevices(deps: ListDeps): Promise<DeviceListing> {
   const listing: DeviceListing = { portaudio: { devices: [] }, alsa: { pcms: [], cards: [] } };
   try {
-    const pa = await deps.loadPortAudio();
-    listing.portaudio.devices = pa.getDevices().filter((d) => d.maxInputChannels > 0);
+    const all = deps.listPortAudio ? await deps.listPortAudio() : deps.loadPortAudio ? (await deps.loadPortAudio()).getDevices() : [];
+    listing.portaudio.devices = all.filter((d) => d.maxInputChannels > 0);
   } catch (e) {
     listing.portaudio.error = (e as Error).message;
   }
