@@ -55,7 +55,8 @@ for (const leaf of CONFIG_LEAVES) {
 /** The value of a literal expression (number, string, boolean), or undefined for anything else. */
 function literalValue(n: ts.Node): unknown {
   if (ts.isNumericLiteral(n)) return Number(n.text.replace(/_/g, ''));
-  if (ts.isPrefixUnaryExpression(n) && n.operator === ts.SyntaxKind.MinusToken && ts.isNumericLiteral(n.operand)) return -Number(n.operand.text.replace(/_/g, ''));
+  if (ts.isPrefixUnaryExpression(n) && n.operator === ts.SyntaxKind.MinusToken && ts.isNumericLiteral(n.operand))
+    return -Number(n.operand.text.replace(/_/g, ''));
   if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) return n.text;
   if (n.kind === ts.SyntaxKind.TrueKeyword) return true;
   if (n.kind === ts.SyntaxKind.FalseKeyword) return false;

@@ -139,7 +139,7 @@ test('text output: one verdict line per file, saying which score it is; the time
   const tl = t.stdout.trim().split('\n');
   assert.is(tl[0], lines[0]);
   // the speech starts at 0.96 s for the energy VAD, 1.02 s for the default cascade (Silero)
-  assert.match(tl[1], /^\s+(0\.9\d|1\.0\d) -\s+2\.[56]\d s  \w+\s+\d+%  arousal [-+]\d\.\d\d valence [-+]\d\.\d\d( \*)?$/);
+  assert.match(tl[1], /^\s+(0\.9\d|1\.0\d) -\s+2\.[56]\d s {2}\w+\s+\d+% {2}arousal [-+]\d\.\d\d valence [-+]\d\.\d\d( \*)?$/);
 
   const w = cli('--verdict', 'whole-file', RAVDESS);
   assert.is(w.status, 0, w.stderr);

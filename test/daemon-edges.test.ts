@@ -7,7 +7,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeAlsaFixture } from './helpers/alsa.ts';
@@ -36,7 +35,10 @@ test('--stdout with --source portaudio: every stdout line is a JSON event; PortA
     const timer = setTimeout(() => reject(new Error(`no event on stdout within 20 s; stderr:\n${stderr.slice(-3000)}`)), 20000);
     child.stdout!.on('data', (d) => {
       stdout += d;
-      if (stdout.includes('\n')) (clearTimeout(timer), resolve());
+      if (stdout.includes('\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
   });
   try {

@@ -129,6 +129,7 @@ test.after(async () => {
   await browser.close();
 });
 
+// eslint-disable-next-line max-lines-per-function -- one browser scenario across a daemon restart; each step depends on the one before
 test('the dashboard shows every published utterance, then idle, and comes back after a daemon restart', async () => {
   const mosquitto = await startMosquitto();
   const sub = connect(mosquitto.url, { protocolVersion: 4 });

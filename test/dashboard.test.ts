@@ -58,6 +58,7 @@ const event = (id: string, end: Date, label = 'happy'): EmotionEvent => ({
 });
 
 /** Reads SSE messages from a stream into `out` as {event, data}. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- SSE messages of several shapes (hello, result, state, health), read field by field in the asserts
 function stream(url: string, out: { event: string; data: any }[], headers: Record<string, string> = {}): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     get(url, { headers }, (res) => {
@@ -105,6 +106,7 @@ test('the feed: hello with recent events, results and states live, health with i
     const old = event('old', new Date(Date.now() - RECENT_MS - 5000));
     bus.emit('event', old);
     bus.emit('event', event('e1', new Date()));
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- SSE messages of several shapes (hello, result, state, health), read field by field in the asserts
     const got: { event: string; data: any }[] = [];
     const res = await stream(`${http.url}/events`, got);
     assert.is(res.statusCode, 200);

@@ -409,6 +409,7 @@ test('raw audio is never stored or sent: the state directory and the network, wa
     const device = m.topic.startsWith('homeassistant/device/');
     if (device) haDeviceDiscoveryConfigSchema.parse(JSON.parse(m.payload));
     assert.ok(Buffer.byteLength(m.payload) < (device ? 8192 : 3200), `${m.topic}: ${Buffer.byteLength(m.payload)} bytes`);
+    // eslint-disable-next-line no-control-regex -- looks for control characters: a payload must carry none
     assert.ok(!/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(m.payload), `${m.topic} carries binary data`);
     if (m.payload.startsWith('{')) {
       const longest = Math.max(0, ...(JSON.stringify(JSON.parse(m.payload)).match(/\[[^\]]*\]/g) ?? []).map((a) => a.split(',').length));

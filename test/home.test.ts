@@ -201,7 +201,7 @@ test('readable lines: events as `happy 94% (1.4 s)`, logs as time, level, messag
   const e = { id: 'x', start: '2025-03-01T12:00:01.600Z', durationMs: 1400, label: 'happy', confidence: 0.941, probabilities: {}, arousal: 0, valence: 0, model: 'm' };
   assert.match(formatEventLine(e), /^\d\d:\d\d:\d\d happy 94% \(1\.4 s\)\n$/);
   const log = formatLogLine(JSON.stringify({ level: 40, time: '2025-03-01T12:00:03.000Z', pid: 1, hostname: 'h', name: 'earshot', msg: 'lost the MQTT connection', queued: 3, config: { a: 'x'.repeat(200) } }));
-  assert.match(log, /^\d\d:\d\d:\d\d WARN  lost the MQTT connection {2}queued=3\n$/, 'long structures are left to the JSON format');
+  assert.match(log, /^\d\d:\d\d:\d\d WARN {2}lost the MQTT connection {2}queued=3\n$/, 'long structures are left to the JSON format');
   assert.is(resolveFormat('auto', true), 'text');
   assert.is(resolveFormat('auto', undefined), 'json');
   assert.is(resolveFormat('json', true), 'json');

@@ -1,5 +1,6 @@
 // The MQTT publisher against a real Mosquitto (test/helpers/mosquitto.ts) and the embedded aedes
 // broker. Only the backoff test uses a fake client: it checks timing decisions, not the wire.
+/* eslint-disable max-lines -- one suite against one real broker; to be split with publisher.ts */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';

@@ -1,6 +1,7 @@
 // The whole training path on a handful of real RAVDESS clips, so it cannot rot:
 // corpus -> `earshot features` (WASM) -> earshot_train (training/python, a few seconds) -> ONNX + metadata ->
 // `earshot eval` (onnxruntime-node) loads and scores it. Needs /usr/bin/python3 with torch + onnx.
+/* eslint-disable max-lines -- one end-to-end suite sharing one trained fixture model (training it again per file would double the time) */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -215,7 +215,7 @@ test('config: defaults, units, and every error with its path', () => {
   assert.not.ok(r.success);
   const paths = r.error!.issues.map((i) => i.path.join('.')).sort();
   assert.equal(paths, ['hangoverMs', 'thresholdDb']);
-  assert.throws(() => parseVadConfig({ thresholdDb: -3 }, 'pipeline.vad'), (e: Error & { code?: string }) => e.code === 'E_CONFIG' && /pipeline\.vad:\n  thresholdDb: /.test(e.message));
+  assert.throws(() => parseVadConfig({ thresholdDb: -3 }, 'pipeline.vad'), (e: Error & { code?: string }) => e.code === 'E_CONFIG' && /pipeline\.vad:\n {2}thresholdDb: /.test(e.message));
   const vad = new EnergyVad(parseVadConfig({ onsetMs: 50, hangoverMs: 300 }), HOP_SEC, { speechStart() {}, speechEnd() {}, speechActive() {} });
   assert.is(vad.onsetFrames, 5);
   assert.is(vad.hangoverFrames, 30);

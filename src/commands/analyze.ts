@@ -128,7 +128,7 @@ export function expandInputs(inputs: string[]): { files: string[]; errors: Earsh
   const files: string[] = [];
   const errors: EarshotError[] = [];
   for (const input of inputs) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(input).isDirectory();
     } catch {

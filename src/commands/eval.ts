@@ -122,6 +122,7 @@ export function reportJson(r: EvalReport & { arithmetic?: string; seenInTraining
 
 const toStdout = (s: string): void => void process.stdout.write(`${s}\n`);
 
+// eslint-disable-next-line complexity,max-lines-per-function -- the evaluation protocol in order (corpus, model, options, scoring, report), each step guarded by its flags; to be split per protocol like training (issue 30 item 1)
 export async function runEval(dir: string, opts: EvalOptions, log: (s: string) => void = toStdout): Promise<EvalReport> {
   const corpus = parseCorpusKind(opts.corpus);
   let items = loadCorpus(corpus, dir);

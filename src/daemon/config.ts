@@ -10,6 +10,7 @@
  * (`mqtt.deviceId` -> `EARSHOT_MQTT_DEVICE_ID`), plus the short aliases in ENV_ALIASES.
  * `earshot run --print-env` lists them all.
  */
+/* eslint-disable max-lines -- the daemon's schema and the merging of its four layers with their error reporting; the stages' sections already live in their own schemas */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +98,7 @@ export const daemonConfigSchema = z.strictObject({
       /** Port of /healthz and /metrics; 0 turns the HTTP server off. Default 9464 (Prometheus exporter range). */
       port: port.default(9464),
       /** Further names the HTTP server answers to in the Host header (e.g. `earshot.lan`; a list, or comma-separated in --set/env); every other Host gets 403 (DNS rebinding). Default none: the bind address, localhost, 127.0.0.1, [::1] (and the machine's addresses and host name on a wildcard bind). */
-      allowedHosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.:\[\]_-]+$/, 'must be a host name or address, without a port')).max(64).default([]),
+      allowedHosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.:[\]_-]+$/, 'must be a host name or address, without a port')).max(64).default([]),
     })
     .prefault({}),
   dashboard: z

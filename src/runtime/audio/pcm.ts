@@ -35,6 +35,7 @@ export const HEADER_TOO_LONG = 'the header chunks before the audio are larger th
  * average the channels, and return them as mono samples in [-1, 1) (integer formats).
  * Float formats are passed through unscaled and unclipped, and must be finite.
  */
+// eslint-disable-next-line complexity -- one specialised loop per sample encoding and channel count, branched once per call rather than per sample (hot path)
 export function pcmToMono(
   bytes: Uint8Array,
   offset: number,

@@ -97,7 +97,7 @@ export function wavLayout(bytes: Uint8Array, fileLength: number, name: string): 
 
   const encoding = sampleEncoding(fmt, name);
   const { blockAlign, channels, sampleRate } = fmt;
-  let frames = Math.floor(data.size / blockAlign);
+  const frames = Math.floor(data.size / blockAlign);
   if (data.size % blockAlign !== 0 && !data.streamed) {
     throw new EarshotError(
       'E_AUDIO_FORMAT',

@@ -430,6 +430,6 @@ export function computeFunctionals(x: Float32Array, frames: number, dim: number,
   const slopeMean = slopeSum / slopes;
   let slopeSq = 0;
   for (let i = 0; i < slopes; i++) slopeSq += (w.slope[i] - slopeMean) ** 2;
-  out[k++] = Math.sqrt(slopeSq / slopes);
+  out[k] = Math.sqrt(slopeSq / slopes);
   return out;
 }

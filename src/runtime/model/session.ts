@@ -135,6 +135,7 @@ export class EmotionClassifier {
    * network answers alone). A calibrated model's probabilities are then tempered (metadata
    * `calibration`: `fusedTemperature` for fused ones, `temperature` for the network alone).
    */
+  // eslint-disable-next-line complexity -- the classification steps in order (normalisation mode, test-time augmentation, functional head, calibration), each optional
   async classify(features: Float32Array, frames: number, baseline: BaselineStats | null = null): Promise<Classification> {
     if (frames <= 0 || features.length < frames * this.dim) {
       throw new EarshotError('E_INTERNAL', `classify needs frames*${this.dim} features, got ${features.length} for ${frames} frames`);

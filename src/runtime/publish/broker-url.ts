@@ -33,6 +33,7 @@ export type BrokerUrlResult = { ok: true; endpoint: BrokerEndpoint } | { ok: fal
 const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const ENCODE_HINT = 'percent-encode it (/ is %2F, ? is %3F, # is %23, @ is %40, % is %25) or set mqtt.username and mqtt.password (EARSHOT_MQTT_PASSWORD) instead';
 
+// eslint-disable-next-line complexity -- a URL parser: one check per part (scheme, credentials, host, port, path), each with its own message
 export function parseBrokerUrl(url: string): BrokerUrlResult {
   const fail = (problem: string): BrokerUrlResult => ({ ok: false, problem });
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(url);
@@ -41,7 +42,7 @@ export function parseBrokerUrl(url: string): BrokerUrlResult {
   if (!(BROKER_SCHEMES as readonly string[]).includes(scheme)) return fail(`scheme ${JSON.stringify(m[1].slice(0, 10))} is not one of mqtt, mqtts, ws, wss`);
   const protocol = scheme as BrokerScheme;
   const rest = m[2];
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- a URL must hold no control character: this looks for them
   if (/[\s\x00-\x1f\x7f]/.test(rest)) return fail('holds a space or control character (text after the URL?); nothing may follow host:port');
   const end = rest.search(/[/?#]/);
   const authority = end < 0 ? rest : rest.slice(0, end);

@@ -70,6 +70,7 @@ export interface DiscoveryOptions {
 export const entityKey = (label: string) => label.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '') || 'label';
 
 /** The components of one device, by id (the id is also the end of its unique_id). */
+// eslint-disable-next-line max-lines-per-function -- a table: one Home Assistant component literal per entity, in the order HA lists them
 export function discoveryComponents(opts: DiscoveryOptions): Record<string, HaComponent> {
   const { topics, deviceId } = opts;
   const id = (key: string) => ({ unique_id: `earshot_${deviceId}_${key}` });
