@@ -8,7 +8,8 @@
 #   /usr/bin/earshot                  -> ../lib/earshot/bin/earshot.js
 #   /lib/systemd/system/earshot.service
 #   /etc/earshot/config.yaml          conffile: every key with its default, commented out
-#   /usr/share/doc/earshot/           copyright, changelog, the model licence note
+#   /usr/share/doc/earshot/           copyright, changelog, the model licence note, examples/ (a
+#                                     link to /usr/lib/earshot/examples: the MQTT-WebSockets page, Node-RED)
 #
 # onnxruntime-node ships CPU binaries for linux x64 and arm64: each package keeps its own. The
 # PortAudio addon (naudiodon) is compiled for the build machine: the amd64 package keeps it when
@@ -101,6 +102,9 @@ for arch in "${arches[@]}"; do
   install -m 0644 packaging/debian/copyright "$stage/usr/share/doc/earshot/copyright"
   install -m 0644 models/README.md "$stage/usr/share/doc/earshot/MODELS-LICENCE.md"
   gzip -9n -c packaging/debian/changelog > "$stage/usr/share/doc/earshot/changelog.gz"
+  # examples/ ships in the program's folder (package.json "files"); Debian looks for them here
+  [ -d "$lib/examples" ] || { echo "build-deb: examples/ is not in the package files" >&2; exit 70; }
+  ln -s ../../../lib/earshot/examples "$stage/usr/share/doc/earshot/examples"
   mkdir -p "$stage/usr/share/lintian/overrides"
   install -m 0644 packaging/debian/lintian-overrides "$stage/usr/share/lintian/overrides/earshot"
 

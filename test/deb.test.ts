@@ -44,7 +44,10 @@ for (const arch of ['amd64', 'arm64']) {
     assert.match(readFileSync(join(ctl, 'postinst'), 'utf8'), /^\s*chown -R -h earshot:earshot \/var\/lib\/earshot$/m);
     const files = sh('dpkg-deb', ['-c', debOf(arch)]).stdout;
     for (const f of ['./usr/bin/earshot -> ../lib/earshot/bin/earshot.js', './usr/lib/earshot/dist/cli.js', './usr/lib/earshot/dist/wasm/frontend.wasm', './usr/lib/earshot/models/earshot-crnn.onnx',
-      './lib/systemd/system/earshot.service', './etc/earshot/config.yaml', './usr/share/doc/earshot/copyright', './usr/share/doc/earshot/changelog.gz']) {
+      './lib/systemd/system/earshot.service', './etc/earshot/config.yaml', './usr/share/doc/earshot/copyright', './usr/share/doc/earshot/changelog.gz',
+      // the examples (issue 31): where the package keeps them, and where Debian users look
+      './usr/lib/earshot/examples/README.md', './usr/lib/earshot/examples/mqtt-websocket.html', './usr/lib/earshot/examples/node-red/flow.json', './usr/lib/earshot/examples/node-red/README.md',
+      './usr/share/doc/earshot/examples -> ../../../lib/earshot/examples']) {
       assert.ok(files.includes(f), `${f} in the ${arch} package`);
     }
     assert.not.ok(/\/node_modules\/(tsx|typescript|assemblyscript|meyda|uvu)\//.test(files), 'no development dependency');

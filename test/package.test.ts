@@ -33,7 +33,9 @@ test('npm pack builds and packs what a user needs, and nothing of the developmen
   assert.ok(existsSync(tarball), readdirSync(tmp).join(', '));
   const list = run('tar', ['-tzf', tarball], { cwd: tmp }).stdout.split('\n').filter(Boolean).map((p) => p.replace(/^package\//, ''));
   for (const need of ['bin/earshot.js', 'dist/cli.js', 'dist/runtime/model/session.js', 'dist/wasm/frontend.wasm', 'dist/wasm/frontend-scalar.wasm', 'dist/wasm/resampler.wasm',
-    'models/earshot-crnn.onnx', 'models/earshot-crnn.json', 'models/README.md', 'assets/demo-sequence.flac', 'systemd/earshot.service', 'README.md', 'LICENSE', 'package.json']) {
+    'models/earshot-crnn.onnx', 'models/earshot-crnn.json', 'models/README.md', 'assets/demo-sequence.flac', 'systemd/earshot.service', 'README.md', 'LICENSE', 'package.json',
+    // the examples (issue 31); examples/README.md gives commands for them
+    'examples/README.md', 'examples/mqtt-websocket.html', 'examples/node-red/flow.json', 'examples/node-red/README.md', 'assets/dashboard/fleet.html', 'assets/dashboard/fleet.js']) {
     assert.ok(list.includes(need), `${need} is in the tarball`);
   }
   const leaked = list.filter((p) => /^(src|test|assembly)\//.test(p) || p.endsWith('.ts') || p.startsWith('training/'));
