@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
 import { DEMO_SOURCE, environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
-import { EarshotDaemon } from '../daemon/daemon.ts';
+import { lockStateDir } from '../daemon/state-lock.ts';
 import { redactArgv, redactUrl } from '../core/redact.ts';
 import { configTemplate } from '../daemon/config-template.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
@@ -108,7 +108,11 @@ export function demoStateDir(flags: RunFlags): string | undefined {
 /** Starts the daemon and keeps the process until a signal or the end of input; exits the process. */
 export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void> {
   const text = resolveFormat(config.log.format, process.stderr.isTTY) === 'text';
-  const daemon = new EarshotDaemon({ config, log, env: process.env, stdoutFormat: resolveFormat(config.log.format, process.stdout.isTTY) });
+  // the state directory's lock first, before the daemon's modules (the model runtime's native
+  // library among them) load: a second daemon on the directory is refused in a fraction of a second
+  const stateLock = await lockStateDir(config.mqtt.stateDir);
+  const { EarshotDaemon } = await import('../daemon/daemon.ts');
+  const daemon = new EarshotDaemon({ config, log, env: process.env, stdoutFormat: resolveFormat(config.log.format, process.stdout.isTTY), lockStateDir: async () => stateLock });
   // a demo at a terminal: a short header before, a summary after (instead of the config line)
   const demo = config.capture.source === DEMO_SOURCE && text;
   const seen: EmotionEvent[] = [];
