@@ -41,7 +41,6 @@ for (const file of files) {
   process.stderr.write(quiet(r.stderr));
   if (alsaHidden > hiddenBefore) process.stdout.write(`(${alsaHidden - hiddenBefore} ALSA library lines hidden; --verbose shows them)\n`);
   // eslint-disable-next-line no-control-regex -- strips the ANSI colour codes (ESC [ ... m) of uvu output before counting
-  // eslint-disable-next-line no-control-regex -- strips the ANSI colour codes (ESC [ ... m) of uvu output before counting
   const text = (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, '');
   const total = [...text.matchAll(/Total:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
   const ok = [...text.matchAll(/Passed:\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);

@@ -32,7 +32,6 @@
  * All I/O is synchronous: appends happen once per utterance (a few per second at most), and
  * synchronous writes keep the file order equal to the call order without a write queue.
  */
-/* eslint-disable max-lines -- the queue, its recovery and what survives which crash are read in one place (docs STYLE.md item 19) */
 import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
 import { EarshotError } from '../../core/errors.ts';
