@@ -106,7 +106,7 @@ function looksLikeText(b: Uint8Array): boolean {
 }
 
 /** ID3v2 header: 'ID3', version (2), flags (1), size as four 7-bit "syncsafe" bytes, excluding the 10-byte header. */
-function id3v2Length(b: Uint8Array): number {
+export function id3v2Length(b: Uint8Array): number {
   if (b.length < 10) return b.length;
   const footer = b[5]! & 0x10 ? 10 : 0;
   return 10 + footer + ((b[6]! & 0x7f) << 21) + ((b[7]! & 0x7f) << 14) + ((b[8]! & 0x7f) << 7) + (b[9]! & 0x7f);

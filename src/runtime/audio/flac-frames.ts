@@ -25,34 +25,64 @@ const BLOCK_SIZES = [0, 192, 576, 1152, 2304, 4608, -1, -2, 256, 512, 1024, 2048
 
 export function splitFlacFrames(bytes: Uint8Array, name: string, reexport: string): FlacFrames {
   const start = firstFrameOffset(bytes, name, reexport);
-  // An ID3v1 tag ('TAG' + 125 bytes) may follow the last frame; it is not part of the stream.
-  const end = bytes.length >= start + 128 && bytes[bytes.length - 128] === 0x54 && bytes[bytes.length - 127] === 0x41 && bytes[bytes.length - 126] === 0x47 ? bytes.length - 128 : bytes.length;
+  const end = endOfFrames(bytes, start);
   const frames: Uint8Array[] = [];
   let samples = 0;
   let s = start;
   while (s < end) {
-    const header = parseFrameHeader(bytes, s, end);
-    if (!header) {
-      throw new EarshotError('E_AUDIO_FORMAT', `${name}: FLAC frame ${frames.length} at byte ${s} has no valid frame header; the file is damaged: ${reexport}`);
-    }
-    let crc = 0; // CRC-16 of bytes [s, q - 2)
-    let q = s + 2;
-    for (; q < end; q++) {
-      if (bytes[q] === 0xff && (bytes[q + 1]! & 0xfe) === 0xf8 && q - s > header.length + 2 && crc === ((bytes[q - 2]! << 8) | bytes[q - 1]!) && parseFrameHeader(bytes, q, end)) break;
-      crc = ((crc << 8) ^ CRC16[(crc >> 8) ^ bytes[q - 2]!]!) & 0xffff;
-    }
-    if (q === end && crc !== ((bytes[end - 2]! << 8) | bytes[end - 1]!)) {
-      throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC stream is damaged or truncated: frame ${frames.length} (at byte ${s}, after ${samples} samples) fails its CRC-16 check; ${reexport}`);
-    }
-    frames.push(bytes.subarray(s, q));
-    samples += header.blockSize;
-    s = q;
+    const f = findFrame(bytes, s, end, true);
+    if (f.kind !== 'frame') throw frameError(f.kind, name, frames.length, s, samples, reexport);
+    frames.push(bytes.subarray(s, f.end));
+    samples += f.blockSize;
+    s = f.end;
   }
   return { frames, samples };
 }
 
+/** The longest frame header (RFC 9639 section 9.1): sync and codes 4, coded number up to 7, block size 2, rate 2, CRC-8 1. */
+export const MAX_FRAME_HEADER_BYTES = 16;
+
+export type FrameFound = { kind: 'frame'; end: number; blockSize: number } | { kind: 'more' } | { kind: 'bad-header' } | { kind: 'bad-crc' };
+
+/**
+ * The frame that starts at `s`: it ends where the next valid frame header starts AND the bytes
+ * before it carry a matching CRC-16 footer, or at `end` when `final` (the end of the stream).
+ * `more`: `end` came first and more bytes may follow (`final` false): call again with more.
+ */
+export function findFrame(bytes: Uint8Array, s: number, end: number, final: boolean): FrameFound {
+  const header = parseFrameHeader(bytes, s, end);
+  if (!header) return !final && end - s < MAX_FRAME_HEADER_BYTES ? { kind: 'more' } : { kind: 'bad-header' };
+  let crc = 0; // CRC-16 of bytes [s, q - 2)
+  let q = s + 2;
+  for (; q < end; q++) {
+    if (bytes[q] === 0xff && (bytes[q + 1]! & 0xfe) === 0xf8 && q - s > header.length + 2 && crc === ((bytes[q - 2]! << 8) | bytes[q - 1]!) && parseFrameHeader(bytes, q, end)) break;
+    crc = ((crc << 8) ^ CRC16[(crc >> 8) ^ bytes[q - 2]!]!) & 0xffff;
+  }
+  if (q === end) {
+    if (!final) return { kind: 'more' };
+    if (crc !== ((bytes[end - 2]! << 8) | bytes[end - 1]!)) return { kind: 'bad-crc' };
+  }
+  return { kind: 'frame', end: q, blockSize: header.blockSize };
+}
+
+/** The error for a frame findFrame could not take. */
+export function frameError(kind: 'more' | 'bad-header' | 'bad-crc', name: string, frame: number, at: number, samples: number, reexport: string): EarshotError {
+  if (kind === 'bad-header') return new EarshotError('E_AUDIO_FORMAT', `${name}: FLAC frame ${frame} at byte ${at} has no valid frame header; the file is damaged: ${reexport}`);
+  return new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC stream is damaged or truncated: frame ${frame} (at byte ${at}, after ${samples} samples) fails its CRC-16 check; ${reexport}`);
+}
+
+/** Where the frames of a whole stream end: an ID3v1 tag ('TAG' + 125 bytes) may follow the last frame; it is not part of the stream. */
+function endOfFrames(bytes: Uint8Array, start: number): number {
+  return bytes.length >= start + 128 && isId3v1(bytes.subarray(bytes.length - 128)) ? bytes.length - 128 : bytes.length;
+}
+
+/** True when these 128 bytes are an ID3v1 tag. */
+export function isId3v1(last128: Uint8Array): boolean {
+  return last128.length === 128 && last128[0] === 0x54 && last128[1] === 0x41 && last128[2] === 0x47;
+}
+
 /** After 'fLaC', metadata blocks (1-byte type with a last-block flag, 3-byte length) precede the frames. */
-function firstFrameOffset(bytes: Uint8Array, name: string, reexport: string): number {
+export function firstFrameOffset(bytes: Uint8Array, name: string, reexport: string): number {
   let off = 4;
   for (;;) {
     if (off + 4 > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: the FLAC metadata is truncated at byte ${off}; ${reexport}`);

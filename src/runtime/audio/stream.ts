@@ -1,24 +1,25 @@
 /**
  * An audio file read in pieces, so `earshot analyze` and `--source file:` hold a bounded amount of
  * it whatever its length. WAV and AIFF (PCM and float) are read straight from their data chunk,
- * `read()` by `read()`: memory is one piece. FLAC and FLAC-with-ID3 are decoded whole by ./flac.ts
- * (libFLAC needs the frame split and the MD5 over the whole stream) and so are capped at
- * MAX_WHOLE_FILE_BYTES; beyond that the error says to convert to WAV.
+ * `read()` by `read()`: memory is one piece. FLAC and FLAC-with-ID3 are decoded a batch of frames
+ * at a time by ./flac-stream.ts: memory is one batch and a few MiB of the file, whatever its length.
  *
  * Only regular files are read: a device (/dev/zero, /dev/urandom), a FIFO or a socket has no end
  * to wait for, and is refused with E_AUDIO_IO before a byte is read (live PCM: `--source stdin:`).
+ * The file is opened with O_NONBLOCK so that a FIFO with no writer is refused too, instead of
+ * blocking in open(2) forever (O_NONBLOCK changes nothing for a regular file's reads).
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { EarshotError, isEarshotError } from '../../core/errors.ts';
 import { aiffLayout } from './aiff.ts';
-import { decodeAudioBuffer, notRegularFile, type DecodedAudio } from './decode.ts';
+import { decodeAudioBuffer, id3v2Length, notRegularFile, type DecodedAudio } from './decode.ts';
+import { openFlacPieces } from './flac-stream.ts';
 import { pcmToMono, type PcmLayout } from './pcm.ts';
 import { wavLayout } from './wav.ts';
 
 /** Bytes read to find a WAV/AIFF data chunk (its header chunks must fit: see pcm.ts HEADER_TOO_LONG). */
 export const HEAD_BYTES = 4 * 1024 * 1024;
-/** Largest FLAC decoded whole for analysis and replay: 64 MiB, about an hour of 16 kHz speech (its samples take about 4x that). */
-export const MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024;
 
 export interface AudioPieces {
   readonly sampleRate: number;
@@ -40,7 +41,7 @@ export interface AudioPieces {
 export async function openAudioFile(path: string): Promise<AudioPieces> {
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     throw ioError(path, e);
   }
@@ -51,12 +52,11 @@ export async function openAudioFile(path: string): Promise<AudioPieces> {
     await readFully(fh, head, 0, path);
     const pcm = pcmLayoutOf(head, st.size, path);
     if (pcm) return new PcmPieces(fh, pcm, path);
-    // FLAC (or not audio at all: decodeAudioBuffer says what it is)
-    if (st.size > MAX_WHOLE_FILE_BYTES) throw tooLarge(path, st.size, head);
-    const all = new Uint8Array(st.size);
-    await readFully(fh, all, 0, path);
+    const flacAt = flacStart(head);
+    if (flacAt !== undefined) return await openFlacPieces(fh, st.size, flacAt, path);
+    // not audio earshot reads: decodeAudioBuffer says what it is from the first bytes (and throws)
     await fh.close();
-    return piecesOf(await decodeAudioBuffer(all, path));
+    return piecesOf(await decodeAudioBuffer(head, path));
   } catch (e) {
     await fh.close().catch(() => {});
     throw e;
@@ -130,6 +130,15 @@ class PcmPieces implements AudioPieces {
   }
 }
 
+/** Where `fLaC` starts: 0, after an ID3v2 tag, or undefined for anything else. */
+function flacStart(head: Uint8Array): number | undefined {
+  const magic = (i: number, s: string) => head.length >= i + s.length && [...s].every((ch, k) => head[i + k] === ch.charCodeAt(0));
+  if (magic(0, 'fLaC')) return 0;
+  if (!magic(0, 'ID3')) return undefined;
+  const at = id3v2Length(head);
+  return magic(at, 'fLaC') ? at : undefined;
+}
+
 function pcmLayoutOf(head: Uint8Array, fileLength: number, path: string): PcmLayout | null {
   const at = (i: number, s: string) => head.length >= i + s.length && [...s].every((ch, k) => head[i + k] === ch.charCodeAt(0));
   try {
@@ -156,13 +165,6 @@ async function readFully(fh: FileHandle, into: Uint8Array, position: number, pat
   }
 }
 
-function tooLarge(path: string, size: number, head: Uint8Array): EarshotError {
-  const flac = head[0] === 0x66 && head[1] === 0x4c && head[2] === 0x61 && head[3] === 0x43;
-  return new EarshotError(
-    'E_AUDIO_FORMAT',
-    `${path}: ${(size / 2 ** 20).toFixed(0)} MiB is more than the ${MAX_WHOLE_FILE_BYTES / 2 ** 20} MiB earshot decodes at once${flac ? ' (FLAC is decoded whole)' : ''}; convert it to WAV, which is read in pieces whatever its length (\`sox ${path} out.wav\`), or split it`,
-  );
-}
 
 function ioError(path: string, e: unknown): EarshotError {
   if (isEarshotError(e)) return e;
