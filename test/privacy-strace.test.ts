@@ -74,4 +74,15 @@ test('a library user who imports the runtime (dist/runtime/model/session.js) loa
   check(r, [join(r.dir, 'tmp')]);
 });
 
+test('worker threads: a model loaded in a worker whose parent turned telemetry off stays private; without that, the worker refuses to load the runtime', async () => {
+  const worker = "const { EmotionClassifier } = await import('./dist/runtime/model/session.js'); const c = await EmotionClassifier.load('earshot-crnn'); await c.close(); console.log('loaded in worker')";
+  const start = (parentImport: string) => `${parentImport} const { Worker } = await import('node:worker_threads'); const w = new Worker(${JSON.stringify(worker)}, { eval: true, type: 'module' }); w.on('error', (e) => { console.log('worker error: ' + e.message); });`;
+  const guarded = await traced('worker', ['--input-type=module', '-e', start("await import('./dist/core/ort-env.js');")]);
+  assert.match(guarded.out, /loaded in worker/);
+  check(guarded, [join(guarded.dir, 'tmp')]);
+  const bare = await traced('worker-bare', ['--input-type=module', '-e', start('')]);
+  assert.match(bare.out, /worker error: earshot: ONNX Runtime's telemetry cannot be turned off from inside a worker thread/);
+  check(bare, [join(bare.dir, 'tmp')]);
+});
+
 test.run();

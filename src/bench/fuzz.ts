@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+// in this thread, before any worker loads a model: a worker cannot turn ONNX Runtime's telemetry off itself
+import '../core/ort-env.ts';
 import { DEMO_CLIP, ROOT } from '../core/paths.ts';
 import type { FuzzReply } from './fuzz-worker.ts';
 import { mulberry32 } from '../core/random.ts';
