@@ -31,7 +31,10 @@ async function readAll(p: AudioPieces, size: number | (() => number)): Promise<F
   for (let x = await p.read(typeof size === 'number' ? size : size()); x; x = await p.read(typeof size === 'number' ? size : size())) parts.push(x.slice());
   const out = new Float32Array(parts.reduce((n, x) => n + x.length, 0));
   let o = 0;
-  for (const x of parts) (out.set(x, o), (o += x.length));
+  for (const x of parts) {
+    out.set(x, o);
+    o += x.length;
+  }
   return out;
 }
 
