@@ -4,6 +4,10 @@
 // - the page has no console errors, shows every utterance the daemon published (MQTT) in the
 //   timeline and the events list with the same labels, the health block, `idle` afterwards
 //   (dashboard.idleAfterSec=3 here), and comes back by itself after the daemon is restarted;
+// - it explains itself (issue 31): the smoothed state and the last utterance side by side under
+//   captions with hover texts, the latency split into the decision after speech ends and the
+//   hang-over (both with titles), a dot per utterance on the arousal/valence circumplex, and
+//   listening off shown as "paused", not as a red fault;
 // - off loopback, the page and its stream answer 401 without the token and 200 with it;
 // - examples/mqtt-websocket.html, opened from a file:// copy beside MQTT.js's browser bundle,
 //   subscribes over MQTT-WebSockets to the embedded broker and shows the same labels.
