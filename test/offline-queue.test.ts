@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { appendFileSync, mkdtempSync, rmSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as nodeFs from 'node:fs';
 import { OfflineQueue } from '../src/runtime/publish/offline-queue.ts';
 import { isEarshotError } from '../src/core/errors.ts';
 
@@ -139,6 +140,56 @@ test('an unusable directory is an E_CONFIG error naming it', () => {
     assert.ok(isEarshotError(e) && e.code === 'E_CONFIG');
     assert.match((e as Error).message, file);
   }
+});
+
+test('fsync "append": the sync runs on a worker (group commit); append does not wait, whenDurable() does, close() syncs the rest', async () => {
+  const dir = fresh();
+  const calls: string[] = [];
+  let pending: (() => void)[] = [];
+  const fsx = {
+    ...nodeFs,
+    fdatasyncSync: (fd: number) => (calls.push('syncSync'), nodeFs.fdatasyncSync(fd)),
+    // held until the test releases it, as a slow SD card would
+    fdatasync: ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => (calls.push('sync'), void pending.push(() => nodeFs.fdatasync(fd, cb)))) as unknown as typeof nodeFs.fdatasync,
+  };
+  const q = new OfflineQueue({ dir, fs: fsx });
+  const a = q.append('a');
+  const b = q.append('b');
+  const c = q.append('c');
+  assert.equal(calls, ['sync'], 'one sync in flight; the later appends wait for the next one');
+  assert.is(q.durableSeq, 0, 'append returned before the disk did');
+  assert.is(readFileSync(segment(dir), 'utf8').split('\n').length, 4, 'all three written at once: a crash of the process loses nothing');
+  let durable = false;
+  const done = q.whenDurable().then(() => (durable = true));
+  const release = () => { const p = pending; pending = []; p.forEach((f) => f()); };
+  release();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.is(q.durableSeq, a.seq, 'the first sync covered what was written before it started');
+  assert.equal(calls, ['sync', 'sync'], 'one more sync for the appends made meanwhile (b and c together)');
+  assert.not.ok(durable);
+  release();
+  await done;
+  assert.is(q.durableSeq, c.seq);
+  q.append('d');
+  q.close();
+  assert.equal(calls.slice(-2), ['sync', 'syncSync'], 'close() synced what the background sync had not');
+  release();
+  assert.equal(payloads(new OfflineQueue({ dir })), ['a', 'b', 'c', 'd']);
+  assert.ok(b.seq < c.seq);
+});
+
+test('a background sync that fails (EIO) degrades the queue (entries held in memory until the disk takes them again)', async () => {
+  const dir = fresh();
+  const fsx = { ...nodeFs, fdatasync: ((_fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => setImmediate(() => cb(Object.assign(new Error("EIO: injected"), { code: "EIO" })))) as unknown as typeof nodeFs.fdatasync };
+  const q = new OfflineQueue({ dir, fs: fsx });
+  q.append('a');
+  await q.whenDurable();
+  assert.ok(q.degraded);
+  assert.match(q.degradedReason!, /EIO on sync/);
+  assert.equal(payloads(q), ['a'], 'kept in memory');
+  q.close();
+  assert.is(q.droppedCount, 0, 'close() retried the disk (an fsync\'ed rewrite), which took it');
+  assert.equal(payloads(new OfflineQueue({ dir })), ['a']);
 });
 
 test.run();

@@ -7,7 +7,7 @@ import { summaryOf } from './index.ts';
 import { decodeAudioFile } from '../runtime/audio/decode.ts';
 import type { FrontendBenchRow } from '../bench/frontend.ts';
 import { benchResampler } from '../bench/resampler.ts';
-import { benchDaemon, daemonBenchReport } from '../bench/daemon.ts';
+import { benchDaemon, benchDaemonSideBySide, daemonBenchReport, sideBySideReport } from '../bench/daemon.ts';
 import { arithmeticReport, benchArithmetic, benchArithmeticArm64 } from '../bench/arithmetic.ts';
 import { benchModels, benchModelsArm64, modelsReport } from '../bench/models.ts';
 import { DEFAULT_MODEL } from '../runtime/model/metadata.ts';
@@ -35,6 +35,7 @@ export interface BenchOptions {
   models?: string;
   pipelineSeconds?: string;
   dashboardClients?: string;
+  against?: string;
 }
 
 /**
@@ -121,6 +122,7 @@ export function registerBench(program: Command): void {
     .option('--ravdess <dir>', 'RAVDESS root for the babble of --only vad', join('..', 'shared', 'data', 'ravdess'))
     .option('--set <path=value>', 'pipeline: a daemon setting for the measured daemon, e.g. --set pipeline.vad.kind=cascade (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--dashboard-clients <n>', 'pipeline: keep n dashboard pages (SSE streams on /events) open on the measured daemon, to measure what the dashboard costs (compare with 0)', '0')
+    .option('--against <dir>', 'pipeline: run the paced daemon of this checkout and of another built checkout (e.g. today\'s main: git worktree add DIR main && (cd DIR && npm run build)) alternately, --rounds times, and print both side by side')
     .option('--json', 'print JSON instead of tables')
     .option('--model <name>', 'pipeline, arithmetic: the model the daemon runs / whose frontend and pipeline are timed (default: the default model)')
     .option('--pipeline-seconds <s>', 'arithmetic: seconds of audio per whole-pipeline run', '20')
@@ -145,9 +147,15 @@ export function registerBench(program: Command): void {
         }
       }
       if (parts.has('pipeline')) {
-        const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set, dashboardClients: Number(opts.dashboardClients ?? 0), model: opts.model });
-        result.pipeline = r;
-        if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
+        if (opts.against) {
+          const r = await benchDaemonSideBySide({ pacedSeconds: Number(opts.seconds), set: opts.set, model: opts.model }, opts.against, Number(opts.rounds));
+          result.pipeline = r;
+          if (!opts.json) console.log(`${sideBySideReport(r)}\n`);
+        } else {
+          const r = await benchDaemon({ pacedSeconds: Number(opts.seconds), set: opts.set, dashboardClients: Number(opts.dashboardClients ?? 0), model: opts.model });
+          result.pipeline = r;
+          if (!opts.json) console.log(`${daemonBenchReport(r)}\n`);
+        }
       }
       if (parts.has('vad')) {
         const rows = benchVad(await vadStreams(Number(opts.seconds), opts.ravdess ?? join('..', 'shared', 'data', 'ravdess')), VAD_KINDS, Number(opts.rounds));

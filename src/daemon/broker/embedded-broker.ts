@@ -8,6 +8,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
+import '../../core/mqtt-numbers.ts'; // the codec's 6 MB number cache off before the first packet
 import { EarshotError } from '../../core/errors.ts';
 import { listenWebSocket, type BrokerWebSocket } from './broker-websocket.ts';
 import { checkBindAddress, type BrokerCredentials, type BrokerGuard } from './broker-guard.ts';
@@ -74,7 +75,9 @@ export async function startEmbeddedBroker(
     metered.once('close', () => connections--);
     broker.handle(metered as never, req as never);
   };
-  const server = createServer((socket) => handle(socket));
+  // no Nagle delay: a packet is written whole (broker-limits.ts meteredConnection), and waiting to
+  // coalesce it with the next one only adds latency to a PUBACK or an event
+  const server = createServer({ noDelay: true }, (socket) => handle(socket));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

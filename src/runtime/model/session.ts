@@ -104,6 +104,10 @@ export class EmotionClassifier {
         // no CPU arena: the daemon runs one small graph per utterance, and an arena sized for the
         // largest utterance stays resident (measured: earshot bench --only pipeline, docs/benchmarks.md)
         enableCpuMemArena: false,
+        // nor pre-planned activation buffers, nor threads beyond this one (issue 32: the daemon's
+        // sessions run one small graph at a time)
+        enableMemPattern: false,
+        executionMode: 'sequential',
         // int8-stored weights (DequantizeLinear on constants): without this, onnxruntime keeps the
         // QDQ nodes for quantised kernels it has no use for here (float input) and dequantises every
         // weight on every run; with it, constant folding dequantises them once at load (measured:

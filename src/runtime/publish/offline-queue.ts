@@ -11,11 +11,20 @@
  * rewrite runs when dead lines outnumber live ones, and the file is truncated whenever the
  * queue empties, which is the common case while the broker is reachable.
  *
- * fsync policy: with `fsync: 'append'` (default) every entry is fdatasync'ed before `append`
- * returns, so an event survives power loss once it is queued. Ack/drop lines are never synced:
- * losing one on power loss only redelivers an already delivered event, and consumers dedupe by
- * id. `fsync: 'none'` leaves flushing to the kernel (less SD-card wear, may lose the last
- * seconds of events on power loss, never on a process crash).
+ * fsync policy: with `fsync: 'append'` (default) every entry is written at once (so it survives a
+ * process crash as soon as `append` returns) and fdatasync'ed on a libuv worker thread right after
+ * (group commit: one sync covers every entry written before it started; appends made during a sync
+ * get one more), so the main thread, which also runs the audio, never waits for the disk. An
+ * event survives power loss once its sync has completed, a few milliseconds after `append`
+ * (`durableSeq`, `whenDurable()`); until 2026-12-07 `append` itself waited for it (issue 32: the
+ * wait was 2-15 ms of the event's latency and of the main thread per event, more on a busy SD
+ * card). What that changes: the event may be published while its sync runs; if power fails in
+ * between, either the broker has it (delivered, as before) or it is lost as it was when power
+ * failed during the old synchronous sync. A failed sync degrades the queue (below) and counts the
+ * entries it covered as held in memory only. close() syncs what is still unsynced, synchronously.
+ * Ack/drop lines are never synced: losing one on power loss only redelivers an already delivered
+ * event, and consumers dedupe by id. `fsync: 'none'` leaves flushing to the kernel (less SD-card
+ * wear, may lose the last seconds of events on power loss, never on a process crash).
  *
  * A crash can leave a torn last line; replay ignores (and counts, `skippedLines`) any line that
  * does not parse, and the compaction on open removes it before anything is appended after it.
@@ -32,6 +41,7 @@
  * All I/O is synchronous: appends happen once per utterance (a few per second at most), and
  * synchronous writes keep the file order equal to the call order without a write queue.
  */
+/* eslint-disable max-lines -- the queue, its recovery and what survives which crash are read in one place (docs STYLE.md item 19) */
 import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
 import { EarshotError } from '../../core/errors.ts';
@@ -80,7 +90,9 @@ export interface OfflineQueueOptions {
 export type QueueFs = Pick<
   typeof nodeFs,
   'closeSync' | 'fdatasyncSync' | 'fsyncSync' | 'ftruncateSync' | 'mkdirSync' | 'openSync' | 'readFileSync' | 'renameSync' | 'writeSync' | 'unlinkSync'
->;
+> &
+  /** the background sync (node:fs's); a QueueFs without it syncs synchronously in append, as before */
+  Partial<Pick<typeof nodeFs, 'fdatasync'>>;
 
 /** errno codes of a disk that refuses data (as opposed to a misconfigured directory). */
 const DISK_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG']);
@@ -115,6 +127,14 @@ export class OfflineQueue {
   /** The segment could not be read at open; recovery moves it aside instead of overwriting it. */
   private unreadSegment = false;
   private closed = false;
+  /** Highest seq on disk and synced (group commit, see the header); entries above it await a sync. */
+  private durable = 0;
+  /** Highest seq written to the segment. */
+  private written = 0;
+  /** A background sync is running on `syncFd`; `syncAgain`: entries were written after it started. */
+  private syncing = false;
+  private syncAgain = false;
+  private syncWaiters: (() => void)[] = [];
 
   constructor(opts: OfflineQueueOptions) {
     this.dir = opts.dir;
@@ -209,12 +229,69 @@ export class OfflineQueue {
     }
     try {
       this.writeAll(line);
-      if (this.fsyncAppends) this.fs.fdatasyncSync(this.fd);
+      this.written = seq;
+      if (!this.fsyncAppends) this.durable = seq;
+      else if (this.fs.fdatasync) this.syncSoon();
+      else {
+        this.fs.fdatasyncSync(this.fd);
+        this.durable = seq;
+      }
     } catch (err) {
       this.unpersisted.add(seq);
       this.onWriteError(err, 'append');
     }
     return entry;
+  }
+
+  /** Highest seq known to be on disk and synced (every lower seq written to disk is too). */
+  get durableSeq(): number {
+    return this.durable;
+  }
+
+  /** Resolves when every entry appended so far has been synced (or given up on: degraded, closed). */
+  whenDurable(): Promise<void> {
+    if (!this.syncing || this.fd < 0) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  /** Starts a background fdatasync covering everything written so far, or asks the running one for another. */
+  private syncSoon(): void {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = true;
+    this.syncAgain = false;
+    const fd = this.fd;
+    const upTo = this.written;
+    this.fs.fdatasync!(fd, (err) => {
+      this.syncing = false;
+      if (fd !== this.fd) {
+        // the segment was rewritten (fsync'ed) or closed meanwhile: nothing of this sync to record
+        if (this.fd >= 0 && this.syncAgain) this.syncSoon();
+        else this.wakeSyncWaiters();
+        return;
+      }
+      if (err) {
+        for (const e of this.live.values()) if (e.seq > this.durable && e.seq <= this.written) this.unpersisted.add(e.seq);
+        try {
+          this.onWriteError(err, 'sync');
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message, dir: this.dir }, 'offline queue: the background sync failed');
+        }
+        this.wakeSyncWaiters();
+        return;
+      }
+      this.durable = Math.max(this.durable, upTo);
+      if (this.syncAgain) this.syncSoon();
+      else this.wakeSyncWaiters();
+    });
+  }
+
+  private wakeSyncWaiters(): void {
+    const w = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const f of w) f();
   }
 
   /** The broker has it: forget the entry. Unknown or already removed seqs are ignored. */
@@ -265,12 +342,23 @@ export class OfflineQueue {
     this.closed = true;
     if (this.fd >= 0) {
       try {
+        // what the background sync has not covered yet (close() is the last chance in this process)
+        if (this.fsyncAppends && this.durable < this.written) {
+          this.fs.fdatasyncSync(this.fd);
+          this.durable = this.written;
+        }
+      } catch (err) {
+        for (const e of this.live.values()) if (e.seq > this.durable) this.unpersisted.add(e.seq);
+        this.fault ??= `${(err as NodeJS.ErrnoException).code ?? 'error'} on sync`;
+      }
+      try {
         this.fs.closeSync(this.fd);
       } catch {
         // EIO on close: the data was already written (or counted as in memory only)
       }
       this.fd = -1;
     }
+    this.wakeSyncWaiters();
     let lost = 0;
     for (const seq of this.unpersisted) if (this.live.has(seq)) lost++;
     if (lost > 0) {
@@ -452,6 +540,8 @@ export class OfflineQueue {
       fs.closeSync(dirFd);
     }
     this.deadLines = 0;
+    // every live entry is in the fsync'ed copy
+    this.written = this.durable = this.nextSeq - 1;
     return fs.openSync(this.path, 'a', 0o600);
   }
 }

@@ -32,6 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as mqttConnect } from 'mqtt';
+import '../../core/mqtt-numbers.ts'; // the codec's 6 MB number cache off before the first packet
 import { EarshotError } from '../../core/errors.ts';
 import { redactUrl } from '../../core/redact.ts';
 import { VERSION } from '../../core/version.ts';

@@ -57,7 +57,7 @@ function session(): NativeSession {
     const { binding, initOrt } = require('onnxruntime-node/dist/binding') as { binding: { InferenceSession: new () => NativeSession }; initOrt: () => void };
     initOrt();
     const s = new binding.InferenceSession();
-    s.loadModel(path, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena: false });
+    s.loadModel(path, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena: false, enableMemPattern: false });
     shared = s;
     return s;
   } catch (e) {
