@@ -8,6 +8,7 @@
 import './core/ort-env.ts'; // first: ONNX Runtime's telemetry off before any command loads it
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitStatusOf, isEarshotError } from './core/errors.ts';
+import { printableLines } from './core/printable.ts';
 import { VERSION } from './core/version.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -34,7 +35,8 @@ try {
     // help and version "fail" with status 0; commander has already printed its message
     process.exitCode = e.exitCode === 0 ? 0 : EXIT.usage;
   } else if (isEarshotError(e)) {
-    process.stderr.write(`earshot: ${e.message}\n`);
+    // a message may quote bytes of a file (a chunk id, a name): no raw control characters on the terminal
+    process.stderr.write(`earshot: ${printableLines(e.message)}\n`);
     process.exitCode = exitStatusOf(e);
   } else {
     process.stderr.write(`earshot: internal error (a bug; please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`);

@@ -294,7 +294,8 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     try {
       removeBaseline(this.baselinePath);
     } catch (e) {
-      this.log.warn({ err: e, path: this.baselinePath }, 'could not remove the saved baseline');
+      this.log.warn({ code: (e as NodeJS.ErrnoException).code, err: (e as Error).message, path: this.baselinePath }, 'could not remove the saved baseline');
+      this.log.debug({ err: e }, 'the failed baseline removal, with its stack');
     }
     this.log.info({ by }, 'speaker baseline reset: utterances are normalised on their own until it is warm again');
   }
@@ -306,7 +307,9 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       saveBaseline(this.baselinePath, b);
       this.unsavedSpeechSec = 0;
     } catch (e) {
-      this.log.warn({ err: e, path: this.baselinePath }, 'could not save the speaker baseline; it is kept in memory');
+      // one line per failed save (it is retried every saveEverySeconds of speech); the stack at debug
+      this.log.warn({ code: (e as NodeJS.ErrnoException).code, err: (e as Error).message, path: this.baselinePath }, 'could not save the speaker baseline; it is kept in memory');
+      this.log.debug({ err: e }, 'the failed baseline save, with its stack');
     }
   }
 

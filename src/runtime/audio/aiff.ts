@@ -2,6 +2,7 @@
  * AIFF and AIFF-C reader (Apple "Audio Interchange File Format" 1.3 and the AIFF-C draft of 1991):
  * big-endian PCM 8/16/24/32-bit; AIFF-C 'NONE', 'sowt' (little-endian PCM), 'fl32' and 'fl64'.
  */
+import { printable } from '../../core/printable.ts';
 import { EarshotError } from '../../core/errors.ts';
 import type { DecodedAudio } from './decode.ts';
 import { HEADER_TOO_LONG, pcmToMono, type PcmLayout, type SampleEncoding } from './pcm.ts';
@@ -43,7 +44,7 @@ export function aiffLayout(bytes: Uint8Array, fileLength: number, name: string):
       const end = Math.min(fileLength, body + size);
       sound = { offset: dataOffset, available: Math.max(0, end - dataOffset) };
     } else {
-      if (body + size > fileLength) throw truncated(name, `its '${id}' chunk declares ${size} bytes, ${fileLength - body} remain`);
+      if (body + size > fileLength) throw truncated(name, `its '${printable(id)}' chunk declares ${size} bytes, ${fileLength - body} remain`);
       if (id === 'COMM' && body + size > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: ${HEADER_TOO_LONG}`);
       if (id === 'COMM') comm = parseComm(view, bytes, body, size, isAifc, name);
     }

@@ -4,6 +4,7 @@
  * extension), returned as one mono Float32Array at the file's own sample rate.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { printable } from '../../core/printable.ts';
 import { EarshotError, isEarshotError } from '../../core/errors.ts';
 import { decodeAiff } from './aiff.ts';
 import { decodeFlac } from './flac.ts';
@@ -86,7 +87,7 @@ function sniffContainer(b: Uint8Array): 'wav' | 'flac' | 'flac-id3' | 'aiff' | s
   if (b.length < 12 && ['RIFF', 'RF64', 'FORM', 'fLaC'].some((magic) => head(0, magic.slice(0, b.length)))) {
     return `is only ${b.length} bytes, too short for a WAV, FLAC or AIFF header: it is truncated; re-record or re-copy it`;
   }
-  if (head(0, 'RIFF')) return `is a RIFF file but not WAVE (type '${String.fromCharCode(...b.subarray(8, 12))}'); ${convert}`;
+  if (head(0, 'RIFF')) return `is a RIFF file but not WAVE (type '${printable(String.fromCharCode(...b.subarray(8, 12)))}'); ${convert}`;
   if (head(0, 'OggS')) return `is an Ogg file (Vorbis, Opus or Ogg FLAC), which earshot does not decode; ${convert}`;
   if (head(4, 'ftyp')) return `is an MP4/M4A file, which earshot does not decode; ${convert}`;
   if (b[0] === 0xff && b.length > 1 && (b[1]! & 0xe0) === 0xe0) return `looks like an MPEG audio (MP3/AAC) stream, which earshot does not decode; ${convert}`;

@@ -3,6 +3,7 @@
  * Follows the Microsoft RIFF spec (chunks padded to even length) and EBU Tech 3306 for RF64
  * (sizes of 0xFFFFFFFF are taken from the ds64 chunk).
  */
+import { printable } from '../../core/printable.ts';
 import { EarshotError } from '../../core/errors.ts';
 import type { DecodedAudio } from './decode.ts';
 import { HEADER_TOO_LONG, pcmToMono, type PcmLayout, type SampleEncoding } from './pcm.ts';
@@ -82,7 +83,7 @@ export function wavLayout(bytes: Uint8Array, fileLength: number, name: string): 
       if (data.size === fileLength - body) break; // the data runs to the end of the file
     } else {
       if (body + size > fileLength) {
-        throw new EarshotError('E_AUDIO_FORMAT', `${name}: the WAV header is truncated ('${id}' chunk declares ${size} bytes, ${fileLength - body} remain); re-export or re-record the file`);
+        throw new EarshotError('E_AUDIO_FORMAT', `${name}: the WAV header is truncated ('${printable(id)}' chunk declares ${size} bytes, ${fileLength - body} remain); re-export or re-record the file`);
       }
       if ((id === 'fmt ' || id === 'ds64') && body + size > bytes.length) throw new EarshotError('E_AUDIO_FORMAT', `${name}: ${HEADER_TOO_LONG}`);
       if (id === 'fmt ') fmt = parseFmt(view, body, size, name);

@@ -40,7 +40,7 @@ import { hostname } from 'node:os';
 import { baseTopicOf, type PublisherConfig } from './config.ts';
 import { deviceDiscoveryMessage, MIGRATE_DISCOVERY, planMigration } from './discovery.ts';
 import { loadInstallationId } from './installation.ts';
-import { OfflineQueue, type Clock } from './offline-queue.ts';
+import { OfflineQueue, type Clock, type QueueFs } from './offline-queue.ts';
 import { CommandGate } from './command-gate.ts';
 import { connectOptionsOf, parseBrokerUrl } from './broker-url.ts';
 import { judgeClaim, judgeRejoin, earlierTwin, liveAnswer, liveTwinError, livenessTopics, LIVENESS_TIMEOUT_MS, otherClaim, pongFor, PONGS_PER_SECOND } from './fleet-identity.ts';
@@ -120,6 +120,8 @@ export interface PublisherContext {
   onListeningCommand?: (on: boolean) => void;
   /** A refusal found after start() returned (the broker was down at start): the daemon must stop. */
   onFatal?: (err: EarshotError) => void;
+  /** The offline queue's file system calls (tests inject a full disk). Default node:fs. */
+  queueFs?: QueueFs;
 }
 
 /** Metrics as the pipeline knows them; the publisher fills in its own queue numbers. */
@@ -167,6 +169,8 @@ export class MqttPublisher {
   private lastDiscoveryAt = -Infinity;
   /** Events that could not even be queued (larger than the whole queue). */
   private unqueued = 0;
+  /** Events the queue dropped when it closed (held in memory only): no longer queued. */
+  private droppedAtClose = 0;
   private readonly onResetBaseline: (() => void) | undefined;
   private readonly ctx: PublisherContext;
   private installationId = '';
@@ -206,7 +210,7 @@ export class MqttPublisher {
 
   /** Events persisted on disk and not yet acknowledged by the broker. */
   get queueDepth(): number {
-    return this.queue?.depth ?? 0;
+    return Math.max(0, (this.queue?.depth ?? 0) - this.droppedAtClose);
   }
 
   /** Events finally dropped: the queue was full, the disk refused them until stop, or they could not be queued. */
@@ -237,7 +241,7 @@ export class MqttPublisher {
   async start(): Promise<void> {
     if (this.client) return;
     const c = this.config;
-    const queue = new OfflineQueue({ dir: join(c.stateDir, 'mqtt-queue'), ...c.queue, clock: this.clock, log: this.log });
+    const queue = new OfflineQueue({ dir: join(c.stateDir, 'mqtt-queue'), ...c.queue, clock: this.clock, log: this.log, ...(this.ctx.queueFs ? { fs: this.ctx.queueFs } : {}) });
     let tls: Pick<MqttConnectOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
     try {
       tls = this.readTls();
@@ -358,8 +362,12 @@ export class MqttPublisher {
       });
     });
     this.online = false;
-    if (this.queueDepth > 0) this.log.warn({ queued: this.queueDepth, dir: this.queue?.dir }, 'stopped with undelivered events on disk; they are sent first on the next start');
+    // closing first: events the disk refused are dropped there (and logged by the queue), so the
+    // summary counts only what is really on disk for the next start
+    const droppedBefore = this.queue?.droppedCount ?? 0;
     this.queue?.close();
+    this.droppedAtClose = (this.queue?.droppedCount ?? 0) - droppedBefore;
+    if (this.queueDepth > 0) this.log.warn({ queued: this.queueDepth, dir: this.queue?.dir }, `stopped with ${this.queueDepth} undelivered event${this.queueDepth === 1 ? '' : 's'} on disk; they are sent first on the next start`);
     this.stopped = true;
   }
 
