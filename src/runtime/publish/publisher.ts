@@ -187,6 +187,8 @@ export class MqttPublisher {
   private onPong: ((payload: string) => void) | undefined;
   /** pongs sent in the current second (PONGS_PER_SECOND) */
   private pongs = { second: 0, count: 0 };
+  /** this connection's fence was never echoed: the retained view cannot be trusted */
+  private unfenced = false;
   private firstOutcome: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private listeningState: boolean | undefined;
   /** One per command topic: at most one command acted on per COMMAND_MIN_INTERVAL_MS, one log line per flood. */
@@ -382,6 +384,7 @@ export class MqttPublisher {
     const gen = this.generation;
     const nonce = `${this.clientId} ${gen} ${this.instance!.startedAt}`;
     this.collecting = true;
+    this.unfenced = false;
     this.seen = { status: undefined, instance: undefined, discovery: new Set(), deviceConfig: undefined };
     let finished = false;
     const finish = () => {
@@ -396,6 +399,7 @@ export class MqttPublisher {
     };
     const timer = setTimeout(() => {
       this.log.warn({ topic: t.fence }, 'the broker did not echo our fence message (an ACL?): going on without checking who else uses this device id');
+      this.unfenced = true; // our own messages do not come back: no claim can be judged, nor a ping answered
       finish();
     }, Math.min(FENCE_TIMEOUT_MS, this.config.connectTimeoutMs));
     this.onFence = (payload) => {
@@ -415,7 +419,7 @@ export class MqttPublisher {
 
   /** The retained view is complete: check the device id (first connect), then go online. */
   private afterFence(): void {
-    const other = this.claimed ? undefined : otherClaim(this.seen, this.installationId);
+    const other = this.claimed || this.unfenced ? undefined : otherClaim(this.seen, this.installationId);
     if (other) {
       this.proveClaim(other);
       return;
@@ -474,7 +478,7 @@ export class MqttPublisher {
 
   /** `disproved`: another installation's claim went unanswered, so judgeClaim is not asked. */
   private goOnline(disproved = false): void {
-    const refusal = this.claimed ? this.judgeRejoin() : disproved ? undefined : this.judgeClaim();
+    const refusal = this.claimed ? this.judgeRejoin() : disproved || this.unfenced ? undefined : this.judgeClaim();
     if (refusal) {
       this.refuse(refusal);
       return;
