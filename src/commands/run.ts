@@ -45,7 +45,7 @@ export function registerRun(program: Command): void {
     .description(summaryOf('run'))
     .option('-c, --config <file>', 'YAML or JSON config file (also $EARSHOT_CONFIG)')
     .option('--source <spec>', `where audio comes from (default: portaudio, the default input):\n${[...SOURCE_FORMS, 'demo                         the bundled clip, once'].join('\n')}`)
-    .option('--broker <url>', 'MQTT broker, mqtt://host:1883 or mqtts://host:8883 (default: an embedded broker on 127.0.0.1:1883)')
+    .option('--broker <url>', 'MQTT broker, mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt or wss://... (default: an embedded broker on 127.0.0.1:1883); give its password in EARSHOT_MQTT_PASSWORD or the config file, not here (ps shows the command line)')
     .option('--device-id <id>', 'device id in topics and Home Assistant (default: host name)')
     .option('-m, --model <name|path>', 'model name in models/ or path to NAME.json (default: earshot-crnn)')
     .option('--stdout', 'also print every event as one JSON line on stdout (logs go to stderr)')
