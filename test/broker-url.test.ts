@@ -95,6 +95,11 @@ test('the publisher connects with the parsed parts: a percent-encoded / in the p
     assert.ok(pub.connected, url);
     await pub.stop();
   }
+  // the user name in the URL, the password as its own setting (EARSHOT_MQTT_PASSWORD)
+  const config = parsePublisherConfig({ url: `mqtt://user@127.0.0.1:${broker.port}`, password: `Pw/${SECRET}`, deviceId: 'urlok', stateDir: join(tmp, String(Math.random())) });
+  const pub = defer(new MqttPublisher({ config }), (p) => p.stop());
+  await pub.start();
+  assert.ok(pub.connected, 'user from the URL, password from mqtt.password');
 });
 
 test('earshot run --broker with a password: warned once, and `ps` (/proc/PID/cmdline) shows it masked', async () => {
