@@ -2,6 +2,7 @@
 // daemon (`earshot run` with its embedded broker) and real clients: a 200 MB publish, 300 retained
 // 1 MB messages and a stream of retained 200 kB ones must leave it alive, under 250 MB peak RSS
 // (VmHWM of its process: no memory cgroup is needed to measure it), with the retained store capped.
+// The daemon runs from dist/ (`npm run build` first).
 import { connect as tcpConnect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
