@@ -60,12 +60,16 @@ ok "earshot analyze and run --demo as earshot under strace: no DNS, no connectio
 # says so; the unit's ExecStartPre= (run here as systemd would, as root) gives them back
 root_run=$(cd /tmp && timeout 120 earshot run --demo --log-level warn --state-dir /var/lib/earshot 2>&1 >/dev/null) || fail "earshot run --demo as root"
 grep -q 'will be owned by root' <<<"$root_run" || fail "a root run on /var/lib/earshot did not warn about root-owned state"
+[ -n "$(find /var/lib/earshot ! -user earshot | head -1)" ] || fail "the root run left no root-owned file (nothing to repair was tested)"
+status=0
+blocked=$(cd /tmp && runuser -u earshot -- timeout 120 earshot run --demo --log-level warn --state-dir /var/lib/earshot 2>&1 >/dev/null) || status=$?
+[ "$status" = 78 ] && grep -q 'Fix it with: sudo chown -R earshot: /var/lib/earshot' <<<"$blocked" || fail "the daemon as earshot on root-owned state: exit $status, $(tail -2 <<<"$blocked")"
 pre=$(sed -n 's/^ExecStartPre=+//p' /lib/systemd/system/earshot.service)
 [ -n "$pre" ] || fail "the unit has no ExecStartPre=+ ownership repair"
 $pre || fail "the unit's ExecStartPre ($pre)"
 [ -z "$(find /var/lib/earshot ! -user earshot | head -1)" ] || fail "files not owned by earshot after ExecStartPre: $(find /var/lib/earshot ! -user earshot | head -3)"
-runuser -u earshot -- earshot run --print-config >/dev/null || fail "earshot run as earshot after the root run"
-ok "a root run on /var/lib/earshot warns; the unit's ExecStartPre ($pre) leaves every file to earshot"
+events=$(cd /tmp && runuser -u earshot -- timeout 120 earshot run --demo --log-level warn --state-dir /var/lib/earshot | grep -c '"label"') || fail "earshot run as earshot on /var/lib/earshot after the repair"
+ok "a root run on /var/lib/earshot warns; as earshot the daemon then exits 78 naming the fix; after the unit's ExecStartPre ($pre) it runs there ($events events)"
 
 # the installed service itself, where systemd runs this machine: telemetry off in its environment,
 # started after the root run above, and under strace for 20 s: loopback only, nothing in its HOME
