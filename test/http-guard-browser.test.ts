@@ -15,7 +15,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHROMIUM, CHROMIUM_ARGS } from './helpers/browser.ts';
 import { killDaemon, spawnDaemon, type Daemon } from './helpers/daemon.ts';
-import { sleep, waitUntil } from './helpers/harness.ts';
+import { waitUntil } from './helpers/harness.ts';
 import { freePort } from './helpers/mosquitto.ts';
 import { ROOT } from './helpers/paths.ts';
 
