@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { connect, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
 import { startEmbeddedBroker } from '../src/daemon/broker/embedded-broker.ts';
 import { freePort } from './helpers/mosquitto.ts';
 
@@ -48,6 +49,35 @@ test('ws:// and mqtt:// clients share one broker; a taken WebSocket port falls b
   const none = await startEmbeddedBroker({ port: 0 });
   assert.is(none.wsUrl, undefined);
   await none.close();
+});
+
+/** The HTTP status of a WebSocket upgrade with these headers (101 when it was accepted). */
+function upgrade(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, 'mqtt', { headers });
+    ws.once('open', () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('error', () => resolve(-1));
+  });
+}
+
+test('a web page elsewhere cannot read the broker over WebSockets: a foreign Origin or Host is refused, Node clients and the machine\'s own pages pass', async () => {
+  const broker = await startEmbeddedBroker({ port: 0, wsPort: 0 });
+  try {
+    const url = broker.wsUrl!;
+    assert.is(await upgrade(url, {}), 101, 'no Origin: Node-RED, MQTT.js, scripts');
+    assert.is(await upgrade(url, { Origin: 'http://127.0.0.1:8080' }), 101, 'the dashboard\'s fleet view on this machine');
+    assert.is(await upgrade(url, { Origin: 'http://localhost:1234' }), 101);
+    assert.is(await upgrade(url, { Origin: 'http://evil.example' }), 403, 'a page of another site');
+    assert.is(await upgrade(url, { Origin: 'null' }), 403, 'a sandboxed or file:// page');
+    assert.is(await upgrade(url, { Host: `attacker.example:${broker.wsPort}` }), 403, 'DNS rebinding: the page\'s own name');
+    assert.is(await upgrade(url, { Host: `127.0.0.1:${broker.wsPort! + 1}` }), 403, 'another port');
+  } finally {
+    await broker.close();
+  }
 });
 
 test.run();

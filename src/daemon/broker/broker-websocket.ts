@@ -5,12 +5,19 @@
  * MQTT 3.1.1 section 6 / MQTT 5 section 6), whose byte stream aedes handles exactly like a TCP
  * connection. Loopback by default, like the TCP listener; a broker reachable from the network
  * should be a real one with TLS and auth (Mosquitto: `listener 9001` + `protocol websockets`).
+ *
+ * A web page is a client too: any page open in a browser on the device could read the live
+ * emotions through a WebSocket to loopback. So an upgrade is refused (403) unless its `Host` is the
+ * bind address, localhost or loopback (a DNS-rebinding page carries its own name) and its `Origin`,
+ * when a browser sends one, is a page of this machine (the dashboard's fleet view, on another port).
+ * Clients that send no Origin (Node-RED, MQTT.js in Node, scripts) are not browsers and pass.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { allowedHostNames, hostAllowed } from '../dashboard/access.ts';
 
 export interface BrokerWebSocket {
   /** `ws://<host>:<port>` */
@@ -31,7 +38,19 @@ export async function listenWebSocket(broker: Aedes, opts: { host: string; port:
   // a WebSocket message may hold parts of several MQTT packets (MQTT-3.1.1 section 6): twice the
   // packet cap leaves room for a client that batches its writes; the meter still sees each packet
   const maxPayload = opts.maxPacketBytes !== undefined ? 2 * opts.maxPacketBytes : undefined;
-  const wss = new WebSocketServer({ server: http, ...(maxPayload !== undefined ? { maxPayload } : {}), handleProtocols: (offered) => (offered.has('mqtt') ? 'mqtt' : offered.has('mqttv3.1') ? 'mqttv3.1' : false) });
+  const names = allowedHostNames(opts.host);
+  let port = -1;
+  const sameMachine = (req: IncomingMessage): boolean => {
+    if (!hostAllowed(req.headers.host, names, port)) return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    try {
+      return names.has(new URL(origin).hostname.replace(/^\[|\]$/g, '').toLowerCase());
+    } catch {
+      return false; // `Origin: null` (a sandboxed or file:// page) is nobody we know
+    }
+  };
+  const wss = new WebSocketServer({ server: http, verifyClient: ({ req }: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => done(sameMachine(req), 403, 'not from this machine'), ...(maxPayload !== undefined ? { maxPayload } : {}), handleProtocols: (offered) => (offered.has('mqtt') ? 'mqtt' : offered.has('mqttv3.1') ? 'mqttv3.1' : false) });
   // ws re-emits the HTTP server's errors (EADDRINUSE at listen); the listen below reports those
   wss.on('error', () => undefined);
   wss.on('connection', (socket, req) => {
@@ -47,7 +66,7 @@ export async function listenWebSocket(broker: Aedes, opts: { host: string; port:
       resolve();
     });
   });
-  const port = (http.address() as AddressInfo).port;
+  port = (http.address() as AddressInfo).port;
   return {
     url: `ws://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
     port,
