@@ -50,15 +50,14 @@ def base_cell(b, key):
 def leave_speakers_out(run_dir, metrics, c):
     """Mean accuracy / UAR over the speaker (or fold) models: RAVDESS folds from metrics.json, another
     corpus from its loso-C-SPK.eval.json files (each model scored on the one speaker it never heard)."""
-    if c == 'ravdess':
-        m = metrics.get('ravdess-speaker-independent')
-        return f"{pct(m['accuracy'])} / {pct(m['uar'])} (5 folds)" if m else 'not run'
-    files = sorted(f for f in os.listdir(run_dir) if f.startswith(f'loso-{c}-') and f.endswith('.eval.json')) if os.path.isdir(run_dir) else []
+    prefix = 'fold' if c == 'ravdess' else f'loso-{c}-'
+    files = sorted(f for f in os.listdir(run_dir) if f.startswith(prefix) and f.endswith('.eval.json')) if os.path.isdir(run_dir) else []
     if not files:
         return 'not run'
     rs = [load(os.path.join(run_dir, f)) for f in files]
     mean = lambda k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
-    return f"{pct(mean('accuracy'))} / {pct(mean('uar'))} ({len(rs)} speakers, ar {pct(sum(r['confidence']['arousalUar'] for r in rs) / len(rs))})"
+    unit = 'folds' if c == 'ravdess' else 'speakers'
+    return f"{pct(mean('accuracy'))} / {pct(mean('uar'))} ({len(rs)} {unit}, ar {pct(sum(r['confidence']['arousalUar'] for r in rs) / len(rs))})"
 
 
 def main():
