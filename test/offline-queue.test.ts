@@ -30,7 +30,7 @@ test('entries come back in order after reopening, with their enqueue time and in
   r.close();
 });
 
-test('acked entries (in any order) are gone after reopen; an empty queue leaves an empty file', () => {
+test('acked entries (in any order) are gone after reopen; reopening an empty queue leaves an empty file', () => {
   const dir = fresh();
   const q = new OfflineQueue({ dir });
   const [a, b, c] = [q.append('a'), q.append('b'), q.append('c')];
@@ -42,9 +42,25 @@ test('acked entries (in any order) are gone after reopen; an empty queue leaves 
   r.ack(c.seq);
   r.ack(a.seq);
   assert.is(r.depth, 0);
-  assert.is(statSync(segment(dir)).size, 0);
   r.close();
   assert.is(new OfflineQueue({ dir }).depth, 0);
+  assert.is(statSync(segment(dir)).size, 0, 'the compaction at open');
+});
+
+test('while the broker keeps up, an ack is one appended line; the empty segment is truncated once past 64 KiB', () => {
+  const dir = fresh();
+  const calls: string[] = [];
+  const q = new OfflineQueue({ dir, fsync: 'none', fs: { ...nodeFs, ftruncateSync: (fd: number, len?: number) => (calls.push('truncate'), nodeFs.ftruncateSync(fd, len)) } });
+  const event = 'e'.repeat(900);
+  let max = 0;
+  for (let i = 0; i < 300; i++) {
+    q.ack(q.append(event).seq);
+    max = Math.max(max, statSync(segment(dir)).size);
+  }
+  assert.ok(calls.length >= 3 && calls.length <= 5, `${calls.length} truncates for 300 events (one per ~70)`);
+  assert.ok(max < 64 * 1024 + 1024, `the segment grew to ${max} bytes`);
+  q.close();
+  assert.is(new OfflineQueue({ dir }).depth, 0, 'the acks replay: nothing is resent');
 });
 
 test('a torn last line from a crash is ignored, and appends after it stay readable', () => {

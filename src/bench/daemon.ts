@@ -50,6 +50,13 @@ const FALLBACK_MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
 
+/**
+ * Environment of the measured processes, as systemd/earshot.service sets it: glibc malloc with one
+ * arena, mmap for blocks of 64 KiB or more and the heap top trimmed above 64 KiB, so what start-up
+ * allocates and frees (ONNX Runtime's graph optimisation, module loading) goes back to the kernel.
+ */
+export const DAEMON_ENV: Record<string, string> = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536:glibc.malloc.mmap_threshold=65536' };
+
 /** What the paced daemon should stay under on this 2-core x86-64 box (issue 32: a Pi 4 core is 3-4 times slower). */
 export const DAEMON_TARGETS = { cpuPercent: 1.2, p99LatencyMs: 20, rssMb: 100, peakRssMb: 120, privateMb: 35 };
 
@@ -341,7 +348,9 @@ function childEntry(): string[] {
  */
 async function inChild<T>(req: MeasureRequest, other?: string, sampled?: { rssMb: number; privateMb: number }[]): Promise<T> {
   const entry = other ? [join(other, 'dist/bench/daemon-child.js')] : childEntry();
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...entry, JSON.stringify(req)], { cwd: other ?? ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // another checkout runs as it was shipped; this one as this checkout's unit runs it
+  const env = other ? process.env : { ...process.env, ...DAEMON_ENV };
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...entry, JSON.stringify(req)], { cwd: other ?? ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const t0 = performance.now();
@@ -447,7 +456,7 @@ export function daemonBenchReport(r: DaemonBenchResult): string {
   return [
     `pipeline: the whole daemon (file replay -> frontend -> VAD -> ONNX -> on-disk queue -> MQTT broker -> subscriber), model ${r.model}`,
     ...(r.modelNote ? [`  note: ${r.modelNote}`] : []),
-    `  each run in its own process: node ${r.nodeFlags.join(' ')} (as systemd/earshot.service runs it)`,
+    `  each run in its own process: node ${r.nodeFlags.join(' ')}, ${Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (as systemd/earshot.service runs it)`,
     `  unpaced: ${u.audioSeconds} s of audio in ${u.wallSeconds} s: capture->event real-time factor ${u.realTimeFactor.toFixed(4)} (pipeline alone ${u.pipelineRealTimeFactor.toFixed(4)}), ${u.events} events, ${u.droppedInferences} dropped`,
     `  paced at real time for ${p.wallSeconds} s (${p.audioSeconds} s of audio, utterances cut at ${p.cutSeconds} s: ${p.events} events, ${p.droppedInferences} dropped):`,
     `    CPU                              ${p.cpuPercentOfOneCore.toFixed(2)} % of one core      (target < ${r.targets.cpuPercent} %: ${ok(p.cpuPercentOfOneCore < r.targets.cpuPercent)})`,

@@ -8,8 +8,10 @@
  *   {"a":12}                                     entry 12 was acknowledged
  *   {"d":12}                                     entry 12 was dropped because the queue was full
  * Opening replays the segment, then rewrites it with only the live entries (compaction); the same
- * rewrite runs when dead lines outnumber live ones, and the file is truncated whenever the
- * queue empties, which is the common case while the broker is reachable.
+ * rewrite runs when dead lines outnumber live ones, and the file is truncated when the queue
+ * empties (the common case while the broker is reachable) once it has grown past TRUNCATE_BYTES:
+ * until then an acknowledgement is one appended line, not an ftruncate per event (issue 32: the
+ * truncate was the largest cost of an event on the main thread after Silero, 1-2 ms on ext4).
  *
  * fsync policy: with `fsync: 'append'` (default) every entry is written at once (so it survives a
  * process crash as soon as `append` returns) and fdatasync'ed on a libuv worker thread right after
@@ -99,6 +101,8 @@ const DISK_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG']);
 export const isDiskFault = (err: unknown): boolean => DISK_FAULTS.has((err as NodeJS.ErrnoException)?.code ?? '');
 
 const SEGMENT = 'queue.jsonl';
+/** An empty queue's segment is truncated once it is this large (64 KiB: about 100 events and their acks; replayed at open in well under a millisecond). */
+const TRUNCATE_BYTES = 64 * 1024;
 const silent: QueueLog = { warn() {}, info() {} };
 
 export class OfflineQueue {
@@ -115,6 +119,8 @@ export class OfflineQueue {
   private nextSeq = 1;
   private liveBytes = 0;
   private deadLines = 0;
+  /** Bytes in the open segment (entries and markers), for TRUNCATE_BYTES. */
+  private segmentBytes = 0;
   private dropped = 0;
   private skipped = 0;
   private readonly fs: QueueFs;
@@ -394,10 +400,11 @@ export class OfflineQueue {
     this.unpersisted.delete(entry.seq);
     if (this.fd < 0) return; // degraded, or a late ack after close(): the next open replays it as live, a harmless redelivery
     try {
-      if (this.live.size === 0) {
+      if (this.live.size === 0 && this.segmentBytes >= TRUNCATE_BYTES) {
         // Nothing waits: an empty file is the cheapest compaction.
         this.fs.ftruncateSync(this.fd, 0);
         this.deadLines = 0;
+        this.segmentBytes = 0;
         return;
       }
       this.writeAll(kind === 'a' ? `{"a":${entry.seq}}\n` : `{"d":${entry.seq}}\n`);
@@ -420,6 +427,7 @@ export class OfflineQueue {
       const n = this.fs.writeSync(fd, buf, off, buf.length - off);
       if (n <= 0) throw Object.assign(new Error(`ENOSPC: short write (${off} of ${buf.length} bytes)`), { code: 'ENOSPC' });
       off += n;
+      if (fd === this.fd) this.segmentBytes += n;
     }
   }
 
@@ -540,6 +548,7 @@ export class OfflineQueue {
       fs.closeSync(dirFd);
     }
     this.deadLines = 0;
+    this.segmentBytes = this.liveBytes;
     // every live entry is in the fsync'ed copy
     this.written = this.durable = this.nextSeq - 1;
     return fs.openSync(this.path, 'a', 0o600);
