@@ -212,6 +212,18 @@ test('devices: PortAudio lists in a child whose libasound lines are hidden (coun
   console.log(`  PortAudio's listing: ${quiet.hidden} ALSA library lines hidden`);
 });
 
+test("arecord's stderr (libasound's lines) reaches the log at debug level only; a failure still names its cause", async () => {
+  const lines: Record<'info' | 'warn' | 'debug', string[]> = { info: [], warn: [], debug: [] };
+  const log = { info: (m: string) => lines.info.push(m), warn: (m: string) => lines.warn.push(m), debug: (m: string) => lines.debug.push(m) };
+  const s = new ArecordSource({ ...CAPTURE_DEFAULTS, device: 'nosuchpcm', env: alsa.env, firstChunkTimeoutMs: 5000 }, { log });
+  const err = await s.start().then(() => null, (e: Error) => e);
+  await s.stop();
+  assert.ok(err, 'an unknown PCM fails');
+  assert.match(err!.message, /nosuchpcm/);
+  assert.ok(lines.debug.some((l) => /ALSA lib .*nosuchpcm/.test(l)), lines.debug.join('\n'));
+  assert.not.ok([...lines.info, ...lines.warn].some((l) => /^arecord:nosuchpcm\S*: ALSA lib/.test(l)), 'no ALSA line of its own at info or warn');
+});
+
 test('earshot devices: prints a helpful listing and exits 0 when PortAudio is unavailable and there is no card', async () => {
   const program = new Command('earshot').exitOverride();
   registerDevices(program);

@@ -87,9 +87,21 @@ export class ArecordSource extends CaptureSourceBase {
         this.childExited(code, signal);
       });
     });
+    // arecord's stderr (its own messages and libasound's `ALSA lib` lines) is kept for the error
+    // message, and logged at debug level only (--log-level debug)
+    let partial = '';
+    const debugLines = (text: string, end: boolean) => {
+      if (!this.log.debug) return;
+      const parts = (partial + text).split('\n');
+      partial = end ? '' : parts.pop()!;
+      for (const line of parts) if (line.trim()) this.log.debug(`${this.name}: ${line}`);
+    };
     child.stderr?.on('data', (b: Buffer) => {
-      this.stderrText = (this.stderrText + b.toString('utf8')).slice(-STDERR_KEEP);
+      const text = b.toString('utf8');
+      this.stderrText = (this.stderrText + text).slice(-STDERR_KEEP);
+      debugLines(text, false);
     });
+    child.stderr?.on('end', () => debugLines('', true));
     child.stdout?.on('data', (b: Buffer) => this.assembler.pushPcm(b, 's16le'));
   }
 

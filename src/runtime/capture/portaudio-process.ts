@@ -89,7 +89,8 @@ export class PortAudioProcessSource extends CaptureSourceBase {
       else this.workerError = m.error;
     });
     // the worker's fd 1 (PortAudio's printf: version, device) is logged line by line; its fd 2 (ALSA
-    // probing every PCM it lists, dozens of lines) is kept for the error message if the worker dies
+    // probing every PCM it lists, dozens of lines) is kept for the error message if the worker dies,
+    // and logged at debug level only (--log-level debug)
     this.lines(child.stdio[1] as Readable | null, true);
     this.lines(child.stdio[2] as Readable | null, false);
     (child.stdio[3] as Readable | null)?.on('data', (b: Buffer) => this.assembler.pushPcm(b, 's16le'));
@@ -119,6 +120,7 @@ export class PortAudioProcessSource extends CaptureSourceBase {
         if (!line.trim()) continue;
         this.output = (this.output + line + '\n').slice(-OUTPUT_KEEP);
         if (log) this.log.info(`${this.name}: ${line}`);
+        else this.log.debug?.(`${this.name}: ${line}`);
       }
     });
   }

@@ -76,6 +76,8 @@ export const realTimers: CaptureTimers = {
 export interface CaptureLog {
   info(msg: string): void;
   warn(msg: string): void;
+  /** what a device backend prints on stderr (libasound's `ALSA lib ...` lines): seen at log level debug only */
+  debug?(msg: string): void;
 }
 
 export const stderrLog: CaptureLog = {
