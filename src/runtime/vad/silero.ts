@@ -84,19 +84,25 @@ function session(): NativeSession {
 /**
  * The recurrent state of one audio stream. `run(samples, end)` scores the window that ends at
  * `end` in `samples` (which must hold the 64 + 512 samples before it; fewer at the start of a
- * stream are taken as zeros). Buffers are preallocated; each call allocates only the three small
- * tensor wrappers onnxruntime needs.
+ * stream are taken as zeros). Buffers and their tensor wrappers are made once; each call allocates
+ * only what onnxruntime returns.
  */
 export class SileroState {
   private readonly session: NativeSession;
   private readonly input = new Float32Array(SILERO_CONTEXT + SILERO_WINDOW);
   private readonly state = new Float32Array(2 * 128);
   private readonly sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(SILERO_RATE)]), []);
+  /** the feeds, made once: the tensors wrap `input` and `state`, which each call rewrites in place */
+  private readonly feeds: Record<string, ort.Tensor>;
+  private readonly fetches = { output: null, stateN: null };
+  private readonly runOptions = {};
   /** network calls since construction (for CPU accounting) */
   calls = 0;
 
   constructor() {
     this.session = session();
+    this.feeds = { input: new ort.Tensor('float32', this.input, [1, this.input.length]), state: new ort.Tensor('float32', this.state, [2, 1, 128]) };
+    if (feedsSampleRate) this.feeds.sr = this.sr;
   }
 
   /** Forgets the recurrent state (a new stream, or the start of a cascade's look-back). */
@@ -111,13 +117,7 @@ export class SileroState {
       const i = end - n + k;
       this.input[k] = i < 0 ? 0 : get(i);
     }
-    const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor('float32', this.input, [1, n]), state: new ort.Tensor('float32', this.state, [2, 1, 128]) };
-    if (feedsSampleRate) feeds.sr = this.sr;
-    const r = this.session.run(
-      feeds,
-      { output: null, stateN: null },
-      {},
-    );
+    const r = this.session.run(this.feeds, this.fetches, this.runOptions);
     this.state.set(r.stateN.data);
     this.calls++;
     return r.output.data[0];
