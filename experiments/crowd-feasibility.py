@@ -53,5 +53,9 @@ for name, clf in [
         print(f'  {k:24s} n={len(rs):4d}  kept {100 * np.mean(p >= thr):5.1f} %')
     # how separable, whatever the threshold: AUC of each talker condition against babble alone
     neg = scores['babble']
-    auc = lambda pos: float(np.mean([(a > b) + 0.5 * (a == b) for a in pos for b in neg]))
-    print('  AUC against babble alone: ' + ', '.join(f'{k} {auc(v):.3f}' for k, v in scores.items() if k not in ('babble', 'crowd')) + f", crowd {auc(scores['crowd']):.3f}")
+
+    def auc(pos):
+        return float(np.mean([(a > b) + 0.5 * (a == b) for a in pos for b in neg]))
+
+    talkers = ', '.join(f'{k} {auc(v):.3f}' for k, v in scores.items() if k not in ('babble', 'crowd'))
+    print(f"  AUC against babble alone: {talkers}, crowd {auc(scores['crowd']):.3f}")
