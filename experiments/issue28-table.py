@@ -5,7 +5,8 @@ wrote (commands in MODELS.md). Missing runs print as "not run".
 
     python3 experiments/issue28-table.py RUN_DIR EVAL_DIR BASELINE.json
       RUN_DIR   earshot train --work W --name earshot-crnn-multi: W/earshot-crnn-multi (loco-C.eval.json, metrics.json)
-      EVAL_DIR  earshot eval --json outputs: old-C-mix0.json, old-C-mix0.7.json, new-loco-C-mix0.7.json
+      EVAL_DIR  earshot eval --json outputs: old-C-mix0.json, old-C-mix0.7.json, new-loco-C-mix0.7.json, and
+                fold K / loso-C-SPK models scored outside the run (foldK.eval.json, loso-C-SPK.eval.json)
 """
 import json
 import os
@@ -47,14 +48,18 @@ def base_cell(b, key):
     return f"{pct(acc)} / {pct(r['uar'])} (ar {pct(r['arousalUar'])}{f', min {worst[0]} {pct(worst[1])}' if worst else ''})"
 
 
-def leave_speakers_out(run_dir, metrics, c):
+def leave_speakers_out(dirs, metrics, c):
     """Mean accuracy / UAR over the speaker (or fold) models: RAVDESS folds from metrics.json, another
     corpus from its loso-C-SPK.eval.json files (each model scored on the one speaker it never heard)."""
     prefix = 'fold' if c == 'ravdess' else f'loso-{c}-'
-    files = sorted(f for f in os.listdir(run_dir) if f.startswith(prefix) and f.endswith('.eval.json')) if os.path.isdir(run_dir) else []
-    if not files:
+    found = {}
+    for d in dirs:  # the run's own scoring first, then evaluations made beside it
+        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            if f.startswith(prefix) and f.endswith('.eval.json'):
+                found.setdefault(f, os.path.join(d, f))
+    if not found:
         return 'not run'
-    rs = [load(os.path.join(run_dir, f)) for f in files]
+    rs = [load(p) for _, p in sorted(found.items())]
     mean = lambda k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
     unit = 'folds' if c == 'ravdess' else 'speakers'
     return f"{pct(mean('accuracy'))} / {pct(mean('uar'))} ({len(rs)} {unit}, ar {pct(sum(r['confidence']['arousalUar'] for r in rs) / len(rs))})"
@@ -69,7 +74,7 @@ def main():
     for c, name in CORPORA:
         new_loco = load(os.path.join(run_dir, f'loco-{c}.eval.json'))
         new_mix = load(os.path.join(eval_dir, f'new-loco-{c}-mix0.7.json'))
-        lso_cell = leave_speakers_out(run_dir, metrics, c)
+        lso_cell = leave_speakers_out([run_dir, eval_dir], metrics, c)
         print(f'| {name} | **new default** | {cell(new_loco)} | {lso_cell} | {cell(new_mix, ece=False)} |')
         if c == 'ravdess':
             print(f'| {name} | old default | trained on it: see leave speakers out | 67.5 / 67.0 (5 folds) | not run (its fold models are not kept) |')

@@ -26,7 +26,7 @@ test('--folds refuses what is not an actor number or range', () => {
 });
 
 test('`earshot train` with no --config / --train-args rebuilds the shipped models (their metadata records how they were trained)', () => {
-  for (const [key, name] of [['crnn', 'earshot-crnn'], ['crnn-large', 'earshot-crnn-large'], ['crnn-ensemble', 'earshot-crnn-ensemble'], ['lstm-attn', 'earshot-lstm']]) {
+  for (const [key, name] of [['crnn', 'earshot-crnn'], ['crnn-ravdess', 'earshot-crnn-ravdess'], ['crnn-large', 'earshot-crnn-large'], ['crnn-ensemble', 'earshot-crnn-ensemble'], ['lstm-attn', 'earshot-lstm']]) {
     const meta = JSON.parse(readFileSync(join(ROOT, 'models', `${name}.json`), 'utf8'));
     const recipe = SHIPPED_RECIPES[key];
     assert.is(meta.architecture, recipe.arch ?? key);

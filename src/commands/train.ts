@@ -17,7 +17,7 @@ export function registerTrain(program: Command): void {
     .option('--protocols <list>', 'any of folds,random,final,loco (leave one corpus out),loso-CORPUS (leave one speaker out, e.g. loso-nemo)', 'folds,random,final')
     .option('--folds <spec>', 'held-out actor folds, ";"-separated (default: 1-4;5-8;9-12;13-16;17-20)')
     .option('--tess', 'add TESS to the training data')
-    .option('--corpora <list>', 'corpora every run trains on, comma list of ravdess, emodb, emotiontts-kr, nemo, tess (folders under --data); default: the recipe\'s (crnn-multi: all five), else ravdess')
+    .option('--corpora <list>', 'corpora every run trains on, comma list of ravdess, emodb, emotiontts-kr, nemo, tess (folders under --data); default: the recipe\'s unless --train-args is given (crnn, the default: all five; crnn-ravdess: ravdess), else ravdess')
     .option('--jobs <n>', 'training runs at a time (each member of an --ensemble is a run; give each --threads 1 via --train-args on a small machine)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new EarshotError('E_USAGE', `--jobs ${v}: give a whole number of runs, e.g. 2`);

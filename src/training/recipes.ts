@@ -37,12 +37,17 @@ export interface Recipe {
  * one thread per run, as the shipped models were trained; thread counts change the rounding).
  * The CRNN's frontend is training/configs/logmel40-rms-zcr-pitch.json: 40 log-mel bands +
  * RMS + ZCR + F0 + voicing, 25 ms / 10 ms.
- * - `crnn` (the default, earshot-crnn, since the night of 2026-12-01; its babble copies since
- *   2026-12-02): one small CRNN (conv channels 8,16,24, LSTM 64) trained on every clip plus a copy
- *   in pink noise and one in babble of the clip's fold-mates, both at 10 dB SNR (`noise` and
- *   `noiseType`, used unless --noise or --train-args is given), fused with a functional head
- *   (geometric mean, equal weights) once the speaker baseline is warm: one network run per
+ * - `crnn` (the default, earshot-crnn, since 2026-12-07, issue 28): one small CRNN (conv channels
+ *   8,16,24, LSTM 64) trained on every corpus of ../shared/data (RAVDESS, EmoDB 03/08,
+ *   emotiontts-kr, nEMO, TESS), each clip's loss over its own corpus's labels, 3000 training spans
+ *   drawn per epoch (batches of 48) with the corpora balanced by sqrt(recordings x speakers) and
+ *   each corpus's classes equally (`--balance corpus`), 24 epochs (what 2 shared cores could train
+ *   five times in an afternoon); a copy of every RAVDESS clip in pink noise and one in babble of its
+ *   fold-mates at 10 dB SNR (`noise`, `noiseType`); fused with a functional head trained on the same
+ *   corpora (geometric mean, equal weights) once the speaker baseline is warm: one network run per
  *   utterance, about 0.45 ms per second of speech.
+ * - `crnn-ravdess` (earshot-crnn-ravdess, the default from the night of 2026-12-01 to 2026-12-07):
+ *   the same network trained on RAVDESS only, 60 epochs over every clip and its two noisy copies.
  * - `crnn-large` (earshot-crnn-large, the default on the evening of 2026-12-01): the same with
  *   channels 16,32,48 and LSTM 96, 1.6x the model time for 0.8 points on the folds
  *   (docs/experiments/2026-12-01-small-network-and-distillation.md).
@@ -50,11 +55,6 @@ export interface Recipe {
  *   network stored as int8, 3 as above, 2 on the clean clips only for as many steps (twice the
  *   epochs over half the data); the runtime averages each utterance over tempo 1/1.1 x a start 0
  *   or 2 frames in (`tta`): 20 network runs per utterance.
- * - `crnn-multi` (issue 28): the default's network and head trained on every corpus of
- *   ../shared/data (RAVDESS, EmoDB 03/08, emotiontts-kr, nEMO, TESS), each clip's loss over its own
- *   corpus's labels, 3000 training spans drawn per epoch (batches of 48) with the corpora balanced by
- *   sqrt(clips x speakers) and each corpus's classes equally (`--balance corpus`), 24 epochs (what 2 shared cores could train five times in an afternoon);
- *   the pink and babble copies are of RAVDESS clips only, as the default's.
  * A fold model of any recipe can learn from another run's fold models (`--teacher`,
  * docs/experiments/2026-12-01-small-network-and-distillation.md).
  */
@@ -63,7 +63,13 @@ export const PITCH_FRONTEND = { mfcc: 0, extras: ['rms', 'zcr', 'f0', 'voicing']
 const ONE_CRNN = { frontend: PITCH_FRONTEND, noise: '10', head: { C: 0.1, fusion: 'geometric', fusionWeight: 0.5 } } as const;
 
 export const SHIPPED_RECIPES: Record<string, Recipe> = {
-  crnn: { ...ONE_CRNN, noiseType: 'pink,babble', trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1' },
+  crnn: {
+    ...ONE_CRNN,
+    noiseType: 'pink,babble',
+    corpora: 'ravdess,emodb,emotiontts-kr,nemo,tess',
+    trainArgs: '--epochs 24 --batch 48 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1 --balance corpus --epoch-items 3000',
+  },
+  'crnn-ravdess': { ...ONE_CRNN, arch: 'crnn', noiseType: 'pink,babble', trainArgs: '--epochs 60 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1' },
   'crnn-large': { ...ONE_CRNN, arch: 'crnn', trainArgs: '--epochs 60 --hidden 96 --max-frames 400 --norm utterance --threads 1 --seed 1' },
   'crnn-ensemble': {
     arch: 'crnn',
@@ -73,13 +79,6 @@ export const SHIPPED_RECIPES: Record<string, Recipe> = {
     extraMembers: { trainArgs: '--epochs 120 --hidden 96 --max-frames 400 --norm utterance --threads 1 --ensemble 2 --weights int8', noise: 'none' },
     tta: { tempo: [1, 1.1], shiftFrames: [0, 2] },
     head: { C: 0.1, fusion: 'mean', fusionWeight: 0.5 },
-  },
-  'crnn-multi': {
-    ...ONE_CRNN,
-    arch: 'crnn',
-    noiseType: 'pink,babble',
-    corpora: 'ravdess,emodb,emotiontts-kr,nemo,tess',
-    trainArgs: '--epochs 24 --batch 48 --channels 8,16,24 --hidden 64 --max-frames 400 --norm utterance --threads 1 --seed 1 --balance corpus --epoch-items 3000',
   },
   'lstm-attn': { frontend: DEFAULT_TRAIN_FRONTEND, trainArgs: '--epochs 25 --hidden 120 --layers 2 --stack 4 --max-frames 320 --norm utterance --threads 1' },
 };

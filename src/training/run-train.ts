@@ -120,7 +120,8 @@ export async function runTrain(
   if (opts.recipe !== undefined && !SHIPPED_RECIPES[opts.recipe]) throw new EarshotError('E_USAGE', `--recipe ${opts.recipe}: use one of ${Object.keys(SHIPPED_RECIPES).join(', ')}`);
   const preset = SHIPPED_RECIPES[opts.recipe ?? opts.arch];
   if (opts.recipe !== undefined) opts = { ...opts, arch: preset.arch ?? opts.recipe };
-  const corpora = parseCorpora(opts.corpora ?? preset?.corpora ?? (opts.tess ? 'ravdess,tess' : 'ravdess'));
+  // the recipe's corpora, like its noisy copies, come with its own arguments only (not with --train-args)
+  const corpora = parseCorpora(opts.corpora ?? (opts.trainArgs === undefined ? preset?.corpora : undefined) ?? (opts.tess ? 'ravdess,tess' : 'ravdess'));
   if (opts.tess && !corpora.includes('tess')) corpora.push('tess');
   for (const p of protocols) checkProtocol(p, corpora);
   const config = opts.config ? readFrontendConfigFile(opts.config) : parseFrontendConfig(preset?.frontend ?? DEFAULT_TRAIN_FRONTEND);
