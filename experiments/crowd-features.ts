@@ -5,7 +5,9 @@
 // experiments/crowd-feasibility.py trains and scores a logistic regression and a small MLP on them.
 // Speaker-disjoint: training mixtures use actors 1-16 (talkers and babble), test mixtures 17-24.
 //   node --import tsx experiments/crowd-features.ts [out.json]
-import { writeFileSync } from 'node:fs';
+// With CROWD_FRAMES=1 the raw feature frames are written too (out.json -> out.f32, each row's
+// `offset` and `frames` in the JSON), for experiments/crowd-frames.py (a small recurrent network).
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { loadCorpus } from '../src/training/corpus/index.ts';
 import { atLevel, loadBabblePool, makeNoise, mixAtSnr, type BabblePool } from '../src/training/noise.ts';
 import { mulberry32 } from '../src/training/augment.ts';
@@ -55,7 +57,12 @@ function stats(feat: Float32Array): number[] {
   return row;
 }
 
+const framesOut = process.env.CROWD_FRAMES === '1' ? openSync(out.replace(/\.json$/, '.f32'), 'w') : null;
+let frameOffset = 0;
+
 interface Row {
+  offset?: number;
+  frames?: number;
   split: 'train' | 'test';
   kind: string;
   snr: number | null;
@@ -83,7 +90,13 @@ async function make(split: 'train' | 'test', n: number, seed: number): Promise<R
   const pick = (s: string) => speakers.get(s)![Math.floor(rng() * speakers.get(s)!.length)];
   const rows: Row[] = [];
   const floor = () => atLevel(makeNoise('pink', LEN, rng), -75);
-  const push = (kind: string, snr: number | null, talkers: number, label: 0 | 1, x: Float32Array) => rows.push({ split, kind, snr, talkers, label, x: stats(frontend.computeAll(levelled(x, rng))) });
+  const push = (kind: string, snr: number | null, talkers: number, label: 0 | 1, x: Float32Array) => {
+    const feat = frontend.computeAll(levelled(x, rng));
+    const frames = feat.length / dim;
+    if (framesOut !== null) writeSync(framesOut, new Uint8Array(feat.buffer, feat.byteOffset, feat.byteLength)); // before stats() rewrites the rms column
+    rows.push({ split, kind, snr, talkers, label, ...(framesOut !== null ? { offset: frameOffset, frames } : {}), x: stats(feat) });
+    frameOffset += frames;
+  };
   for (let i = 0; i < n; i++) {
     const speaker = names[Math.floor(rng() * names.length)];
     const clip = pick(speaker);
@@ -115,4 +128,5 @@ async function make(split: 'train' | 'test', n: number, seed: number): Promise<R
 const t0 = Date.now();
 const rows = [...(await make('train', 400, 1)), ...(await make('test', 120, 2))];
 writeFileSync(out, JSON.stringify({ dim, features: frontend.config, rows }));
+if (framesOut !== null) closeSync(framesOut);
 console.log(`${rows.length} mixtures (${rows.filter((r) => r.split === 'train').length} train) -> ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
