@@ -1,4 +1,4 @@
-// Runs every test/**/*.test.ts in its own Node process (a crash fails one file, not the run),
+// Runs every test/**/*.test.ts (test/unit: fast, in-process; test/e2e: processes, brokers, browsers, training) in its own Node process (a crash fails one file, not the run),
 // streams its output, and ends with the line CI reads: `N passed, N failed`.
 // libasound's own diagnostics (`ALSA lib FILE:LINE:(FUNCTION) ...`, printed by every in-process
 // PortAudio initialisation on a machine without a sound card: about 180 per capture test file) are

@@ -205,7 +205,7 @@ fi
 
 check tests-capture-golden-frontend 'node scripts/run-tests.mjs capture golden frontend'
 if [ "$quick" = 0 ]; then
-  files="$(cd "$root/work/main" && ls test/*.test.ts | grep -v train-pipeline | tr '\n' ' ')"
+  files="$(cd "$root/work/main" && ls test/*/*.test.ts | grep -v train-pipeline | tr '\n' ' ')"
   check tests-suite "node scripts/run-tests.mjs $files"
 fi
 

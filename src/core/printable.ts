@@ -4,6 +4,7 @@
  * newline cannot split the line or forge another one. C0 controls, DEL and C1 controls become
  * `\xNN` (`\n`, `\r`, `\t` their usual escapes); everything else is kept.
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is this function's purpose
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
