@@ -1,8 +1,8 @@
-// The lint rules of earshot (issue 30, item 4), run by test/lint.test.ts as part of `npm test`:
+// The lint rules of earshot (issue 30, item 4), run by test/e2e/lint.test.ts as part of `npm test`:
 // typescript-eslint's recommended set plus the size rules of docs STYLE.md item 16 (a file one
 // reads in a sitting, functions short enough to follow). An exception is written where it is, as
 // `// eslint-disable-next-line RULE -- why`; a disable without a reason is itself reported.
-// Import cycles are checked by test/lint.test.ts over scripts/import-graph.ts (the same parser as
+// Import cycles are checked by test/e2e/lint.test.ts over scripts/import-graph.ts (the same parser as
 // the layering rule) rather than by a plugin that would resolve every import a second time.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

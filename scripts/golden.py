@@ -303,7 +303,7 @@ def write_fixtures():
     print(f'{len(os.listdir(OUT))} files, {total / 1024:.0f} KiB in {OUT}')
 
 
-# ---- --mistakes: the test's tolerances (MIRROR of test/golden.test.ts tolerance(); keep in step) ----
+# ---- --mistakes: the test's tolerances (MIRROR of test/unit/golden.test.ts tolerance(); keep in step) ----
 EPS32 = 2.0 ** -23
 F0_TOL = 1e-2  # semitones
 VOICING_TOL = 1e-4

@@ -4,7 +4,7 @@
  * components (Tarjan) of the graph of relative value imports. Type-only imports (`import type`,
  * `import { type X }` only) are left out: they are erased at run time, so they cannot leave a
  * module half-initialised. The layering rule (import-graph.ts) already forbids cycles between
- * layers; this finds them inside one. test/lint.test.ts runs it.
+ * layers; this finds them inside one. test/e2e/lint.test.ts runs it.
  * `node --import tsx scripts/import-cycles.ts` prints the cycles (exit 1 if any).
  */
 import { readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * JSON Schemas (draft 2020-12) of every payload earshot publishes, generated from the zod schemas
  * in src/runtime/publish/payloads.ts (zod 4's z.toJSONSchema), so the wire contract is written
- * once. Committed under schemas/; test/schemas.test.ts checks the committed files equal this
+ * once. Committed under schemas/; test/e2e/schemas.test.ts checks the committed files equal this
  * output and that payloads captured from a real run validate against them.
  *
  *   node --import tsx scripts/schemas.ts          rewrites schemas/*.schema.json

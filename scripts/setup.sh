@@ -3,7 +3,7 @@
 # audio tools, alsa-utils for arecord, mosquitto for the end-to-end tests, PortAudio,
 # PyTorch/torchaudio from Debian for training and golden vectors, dpkg-dev/lintian/file for the
 # Debian package and its checks, chromium for the dashboard's browser tests through playwright-core,
-# which never downloads a browser itself, strace for the privacy test (test/privacy-strace.test.ts)), then `npm ci` and `npm run build`
+# which never downloads a browser itself, strace for the privacy test (test/e2e/privacy-strace.test.ts)), then `npm ci` and `npm run build`
 # (WASM kernels and compiled JavaScript into dist/). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,7 @@
 //   - a connection to anything but loopback and the allowed peers (a remote broker, when configured)
 //   - a file or directory created, written or renamed outside the allowed directories
 //     (the state directory; /tmp for the test's own files; /dev for /dev/null and ttys)
-// Used by test/privacy-strace.test.ts and scripts/verify-deb.sh:
+// Used by test/e2e/privacy-strace.test.ts and scripts/verify-deb.sh:
 //   node scripts/strace-check.mjs TRACE --allow DIR [--allow DIR ...] [--peer HOST:PORT ...]
 // exits 1 and prints each violation when there is one.
 import { readFileSync } from 'node:fs';

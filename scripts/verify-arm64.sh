@@ -220,6 +220,6 @@ fi
     echo "$f: $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/$f.log" | tail -1)"
     awk '/^# test\//{file=$2} /FAIL /{print "  " file ": " $0}' "$logs/$f.log"
   done
-  echo "skipped: test/train-pipeline.test.ts (needs python3-torch)"
+  echo "skipped: test/e2e/train-pipeline.test.ts (needs python3-torch)"
 } | tee "$logs/summary.txt"
 ! printf '%s\n' "${results[@]}" | grep -q '^FAIL'

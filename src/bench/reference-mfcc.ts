@@ -2,7 +2,7 @@
  * A plain-TypeScript MFCC frame with fft.js, the baseline the WASM kernels are measured against.
  * Written the way a careful JS developer would: tables precomputed, buffers preallocated, a
  * sparse mel filterbank; only the arithmetic is left to the JIT. It computes the same features
- * as the f32 frontend (checked in test/bench.test.ts) so the comparison is like for like.
+ * as the f32 frontend (checked in test/e2e/bench.test.ts) so the comparison is like for like.
  */
 import FFT from 'fft.js';
 import type { FrontendConfig } from '../runtime/frontend/config.ts';

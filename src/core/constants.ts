@@ -1,7 +1,7 @@
 /**
  * Numbers that several modules must agree on, defined once (issue 30, "one home per setting").
  * A setting a user may change lives in its stage's config schema instead; the schemas take their
- * defaults from here where the same value has a second, fixed use (test/literals.test.ts keeps
+ * defaults from here where the same value has a second, fixed use (test/unit/literals.test.ts keeps
  * these literals from being written again elsewhere).
  */
 

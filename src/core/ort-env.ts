@@ -19,7 +19,7 @@
  * the process environment the native library reads. So in a worker this module only checks that
  * the thread that started it had set the variable (by importing this module, or earshot's runtime,
  * before `new Worker`), and refuses to go on otherwise: a model loaded there would report home.
- * docs/privacy.md; test/privacy-strace.test.ts proves all of it with strace.
+ * docs/privacy.md; test/e2e/privacy-strace.test.ts proves all of it with strace.
  */
 import { isMainThread } from 'node:worker_threads';
 

@@ -18,7 +18,7 @@
  *
  * Connections (issue 33): at most MAX_IDLE_CONNECTIONS are kept; one more evicts the oldest that
  * has no request in flight (so a flood of idle or slow connections cannot lock /healthz out,
- * measured with 1,100 by test/http-guard.test.ts), and server.maxConnections bounds the total
+ * measured with 1,100 by test/e2e/http-guard.test.ts), and server.maxConnections bounds the total
  * below the unit's LimitNOFILE=. Headers must arrive within 5 s, a request within 10 s, and a
  * kept-alive socket is closed after 1 s idle; event streams (the dashboard's) are requests in
  * flight and are neither evicted nor timed out.

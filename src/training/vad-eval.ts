@@ -5,7 +5,7 @@
  *   pipeline's minimum, 0.5 s) are the reference; in each noise condition an utterance counts as
  *   found when the noisy spans cover at least half of it. `extra` counts noisy spans that cover no
  *   clean utterance by half (speech invented by the noise). Spans come from speechSpans, the code the
- *   pipeline and the training spans share (test/analyze.test.ts holds them equal to the daemon's
+ *   pipeline and the training spans share (test/e2e/analyze.test.ts holds them equal to the daemon's
  *   segments).
  * - Noise alone: a long noise-only recording through the daemon's pipeline (EmotionPipeline with
  *   the real model): every result would be an MQTT event, so the target is zero.

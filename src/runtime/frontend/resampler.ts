@@ -4,7 +4,7 @@
  * is 441/160, TESS's 24414.0625 -> 16000 is 3125/2048), every phase's taps computed once when a
  * Resampler is built (0.2-40 ms; the 8000-phase table for 24414 Hz is the slow one).
  *
- * Filter specification, held for every supported rate by test/resampler.test.ts:
+ * Filter specification, held for every supported rate by test/unit/resampler.test.ts:
  * - pass-band 0 .. 0.9 * min(from, to) / 2 (0 .. 7.2 kHz into 16 kHz), flat within
  *   +-PASSBAND_RIPPLE_DB (measured worst 0.00027 dB);
  * - stop-band from min(from, to) / 2 (8 kHz) upward, at least STOPBAND_DB down (measured worst

@@ -6,7 +6,7 @@
  * rate of voiced stretches, duration and spectral balance. Normalised per speaker, they carry what
  * the network, seeing one utterance normalised on its own, does not: how this voice differs from
  * itself (docs/experiments/2026-12-01-functional-head.md). training/python/earshot_train/functionals.py
- * computes the same numbers in the same order for training (test/functionals.test.ts compares the two).
+ * computes the same numbers in the same order for training (test/e2e/functionals.test.ts compares the two).
  */
 import { EarshotError } from '../../core/errors.ts';
 import type { FrontendConfig } from '../frontend/config.ts';
@@ -379,7 +379,7 @@ function track(v: Float64Array, len: number, out: Float64Array, at: number): num
  *
  * Every sum adds the same terms in the same order as the plain column-by-column version before
  * it (77ae20f), and the percentiles select the ranks a sort would, so the values are the same to the
- * bit: the heads were trained on them (test/functionals.test.ts holds them to numpy's).
+ * bit: the heads were trained on them (test/e2e/functionals.test.ts holds them to numpy's).
  */
 export function computeFunctionals(x: Float32Array, frames: number, dim: number, cols: FunctionalColumns, out: Float64Array): Float64Array {
   const n = frames;

@@ -6,7 +6,7 @@
  *
  * `earshot analyze` and the daemon both run this class, so a file and a microphone stream are
  * treated identically; the result depends only on the samples, never on how they were chunked
- * (every stage is streaming-exact, test/pipeline.test.ts holds it to 1e-6).
+ * (every stage is streaming-exact, test/unit/pipeline.test.ts holds it to 1e-6).
  *
  * Audio is processed synchronously inside push(), in sub-blocks of SUB_BLOCK_FRAMES hops, so the
  * VAD never runs more than one sub-block ahead of the features and every buffer is bounded and

@@ -22,7 +22,7 @@
  * Timing: the window holding frame i's centre ends up to 312 samples after the frame does, so a
  * Silero decision trails the audio by at most `lagFrames` frames; frames wait in a small queue
  * until their window is complete. Decisions depend only on the samples, never on how they were
- * chunked (test/vad.test.ts). At finish() the last window is padded with zeros, as Silero's
+ * chunked (test/e2e/vad.test.ts). At finish() the last window is padded with zeros, as Silero's
  * reference does. Nothing is allocated per frame beyond the network call's tensor wrappers.
  */
 import { EnergyVad, type VadSink } from './energy-vad.ts';
