@@ -17,9 +17,25 @@ import { loadModel } from '../src/runtime/model/metadata.ts';
 const out = process.argv[2] ?? '/tmp/crowd/features.json';
 const RATE = 16000;
 const LEN = Math.round(2.5 * RATE);
-const items = loadCorpus('ravdess', '../shared/data/ravdess');
-const trainItems = items.filter((i) => Number(i.speaker) <= 16);
-const testItems = items.filter((i) => Number(i.speaker) >= 17);
+// CROWD_CORPORA=all: talkers and babble from every corpus (speakers split 4:1 by a hash of their
+// id, at most 40 clips each), so the babble is not the talker's own sentences in 24 voices
+const all = process.env.CROWD_CORPORA === 'all';
+const KINDS = ['ravdess', 'tess', 'emodb', 'emotiontts-kr', 'nemo'] as const;
+const hash = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
+const items = all
+  ? KINDS.flatMap((k) => {
+      const perSpeaker = new Map<string, number>();
+      return loadCorpus(k, `../shared/data/${k}`)
+        .map((i) => ({ ...i, speaker: `${k}:${i.speaker}` }))
+        .filter((i) => {
+          const n = (perSpeaker.get(i.speaker) ?? 0) + 1;
+          perSpeaker.set(i.speaker, n);
+          return n <= 40;
+        });
+    })
+  : loadCorpus('ravdess', '../shared/data/ravdess');
+const trainItems = items.filter((i) => (all ? hash(i.speaker) % 5 !== 0 : Number(i.speaker) <= 16));
+const testItems = items.filter((i) => (all ? hash(i.speaker) % 5 === 0 : Number(i.speaker) >= 17));
 const frontend = new Frontend(loadModel(undefined, 'models').frontend);
 const dim = frontend.dim;
 
