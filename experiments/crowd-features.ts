@@ -142,7 +142,7 @@ async function make(split: 'train' | 'test', n: number, seed: number): Promise<R
 }
 
 const t0 = Date.now();
-const rows = [...(await make('train', 400, 1)), ...(await make('test', 120, 2))];
+const rows = [...(await make('train', Number(process.env.CROWD_TRAIN ?? 400), 1)), ...(await make('test', 120, 2))];
 writeFileSync(out, JSON.stringify({ dim, features: frontend.config, rows }));
 if (framesOut !== null) closeSync(framesOut);
 console.log(`${rows.length} mixtures (${rows.filter((r) => r.split === 'train').length} train) -> ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
