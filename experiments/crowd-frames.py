@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import torch
 
-torch.manual_seed(1)
+torch.manual_seed(int(os.environ.get('CROWD_SEED', '1')))
 torch.set_num_threads(1)
 path = sys.argv[1] if len(sys.argv) > 1 else '/tmp/crowd2/features.json'
 meta = json.load(open(path))
