@@ -9,7 +9,8 @@
  * A web page is a client too: any page open in a browser on the device could read the live
  * emotions through a WebSocket to loopback. So an upgrade is refused (403) unless its `Host` is the
  * bind address, localhost or loopback (a DNS-rebinding page carries its own name) and its `Origin`,
- * when a browser sends one, is a page of this machine (the dashboard's fleet view, on another port).
+ * when a browser sends one, is a page of this machine (the dashboard's fleet view, on another port)
+ * or a page opened from disk (`null`).
  * Clients that send no Origin (Node-RED, MQTT.js in Node, scripts) are not browsers and pass.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -43,11 +44,14 @@ export async function listenWebSocket(broker: Aedes, opts: { host: string; port:
   const sameMachine = (req: IncomingMessage): boolean => {
     if (!hostAllowed(req.headers.host, names, port)) return false;
     const origin = req.headers.origin;
-    if (origin === undefined) return true;
+    // a page opened from disk (examples/mqtt-websocket.html, as its README says to run it): Chromium
+    // sends `file://`, others `null`; a sandboxed frame of a web site sends `null` too: that remains
+    // open, said in docs/privacy.md
+    if (origin === undefined || origin === 'null' || origin === 'file://') return true;
     try {
       return names.has(new URL(origin).hostname.replace(/^\[|\]$/g, '').toLowerCase());
     } catch {
-      return false; // `Origin: null` (a sandboxed or file:// page) is nobody we know
+      return false;
     }
   };
   const wss = new WebSocketServer({ server: http, verifyClient: ({ req }: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => done(sameMachine(req), 403, 'not from this machine'), ...(maxPayload !== undefined ? { maxPayload } : {}), handleProtocols: (offered) => (offered.has('mqtt') ? 'mqtt' : offered.has('mqttv3.1') ? 'mqttv3.1' : false) });
