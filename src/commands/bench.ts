@@ -127,6 +127,7 @@ export function registerBench(program: Command): void {
     .option('--model <name>', 'pipeline, arithmetic: the model the daemon runs / whose frontend and pipeline are timed (default: the default model)')
     .option('--pipeline-seconds <s>', 'arithmetic: seconds of audio per whole-pipeline run', '20')
     .option('--arm64', 'arithmetic, models: also run them under qemu-user arm64 emulation (root; scripts/arm64-run.sh) and report ratios to this machine')
+    // eslint-disable-next-line complexity -- dispatches the --only parts, one short branch per benchmark
     .action(async (opts: BenchOptions) => {
       const parts = new Set((opts.only ?? 'frontend,resampler').split(','));
       const x = await benchAudio(Number(opts.seconds));
