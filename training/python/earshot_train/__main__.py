@@ -99,6 +99,8 @@ def parse_args(argv):
                    help="corpus: each epoch draws --epoch-items training items, every corpus's share by corpus_shares() and its classes "
                         "equally, instead of one pass over every item (so the largest corpus does not dominate); the loss is then unweighted")
     p.add_argument('--epoch-items', type=int, default=0, help='with --balance corpus: items drawn per epoch (default: as many as there are)')
+    p.add_argument('--no-checkpoint', action='store_true',
+                   help='do not keep OUT.seedS.ckpt.pt after each epoch (by default a stopped run resumes there when run again with the same arguments)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--report', help='write the python-side check of the held-out clips as JSON')
@@ -228,6 +230,44 @@ def masked_cross_entropy(logits, y, allowed, weight, smoothing):
     return (-(target * logp).sum(1) * w).sum() / w.sum()
 
 
+def checkpoint_key(a, seed):
+    """What a checkpoint must have been written with to be resumed: every argument and the seed."""
+    return json.dumps({k: v for k, v in sorted(vars(a).items()) if k not in ('no_checkpoint', 'report')} | {'seed': seed}, default=str)
+
+
+def checkpoint_path(a, seed):
+    return None if a.no_checkpoint or a.merge else f'{a.out}.seed{seed}.ckpt.pt'
+
+
+def save_checkpoint(path, key, epoch, model, opt, sched, rngs):
+    """Everything the next epoch depends on, written atomically (a stop mid-write keeps the last one)."""
+    state = {'key': key, 'epoch': epoch, 'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
+             'rng': rngs[0].bit_generator.state, 'aug': rngs[1].bit_generator.state, 'np': np.random.get_state(),
+             'torch': torch.get_rng_state(), 'random': random.getstate()}
+    torch.save(state, path + '.tmp')
+    os.replace(path + '.tmp', path)
+
+
+def load_checkpoint(path, key, model, opt, sched, rngs):
+    """The epoch a matching checkpoint ended, its state restored; 0 when there is none (or it was written with other arguments)."""
+    if not path or not os.path.exists(path):
+        return 0
+    state = torch.load(path)
+    if state.get('key') != key:
+        print(f'{path}: written with other arguments; starting over', flush=True)
+        return 0
+    model.load_state_dict(state['model'])
+    opt.load_state_dict(state['opt'])
+    sched.load_state_dict(state['sched'])
+    rngs[0].bit_generator.state = state['rng']
+    rngs[1].bit_generator.state = state['aug']
+    np.random.set_state(state['np'])
+    torch.set_rng_state(state['torch'])
+    random.setstate(state['random'])
+    print(f'resuming from {path} after epoch {state["epoch"]}', flush=True)
+    return state['epoch']
+
+
 def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, soft=None, draw=None, allowed=None):
     """Trains one model with a fixed number of epochs (no selection on held-out clips). `soft`
     (--teacher): [items, classes] teacher probabilities, zeros where an item has none. `draw`
@@ -261,7 +301,10 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, s
     xs = xtr
     ytr_t = torch.tensor(ytr)
     soft_t = None if soft is None else torch.from_numpy(soft)
-    for epoch in range(1, a.epochs + 1):
+    ckpt, key = checkpoint_path(a, seed), checkpoint_key(a, seed)
+    rngs = (rng, (base_aug if fixed else aug).rng)
+    done = load_checkpoint(ckpt, key, model, opt, sched, rngs)
+    for epoch in range(done + 1, a.epochs + 1):
         model.train()
         tot, correct, n = 0.0, 0, 0
         if renorm:
@@ -296,6 +339,8 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, s
         line = f'{tag}epoch {epoch}/{a.epochs} loss {tot / n:.3f} train-acc {correct / n:.3f}'
         if renorm and (epoch == a.epochs or (xte and epoch % 5 == 0)):
             precise_batchnorm(model, xs, a.batch, a.max_frames, fixed)
+        if ckpt:
+            save_checkpoint(ckpt, key, epoch, model, opt, sched, rngs)
         if xte and (epoch % 5 == 0 or epoch == a.epochs):
             r = evaluate(model, xte, yte, n_classes, fixed)
             line += f' | held-out (python check) acc {r["accuracy"]:.3f} uar {r["uar"]:.3f}'
@@ -494,6 +539,9 @@ def main(argv):
                    onnx_path=onnx_path, fixed_frames=fixed, parameters=params, corpora=corpora, protocol=protocol,
                    held_out=held_out, seed=seeds[0], epochs=a.epochs, options=options, seconds=time.time() - t0, streaming=streaming, weights=weights)
     print(f'wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes) and {a.out}.json in {time.time() - t0:.0f} s', flush=True)
+    for seed in seeds:  # the model is out: its epoch checkpoints are spent
+        if checkpoint_path(a, seed) and os.path.exists(checkpoint_path(a, seed)):
+            os.remove(checkpoint_path(a, seed))
     if a.report:
         with open(a.report, 'w') as fh:
             json.dump({'labels': labels, 'protocol': protocol, 'measuredBy': 'train.py', **check,

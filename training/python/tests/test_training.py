@@ -96,3 +96,29 @@ def test_causal_speaker_statistics_use_only_clips_heard_so_far():
     last = order[-1]
     assert np.allclose(out[last], (X[last] - X.mean(0)) / np.sqrt(X.var(0) + 1e-6))
     assert EMOTIONS[0] == 'neutral'
+
+
+def test_checkpoint_round_trip_and_key_mismatch(tmp_path):
+    from earshot_train.__main__ import load_checkpoint, save_checkpoint
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=10)
+    loss = model(torch.randn(4, 3)).sum()
+    loss.backward()
+    opt.step()
+    sched.step()
+    rngs = (np.random.default_rng(1), np.random.default_rng(2))
+    rngs[0].random(5)
+    path = str(tmp_path / 'm.seed1.ckpt.pt')
+    save_checkpoint(path, 'k', 3, model, opt, sched, rngs)
+    after = rngs[0].random()
+    fresh = torch.nn.Linear(3, 2)
+    fresh_opt = torch.optim.AdamW(fresh.parameters(), lr=1e-2)
+    fresh_sched = torch.optim.lr_scheduler.OneCycleLR(fresh_opt, max_lr=1e-2, total_steps=10)
+    fresh_rngs = (np.random.default_rng(9), np.random.default_rng(9))
+    assert load_checkpoint(path, 'other arguments', fresh, fresh_opt, fresh_sched, fresh_rngs) == 0
+    assert load_checkpoint(path, 'k', fresh, fresh_opt, fresh_sched, fresh_rngs) == 3
+    assert torch.equal(fresh.weight, model.weight)
+    assert fresh_sched.state_dict()['last_epoch'] == 1
+    assert fresh_rngs[0].random() == after, 'the draws go on where they stopped'
