@@ -170,18 +170,28 @@ test('earshot run --source file: of the silent hour: bounded while it replays, S
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
     await waitUntil('the capture', () => /capture|listening/.test(err), 20_000, () => err);
+    // sampled every 50 ms for up to 10 s: on an idle machine the replay (not paced) can reach the
+    // end of the hour and exit before that, which is fine as long as it exited cleanly
     let peak = 0;
-    for (let i = 0; i < 40 && child.exitCode === null; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    for (let i = 0; i < 200 && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      let status = '';
+      try {
+        status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      } catch {
+        break; // it has ended
+      }
+      const m = /VmHWM:\s+(\d+) kB/.exec(status);
       if (m) peak = Number(m[1]) / 1024;
     }
-    console.log(`    run --source file:zero1h.flac: peak RSS ${peak.toFixed(0)} MB over 10 s of replay`);
+    console.log(`    run --source file:zero1h.flac: peak RSS ${peak.toFixed(0)} MB while it replayed`);
     assert.ok(peak > 0 && peak < 250, `${peak} MB`);
-    const t0 = Date.now();
-    child.kill('SIGTERM');
-    await exit;
-    assert.ok(Date.now() - t0 < 5000, `SIGTERM took ${Date.now() - t0} ms`);
+    if (child.exitCode === null) {
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      await exit;
+      assert.ok(Date.now() - t0 < 5000, `SIGTERM took ${Date.now() - t0} ms`);
+    } else assert.is(await exit, 0, err.slice(-1500));
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
