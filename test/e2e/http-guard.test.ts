@@ -116,6 +116,8 @@ test('/healthz answers within 1 s while 1,100 idle connections are open, in a se
     assert.is(r.status, 200, `after ${ms.toFixed(0)} ms`);
     assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
     console.log(`  /healthz in ${ms.toFixed(1)} ms with 1,100 idle connections opened (server: 1024 open files); ${closedByServer} closed by the server (keeps ${MAX_IDLE_CONNECTIONS})`);
+    // the server's closes reach this process as events: give the last few a moment to arrive
+    for (let i = 0; i < 100 && closedByServer < 1100 - MAX_IDLE_CONNECTIONS; i++) await sleep(20);
     assert.ok(closedByServer >= 1100 - MAX_IDLE_CONNECTIONS, `${closedByServer} closed`);
   } finally {
     for (const s of socks) s.destroy();
