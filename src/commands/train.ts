@@ -33,6 +33,7 @@ export function registerTrain(program: Command): void {
     .option('--python <path>', 'python with torch and onnx', '/usr/bin/python3')
     .option('--recipe <name>', `a shipped recipe by name: ${Object.keys(SHIPPED_RECIPES).join(', ')} (default: the architecture's; crnn-ensemble is the 5-member CRNN ensemble with test-time augmentation)`)
     .option('--train-args <args>', 'passed through to earshot_train (training/python), e.g. "--epochs 30 --hidden 64" (default: the shipped recipe for crnn and lstm-attn, else earshot_train\'s defaults)')
+    .option('--more-args <args>', 'appended to the recipe\'s own earshot_train arguments, which (unlike --train-args) keeps its corpora, noisy copies and functional head; a later flag wins, e.g. "--epochs 48 --room 0.5"')
     .option('--teacher <runs>', 'knowledge distillation: comma list of teachers; a fold model learns from the fold models of the named runs in --work trained without exactly its actors, the final model from each named model; earshot_train --distill-weight and --distill-temperature (via --train-args) tune it')
     .option('-q, --quiet', 'no feature progress bar')
     .action(async (opts: TrainOptions) => {

@@ -53,6 +53,8 @@ export interface TrainOptions {
   noiseType?: string;
   /** Extra arguments passed through to earshot_train (e.g. "--epochs 30 --hidden 64"). */
   trainArgs?: string;
+  /** Appended to the recipe's own arguments (its corpora, noisy copies and head kept); a later earshot_train flag wins. */
+  moreArgs?: string;
   /** A shipped recipe by name (SHIPPED_RECIPES; default: the architecture's own, if it has one). */
   recipe?: string;
   /**
@@ -151,7 +153,7 @@ export async function runTrain(
     }
     return ['--arch', opts.arch, '--features', ...kept.map((c) => dirOf.get(c)!), ...(augmentDirs.length ? ['--augment-features', ...augmentDirs] : []), ...(opts.wholeClips ? [] : ['--vad']), ...splitArgs(trainArgs)];
   };
-  const baseTrainArgs = opts.trainArgs ?? preset?.trainArgs;
+  const baseTrainArgs = [opts.trainArgs ?? preset?.trainArgs, opts.moreArgs].filter((x) => x !== undefined).join(' ') || undefined;
   const baseNoise = opts.noise ?? (ownArgs ? undefined : preset?.noise);
   const base = await groupArgs(baseTrainArgs, baseNoise);
   // the preset's other member recipe and test-time augmentation come with its own arguments only
@@ -178,7 +180,7 @@ export async function runTrain(
   const metricsFile = join(runDir, 'metrics.json');
   const saved = existsSync(metricsFile) ? JSON.parse(readFileSync(metricsFile, 'utf8')) : null;
   const metrics: Record<string, ModelMetric> = saved?.recipe === recipe ? saved.metrics : {};
-  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: splitArgs(opts.trainArgs ?? preset?.trainArgs), ...(more.length ? { extraMembers: preset?.extraMembers } : {}), ...(tta ? { tta } : {}), ...(saved?.recipe === recipe ? saved.summary : {}) };
+  const summary: Record<string, unknown> = { name: opts.name, arch: opts.arch, frontend: config, trainArgs: splitArgs(baseTrainArgs), ...(more.length ? { extraMembers: preset?.extraMembers } : {}), ...(tta ? { tta } : {}), ...(saved?.recipe === recipe ? saved.summary : {}) };
   const finalStem = join(opts.modelsDir, opts.name);
   const finalRecipe = join(runDir, 'final.recipe.json');
   const record = (key: string, m: ModelMetric) => {
