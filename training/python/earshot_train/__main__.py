@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from .data import (EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments,  # noqa: E402
-                   Augment, LevelColumns, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key,
+                   Augment, LevelColumns, RoomAugment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key,
                    split_holdout, split_random)
 from .export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
 from .ensemble import merge, merge_reports  # noqa: E402
@@ -86,6 +86,9 @@ def parse_args(argv):
                          '--merge)'))
     p.add_argument('--mixup', type=float, default=0.0, help='mixup (Zhang et al. 2018) with Beta(a, a) weights; 0 = off')
     p.add_argument('--vtlp', type=int, default=0, help='add this many vocal-tract-warped copies of each training clip (alpha in [0.9, 1.1])')
+    p.add_argument('--room', type=float, default=0.0,
+                   help=('rooms and microphones on the raw features, drawn per training item: speed perturbation, reverberation, band limits, '
+                         'each with this probability (data.RoomAugment); 0 = off'))
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
     p.add_argument('--fixed-frames', type=int, default=0, help='(fixed-window archs) window length in frames')
     p.add_argument('--teacher',
@@ -107,6 +110,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not a.merge and not a.features:
         p.error('--features is required (or --merge STEM... to merge ensemble members)')
+    if a.room and a.norm in ('speaker', 'prosody'):
+        p.error('--room draws on the raw features, which --norm speaker and prosody normalise once per epoch: use --norm utterance, cmn, global or level')
     if a.member and not 1 <= a.member <= a.ensemble:
         p.error(f'--member {a.member}: give 1..{a.ensemble} (the member of --ensemble {a.ensemble} to train)')
     return a
@@ -268,11 +273,12 @@ def load_checkpoint(path, key, model, opt, sched, rngs):
     return state['epoch']
 
 
-def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, soft=None, draw=None, allowed=None):
+def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, soft=None, draw=None, allowed=None, room=None):
     """Trains one model with a fixed number of epochs (no selection on held-out clips). `soft`
     (--teacher): [items, classes] teacher probabilities, zeros where an item has none. `draw`
     (--balance corpus): per-item probabilities, --epoch-items items drawn per epoch. `allowed`:
-    [items, classes] label mask (label_mask) when the corpora do not share one label set."""
+    [items, classes] label mask (label_mask) when the corpora do not share one label set. `room`
+    (--room): (RoomAugment, normalise); xtr are then the raw features, drawn on and normalised per item."""
     seed_everything(seed)
     channels = {'channels': tuple(int(c) for c in a.channels.split(','))} if a.channels else {}
     model, fixed = build(a.arch, n_in, n_classes, {'hidden': a.hidden, 'layers': a.layers, 'stack': a.stack, 'side': a.side, **channels})
@@ -297,12 +303,17 @@ def fit(a, seed, n_in, n_classes, xtr, ytr, xte, yte, t0, tag='', renorm=None, s
             x = fixed_windows(base_aug(x), fixed)
             s = np.random.randint(0, x.shape[0] - fixed + 1)
             return x[s:s + fixed]
-    rng = np.random.default_rng(seed)
+    rngs = (np.random.default_rng(seed), (base_aug if fixed else aug).rng)
+    if room:
+        draw_room, norm = room
+        draw_room.rng = rngs[1]  # one augmentation stream, kept in the checkpoint
+        inner = aug
+        aug = lambda x: inner(norm(draw_room(x)))  # noqa: E731
+    rng = rngs[0]
     xs = xtr
     ytr_t = torch.tensor(ytr)
     soft_t = None if soft is None else torch.from_numpy(soft)
     ckpt, key = checkpoint_path(a, seed), checkpoint_key(a, seed)
-    rngs = (rng, (base_aug if fixed else aug).rng)
     done = load_checkpoint(ckpt, key, model, opt, sched, rngs)
     for epoch in range(done + 1, a.epochs + 1):
         model.train()
@@ -474,7 +485,8 @@ def main(argv):
         base_of = lambda i, b=test_base: b.all_others((i['dir'], i['name']))  # noqa: E731
         norm_item = lambda i, x: speaker_normalise(x, base_of(i), scols).astype(np.float32)  # noqa: E731
     else:
-        xtr = [norm(i['x']) for i in train]
+        # under --room the items stay raw: each draw is augmented, then normalised (fit)
+        xtr = [i['x'] if a.room else norm(i['x']) for i in train]
         norm_item = lambda i, x: norm(x)  # noqa: E731
     # a held-out clip under --vad is its list of spans (scored duration-weighted, as the daemon does)
     xte = [[norm_item(i, x) for x in i['segs']] if a.vad else norm_item(i, i['x']) for i in test]
@@ -492,7 +504,8 @@ def main(argv):
     seeds = [a.seed + 1000 * k for k in ks]
     for k, seed in zip(ks, seeds):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
-        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm, soft, draw, allowed))
+        room = (RoomAugment(fs.frontend, fs.feature_names, a.room), norm) if a.room else None
+        members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm, soft, draw, allowed, room))
     fixed = members[0][1]
     model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
     params = sum(p.numel() for p in model.parameters())
@@ -526,7 +539,7 @@ def main(argv):
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if streams else None
     corpora = sorted({i['corpus'] for i in train})
     options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter',
-                                          'vtlp', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights', 'balance', 'epoch_items']}
+                                          'vtlp', 'room', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights', 'balance', 'epoch_items']}
     if a.teacher:
         with open(a.teacher) as fh:
             options['distillation'] = {'teachers': json.load(fh)['teachers'], 'weight': a.distill_weight, 'temperature': a.distill_temperature}

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import torch
+from scipy.signal import lfilter
 
 # Canonical label order (src/core/labels.ts EMOTIONS): RAVDESS codes 01..08.
 EMOTIONS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised']
@@ -174,6 +175,106 @@ class VocalTractWarp:
         out = x.copy()
         out[:, self.cols] = warped @ self.dct if self.dct is not None else warped
         return out
+
+
+def htk_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
+
+
+class RoomAugment:
+    """Rooms and microphones, drawn on the raw features before normalisation (--room P: each of the
+    three below with probability P, independently, in this order):
+    - speed: resampling the audio by alpha in [0.9, 1.1] (Ko et al. 2015) moves every frequency by
+      alpha and shortens the clip by it: each mel band takes the log power at f / alpha (HTK mel,
+      linear interpolation between band centres), f0 (semitones) moves by 12 log2(alpha) where it
+      is voiced, and the frames are resampled by 1 / alpha;
+    - reverb: a late tail in each band's power, exponential with RT60 0.2-1.0 s (0.6x that in the top
+      band, linearly between), direct-to-reverberant ratio 0-12 dB, as a first-order recursion over
+      frames; RMS gets the mid band's tail; ZCR, f0 and voicing are left as they are (a known gap);
+    - band: a telephone (300-3400 Hz, 8th-order Butterworth), a cheap microphone's or codec's low
+      pass (3.5-7 kHz) or a small capsule's high pass (150-400 Hz, 4th order), then a noise
+      floor 45-60 dB under the utterance's mean band power (gamma-distributed per band and frame).
+    A gain, an EQ tilt or a fixed microphone response add a constant per band to the log-mel, which
+    --norm utterance removes exactly: those are not drawn."""
+
+    def __init__(self, frontend, feature_names, p, rng=None):
+        if frontend.get('mfcc', 20) != 0 or frontend.get('deltas', 0) != 0 or frontend.get('log') != 'ln':
+            raise SystemExit('earshot_train: --room needs natural-log mel features (mfcc 0, deltas 0, log ln)')
+        self.p = p
+        self.rng = rng or np.random.default_rng(0)
+        self.mel = [i for i, n in enumerate(feature_names) if n.startswith('mel')]
+        self.rms = feature_names.index('rms') if 'rms' in feature_names else None
+        self.f0 = feature_names.index('f0') if 'f0' in feature_names else None
+        self.voicing = feature_names.index('voicing') if 'voicing' in feature_names else None
+        n = len(self.mel)
+        lo, hi = htk_mel(frontend.get('fMin', 0)), htk_mel(frontend.get('fMax', frontend['sampleRate'] / 2))
+        points = np.linspace(lo, hi, n + 2)
+        self.centre_mel = points[1:-1]
+        self.centre_hz = 700.0 * (10 ** (self.centre_mel / 2595.0) - 1.0)
+        self.hop = frontend['hopLength'] / frontend['sampleRate']
+
+    def __call__(self, x):
+        r = self.rng
+        if r.random() < self.p:
+            x = self.speed(x, r.uniform(0.9, 1.1))
+        else:
+            x = x.copy()
+        if r.random() < self.p:
+            self.reverb(x, r.uniform(0.2, 1.0), r.uniform(0.0, 12.0))
+        if r.random() < self.p:
+            self.band(x, r)
+        return x
+
+    def speed(self, x, alpha):
+        src = np.interp(htk_mel(self.centre_hz / alpha), self.centre_mel, np.arange(len(self.mel)))
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, len(self.mel) - 1)
+        w = (src - lo).astype(np.float32)
+        logmel = x[:, self.mel]
+        out = x.copy()
+        out[:, self.mel] = logmel[:, lo] * (1 - w) + logmel[:, hi] * w
+        if self.f0 is not None:
+            voiced = out[:, self.voicing] > 0.5 if self.voicing is not None else out[:, self.f0] != 0
+            out[voiced, self.f0] += np.float32(12.0 * np.log2(alpha))
+        n = max(2, int(round(x.shape[0] / alpha)))
+        pos = np.linspace(0, x.shape[0] - 1, n)
+        i0 = np.floor(pos).astype(int)
+        i1 = np.minimum(i0 + 1, x.shape[0] - 1)
+        f = (pos - i0)[:, None].astype(np.float32)
+        return out[i0] * (1 - f) + out[i1] * f
+
+    def reverb(self, x, rt60, drr_db):
+        """In place: power P_t + c * sum_k a^k P_(t-k), a = 10^(-6 hop / RT60) per band, c from the DRR."""
+        n = len(self.mel)
+        rt = rt60 * np.linspace(1.0, 0.6, n)
+        a = 10.0 ** (-6.0 * self.hop / rt)
+        c = 10.0 ** (-drr_db / 10.0) * (1 - a) / a
+        power = np.exp(x[:, self.mel].astype(np.float64))
+        tail = np.stack([lfilter([0.0, c[k] * a[k]], [1.0, -a[k]], power[:, k]) for k in range(n)], 1)
+        x[:, self.mel] = np.log(power + tail).astype(np.float32)
+        if self.rms is not None:
+            mid = n // 2
+            energy = x[:, self.rms].astype(np.float64) ** 2
+            x[:, self.rms] = np.sqrt(energy + lfilter([0.0, c[mid] * a[mid]], [1.0, -a[mid]], energy)).astype(np.float32)
+
+    def band(self, x, r):
+        """In place: a band limit, then a noise floor."""
+        f = self.centre_hz
+        kind = r.integers(0, 3)
+        if kind == 0:  # telephone: steeper (8th order), as a codec's band filter
+            h = 1 / (1 + (f / 3400.0) ** 16) / (1 + (300.0 / f) ** 16)
+        elif kind == 1:  # low pass
+            h = 1 / (1 + (f / r.uniform(3500.0, 7000.0)) ** 8)
+        else:  # high pass
+            h = 1 / (1 + (r.uniform(150.0, 400.0) / f) ** 8)
+        power = np.exp(x[:, self.mel].astype(np.float64))
+        kept = power * h
+        floor = power.mean() * 10 ** (-r.uniform(45.0, 60.0) / 10.0)
+        noisy = kept + floor * r.gamma(4.0, 0.25, size=power.shape)
+        if self.rms is not None:
+            ratio = np.sqrt(noisy.sum(1) / np.maximum(power.sum(1), 1e-30))
+            x[:, self.rms] *= ratio.astype(np.float32)
+        x[:, self.mel] = np.log(noisy).astype(np.float32)
 
 
 class Augment:

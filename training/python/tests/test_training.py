@@ -122,3 +122,83 @@ def test_checkpoint_round_trip_and_key_mismatch(tmp_path):
     assert torch.equal(fresh.weight, model.weight)
     assert fresh_sched.state_dict()['last_epoch'] == 1
     assert fresh_rngs[0].random() == after, 'the draws go on where they stopped'
+
+
+ROOM_FRONTEND = {'sampleRate': 16000, 'hopLength': 160, 'melBands': 40, 'fMin': 20, 'fMax': 8000, 'log': 'ln', 'mfcc': 0, 'deltas': 0}
+ROOM_NAMES = [f'mel{k}' for k in range(40)] + ['rms', 'zcr', 'f0', 'voicing']
+
+
+def room_clip(frames=300, peak_band=None):
+    """Log-mel at -10 (e^-10 power) with, if given, one band 30 nats louder; f0 2 semitones, voiced on even frames."""
+    x = np.full((frames, 44), -10.0, np.float32)
+    if peak_band is not None:
+        x[:, peak_band] = 20.0
+    x[:, 40] = 0.1
+    x[:, 42] = 2.0
+    x[::2, 43] = 1.0
+    return x
+
+
+def test_room_speed_moves_formants_f0_and_duration_by_alpha():
+    from earshot_train.data import RoomAugment
+    room = RoomAugment(ROOM_FRONTEND, ROOM_NAMES, 1.0)
+    x = room_clip(peak_band=20)
+    assert np.allclose(room.speed(x, 1.0), x)
+    y = room.speed(x, 1.1)
+    assert y.shape[0] == round(300 / 1.1)
+    # the peak now sits where 1.1 x its frequency falls on the mel axis
+    moved = np.interp(np.log10(1 + 1.1 * room.centre_hz[20] / 700) * 2595, room.centre_mel, np.arange(40))
+    assert abs(float(np.average(np.arange(40), weights=np.exp(y[0, :40]))) - moved) < 0.6
+    assert np.allclose(y[0, 42], 2.0 + 12 * np.log2(1.1), atol=1e-4)  # frame 0 is voiced
+    assert np.isclose(y[1, 42], 2.0 + 12 * np.log2(1.1) / 2, atol=0.1) or y[1, 42] >= 2.0  # interpolated between voiced and unvoiced
+
+
+def test_room_reverb_tail_decays_60_db_in_rt60_and_has_the_drawn_drr():
+    from earshot_train.data import RoomAugment
+    room = RoomAugment(ROOM_FRONTEND, ROOM_NAMES, 1.0)
+    x = np.full((400, 44), np.log(1e-12), np.float32)
+    x[10, :40] = 0.0  # one frame of power 1 in every band
+    x[:, 40] = 1e-6
+    x[10, 40] = 1.0
+    y = x.copy()
+    room.reverb(y, 0.5, 6.0)
+    power = np.exp(y[:, 0].astype(np.float64))
+    assert np.isclose(power[10], 1.0, rtol=1e-4)  # the direct sound is unchanged
+    assert np.isclose(10 * np.log10(power[11] / power[61]), 60.0, atol=0.5)  # 50 frames = 0.5 s later: 60 dB down
+    assert np.isclose(10 * np.log10(1.0 / power[11:].sum()), 6.0, atol=0.2)  # direct-to-reverberant ratio
+    assert power[9] < 1e-11  # nothing before the sound
+    assert np.exp(y[:, 39][61]) > power[61] * 0 and np.exp(y[:, 39][61]) < power[61]  # the top band dies faster
+    assert y[11, 40] > 1e-3  # RMS has a tail too
+
+
+def test_room_telephone_band_keeps_the_voice_band_and_drops_the_rest():
+    from earshot_train.data import RoomAugment
+
+    class Telephone:
+        def integers(self, lo, hi):
+            return 0
+
+        def uniform(self, lo, hi):
+            return 50.0  # dB of noise floor under the mean band power
+
+        def gamma(self, k, theta, size):
+            return np.full(size, k * theta)
+
+    room = RoomAugment(ROOM_FRONTEND, ROOM_NAMES, 1.0)
+    x = np.zeros((20, 44), np.float32)  # every band at power 1
+    x[:, 40] = 1.0
+    room.band(x, Telephone())
+    hz = room.centre_hz
+    inside = (hz > 600) & (hz < 2500)
+    assert np.all(np.abs(x[0, :40][inside]) < 0.1)
+    assert np.all(x[0, :40][(hz < 120) | (hz > 6000)] < np.log(1e-3))
+    assert 0 < x[0, 40] < 1.0  # RMS loses the dropped bands' share
+
+
+def test_a_gain_or_eq_is_gone_after_utterance_normalisation():
+    """Why RoomAugment draws no gain, tilt or fixed microphone response: --norm utterance removes a constant per band exactly."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 44)).astype(np.float32)
+    eq = np.zeros(44, np.float32)
+    eq[:40] = np.linspace(-6, 3, 40)
+    assert np.allclose(normalise(x + eq, 'utterance', None, None), normalise(x, 'utterance', None, None), atol=1e-4)
