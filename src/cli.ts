@@ -9,8 +9,11 @@ import './core/ort-env.ts'; // first: ONNX Runtime's telemetry off before any co
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitStatusOf, isEarshotError } from './core/errors.ts';
 import { printableLines } from './core/printable.ts';
+import { watchStdout } from './core/stdout-closed.ts';
 import { VERSION } from './core/version.ts';
 import { COMMANDS } from './commands/index.ts';
+
+watchStdout(); // a reader that goes away ends the output quietly (src/core/stdout-closed.ts)
 
 const program = new Command('earshot')
   .description('speech emotion recognition at the edge: microphone -> WASM features -> ONNX -> MQTT')

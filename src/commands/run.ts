@@ -19,6 +19,7 @@ import { demoHeader, demoSummary, resolveFormat } from '../daemon/text-output.ts
 import type { EmotionEvent } from '../runtime/publish/payloads.ts';
 import { baseTopicOf } from '../runtime/publish/config.ts';
 import { EXIT, exitStatusOf, isEarshotError } from '../core/errors.ts';
+import { whenStdoutCloses } from '../core/stdout-closed.ts';
 
 interface RunFlags extends FlagValues {
   config?: string;
@@ -135,6 +136,7 @@ export async function runDaemon(config: DaemonConfig, log: Logger): Promise<void
     process.exit(code);
   };
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(sig, 0));
+  whenStdoutCloses(() => void shutdown('stdout closed (its reader went away)', 0));
   process.on('unhandledRejection', (err) => {
     log.error({ err }, 'unhandled rejection (a bug): shutting down');
     void shutdown('unhandled rejection', EXIT.software);
