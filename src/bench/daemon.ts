@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { get as httpGet, type ClientRequest } from 'node:http';
 import { connect, type MqttClient } from 'mqtt';
 import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
-import { loadDaemonConfig } from '../daemon/config.ts';
+import { loadDaemonConfigIsolated } from '../daemon/config-isolated.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
 import { createLogger } from '../daemon/logger.ts';
 import { DEFAULT_MODEL, listModels, MODELS_DIR } from '../runtime/model/metadata.ts';
@@ -43,19 +43,27 @@ import { freePort } from '../core/net.ts';
 const FALLBACK_MODEL = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
 
 /**
- * V8 flags of the measured processes: the ones systemd/earshot.service sets (NODE_OPTIONS). A
- * 1 MiB young-generation semi-space instead of V8's 16 MiB default keeps ~20 MB of idle heap out
- * of RSS; the daemon allocates almost nothing per frame, so the extra scavenges cost no
- * measurable CPU.
+ * How a checkout's systemd/earshot.service starts node: the V8 flags of its NODE_OPTIONS (e.g.
+ * `--max-semi-space-size=1`: a 1 MiB young generation keeps ~20 MB of idle heap out of RSS) and
+ * its other Environment= lines (GLIBC_TUNABLES: one malloc arena, blocks of 64 KiB or more
+ * mmap'ed, the heap top trimmed, so what start-up allocates and frees goes back to the kernel).
+ * Each checkout of a side-by-side run is measured as its own unit runs it, so a change to the unit
+ * is measured too (the other checkout used to run without its GLIBC_TUNABLES). No unit file: node's
+ * defaults.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1'];
-
-/**
- * Environment of the measured processes, as systemd/earshot.service sets it: glibc malloc with one
- * arena, mmap for blocks of 64 KiB or more and the heap top trimmed above 64 KiB, so what start-up
- * allocates and frees (ONNX Runtime's graph optimisation, module loading) goes back to the kernel.
- */
-export const DAEMON_ENV: Record<string, string> = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=65536:glibc.malloc.mmap_threshold=65536' };
+export function serviceLaunch(dir: string): { nodeFlags: string[]; env: Record<string, string> } {
+  let unit: string;
+  try {
+    unit = readFileSync(join(dir, 'systemd/earshot.service'), 'utf8');
+  } catch {
+    return { nodeFlags: [], env: {} };
+  }
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(.*)$/gm)) env[m[1]!] = m[2]!.trim();
+  const nodeFlags = (env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  delete env.NODE_OPTIONS;
+  return { nodeFlags, env };
+}
 
 /** What the paced daemon should stay under on this 2-core x86-64 box (issue 32: a Pi 4 core is 3-4 times slower). */
 export const DAEMON_TARGETS = { cpuPercent: 1.2, p99LatencyMs: 20, rssMb: 100, peakRssMb: 120, privateMb: 35 };
@@ -111,6 +119,8 @@ export interface DaemonBenchResult {
   model: string;
   modelNote?: string;
   nodeFlags: string[];
+  /** the Environment= of systemd/earshot.service the measured processes ran with (NODE_OPTIONS is nodeFlags) */
+  serviceEnv?: Record<string, string>;
   unpaced: UnpacedResult;
   paced: PacedResult;
   targets: { cpuPercent: number; p99LatencyMs: number; rssMb: number; peakRssMb: number; privateMb: number };
@@ -195,7 +205,8 @@ async function openDashboards(url: string, n: number, into: { bytes: number; ope
 
 async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir: string, extra: string[] = [], dashboardClients = 0): Promise<Rig> {
   const broker: EmbeddedBroker = await startEmbeddedBroker({ port: 0 });
-  const config = loadDaemonConfig({
+  // as `earshot run` does: validated on a worker thread, so the schema is not in the measured memory
+  const config = await loadDaemonConfigIsolated({
     flags: {
       source: `file:${DEFAULT_CLIP}`,
       broker: broker.url,
@@ -348,9 +359,11 @@ function childEntry(): string[] {
  */
 async function inChild<T>(req: MeasureRequest, other?: string, sampled?: { rssMb: number; privateMb: number }[]): Promise<T> {
   const entry = other ? [join(other, 'dist/bench/daemon-child.js')] : childEntry();
-  // another checkout runs as it was shipped; this one as this checkout's unit runs it
-  const env = other ? process.env : { ...process.env, ...DAEMON_ENV };
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...entry, JSON.stringify(req)], { cwd: other ?? ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // each checkout as its own unit runs it; NODE_OPTIONS of this shell (tsx in development) is not the service's
+  const launch = serviceLaunch(other ?? ROOT);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...launch.env };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [...launch.nodeFlags, ...entry, JSON.stringify(req)], { cwd: other ?? ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const t0 = performance.now();
@@ -446,7 +459,8 @@ export async function benchDaemon(opts: DaemonBenchOptions = {}): Promise<Daemon
   const unpaced = await inChild<UnpacedResult>({ ...opts, model, mode: 'unpaced' });
   const paced = await inChild<PacedResult>({ ...opts, model, mode: 'paced' });
   const name = model.replace(/^.*\//, '').replace(/\.json$/, '');
-  return { model: name, modelNote: note, nodeFlags: DAEMON_NODE_FLAGS, unpaced, paced, targets: DAEMON_TARGETS };
+  const launch = serviceLaunch(ROOT);
+  return { model: name, modelNote: note, nodeFlags: launch.nodeFlags, serviceEnv: launch.env, unpaced, paced, targets: DAEMON_TARGETS };
 }
 
 export function daemonBenchReport(r: DaemonBenchResult): string {
@@ -456,7 +470,7 @@ export function daemonBenchReport(r: DaemonBenchResult): string {
   return [
     `pipeline: the whole daemon (file replay -> frontend -> VAD -> ONNX -> on-disk queue -> MQTT broker -> subscriber), model ${r.model}`,
     ...(r.modelNote ? [`  note: ${r.modelNote}`] : []),
-    `  each run in its own process: node ${r.nodeFlags.join(' ')}, ${Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (as systemd/earshot.service runs it)`,
+    `  each run in its own process: node ${r.nodeFlags.join(' ')}, ${Object.entries(r.serviceEnv ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')} (as systemd/earshot.service runs it)`,
     `  unpaced: ${u.audioSeconds} s of audio in ${u.wallSeconds} s: capture->event real-time factor ${u.realTimeFactor.toFixed(4)} (pipeline alone ${u.pipelineRealTimeFactor.toFixed(4)}), ${u.events} events, ${u.droppedInferences} dropped`,
     `  paced at real time for ${p.wallSeconds} s (${p.audioSeconds} s of audio, utterances cut at ${p.cutSeconds} s: ${p.events} events, ${p.droppedInferences} dropped):`,
     `    CPU                              ${p.cpuPercentOfOneCore.toFixed(2)} % of one core      (target < ${r.targets.cpuPercent} %: ${ok(p.cpuPercentOfOneCore < r.targets.cpuPercent)})`,

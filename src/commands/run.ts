@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { summaryOf } from './index.ts';
 import { SOURCE_FORMS } from '../runtime/capture/parse-source.ts';
-import { DEMO_SOURCE, environmentNames, loadDaemonConfig, type DaemonConfig, type FlagValues } from '../daemon/config.ts';
+import type { DaemonConfig, FlagValues } from '../daemon/config.ts';
+import { DEMO_SOURCE } from '../daemon/config-constants.ts';
+import { loadDaemonConfigIsolated } from '../daemon/config-isolated.ts';
 import { lockStateDir } from '../daemon/state-lock.ts';
 import { redactArgv, redactUrl } from '../core/redact.ts';
-import { configTemplate } from '../daemon/config-template.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
 import { demoHeader, demoSummary, resolveFormat } from '../daemon/text-output.ts';
 import type { EmotionEvent } from '../runtime/publish/payloads.ts';
@@ -60,12 +61,14 @@ export function registerRun(program: Command): void {
     .option('--print-env', 'list the EARSHOT_* environment variables and the settings they feed, and exit')
     .option('--print-template', 'print a config file with every key and its default, commented out, and exit')
     .action(async (flags: RunFlags) => {
+      // the schema's modules load only for these two; the daemon's own config is validated on a
+      // worker thread, so they never stay in its memory (config-isolated.ts, issue 32)
       if (flags.printTemplate) {
-        process.stdout.write(configTemplate());
+        process.stdout.write((await import('../daemon/config-template.ts')).configTemplate());
         return;
       }
       if (flags.printEnv) {
-        for (const { name, path } of environmentNames()) process.stdout.write(`${name.padEnd(44)} ${path}\n`);
+        for (const { name, path } of (await import('../daemon/config.ts')).environmentNames()) process.stdout.write(`${name.padEnd(44)} ${path}\n`);
         return;
       }
       // a password typed on the command line shows in `ps` to every user: masked in this process's
@@ -74,7 +77,7 @@ export function registerRun(program: Command): void {
       if (secrets.found.length > 0) process.title = secrets.argv.join(' ');
       // everything is validated here, before a device, a port or a file is touched
       const demoDir = flags.demo && !flags.printConfig ? demoStateDir(flags) : undefined;
-      const config = loadDaemonConfig({ flags: demoDir ? { ...flags, stateDir: demoDir } : flags, env: process.env });
+      const config = await loadDaemonConfigIsolated({ flags: demoDir ? { ...flags, stateDir: demoDir } : flags, env: process.env });
       if (flags.printConfig) {
         process.stdout.write(`${JSON.stringify(redacted(config), null, 2)}\n`);
         return;

@@ -26,8 +26,10 @@ import { publisherConfigSchema } from '../runtime/publish/config.ts';
 import { LISTENING_AT_START } from './listening.ts';
 import { brokerLimitsShape } from './broker/broker-limits.ts';
 
-/** `--source demo`: the bundled clip, replayed once at real time (see daemon.ts). */
-export const DEMO_SOURCE = 'demo';
+import { DEMO_SOURCE } from './config-constants.ts';
+
+/** `--source demo`: the bundled clip, replayed once at real time (see daemon.ts); defined in ./config-constants.ts so the daemon needs no schema. */
+export { DEMO_SOURCE } from './config-constants.ts';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_FORMATS = ['auto', 'text', 'json'] as const;
 /** The default of privacy.notice: what the retained `<base>/notice` says, for signage. */

@@ -46,10 +46,11 @@ import { EventIdSource } from '../runtime/publish/event-id.ts';
 import { MqttPublisher, type MqttClientFactory } from '../runtime/publish/publisher.ts';
 import { DEMO_CLIP } from '../core/paths.ts';
 import { VERSION } from '../core/version.ts';
-import { DEMO_SOURCE, type DaemonConfig } from './config.ts';
-import { startHttpServer, type HttpEndpoint } from './http.ts';
+import type { DaemonConfig } from './config.ts';
+import { DEMO_SOURCE } from './config-constants.ts';
+import type { HttpEndpoint } from './http.ts';
 import { ListeningSwitch, type ListeningState } from './listening.ts';
-import { createDashboard, dashboardLink, type Dashboard } from './dashboard/index.ts';
+import type { createDashboard, Dashboard } from './dashboard/index.ts';
 import type { Logger } from './logger.ts';
 import { formatEventLine } from './text-output.ts';
 import { CONDITION_KINDS, healthOf, prometheusText, type DaemonSnapshot, type HealthVerdict } from './metrics.ts';
@@ -177,7 +178,6 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     return this.http?.url ?? null;
   }
 
-  // eslint-disable-next-line complexity,max-lines-per-function -- the composition root: the documented start order read top to bottom (docs STYLE.md item 17), one branch per optional part
   async start(): Promise<void> {
     const c = this.config;
     const log = this.log;
@@ -206,16 +206,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     this.source = await this.buildSource(descriptor);
     pipeline.prepare(this.source.sampleRate || ('sampleRate' in descriptor ? descriptor.sampleRate : c.capture.sampleRate));
 
-    if (c.http.port !== 0) {
-      if (c.dashboard.enabled) this.dashboard = this.buildDashboard();
-      this.http = await startHttpServer(
-        c.http,
-        { health: () => this.health(), metricsText: () => this.metricsText(), listening, remoteListeningControl: c.privacy.remoteListeningControl, ...(this.dashboard ? { authorized: this.dashboard.authorized } : {}) },
-        this.dashboard?.handle,
-      );
-      log.info({ url: this.http.url }, `health and metrics on ${this.http.url}/healthz and ${this.http.url}/metrics`);
-      if (this.dashboard) log.info({ url: `${this.http.url}/` }, `live dashboard on ${this.http.url}/`);
-    }
+    const dashboardUrl = c.http.port !== 0 ? await this.startHttp(listening) : undefined;
     if (c.embeddedBroker.enabled) {
       const { host, port, wsPort, maxPacketBytes, maxRetainedMessages, maxRetainedBytes, maxConnections, maxInflightInbound } = c.embeddedBroker;
       const limits = { maxPacketBytes, maxRetainedMessages, maxRetainedBytes, maxConnections, maxInflightInbound };
@@ -241,7 +232,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       eventTypes: c.pipeline.uncertainBelow > 0 ? [...labels, UNCERTAIN] : labels,
       notice: c.privacy.notice,
       // Home Assistant links the device to the dashboard, when other machines can reach it
-      configurationUrl: this.dashboard && this.http ? (dashboardLink(c.http.host, this.http.port) ?? undefined) : undefined,
+      configurationUrl: dashboardUrl,
       onListeningCommand: (on) => listening.set(on, 'MQTT'),
       onFatal: (e) => this.emit('fatal', e),
       ...(pipeline.baseline ? { onResetBaseline: () => this.resetBaseline('MQTT') } : {}),
@@ -391,10 +382,31 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     );
   }
 
-  /** The dashboard's view of this daemon (src/daemon/dashboard/), served beside /healthz. */
-  private buildDashboard(): Dashboard {
+  /**
+   * /healthz, /metrics and (dashboard.enabled) the dashboard; resolves to the dashboard's link for
+   * Home Assistant when other machines can reach it. Their modules are imported only here: with
+   * http.port 0 the daemon never loads them (issue 32, memory; test/unit/daemon-lazy-parts.test.ts).
+   */
+  private async startHttp(listening: ListeningSwitch): Promise<string | undefined> {
     const c = this.config;
-    return createDashboard(
+    const { startHttpServer } = await import('./http.ts');
+    const dashboardModule = c.dashboard.enabled ? await import('./dashboard/index.ts') : null;
+    if (dashboardModule) this.dashboard = this.buildDashboard(dashboardModule.createDashboard);
+    this.http = await startHttpServer(
+      c.http,
+      { health: () => this.health(), metricsText: () => this.metricsText(), listening, remoteListeningControl: c.privacy.remoteListeningControl, ...(this.dashboard ? { authorized: this.dashboard.authorized } : {}) },
+      this.dashboard?.handle,
+    );
+    this.log.info({ url: this.http.url }, `health and metrics on ${this.http.url}/healthz and ${this.http.url}/metrics`);
+    if (!dashboardModule) return undefined;
+    this.log.info({ url: `${this.http.url}/` }, `live dashboard on ${this.http.url}/`);
+    return dashboardModule.dashboardLink(c.http.host, this.http.port) ?? undefined;
+  }
+
+  /** The dashboard's view of this daemon (src/daemon/dashboard/), served beside /healthz. */
+  private buildDashboard(create: typeof createDashboard): Dashboard {
+    const c = this.config;
+    return create(
       {
         snapshot: () => this.snapshot(),
         labels: () => this.classifier?.labels ?? [],

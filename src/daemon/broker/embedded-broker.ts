@@ -2,7 +2,8 @@
  * An in-process MQTT 3.1.1 broker (aedes, in-memory, retained messages kept while it runs) for a
  * single device without Mosquitto: `earshot run --embedded-broker`, demos, tests. Listens on
  * loopback only; a broker reachable from the network should be a real one with TLS and auth.
- * With `wsPort` it also speaks MQTT over WebSockets (./broker-websocket.ts) for browser dashboards.
+ * With `wsPort` it also speaks MQTT over WebSockets (./broker-websocket.ts) for browser dashboards;
+ * that module (and `ws`, 1.5 MB of private memory) is imported only then (issue 32).
  * Packet size, retained messages and connections are capped (./broker-limits.ts).
  */
 import { createServer, type AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { Aedes } from 'aedes';
 import '../../core/mqtt-numbers.ts'; // the codec's 6 MB number cache off before the first packet
 import { EarshotError } from '../../core/errors.ts';
-import { listenWebSocket, type BrokerWebSocket } from './broker-websocket.ts';
+import type { BrokerWebSocket } from './broker-websocket.ts';
 import { checkBindAddress, type BrokerCredentials, type BrokerGuard } from './broker-guard.ts';
 import { brokerLimitsSchema, meteredConnection, RetainedLedger, type BrokerLimits, type LimitViolation } from './broker-limits.ts';
 
@@ -95,6 +96,7 @@ export async function startEmbeddedBroker(
   let ws: BrokerWebSocket | undefined;
   if (opts.wsPort !== undefined) {
     try {
+      const { listenWebSocket } = await import('./broker-websocket.ts');
       const wsOpts = { host, handle, maxPacketBytes: limits.maxPacketBytes };
       ws = await listenWebSocket(broker, { ...wsOpts, port: opts.wsPort }).catch((e: NodeJS.ErrnoException) => {
         // a taken WebSocket port (another broker's 9001) must not cost the device its TCP broker
