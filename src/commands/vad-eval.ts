@@ -32,6 +32,9 @@ export interface VadEvalOptions {
   model?: string;
   /** pipeline.vad settings, key=value */
   set?: string[];
+  /** the crowd detector instead of the VADs: true, or the corpora's root */
+  crowd?: string | boolean;
+  detector?: string;
 }
 
 /** `--set sileroThreshold=0.7` -> { sileroThreshold: 0.7 }, checked by the VAD's schema. */
@@ -64,6 +67,7 @@ function pick<T extends { speaker: string; name: string }>(items: T[], per: numb
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)) {
+  if (opts.crowd) return runCrowd(opts, log);
   const vads = list<VadKind>('--vads', opts.vads, VAD_KINDS);
   const noises = list<NoiseKind>('--noises', opts.noises, NOISE_KINDS);
   const snrs = opts.snrs.split(',').map(Number);
@@ -113,6 +117,16 @@ export async function runVadEval(dir: string, opts: VadEvalOptions, log: (s: str
   return result;
 }
 
+/** `--crowd`: the crowd detector through the pipeline (src/commands/crowd-eval.ts); --snrs, --clips (per speaker), --noise-only, --noise-level, the first of --vads. */
+async function runCrowd(opts: VadEvalOptions, log: (s: string) => void) {
+  const snrs = opts.snrs.split(',').map(Number);
+  if (snrs.some((s) => !Number.isFinite(s))) throw new EarshotError('E_USAGE', `--snrs ${opts.snrs}: give dB values, e.g. 20,10,5,0`);
+  const { runCrowdEval } = await import('./crowd-eval.ts');
+  const root = typeof opts.crowd === 'string' ? opts.crowd : '../shared/data';
+  const vad = opts.vads.split(',')[0].trim();
+  return runCrowdEval({ root, clips: Number(opts.clips), snrs, noiseOnly: Number(opts.noiseOnly), noiseLevel: Number(opts.noiseLevel), vad, model: opts.model, detector: opts.detector, json: opts.json }, log);
+}
+
 export function registerVadEval(program: Command): void {
   program
     .command('vad-eval')
@@ -127,6 +141,8 @@ export function registerVadEval(program: Command): void {
     .option('--noise-level <dbfs>', 'level of the noise-only recording (dBFS, mean square)', '-40')
     .option('-m, --model <name>', 'model for the noise-only pipeline (default: the default model)')
     .option('--set <name=value>', 'a pipeline.vad setting for every kind, e.g. --set gateDb=6 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--crowd [dataRoot]', 'measure the crowd detector instead (models/earshot-crowd; its test speakers from every corpus under dataRoot, default ../shared/data): utterances kept over babble at --snrs, events from --noise-only seconds of babble; the first of --vads')
+    .option('--detector <file>', 'with --crowd: a crowd detector NAME.json other than models/earshot-crowd.json')
     .option('--json <file>', 'write every row as JSON')
     .action(async (dir: string, opts: VadEvalOptions) => {
       await runVadEval(dir, opts);

@@ -33,6 +33,7 @@ import { SupervisedSource } from '../runtime/capture/supervisor.ts';
 import { EarshotError } from '../core/errors.ts';
 import { redactUrl } from '../core/redact.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
+import { openCrowdDetector, type CrowdDetector } from '../runtime/model/crowd.ts';
 import { loadBaseline, removeBaseline, saveBaseline } from '../runtime/model/baseline.ts';
 import { join } from 'node:path';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
@@ -110,6 +111,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
   private readonly now: () => number;
   private readonly startedAt: number;
   private classifier: EmotionClassifier | null = null;
+  private crowd: CrowdDetector | null = null;
   private pipeline: EmotionPipeline | null = null;
   private source: CaptureSource | null = null;
   private sourceName = '';
@@ -193,7 +195,9 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     const { arithmetic } = this.classifier.model.frontend;
     const trainedWith = this.classifier.meta.frontend.arithmetic;
     log.info({ model: this.classifier.meta.name, labels: this.classifier.labels, path: this.classifier.model.onnxPath, arithmetic, trainedWith }, arithmetic === trainedWith ? 'model loaded' : `model loaded; its frontend is served in ${arithmetic} (trained on ${trainedWith} features)`);
-    const pipeline = new EmotionPipeline({ classifier: this.classifier, config: c.pipeline, log: log.child({ stage: 'pipeline' }) });
+    this.crowd = await openCrowdDetector(c.pipeline.crowd, this.classifier.model.frontend, this.classifier.meta.name, (m) => log.warn(m));
+    if (this.crowd) log.info({ crowd: c.pipeline.crowd, detector: this.crowd.name, threshold: this.crowd.threshold }, 'crowd detector loaded');
+    const pipeline = new EmotionPipeline({ classifier: this.classifier, crowd: this.crowd, config: c.pipeline, log: log.child({ stage: 'pipeline' }) });
     this.pipeline = pipeline;
     if (pipeline.baseline) {
       const warning = loadBaseline(this.baselinePath, pipeline.baseline);
@@ -498,6 +502,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
       if (c.stdout) out.write(this.ctx.stdoutFormat === 'text' ? formatEventLine(event) : `${JSON.stringify(event)}\n`);
       log.debug({ id: event.id, label: event.label, confidence: +event.confidence.toFixed(3), latencyMs: +r.latencyMs.toFixed(1) }, 'event');
     });
+    pipeline.on('crowd', (u) => log.info({ startSec: +u.startSec.toFixed(2), endSec: +u.endSec.toFixed(2), score: +u.score.toFixed(3) }, 'no dominant talker (crowd): not published'));
     pipeline.on('state', (state) => {
       log.info({ label: state.label, confidence: +state.confidence.toFixed(3) }, `emotion is now ${state.label}`);
     });
@@ -607,6 +612,7 @@ export class EarshotDaemon extends EventEmitter<DaemonEvents> {
     if (this.dashboard) this.dashboard.close();
     if (this.http) await step('closing the HTTP server', () => this.http!.close());
     if (this.classifier) await step('closing the model', () => this.classifier!.close());
+    if (this.crowd) await step('closing the crowd detector', () => this.crowd!.close());
     if (this.stateLock) await step('releasing the state directory', () => this.stateLock!.release());
     const s = this.pipeline?.stats();
     log.info(

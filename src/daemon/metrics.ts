@@ -142,6 +142,8 @@ export function prometheusText(s: DaemonSnapshot): string {
     .one('earshot_dropped_frames_total', 'counter', 'Audio frames lost upstream of the pipeline (gaps in capture timestamps).', p.droppedFrames)
     .one('earshot_dropped_inferences_total', 'counter', 'Segments dropped because an inference was already running and the queue was full.', p.droppedInferences)
     .one('earshot_short_segments_total', 'counter', 'Speech segments shorter than the model minimum, skipped.', p.segmentsDropped)
+    .one('earshot_crowd_suppressed_total', 'counter', 'Utterances with no dominant talker, not published (pipeline.crowd suppress).', p.crowdSuppressed ?? 0)
+    .one('earshot_crowd_marked_total', 'counter', 'Utterances with no dominant talker, published with crowd: true (pipeline.crowd mark).', p.crowdMarked ?? 0)
     .one('earshot_inference_errors_total', 'counter', 'Inferences that failed.', p.inferenceErrors)
     .one('earshot_inference_in_flight', 'gauge', '1 while an inference runs.', p.inFlight ? 1 : 0)
     .one('earshot_inference_queue_depth', 'gauge', 'Segments waiting for the running inference.', p.queued)

@@ -2,7 +2,7 @@
  * Training data for the crowd detector (issue 32): mixtures synthesised from every corpus, their
  * frontend frames written for `python3 -m earshot_train.crowd`.
  *
- * Each mixture is 2.5 s at a random level (-45..-20 dBFS, so loudness alone cannot decide), made
+ * Each mixture is 2.5 s at a random level (-60..-20 dBFS, so loudness alone cannot decide), made
  * of talkers and babble from RAVDESS, TESS, EmoDB, emotiontts-kr and nEMO (at most 40 clips a
  * speaker). Positives (a dominant talker): one talker clean; one talker 0-20 dB over 6-talker
  * babble of others. Negatives: 2-8 talkers at +-6 dB and random offsets; babble alone; TV-like
@@ -24,6 +24,8 @@ export type CrowdSplit = 'train' | 'val' | 'test';
 /** Clips kept per speaker (nEMO and TESS have hundreds per voice; this keeps the voices balanced). */
 const PER_SPEAKER = 40;
 const LEN = Math.round(2.5 * MODEL_SAMPLE_RATE);
+/** Levels a mixture is brought to (dBFS of mean power over its 2.5 s): RAVDESS clips sit near -50, emotiontts-kr near -20. */
+const LEVEL_DBFS = [-60, -20] as const;
 
 function hash(s: string): number {
   return [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
@@ -111,9 +113,18 @@ async function makeSplit(w: Writer, split: CrowdSplit, items: CorpusItem[], n: n
   const speakers = bySpeaker(pool);
   const names = [...speakers.keys()];
   const pick = (s: string) => speakers.get(s)![Math.floor(rng() * speakers.get(s)!.length)];
+  const hop = w.frontend.config.hopLength;
+  const dim = w.frontend.dim;
+  // what is written is the span a VAD would hand over: the talker's clip with 0-0.2 s around it, or
+  // (no talker) a random span of 0.8-2.5 s; the whole mixture only sets the frontend's context
+  let span: [number, number] = [0, LEN];
   const push = (kind: CrowdRow['kind'], snr: number | null, label: 0 | 1, x: Float32Array) => {
-    const feat = w.frontend.computeAll(atLevel(x, -45 + 25 * rng()));
-    const frames = feat.length / w.frontend.dim;
+    const all = w.frontend.computeAll(atLevel(x, LEVEL_DBFS[0] + (LEVEL_DBFS[1] - LEVEL_DBFS[0]) * rng()));
+    const total = all.length / dim;
+    const from = Math.max(0, Math.floor(span[0] / hop));
+    const to = Math.min(total, Math.max(from + 50, Math.ceil(span[1] / hop)));
+    const feat = all.subarray(from * dim, to * dim);
+    const frames = to - from;
     writeSync(w.fd, new Uint8Array(feat.buffer, feat.byteOffset, feat.byteLength));
     w.rows.push({ split, kind, snr, label, offset: w.offset, frames });
     w.offset += frames;
@@ -122,11 +133,16 @@ async function makeSplit(w: Writer, split: CrowdSplit, items: CorpusItem[], n: n
     const speaker = names[Math.floor(rng() * names.length)];
     const clip = pick(speaker);
     const talker = new Float32Array(LEN);
-    addAt(talker, clip, Math.floor(rng() * Math.max(1, LEN - clip.length)), 1);
+    const at = Math.floor(rng() * Math.max(1, LEN - clip.length));
+    addAt(talker, clip, at, 1);
+    span = [at - Math.floor(0.2 * MODEL_SAMPLE_RATE * rng()), at + clip.length + Math.floor(0.2 * MODEL_SAMPLE_RATE * rng())];
     push('single', null, 1, sum(talker, atLevel(makeNoise('pink', LEN, rng), -75)));
     for (const snr of split === 'train' ? [20 * rng()] : [0, 5, 10, 20]) {
       push('talker+babble', snr, 1, mixAtSnr(talker, makeNoise('babble', LEN, rng, { pool, excludeSpeakers: [speaker] }), snr));
     }
+    const len = Math.floor((0.8 + 1.7 * rng()) * MODEL_SAMPLE_RATE);
+    const start = Math.floor(rng() * (LEN - len));
+    span = [start, start + len];
     const k = 2 + Math.floor(rng() * 7);
     const crowd = new Float32Array(LEN);
     for (const s of names.map((s) => [rng(), s] as const).sort((a, b) => a[0] - b[0]).slice(0, k).map(([, s]) => s)) {

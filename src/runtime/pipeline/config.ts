@@ -10,6 +10,9 @@ import { smootherConfigSchema } from './smoother.ts';
 import { formatIssues } from '../../core/schema.ts';
 
 export const SEGMENT_MODES = ['utterance', 'window'] as const;
+/** What the crowd detector (models/earshot-crowd) does with an utterance in which it finds no dominant talker. */
+export const CROWD_MODES = ['suppress', 'mark', 'off'] as const;
+export type CrowdMode = (typeof CROWD_MODES)[number];
 
 export const pipelineConfigSchema = z.object({
   /** "utterance": one result per VAD segment; "window": sliding windows of the model's meta.window over speech. Default "utterance". */
@@ -25,6 +28,12 @@ export const pipelineConfigSchema = z.object({
    * "uncertain" (its probabilities kept) and does not move the smoothed state; 0 = never. Default 0.
    */
   uncertainBelow: z.number().min(0).max(1).default(0),
+  /**
+   * Utterances with no dominant talker (babble, a crowd; models/earshot-crowd): "suppress" publishes
+   * nothing for them (counted), "mark" publishes them with `crowd: true`, "off" does not run the
+   * detector. Default "mark" (docs/experiments/2026-12-07-crowds-and-cost.md).
+   */
+  crowd: z.enum(CROWD_MODES).default('mark'),
   vad: vadConfigSchema.prefault({}),
   /** The speaker and room baseline of models trained with normalisation "speaker" or "prosody" (unused by others). */
   adaptation: baselineConfigSchema.prefault({}),

@@ -23,6 +23,8 @@ export interface Job<T> {
   features: Float32Array;
   /** monotonic ms when queued */
   queuedAt: number;
+  /** the crowd detector's score of the segment (null: no detector) */
+  crowdScore: number | null;
 }
 
 export interface InferenceCallbacks<T> {
@@ -34,8 +36,10 @@ export interface InferenceCallbacks<T> {
 export class InferenceQueue<T> {
   droppedInferences = 0;
   inferenceErrors = 0;
-  /** ms spent inside classify() */
+  /** ms spent inside classify() and the crowd detector */
   busyMs = 0;
+  /** Scores each segment after its classification (the crowd detector), or null. */
+  crowd: ((features: Float32Array, frames: number) => Promise<number>) | null = null;
   private readonly free: Float32Array[] = [];
   private readonly waiting: Job<T>[] = [];
   private running: Job<T> | null = null;
@@ -63,7 +67,7 @@ export class InferenceQueue<T> {
     }
     const features = this.free.pop()!;
     const frames = fill(features);
-    this.waiting.push({ segment, info, frames, features, queuedAt: this.now() });
+    this.waiting.push({ segment, info, frames, features, queuedAt: this.now(), crowdScore: null });
     if (!this.running) void this.runNext();
   }
 
@@ -92,7 +96,9 @@ export class InferenceQueue<T> {
       this.running = job;
       const startedAt = this.now();
       try {
-        const c = await this.classifier.classify(job.features.subarray(0, job.frames * this.dim), job.frames, this.baseline());
+        const features = job.features.subarray(0, job.frames * this.dim);
+        const c = await this.classifier.classify(features, job.frames, this.baseline());
+        if (this.crowd) job.crowdScore = await this.crowd(features, job.frames);
         const doneAt = this.now();
         this.busyMs += doneAt - startedAt;
         this.callbacks.result(job, c, startedAt, doneAt);

@@ -33,7 +33,8 @@ import { InferenceQueue, type Job } from './inference.ts';
 import { Segmenter, type Segment } from './segmenter.ts';
 import { EmotionSmoother } from './smoother.ts';
 import { RollingPercentiles, type PipelineStats } from './stats.ts';
-import { GuardedEmitter, probabilityRecord, stderrPipelineLog, systemClock, UNCERTAIN, type PipelineClock, type PipelineEvents, type PipelineLog, type PipelineResult, type PipelineState } from './types.ts';
+import { GuardedEmitter, probabilityRecord, stderrPipelineLog, systemClock, UNCERTAIN, type PipelineClock, type PipelineEvents, type PipelineLog, type PipelineResult, type PipelineState, type SegmentInfo } from './types.ts';
+import type { CrowdScorer } from '../model/crowd.ts';
 
 /** Hops of audio handled per step (32 = 320 ms at a 10 ms hop): bounds how far the VAD runs ahead. */
 const SUB_BLOCK_FRAMES = 32;
@@ -55,16 +56,8 @@ export interface PipelineContext {
    * new one when the model's normalisation is "speaker" or "prosody", none otherwise.
    */
   baseline?: SpeakerBaseline | null;
-}
-
-/** What the pipeline remembers about a segment between handing it over and its result. */
-interface SegmentInfo {
-  startSec: number;
-  endSec: number;
-  start: string;
-  end: string;
-  /** monotonic ms when the segment's last audio arrived */
-  endArrival: number;
+  /** The crowd detector (the daemon loads it unless config.crowd is "off"); none: every utterance counts as one talker. */
+  crowd?: CrowdScorer | null;
 }
 
 export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
@@ -110,6 +103,9 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   private results = 0;
   private stateChanges = 0;
   private seq = 0;
+  private crowdSuppressed = 0;
+  private crowdMarked = 0;
+  private readonly crowdThreshold: number = NaN;
 
   constructor(ctx: PipelineContext) {
     super(ctx.log ?? stderrPipelineLog, 'pipeline');
@@ -157,6 +153,10 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       this.lastAdapted = stats !== null;
       return stats;
     });
+    if (ctx.crowd && c.crowd !== 'off') {
+      this.crowdThreshold = ctx.crowd.threshold;
+      this.queue.crowd = (features, frames) => ctx.crowd!.score(features, frames);
+    }
     this.baseline =
       ctx.baseline !== undefined
         ? ctx.baseline
@@ -288,6 +288,8 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       droppedFrames: this.droppedFrames,
       droppedInferences: this.queue.droppedInferences,
       segmentsDropped: this.segmenter.droppedShort,
+      crowdSuppressed: this.crowdSuppressed,
+      crowdMarked: this.crowdMarked,
       segments: this.segments,
       results: this.results,
       stateChanges: this.stateChanges,
@@ -348,6 +350,14 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
 
   private onResult(job: Job<SegmentInfo>, c: Classification, doneAt: number): void {
     const i = job.info;
+    // below the detector's threshold: no dominant talker (pipeline.crowd decides what that means)
+    const crowd = job.crowdScore !== null && job.crowdScore < this.crowdThreshold;
+    if (crowd && this.config.crowd === 'suppress') {
+      this.crowdSuppressed++;
+      this.fire('crowd', { startSec: i.startSec, endSec: i.endSec, score: job.crowdScore! });
+      return;
+    }
+    if (crowd) this.crowdMarked++;
     const latencyMs = doneAt - i.endArrival;
     const inferenceLatencyMs = doneAt - job.queuedAt;
     this.latency.add(latencyMs);
@@ -368,6 +378,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       probabilities,
       ...affectOf(probabilities),
       adapted: this.lastAdapted,
+      ...(crowd ? { crowd: true } : {}),
       model: this.modelName,
       latencyMs,
       inferenceLatencyMs,

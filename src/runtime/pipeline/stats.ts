@@ -69,6 +69,9 @@ export interface PipelineStats {
   droppedInferences: number;
   /** Segments shorter than the model's minFrames, skipped. */
   segmentsDropped: number;
+  /** utterances with no dominant talker: not published (pipeline.crowd "suppress"), published with crowd: true ("mark") */
+  crowdSuppressed?: number;
+  crowdMarked?: number;
   /** Segments handed to inference. */
   segments: number;
   /** Results emitted. */

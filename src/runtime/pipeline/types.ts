@@ -36,6 +36,8 @@ export interface PipelineResult {
   valence: number;
   /** True when the utterance was normalised against a warm speaker baseline (models with normalisation "speaker" or "prosody"). */
   adapted: boolean;
+  /** true: the crowd detector found no dominant talker (babble, a crowd) and pipeline.crowd is "mark"; absent otherwise. */
+  crowd?: boolean;
   model: string;
   /** From the arrival of the segment's last audio to this result (ms); includes the VAD hang-over. */
   latencyMs: number;
@@ -58,9 +60,21 @@ export interface PipelineState {
   model: string;
 }
 
+/** What the pipeline remembers about a segment between handing it over and its result. */
+export interface SegmentInfo {
+  startSec: number;
+  endSec: number;
+  start: string;
+  end: string;
+  /** monotonic ms when the segment's last audio arrived */
+  endArrival: number;
+}
+
 export type PipelineEvents = {
   /** one per classified utterance/window */
   result: [PipelineResult];
+  /** an utterance with no dominant talker, not published (pipeline.crowd "suppress"); `score` is the detector's */
+  crowd: [{ startSec: number; endSec: number; score: number }];
   /** the smoothed emotion changed */
   state: [PipelineState];
   /** a stage failed on one segment or chunk; the pipeline goes on */

@@ -23,6 +23,7 @@ export function toEmotionEvent(r: PipelineResult, id: string): EmotionEvent {
     model: r.model,
     ...(r.kind === 'window' ? { kind: 'window' as const } : {}),
     adapted: r.adapted,
+    ...(r.crowd ? { crowd: true } : {}),
   };
 }
 

@@ -97,6 +97,12 @@ export interface EmotionEvent {
    * queued by versions before 2026-12-01.
    */
   adapted?: boolean;
+  /**
+   * true: the crowd detector heard no dominant talker (babble, a crowd, a television), with
+   * pipeline.crowd "mark"; absent otherwise (one talker, or the detector off). With "suppress" such
+   * utterances are not published at all.
+   */
+  crowd?: true;
   /** @deprecated only in events queued by versions before 0.2: the device (now the topic's `<deviceId>` level). */
   deviceId?: string;
   /** @deprecated only in events queued by versions before 0.2: the end of the audio (now `start + durationMs`). */
@@ -353,6 +359,7 @@ export const emotionEventSchema = z.strictObject({
   model: z.string().min(1),
   kind: z.enum(['utterance', 'window']).optional().describe('window: one sliding window; absent: one VAD utterance (utterance in events queued before 0.2)'),
   adapted: z.boolean().optional(),
+  crowd: z.literal(true).optional().describe('true: no dominant talker was heard (pipeline.crowd mark); absent otherwise'),
   deviceId: z.string().min(1).optional().describe('deprecated: only in events queued by versions before 0.2'),
   end: isoTime.optional().describe('deprecated: only in events queued by versions before 0.2 (now start + durationMs)'),
 });

@@ -3,8 +3,10 @@
 A GRU (44 frontend features -> 32) reads an utterance's frames in order, a linear layer gives a
 logit per frame, and the utterance's score is the mean of its frames' logits (the running mean is
 known at every frame, so it streams). The features' preparation is part of the exported graph: the
-rms column as ln (like the log-mels), standardised with the training frames' mean and standard
-deviation, and each utterance's mean log-mel level removed (the level of a room is not evidence).
+rms column as ln (like the log-mels), each utterance's mean log-mel level and mean ln rms removed
+(the level of a room or a recording is not evidence: RAVDESS clips sit 30 dB below emotiontts-kr's;
+so a gain does not move the score), then standardised with the training frames' mean and standard
+deviation.
 So the daemon hands the ONNX model the frontend's frames exactly as the emotion model gets them.
 
 Data: `node --import tsx scripts/crowd-features.ts OUT.json` (src/training/crowd-mixtures.ts):
@@ -45,23 +47,39 @@ class CrowdNet(torch.nn.Module):
         self.gru = torch.nn.GRU(dim, hidden, batch_first=True)
         self.out = torch.nn.Linear(hidden, 1)
 
-    def prepare(self, x):
+    def prepare(self, x, mask=None):
+        """`mask` [B, T, 1]: 1 on an utterance's frames, 0 on the padding after them (training batches)."""
         r = self.rms_column
-        x = torch.cat([x[..., :r], torch.log(x[..., r:r + 1] + 1e-6), x[..., r + 1:]], dim=-1)
-        x = (x - self.mean) / self.std
+        # a gain moves every log-mel and the ln rms by one amount each: remove the utterance's mean of
+        # both before standardising (after it, each band would have moved by its own amount)
         mels = x[..., :self.mel_bands]
-        mels = mels - mels.mean(dim=(1, 2), keepdim=True)
-        return torch.cat([mels, x[..., self.mel_bands:]], dim=-1)
+        rms = torch.log(x[..., r:r + 1] + 1e-6)
+        if mask is None:
+            mels = mels - mels.mean(dim=(1, 2), keepdim=True)
+            rms = rms - rms.mean(dim=1, keepdim=True)
+        else:
+            n = mask.sum(dim=1, keepdim=True)
+            mels = mels - (mels * mask).sum(dim=(1, 2), keepdim=True) / (n * self.mel_bands)
+            rms = rms - (rms * mask).sum(dim=1, keepdim=True) / n
+        x = torch.cat([mels, x[..., self.mel_bands:r], rms, x[..., r + 1:]], dim=-1)
+        return (x - self.mean) / self.std
 
-    def forward(self, x):
-        h, _ = self.gru(self.prepare(x))
-        return self.out(h).squeeze(-1).mean(1)
+    def forward(self, x, mask=None):
+        h, _ = self.gru(self.prepare(x, mask))
+        logits = self.out(h).squeeze(-1)
+        if mask is None:
+            return logits.mean(1)
+        m = mask.squeeze(-1)
+        return (logits * m).sum(1) / m.sum(1)
 
 
-def prepare_frames(frames, rms_column):
-    """The rms column as ln, as CrowdNet.prepare does (for the normalisation statistics)."""
-    f = frames.copy()
+def prepare_frames(frames, mel_bands, rms_column):
+    """One utterance's frames as CrowdNet.prepare has them before standardising (for its statistics):
+    the rms column as ln, the mean log-mel level and the mean ln rms removed."""
+    f = frames.astype(np.float64)
     f[:, rms_column] = np.log(f[:, rms_column] + 1e-6)
+    f[:, :mel_bands] -= f[:, :mel_bands].mean()
+    f[:, rms_column] -= f[:, rms_column].mean()
     return f
 
 
@@ -77,20 +95,22 @@ def condition(r):
 
 
 def batch(frames, rows):
-    """Rows of equal length stacked (the mixtures are all 2.5 s); else padded by repeating the last frame."""
+    """Rows padded to the longest (by repeating their last frame) and the mask of their own frames."""
     n = max(r['frames'] for r in rows)
     out = np.empty((len(rows), n, frames.shape[1]), dtype=np.float32)
+    mask = np.zeros((len(rows), n, 1), dtype=np.float32)
     for i, r in enumerate(rows):
         x = frames[r['offset']:r['offset'] + r['frames']]
         out[i, :len(x)] = x
         out[i, len(x):] = x[-1]
-    return torch.from_numpy(out)
+        mask[i, :len(x)] = 1
+    return torch.from_numpy(out), torch.from_numpy(mask)
 
 
 def scores(net, frames, rows, size=64):
     net.eval()
     with torch.no_grad():
-        return np.concatenate([net(batch(frames, rows[i:i + size])).numpy() for i in range(0, len(rows), size)])
+        return np.concatenate([net(*batch(frames, rows[i:i + size])).numpy() for i in range(0, len(rows), size)])
 
 
 def bce(s, y):
@@ -118,8 +138,10 @@ def auc(pos, neg):
     return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
 
 
-def train(net, frames, tr, va, epochs, patience, lr, log):
+def train(net, frames, tr, va, epochs, patience, lr, log, single_weight=1.0):
     ytr = np.array([r['label'] for r in tr], dtype=np.float32)
+    # clean single talkers weigh more: losing one is what ordinary use of `suppress` would meet most
+    wtr = np.array([single_weight if r['kind'] == 'single' else 1.0 for r in tr], dtype=np.float32)
     yva = np.array([r['label'] for r in va], dtype=np.float32)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
     best, best_state, best_epoch = float('inf'), None, 0
@@ -129,7 +151,8 @@ def train(net, frames, tr, va, epochs, patience, lr, log):
         total = 0.0
         for i in range(0, len(perm), 32):
             b = perm[i:i + 32]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(batch(frames, [tr[j] for j in b])), torch.from_numpy(ytr[b]))
+            logits = net(*batch(frames, [tr[j] for j in b]))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(ytr[b]), weight=torch.from_numpy(wtr[b]))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -181,6 +204,7 @@ def parse_args(argv=None):
     p.add_argument('--patience', type=int, default=5)
     p.add_argument('--lr', type=float, default=3e-3)
     p.add_argument('--keep', type=float, default=0.97, help='share of validation clean single talkers the threshold keeps')
+    p.add_argument('--single-weight', type=float, default=1.0, help='loss weight of the clean single talkers (the rest weigh 1)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--threads', type=int, default=1)
     return p.parse_args(argv)
@@ -197,14 +221,13 @@ def main(argv=None):
     rms_column = mel_bands + fc['extras'].index('rms')
     rows = meta['rows']
     tr, va, te = ([r for r in rows if r['split'] == s] for s in ('train', 'val', 'test'))
-    idx = np.concatenate([np.arange(r['offset'], r['offset'] + r['frames']) for r in tr])
-    prepared = prepare_frames(frames[idx], rms_column)
+    prepared = np.concatenate([prepare_frames(frames[r['offset']:r['offset'] + r['frames']], mel_bands, rms_column) for r in tr])
     mean, std = prepared.mean(0), prepared.std(0) + 1e-6
     net = CrowdNet(mean, std, mel_bands, rms_column)
     params = sum(p.numel() for p in net.parameters())
     print(f'GRU {len(mean)} -> {HIDDEN} -> 1: {params} parameters; {len(tr)} train, {len(va)} validation, {len(te)} test mixtures', flush=True)
     t0 = time.time()
-    best_epoch, vloss = train(net, frames, tr, va, a.epochs, a.patience, a.lr, lambda s: print(s, flush=True))
+    best_epoch, vloss = train(net, frames, tr, va, a.epochs, a.patience, a.lr, lambda s: print(s, flush=True), a.single_weight)
     sva, ste = scores(net, frames, va), scores(net, frames, te)
     threshold = choose_threshold(sva, va, a.keep)
     val, test = report('validation', sva, va, threshold), report('test', ste, te, threshold)
@@ -225,17 +248,17 @@ def main(argv=None):
         'architecture': f'GRU {len(mean)}->{HIDDEN}, linear per frame, mean of frame logits ({params} parameters)',
         'frontend': fc,
         'input': {'name': 'features', 'layout': 'batch,time,features',
-                  'note': 'raw frontend frames (batch 1); the graph takes ln of rms, standardises and removes the mean log-mel level'},
+                  'note': 'raw frontend frames (batch 1); the graph takes ln of rms, removes the mean log-mel level and mean ln rms, then standardises'},
         'output': {'name': 'score', 'meaning': 'mean frame logit'},
         'normalization': {'rmsColumn': rms_column, 'rmsLog': True, 'mean': [round(float(v), 6) for v in mean],
-                          'std': [round(float(v), 6) for v in std], 'removeMeanLogMel': mel_bands},
+                          'std': [round(float(v), 6) for v in std], 'removeMeanLogMel': mel_bands, 'removeMeanLnRms': True},
         'threshold': round(threshold, 6),
         'thresholdRule': f'highest score keeping {a.keep:.0%} of the validation speakers\' clean single talkers',
         'training': {
             'corpora': CORPORA, 'data': 'scripts/crowd-features.ts (src/training/crowd-mixtures.ts)',
             'mixtures': {s: len(x) for s, x in (('train', tr), ('validation', va), ('test', te))},
             'split': 'speakers by hash (src/training/crowd-mixtures.ts crowdSplit): 3/5 train, 1/5 validation, 1/5 test',
-            'seed': a.seed, 'epochs': best_epoch, 'validationLoss': round(vloss, 5), 'seconds': round(time.time() - t0),
+            'seed': a.seed, 'singleWeight': a.single_weight, 'epochs': best_epoch, 'validationLoss': round(vloss, 5), 'seconds': round(time.time() - t0),
         },
         'metrics': {'validation': val, 'test': test, 'tradeoff': trade},
         'onnx': {'opset': OPSET, 'sha256': sha256_file(a.out + '.onnx')},

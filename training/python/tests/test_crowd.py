@@ -18,17 +18,21 @@ def frames(t=50):
     return x
 
 
-def test_prepare_takes_ln_of_rms_and_removes_the_mean_log_mel_level():
-    n = net()
+def test_prepare_removes_the_level_before_standardising_so_a_gain_does_not_move_it():
+    torch.manual_seed(0)
+    std = np.linspace(0.5, 2.0, DIM)
+    n = CrowdNet(np.zeros(DIM), std, MELS, RMS)
     x = frames()
     p = n.prepare(x)
-    assert torch.allclose(p[..., RMS], torch.log(x[..., RMS] + 1e-6))
-    assert abs(float(p[..., :MELS].mean())) < 1e-5
+    ln_rms = torch.log(x[..., RMS] + 1e-6)
+    assert torch.allclose(p[..., RMS], (ln_rms - ln_rms.mean()) / float(std[RMS]), atol=1e-5)
     louder = x.clone()
-    louder[..., :MELS] += 3.0  # a gain moves every log-mel by the same amount
-    assert torch.allclose(n.prepare(louder)[..., :MELS], p[..., :MELS], atol=1e-5)
-    f = prepare_frames(x[0].numpy(), RMS)
-    assert np.allclose(f[:, RMS], np.log(x[0, :, RMS].numpy() + 1e-6)) and np.array_equal(f[:, :RMS], x[0, :, :RMS].numpy())
+    louder[..., :MELS] += 3.0  # a gain of e^1.5: every log-mel moves by 3, the rms is multiplied by e^1.5
+    louder[..., RMS] *= np.exp(1.5)
+    q = n.prepare(louder)
+    assert torch.allclose(q, p, atol=1e-4)
+    f = prepare_frames(x[0].numpy(), MELS, RMS)
+    assert np.allclose((f - 0) / std, p[0].numpy(), atol=1e-4)
 
 
 def test_score_is_the_mean_of_frame_logits_so_it_streams():
@@ -38,6 +42,17 @@ def test_score_is_the_mean_of_frame_logits_so_it_streams():
         h, _ = n.gru(n.prepare(x))
         per_frame = n.out(h).squeeze(-1)
         assert torch.allclose(n(x), per_frame.mean(1))
+
+
+def test_a_padded_batch_scores_each_utterance_as_it_scores_alone():
+    from earshot_train.crowd import batch
+    n = net()
+    frames = np.random.default_rng(0).random((90, DIM), dtype=np.float32) + 0.1
+    rows = [{'offset': 0, 'frames': 40}, {'offset': 40, 'frames': 50}]
+    with torch.no_grad():
+        both = n(*batch(frames, rows))
+        alone = [float(n(torch.from_numpy(frames[r['offset']:r['offset'] + r['frames']])[None])) for r in rows]
+    assert np.allclose(both.numpy(), alone, atol=1e-5)
 
 
 def test_threshold_keeps_the_asked_share_of_clean_talkers():

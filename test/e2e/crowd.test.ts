@@ -1,0 +1,93 @@
+// `earshot run` with pipeline.crowd suppress (issue 32): the daemon as a child process with the
+// default model and the shipped crowd detector, a real Mosquitto, real corpus audio of speakers the
+// detector never trained on (its test split). Six-talker babble (each talker normalised, summed by
+// sox) publishes no event and logs what it held back; four clean sentences of the same speakers, one
+// talker at a time, publish (at least two); with pipeline.crowd off the same babble publishes, so
+// the first check can fail.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { crowdSplit } from '../../src/training/crowd-mixtures.ts';
+import { emotionEventSchema, type EmotionEvent } from '../../src/runtime/publish/payloads.ts';
+import { killDaemon, spawnDaemon, subscribe } from '../helpers/daemon.ts';
+import { deferAfterEach, waitUntil } from '../helpers/harness.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
+import { DATA } from '../helpers/paths.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'earshot-crowd-e2e-'));
+process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
+const defer = deferAfterEach(test);
+
+const ravdess = (actor: string, clips: string[]) => clips.map((c) => join(DATA, 'ravdess', `Actor_${actor}`, `03-01-${c}-${actor}.flac`));
+const nemo = (speaker: string, clips: string[]) => clips.map((c) => join(DATA, 'nemo', 'samples', `${speaker}_${c}.flac`));
+// six talkers of the detector's test split, three sentences each
+const TALKERS: [string, string[]][] = [
+  ['ravdess:04', ravdess('04', ['01-01-01-01', '03-02-01-02', '05-01-02-01'])],
+  ['ravdess:09', ravdess('09', ['02-01-02-01', '04-02-01-02', '06-01-01-01'])],
+  ['ravdess:13', ravdess('13', ['03-01-01-01', '05-02-02-02', '07-01-02-01'])],
+  ['ravdess:18', ravdess('18', ['04-01-01-02', '06-02-02-01', '08-01-01-01'])],
+  ['nemo:MK0', nemo('MK0', ['anger_1', 'neutral_2', 'sadness_3'])],
+  ['nemo:MP0', nemo('MP0', ['happiness_1', 'neutral_4', 'surprised_12'])],
+];
+
+function sox(args: string[]): void {
+  const r = spawnSync('sox', args, { encoding: 'utf8' });
+  assert.is(r.status, 0, `sox ${args.join(' ')}: ${r.stderr}`);
+}
+
+const BABBLE = join(tmp, 'babble.wav');
+const CLEAN = join(tmp, 'clean.wav');
+
+test('the clips are of speakers the detector never trained on', () => {
+  for (const [speaker] of TALKERS) assert.is(crowdSplit(speaker), 'test', speaker);
+  // each talker's sentences end to end, normalised to one peak level, then the six summed (sox -m), 1 s of silence around
+  const tracks = TALKERS.map(([, files], i) => {
+    const t = join(tmp, `talker${i}.wav`);
+    sox(['--norm=-3', ...files, '-r', '16000', '-c', '1', t]);
+    return t;
+  });
+  sox(['-m', ...tracks, BABBLE, 'pad', '1', '1']);
+  // one talker at a time: a sentence of each of four speakers, 1 s of silence between them
+  const turns = [TALKERS[1][1][0], TALKERS[2][1][0], TALKERS[5][1][1], TALKERS[0][1][0]];
+  sox([...turns.map((f) => `|sox --norm=-3 ${f} -r 16000 -c 1 -p pad 1 0`), CLEAN, 'pad', '0', '1']);
+});
+
+async function run(file: string, crowd: string) {
+  const broker = defer(await startMosquitto(), (b) => b.stop());
+  const deviceId = `crowd${crowd}${file === BABBLE ? 'b' : 'c'}`;
+  const sub = defer(await subscribe(broker.url, [`earshot/${deviceId}/events`]), (s) => s.client.endAsync(true));
+  const d = spawnDaemon(['--broker', broker.url, '--device-id', deviceId, '--state-dir', join(tmp, `state-${deviceId}`), '--http-port', '0', '--source', `file:${file}`,
+    '--set', 'capture.realtime=false', '--set', 'pipeline.queueDepth=64', '--set', `pipeline.crowd=${crowd}`]);
+  defer(d.child, killDaemon);
+  const { code } = await d.exit;
+  assert.is(code, 0, d.stderr().slice(-3000));
+  await waitUntil('the printed events over MQTT', () => sub.messages.length >= d.events.length, 5000);
+  const published = sub.messages.map((m) => JSON.parse(m.payload) as EmotionEvent);
+  for (const e of published) emotionEventSchema.parse(e);
+  return { d, published };
+}
+
+test('suppress: babble alone publishes nothing, and the held-back utterances are logged', async () => {
+  const { d, published } = await run(BABBLE, 'suppress');
+  assert.is(published.length, 0, JSON.stringify(published));
+  assert.is(d.events.length, 0);
+  const held = d.logs().filter((l) => l.msg.includes('no dominant talker (crowd): not published'));
+  assert.ok(held.length >= 1, `the babble reached the model as speech and was held back (${d.stderr().slice(-2000)})`);
+  assert.ok(d.logs().some((l) => l.msg === 'crowd detector loaded'));
+});
+
+test('off: the same babble is published (the detector is what holds it back)', async () => {
+  const { published } = await run(BABBLE, 'off');
+  assert.ok(published.length >= 1);
+});
+
+test('suppress: one talker at a time is published, unmarked (the detector keeps most clean talkers, not all: at least 2 of the 4)', async () => {
+  const { published } = await run(CLEAN, 'suppress');
+  assert.ok(published.length >= 2, `${published.length} published`);
+  for (const e of published) assert.is(e.crowd, undefined);
+});
+
+test.run();
