@@ -35,6 +35,8 @@ export interface VadEvalOptions {
   /** the crowd detector instead of the VADs: true, or the corpora's root */
   crowd?: string | boolean;
   detector?: string;
+  split?: string;
+  writeThreshold?: string;
 }
 
 /** `--set sileroThreshold=0.7` -> { sileroThreshold: 0.7 }, checked by the VAD's schema. */
@@ -124,7 +126,12 @@ async function runCrowd(opts: VadEvalOptions, log: (s: string) => void) {
   const { runCrowdEval } = await import('./crowd-eval.ts');
   const root = typeof opts.crowd === 'string' ? opts.crowd : '../shared/data';
   const vad = opts.vads.split(',')[0].trim();
-  return runCrowdEval({ root, clips: Number(opts.clips), snrs, noiseOnly: Number(opts.noiseOnly), noiseLevel: Number(opts.noiseLevel), vad, model: opts.model, detector: opts.detector, json: opts.json }, log);
+  const split = opts.split ?? 'test';
+  if (split !== 'test' && split !== 'val') throw new EarshotError('E_USAGE', `--split ${split}: use test or val`);
+  const keep = opts.writeThreshold === undefined || opts.writeThreshold === 'babble' ? opts.writeThreshold : Number(opts.writeThreshold);
+  if (typeof keep === 'number' && !(keep > 0 && keep <= 1)) throw new EarshotError('E_USAGE', `--write-threshold ${opts.writeThreshold}: give the share of clean utterances to keep (e.g. 0.97) or babble`);
+  const common = { root, clips: Number(opts.clips), snrs, noiseOnly: Number(opts.noiseOnly), noiseLevel: Number(opts.noiseLevel), vad };
+  return runCrowdEval({ ...common, model: opts.model, detector: opts.detector, json: opts.json, split, writeThreshold: keep }, log);
 }
 
 export function registerVadEval(program: Command): void {
@@ -143,6 +150,8 @@ export function registerVadEval(program: Command): void {
     .option('--set <name=value>', 'a pipeline.vad setting for every kind, e.g. --set gateDb=6 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--crowd [dataRoot]', 'measure the crowd detector instead (models/earshot-crowd; its test speakers from every corpus under dataRoot, default ../shared/data): utterances kept over babble at --snrs, events from --noise-only seconds of babble; the first of --vads')
     .option('--detector <file>', 'with --crowd: a crowd detector NAME.json other than models/earshot-crowd.json')
+    .option('--split <split>', 'with --crowd: the detector\'s test speakers (default) or its validation speakers (val), to choose a threshold')
+    .option('--write-threshold <share>', 'with --crowd: write a threshold into the detector\'s JSON: the one keeping this share (e.g. 0.97) of the clean utterances, or `babble`: the lowest that no babble segment reaches')
     .option('--json <file>', 'write every row as JSON')
     .action(async (dir: string, opts: VadEvalOptions) => {
       await runVadEval(dir, opts);

@@ -47,6 +47,8 @@ export interface CrowdTalkerRow {
   accuracy: number;
   /** the same over every utterance, as without the detector */
   accuracyAll: number;
+  /** the detector's score of every utterance (for other thresholds: kept = score >= threshold) */
+  scores: number[];
 }
 
 export interface CrowdBabbleRow {
@@ -57,6 +59,8 @@ export interface CrowdBabbleRow {
   eventsWithoutDetector: number;
   suppressed: number;
   segments: number;
+  /** the detector's score of every babble segment */
+  scores: number[];
 }
 
 interface Context {
@@ -65,9 +69,20 @@ interface Context {
   vad: VadKind;
 }
 
-function pipelineFor(ctx: Context, crowd: CrowdMode): EmotionPipeline {
-  return new EmotionPipeline({ classifier: ctx.classifier, crowd: ctx.crowd, baseline: null, config: parsePipelineConfig({ mode: 'utterance', crowd, vad: { kind: ctx.vad } }) });
+/** A pipeline whose detector's scores land in `scores`, in the order of the segments. */
+function pipelineFor(ctx: Context, crowd: CrowdMode, scores: number[] = []): EmotionPipeline {
+  const recording: CrowdScorer = { threshold: ctx.crowd.threshold, score: async (f, n) => scores[scores.push(await ctx.crowd.score(f, n)) - 1] };
+  return new EmotionPipeline({ classifier: ctx.classifier, crowd: recording, baseline: null, config: parsePipelineConfig({ mode: 'utterance', crowd, vad: { kind: ctx.vad } }) });
 }
+
+/** The highest threshold at which at least `keep` of `scores` pass (score >= threshold). */
+export function thresholdKeeping(scores: readonly number[], keep: number): number {
+  const sorted = [...scores].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((1 - keep) * sorted.length))];
+}
+
+/** Share of `scores` at or above `threshold`. */
+export const keptAt = (scores: readonly number[], threshold: number): number => (scores.length ? scores.filter((v) => v >= threshold).length / scores.length : 0);
 
 /** Runs `x` through the pipeline as one stream in 100 ms chunks; resolves with its results. */
 async function run(p: EmotionPipeline, x: Float32Array): Promise<PipelineResult[]> {
@@ -88,8 +103,9 @@ async function run(p: EmotionPipeline, x: Float32Array): Promise<PipelineResult[
 export async function measureCrowdTalkers(ctx: Context, clips: CrowdClip[], pool: BabblePool, snrs: readonly number[], onRow?: (r: CrowdTalkerRow) => void): Promise<CrowdTalkerRow[]> {
   const rows: CrowdTalkerRow[] = [];
   for (const snr of [null, ...snrs]) {
-    const p = pipelineFor(ctx, 'mark');
-    const row: CrowdTalkerRow = { snrDb: snr, clips: clips.length, utterances: 0, kept: 0, keptShare: 0, clipsKept: 0, correct: 0, accuracy: 0, accuracyAll: 0 };
+    const scores: number[] = [];
+    const p = pipelineFor(ctx, 'mark', scores);
+    const row: CrowdTalkerRow = { snrDb: snr, clips: clips.length, utterances: 0, kept: 0, keptShare: 0, clipsKept: 0, correct: 0, accuracy: 0, accuracyAll: 0, scores };
     let correctAll = 0;
     for (const clip of clips) {
       const rng = mulberry32(seedOf(`${clip.name}/crowd/${snr}`));
@@ -115,10 +131,11 @@ export async function measureCrowdTalkers(ctx: Context, clips: CrowdClip[], pool
 export async function measureCrowdBabble(ctx: Context, pool: BabblePool, seconds: number, levelDbfs: number): Promise<CrowdBabbleRow> {
   const rng = mulberry32(seedOf(`crowd/babble-only/${levelDbfs}`));
   const x = atLevel(makeNoise('babble', Math.round(seconds * MODEL_SAMPLE_RATE), rng, { pool }), levelDbfs);
-  const suppress = pipelineFor(ctx, 'suppress');
+  const scores: number[] = [];
+  const suppress = pipelineFor(ctx, 'suppress', scores);
   const events = (await run(suppress, x)).length;
   const off = pipelineFor(ctx, 'off');
   const eventsWithoutDetector = (await run(off, x)).length;
   const s = suppress.stats();
-  return { seconds, levelDbfs, events, eventsWithoutDetector, suppressed: s.crowdSuppressed ?? 0, segments: s.segments };
+  return { seconds, levelDbfs, events, eventsWithoutDetector, suppressed: s.crowdSuppressed ?? 0, segments: s.segments, scores };
 }

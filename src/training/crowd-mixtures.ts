@@ -4,7 +4,7 @@
  *
  * Each mixture is 2.5 s at a random level (-60..-20 dBFS, so loudness alone cannot decide), made
  * of talkers and babble from RAVDESS, TESS, EmoDB, emotiontts-kr and nEMO (at most 40 clips a
- * speaker). Positives (a dominant talker): one talker clean; one talker 0-20 dB over 6-talker
+ * speaker). Positives (a dominant talker): one talker clean (over a room noise floor 30-70 dB below its speech); one talker 0-20 dB over 6-talker
  * babble of others. Negatives: 2-8 talkers at +-6 dB and random offsets; babble alone; TV-like
  * babble (babble with music-like tones or pink noise at -6..+6 dB against it).
  *
@@ -136,7 +136,7 @@ async function makeSplit(w: Writer, split: CrowdSplit, items: CorpusItem[], n: n
     const at = Math.floor(rng() * Math.max(1, LEN - clip.length));
     addAt(talker, clip, at, 1);
     span = [at - Math.floor(0.2 * MODEL_SAMPLE_RATE * rng()), at + clip.length + Math.floor(0.2 * MODEL_SAMPLE_RATE * rng())];
-    push('single', null, 1, sum(talker, atLevel(makeNoise('pink', LEN, rng), -75)));
+    push('single', null, 1, sum(talker, atLevel(makeNoise('pink', LEN, rng), -30 - 40 * rng())));
     for (const snr of split === 'train' ? [20 * rng()] : [0, 5, 10, 20]) {
       push('talker+babble', snr, 1, mixAtSnr(talker, makeNoise('babble', LEN, rng, { pool, excludeSpeakers: [speaker] }), snr));
     }

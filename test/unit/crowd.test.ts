@@ -17,6 +17,7 @@ import { EmotionPipeline } from '../../src/runtime/pipeline/pipeline.ts';
 import type { PipelineResult } from '../../src/runtime/pipeline/types.ts';
 import { toEmotionEvent } from '../../src/runtime/publish/from-pipeline.ts';
 import { emotionEventSchema } from '../../src/runtime/publish/payloads.ts';
+import { keptAt, thresholdKeeping } from '../../src/training/crowd-eval.ts';
 import { DATA, ROOT } from '../helpers/paths.ts';
 
 const TINY = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
@@ -139,6 +140,14 @@ test('a missing or corrupt detector: E_MODEL (exit 66) naming the file and what 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('vad-eval --crowd thresholds: the highest keeping a share of the clean scores', () => {
+  const scores = Array.from({ length: 100 }, (_, i) => i / 10);
+  const t = thresholdKeeping(scores, 0.97);
+  assert.is(keptAt(scores, t), 0.97);
+  assert.ok(keptAt(scores, t + 0.05) < 0.97);
+  assert.is(keptAt(scores, thresholdKeeping(scores, 1)), 1);
 });
 
 test.run();
