@@ -1,6 +1,6 @@
 // Memory a Pi can spare (issue 32, item 3): what the daemon does not use, it does not load. The HTTP
 // server, the dashboard and MQTT over WebSockets (`ws`) are imported only when the config turns
-// them on, and the configuration's schema and YAML parser only on a short-lived worker thread
+// them on, the FLAC decoder only for a FLAC file, and the configuration's schema and YAML parser only on a short-lived worker thread
 // (src/daemon/config-isolated.ts), which must give the same config and the same errors as
 // validation in-process. Module loading is observed with a resolve hook in a child process.
 import { test } from 'uvu';
@@ -34,7 +34,7 @@ ${then}`;
   }
 }
 
-const OPTIONAL = [/\/src\/daemon\/http\.ts$/, /\/src\/daemon\/dashboard\//, /\/src\/daemon\/broker\/broker-websocket\.ts$/, /\/node_modules\/ws\//];
+const OPTIONAL = [/\/src\/daemon\/http\.ts$/, /\/src\/daemon\/dashboard\//, /\/src\/daemon\/broker\/broker-websocket\.ts$/, /\/node_modules\/ws\//, /\/node_modules\/@wasm-audio-decoders\//, /\/src\/runtime\/audio\/flac/];
 const SCHEMA = [/\/src\/daemon\/config\.ts$/, /\/src\/daemon\/config-template\.ts$/, /\/node_modules\/yaml\//];
 const matching = (urls: string[], patterns: RegExp[]) => urls.filter((u) => patterns.some((p) => p.test(u)));
 

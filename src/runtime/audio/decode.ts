@@ -7,7 +7,6 @@ import { readFile, stat } from 'node:fs/promises';
 import { printable } from '../../core/printable.ts';
 import { EarshotError, isEarshotError } from '../../core/errors.ts';
 import { decodeAiff } from './aiff.ts';
-import { decodeFlac } from './flac.ts';
 import { decodeWav } from './wav.ts';
 
 export interface DecodedAudio {
@@ -56,10 +55,12 @@ export async function decodeAudioBuffer(buf: Uint8Array, name: string): Promise<
     switch (container) {
       case 'wav':
         return decodeWav(buf, name);
+      // the FLAC decoder (libFLAC in WASM, 1 MB of private memory once imported) loads on the first
+      // FLAC: a daemon on a microphone never needs it (issue 32, memory)
       case 'flac':
-        return await decodeFlac(buf, name);
+        return await (await import('./flac.ts')).decodeFlac(buf, name);
       case 'flac-id3':
-        return await decodeFlac(buf.subarray(id3v2Length(buf)), name);
+        return await (await import('./flac.ts')).decodeFlac(buf.subarray(id3v2Length(buf)), name);
       case 'aiff':
         return decodeAiff(buf, name);
       default:

@@ -14,7 +14,6 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { EarshotError, isEarshotError } from '../../core/errors.ts';
 import { aiffLayout } from './aiff.ts';
 import { decodeAudioBuffer, id3v2Length, notRegularFile, type DecodedAudio } from './decode.ts';
-import { openFlacPieces } from './flac-stream.ts';
 import { pcmToMono, type PcmLayout } from './pcm.ts';
 import { wavLayout } from './wav.ts';
 
@@ -53,7 +52,8 @@ export async function openAudioFile(path: string): Promise<AudioPieces> {
     const pcm = pcmLayoutOf(head, st.size, path);
     if (pcm) return new PcmPieces(fh, pcm, path);
     const flacAt = flacStart(head);
-    if (flacAt !== undefined) return await openFlacPieces(fh, st.size, flacAt, path);
+    // imported on the first FLAC, as in decode.ts: a microphone daemon never loads the decoder
+    if (flacAt !== undefined) return await (await import('./flac-stream.ts')).openFlacPieces(fh, st.size, flacAt, path);
     // not audio earshot reads: decodeAudioBuffer says what it is from the first bytes (and throws)
     await fh.close();
     return piecesOf(await decodeAudioBuffer(head, path));
