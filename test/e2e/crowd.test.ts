@@ -5,7 +5,7 @@
 // talker at a time, publish (at least two); with pipeline.crowd off the same babble publishes, so
 // the first check can fail.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -15,7 +15,7 @@ import { emotionEventSchema, type EmotionEvent } from '../../src/runtime/publish
 import { killDaemon, spawnDaemon, subscribe } from '../helpers/daemon.ts';
 import { deferAfterEach, waitUntil } from '../helpers/harness.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
-import { DATA } from '../helpers/paths.ts';
+import { DATA, ROOT } from '../helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-crowd-e2e-'));
 process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -88,6 +88,35 @@ test('suppress: one talker at a time is published, unmarked (the detector keeps 
   const { published } = await run(CLEAN, 'suppress');
   assert.ok(published.length >= 2, `${published.length} published`);
   for (const e of published) assert.is(e.crowd, undefined);
+});
+
+const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26 });
+
+test('earshot vad-eval --crowd: test speakers only, every utterance scored, babble with suppress; --split val --write-threshold sets a threshold', () => {
+  const out = join(tmp, 'crowd.json');
+  const r = cli(['vad-eval', '--crowd', DATA, '--vads', 'cascade', '--clips', '1', '--snrs', '5', '--noise-only', '60', '--json', out]);
+  assert.is(r.status, 0, r.stderr);
+  const j = JSON.parse(readFileSync(out, 'utf8'));
+  assert.is(j.split, 'test');
+  for (const s of j.speakers) assert.is(crowdSplit(s), 'test', s);
+  assert.equal(j.talkers.map((t: { snrDb: number | null }) => t.snrDb), [null, 5]);
+  for (const t of j.talkers) {
+    assert.is(t.scores.length, t.utterances);
+    assert.is(t.kept, t.scores.filter((v: number) => v >= j.threshold).length);
+  }
+  assert.ok(j.babble.eventsWithoutDetector > 0, 'a minute of babble reaches the model as speech');
+  assert.is(j.babble.events + j.babble.suppressed, j.babble.segments);
+  assert.match(r.stdout, /kept at other thresholds/);
+  // a threshold chosen on the validation speakers, written into a copy of the detector
+  const det = join(tmp, 'earshot-crowd.json');
+  copyFileSync(join(ROOT, 'models/earshot-crowd.json'), det);
+  copyFileSync(join(ROOT, 'models/earshot-crowd.onnx'), join(tmp, 'earshot-crowd.onnx'));
+  const v = cli(['vad-eval', '--crowd', DATA, '--split', 'val', '--detector', det, '--vads', 'cascade', '--clips', '1', '--snrs', '5', '--noise-only', '60', '--write-threshold', 'babble', '--json', out]);
+  assert.is(v.status, 0, v.stderr);
+  const babbleTop = Math.max(...JSON.parse(readFileSync(out, 'utf8')).babble.scores);
+  const meta = JSON.parse(readFileSync(det, 'utf8'));
+  assert.ok(Math.abs(meta.threshold - (babbleTop + 1e-3)) < 1e-5, `${meta.threshold} vs ${babbleTop}`);
+  assert.match(meta.thresholdRule, /--split val --write-threshold babble/);
 });
 
 test.run();
