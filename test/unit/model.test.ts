@@ -12,6 +12,7 @@ import { decodeAudioFile } from '../../src/runtime/audio/decode.ts';
 import { Frontend } from '../../src/runtime/frontend/frontend.ts';
 import { speechSpans } from '../../src/runtime/vad/speech-spans.ts';
 import { DATA } from '../helpers/paths.ts';
+import { MODELS_DIR } from '../../src/core/paths.ts';
 
 // A real exported model (earshot_train on RAVDESS actors 01-02), committed as a test fixture.
 const FIXTURE = new URL('../fixtures/models/', import.meta.url).pathname;
@@ -65,6 +66,10 @@ test('softmax is stable for large logits and sums to 1', () => {
 test('metadata: the fixture validates; resolution by name and by path; missing model lists what exists', () => {
   const dir = tempModelDir();
   try {
+    assert.equal(listModels(dir), [NAME]);
+    // the shipped crowd detector (a JSON and an ONNX, no labels) is not an emotion model to offer
+    copyFileSync(join(MODELS_DIR, 'earshot-crowd.json'), join(dir, 'earshot-crowd.json'));
+    copyFileSync(join(MODELS_DIR, 'earshot-crowd.onnx'), join(dir, 'earshot-crowd.onnx'));
     assert.equal(listModels(dir), [NAME]);
     const m = loadModel(NAME, dir);
     assert.is(m.meta.name, NAME);

@@ -251,11 +251,22 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Model names available in a folder (stems with both .json and .onnx). */
+/** Emotion model names available in a folder: stems with both .json and .onnx whose metadata has labels (the crowd detector has none). */
 export function listModels(dir = MODELS_DIR): string[] {
   if (!existsSync(dir)) return [];
   const files = new Set(readdirSync(dir));
-  return [...files].filter((f) => f.endsWith('.json') && files.has(f.replace(/\.json$/, '.onnx'))).map((f) => f.replace(/\.json$/, '')).sort();
+  return [...files]
+    .filter((f) => f.endsWith('.json') && files.has(f.replace(/\.json$/, '.onnx')) && hasLabels(join(dir, f)))
+    .map((f) => f.replace(/\.json$/, ''))
+    .sort();
+}
+
+function hasLabels(json: string): boolean {
+  try {
+    return Array.isArray((JSON.parse(readFileSync(json, 'utf8')) as { labels?: unknown }).labels);
+  } catch {
+    return false; // unreadable or not JSON: not offered as a model (loading it by name says why)
+  }
 }
 
 /**
