@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from .data import (EMOTIONS, SPEAKER_MODES, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments,  # noqa: E402
+from .data import (EMOTIONS, SPEAKER_MODES, corpus_shares, SpeakerBaselines, speaker_columns, clip_moments, speaker_normalise, speech_segments,  # noqa: E402
                    Augment, LevelColumns, RoomAugment, VocalTractWarp, batches, global_stats, load_feature_dirs, normalise, speaker_key,
                    split_holdout, split_random)
 from .export import export_onnx, export_streaming, store_weights, write_metadata  # noqa: E402
@@ -187,15 +187,6 @@ def distill_loss(logits, soft, temperature):
     t = t / t.sum(1, keepdim=True)
     logp = torch.log_softmax(logits[has] / temperature, 1)
     return (t * (torch.log(t + 1e-12) - logp)).sum(1).mean() * temperature ** 2 * has.float().mean()
-
-
-def corpus_shares(corpus_of):
-    """Each corpus's share of an epoch under --balance corpus: proportional to the square root of
-    (clips x speakers), so a corpus of many clips from two voices (TESS) and one of few clips
-    (EmoDB 03/08) both count, but neither swamps the others; `corpus_of`: {corpus: (items, speakers)}."""
-    raw = {c: np.sqrt(n * max(spk, 1)) for c, (n, spk) in corpus_of.items()}
-    total = sum(raw.values())
-    return {c: v / total for c, v in raw.items()}
 
 
 def balanced_probabilities(train, labels):

@@ -21,7 +21,7 @@ import json
 import numpy as np
 from sklearn.svm import SVC
 
-from .data import EMOTIONS, load_feature_dirs, speaker_key
+from .data import EMOTIONS, corpus_shares, load_feature_dirs, speaker_key
 from .functionals import CLIP, matrix
 
 HIGH_AROUSAL = {'happy', 'angry', 'fearful', 'disgust', 'surprised'}  # src/core/affect.ts
@@ -59,8 +59,7 @@ def sample_weights(items):
     count = {}
     for i in items:
         count[(i['corpus'], i['label'])] = count.get((i['corpus'], i['label']), 0) + 1
-    raw = {c: np.sqrt(sum(v for (cc, _), v in count.items() if cc == c) * len({i['speaker'] for i in items if i['corpus'] == c}))
-           for c in corpora}
+    raw = corpus_shares({c: (sum(v for (cc, _), v in count.items() if cc == c), len({i['speaker'] for i in items if i['corpus'] == c})) for c in corpora})
     classes = {c: len({l for cc, l in count if cc == c}) for c in corpora}
     w = np.array([raw[i['corpus']] / classes[i['corpus']] / count[(i['corpus'], i['label'])] for i in items])
     return w * len(w) / w.sum()

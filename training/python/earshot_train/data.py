@@ -46,6 +46,15 @@ def load_feature_dirs(dirs, log=print):
     return FeatureSet(frontend, names, items, list(dirs))
 
 
+def corpus_shares(corpus_of):
+    """Each corpus's share of an epoch under --balance corpus: proportional to the square root of
+    (clips x speakers), so a corpus of many clips from two voices (TESS) and one of few clips
+    (EmoDB 03/08) both count, but neither swamps the others; `corpus_of`: {corpus: (items, speakers)}."""
+    raw = {c: np.sqrt(n * max(spk, 1)) for c, (n, spk) in corpus_of.items()}
+    total = sum(raw.values())
+    return {c: v / total for c, v in raw.items()}
+
+
 def speaker_key(item):
     return f"{item['corpus']}:{item['speaker']}"
 
