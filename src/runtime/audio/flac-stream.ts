@@ -12,7 +12,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { FLACDecoder } from '@wasm-audio-decoders/flac';
 import { EarshotError } from '../../core/errors.ts';
 import { findFrame, frameError, isId3v1 } from './flac-frames.ts';
-import { FLAC_REEXPORT as REEXPORT, parseStreamInfo, type StreamInfo } from './flac.ts';
+import { FLAC_REEXPORT as REEXPORT, mixIntegerScale, parseStreamInfo, type StreamInfo } from './flac.ts';
 import type { AudioPieces } from './stream.ts';
 
 /** Inter-channel samples decoded per batch: 64 Ki x channels x 4 bytes from libFLAC, plus the mono copy. */
@@ -222,32 +222,10 @@ class FlacPieces implements AudioPieces {
     if (this.winStart + this.pos >= this.end) this.finish();
   }
 
-  /** Same scaling as ./flac.ts toIntegerScaleMono: integer samples recovered exactly, MD5 fed, 1/2^(b-1), channels averaged. */
+  /** Same scaling as ./flac.ts toIntegerScaleMono (mixIntegerScale), the MD5 fed chunk by chunk. */
   private toMono(channelData: Float32Array[], frames: number): void {
-    const channels = channelData.length;
-    const decoderScale = 2 ** (this.info.bitsPerSample - 1) - 1;
-    const outScale = 1 / (2 ** (this.info.bitsPerSample - 1) * channels);
-    const out = this.outs[this.out]!;
     const md5 = this.md5Bytes;
-    const bytesPerSample = Math.ceil(this.info.bitsPerSample / 8);
-    let p = 0;
-    for (let f = 0; f < frames; f++) {
-      let sum = 0;
-      for (let c = 0; c < channels; c++) {
-        const v = Math.round(channelData[c]![f]! * decoderScale);
-        sum += v;
-        if (md5) {
-          if (bytesPerSample === 1) md5.setInt8(p, v);
-          else if (bytesPerSample === 2) md5.setInt16(p, v, true);
-          else {
-            md5.setUint16(p, v & 0xffff, true);
-            md5.setInt8(p + 2, v >> 16);
-          }
-          p += bytesPerSample;
-        }
-      }
-      out[f] = sum * outScale;
-    }
+    const p = mixIntegerScale(channelData, frames, this.info.bitsPerSample, this.outs[this.out]!, md5);
     if (md5) this.md5!.update(new Uint8Array(md5.buffer, 0, p));
   }
 

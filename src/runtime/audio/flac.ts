@@ -87,28 +87,11 @@ function checkDecodedSize(frames: number, info: StreamInfo, name: string): void 
  */
 function toIntegerScaleMono(channelData: Float32Array[], frames: number, info: StreamInfo, name: string): Float32Array {
   const channels = channelData.length;
-  const decoderScale = 2 ** (info.bitsPerSample - 1) - 1;
-  const outScale = 1 / (2 ** (info.bitsPerSample - 1) * channels);
   const out = channels === 1 ? channelData[0]! : new Float32Array(frames); // a single channel is rewritten in place
   const checkMd5 = info.bitsPerSample <= 24 && info.md5.some((b) => b !== 0);
   const bytesPerSample = Math.ceil(info.bitsPerSample / 8);
   const md5Input = checkMd5 ? new DataView(new ArrayBuffer(frames * channels * bytesPerSample)) : undefined;
-  let p = 0;
-  for (let f = 0; f < frames; f++) {
-    let sum = 0;
-    for (let c = 0; c < channels; c++) {
-      const v = Math.round(channelData[c]![f]! * decoderScale);
-      sum += v;
-      if (md5Input) {
-        // The MD5 covers the interleaved samples as signed little-endian integers of whole bytes.
-        if (bytesPerSample === 1) md5Input.setInt8(p, v);
-        else if (bytesPerSample === 2) md5Input.setInt16(p, v, true);
-        else { md5Input.setUint16(p, v & 0xffff, true); md5Input.setInt8(p + 2, v >> 16); }
-        p += bytesPerSample;
-      }
-    }
-    out[f] = sum * outScale;
-  }
+  mixIntegerScale(channelData, frames, info.bitsPerSample, out, md5Input);
   if (md5Input) {
     const actual = createHash('md5').update(new Uint8Array(md5Input.buffer)).digest();
     if (!actual.equals(info.md5)) {
@@ -116,6 +99,38 @@ function toIntegerScaleMono(channelData: Float32Array[], frames: number, info: S
     }
   }
   return out;
+}
+
+/**
+ * The decoder's floats back to integers (exact: float32 holds 24 bits), averaged over the channels
+ * into `out` at 1/2^(b-1), and, with `md5`, written interleaved from byte 0 as the MD5 covers them
+ * (signed little-endian integers of whole bytes). Returns the MD5 input's length in bytes. Shared by
+ * the whole-file decoder and the streaming one (./flac-stream.ts).
+ */
+export function mixIntegerScale(channelData: Float32Array[], frames: number, bitsPerSample: number, out: Float32Array, md5?: DataView): number {
+  const channels = channelData.length;
+  const decoderScale = 2 ** (bitsPerSample - 1) - 1;
+  const outScale = 1 / (2 ** (bitsPerSample - 1) * channels);
+  const bytesPerSample = Math.ceil(bitsPerSample / 8);
+  let p = 0;
+  for (let f = 0; f < frames; f++) {
+    let sum = 0;
+    for (let c = 0; c < channels; c++) {
+      const v = Math.round(channelData[c]![f]! * decoderScale);
+      sum += v;
+      if (md5) {
+        if (bytesPerSample === 1) md5.setInt8(p, v);
+        else if (bytesPerSample === 2) md5.setInt16(p, v, true);
+        else {
+          md5.setUint16(p, v & 0xffff, true);
+          md5.setInt8(p + 2, v >> 16);
+        }
+        p += bytesPerSample;
+      }
+    }
+    out[f] = sum * outScale;
+  }
+  return p;
 }
 
 /** Runs libFLAC once over all frames and frees its WASM instance whatever happens. */
