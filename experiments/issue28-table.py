@@ -81,10 +81,10 @@ def main():
         else:
             print(f"| {name} | old default | {cell(load(os.path.join(eval_dir, f'old-{c}-mix0.json')))} | n/a | "
                   f"{cell(load(os.path.join(eval_dir, f'old-{c}-mix0.7.json')), ece=False)} |")
-        lso_b = {'ravdess': 'ravdess-speaker-independent', 'nemo': 'nemo-leave-one-speaker-out'}.get(c)
+        lso_b = 'ravdess-speaker-independent' if c == 'ravdess' else f'{c}-leave-one-speaker-out'
         print(f"| {name} | classical baseline (offline / causal speaker norm) | {base_cell(b.get('offline'), f'{c}-leave-one-corpus-out')} / "
               f"{base_cell(b.get('causal'), f'{c}-leave-one-corpus-out')} | "
-              f"{base_cell(b.get('offline'), lso_b) if lso_b else 'n/a'} | n/a |")
+              f"{base_cell(b.get('offline'), lso_b)} / {base_cell(b.get('causal'), lso_b)} | n/a |")
 
 
 if __name__ == '__main__':
