@@ -47,6 +47,8 @@ export interface EvalOptions {
   adapt?: boolean;
   /** --mix-neutral: share of unscored neutral/calm speech the baseline hears (with --adapt) */
   mixNeutral?: string;
+  /** --crowd: run the crowd detector as pipeline.crowd does */
+  crowd?: string;
   seed?: string;
   /** f32 | q15: the frontend's arithmetic (default: the model's own, metadata frontend.arithmetic) */
   arithmetic?: string;
@@ -114,6 +116,7 @@ export function reportJson(r: EvalReport & { arithmetic?: string; seenInTraining
     segments: r.segments,
     confidence: r.confidence,
     ...(r.adaptation ? { adaptation: r.adaptation } : {}),
+    ...(r.crowd ? { crowd: r.crowd } : {}),
     ...(r.arithmetic ? { arithmetic: r.arithmetic } : {}),
     wholeFile: { accuracy: r.wholeFile.accuracy, uar: r.wholeFile.uar, f1Macro: r.wholeFile.f1Macro, confusion: r.wholeFile.confusion },
     ...(withPredictions ? { predictions: r.predictions } : {}),
@@ -121,6 +124,11 @@ export function reportJson(r: EvalReport & { arithmetic?: string; seenInTraining
 }
 
 const toStdout = (s: string): void => void process.stdout.write(`${s}\n`);
+
+function crowdMode(v: string): 'suppress' | 'mark' {
+  if (v === 'suppress' || v === 'mark') return v;
+  throw new EarshotError('E_USAGE', `--crowd ${v}: use suppress or mark (off is the same as leaving --crowd out)`);
+}
 
 // eslint-disable-next-line complexity,max-lines-per-function -- the evaluation protocol in order (corpus, model, options, scoring, report), each step guarded by its flags; to be split per protocol like training (issue 30 item 1)
 export async function runEval(dir: string, opts: EvalOptions, log: (s: string) => void = toStdout): Promise<EvalReport> {
@@ -162,6 +170,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       vad,
       adapt: opts.adapt,
       ...(opts.mixNeutral !== undefined ? { mixNeutral: Number(opts.mixNeutral) } : {}),
+      ...(opts.crowd !== undefined ? { crowd: crowdMode(opts.crowd) } : {}),
       seed,
       onProgress: (done, total) => {
         const now = Date.now();
@@ -203,6 +212,13 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       log(
         `adaptation (each speaker's clips in a random order, seed ${report.adaptation.seed}): ${adapted.n} clips against a warm baseline: accuracy ${pct1(adapted.accuracy)}, UAR ${pct1(adapted.uar)}; ` +
           `${warmup.n} warm-up clips (per utterance): accuracy ${pct1(warmup.accuracy)}, UAR ${pct1(warmup.uar)}`,
+      );
+    }
+    if (report.crowd) {
+      const c = report.crowd;
+      log(
+        `crowd detector (${c.mode}): ${c.mode === 'suppress' ? `${c.heldBack} utterance(s) held back` : `${c.marked} utterance(s) marked`}; ` +
+          `${c.answered} of ${c.clips} clips answered (${pct1(c.answered / Math.max(1, c.clips))}), on them accuracy ${pct1(c.onAnswered.accuracy)}, UAR ${pct1(c.onAnswered.uar)}`,
       );
     }
     log(
@@ -261,6 +277,7 @@ export function registerEval(program: Command): void {
     .option('--no-calibration', "ignore the model's temperature (metadata calibration)")
     .option('--adapt', "stream each speaker's clips through one pipeline in a random order, the speaker baseline carried over (models trained with --norm prosody or speaker); warm-up clips reported apart")
     .option('--seed <n>', 'seed of the clip order under --adapt', '1')
+    .option('--crowd <mode>', 'run the crowd detector (models/earshot-crowd) as pipeline.crowd does: suppress (utterances with no dominant talker get no answer) or mark; reports the clips answered and the figures on them')
     .option('--mix-neutral <share>', "with --adapt: stream unscored neutral/calm clips of each speaker between the scored ones so they make this share of what the baseline hears (0.7: everyday talk, mostly neutral)")
     .option('--arithmetic <kind>', "the frontend's arithmetic, f32 or q15 (fixed point), whatever the model was trained with (default: the model's own)")
     .action(async (dir: string, opts: EvalOptions) => {

@@ -31,6 +31,7 @@ import { EarshotError } from '../core/errors.ts';
 import { analyzeFile, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 import { parsePipelineConfig } from '../runtime/pipeline/config.ts';
+import { openCrowdDetector } from '../runtime/model/crowd.ts';
 import { confusionMatrix, scoreConfusion, type EvalMetrics } from './metrics.ts';
 import { accuracyAtCoverage, binaryUar, expectedCalibrationError, tempered } from './calibration.ts';
 import { affectClassOf, affectOf } from '../core/affect.ts';
@@ -56,6 +57,8 @@ export interface Prediction {
   warmup: boolean;
   /** a model with a functional head that spoke (adaptation, warm baseline): `fusedTemperature` applies */
   fused: boolean;
+  /** the pipeline published an answer for the clip (false: no speech found, or with `crowd: suppress` every utterance held back) */
+  answered: boolean;
 }
 
 /** Confidence, coverage and affect figures of a set of predictions. */
@@ -97,6 +100,8 @@ export interface EvalReport extends EvalMetrics {
   confidence: ConfidenceReport;
   /** with `adapt`: the warm-up clips and the rest scored apart */
   adaptation?: { seed: number; warmup: EvalMetrics & { confidence: ConfidenceReport }; adapted: EvalMetrics & { confidence: ConfidenceReport } };
+  /** with `crowd`: utterances the detector held back (suppress) or marked, and the clips with an answer scored alone */
+  crowd?: { mode: 'suppress' | 'mark'; heldBack: number; marked: number; clips: number; answered: number; onAnswered: EvalMetrics };
 }
 
 export interface EvaluateOptions {
@@ -127,6 +132,8 @@ export interface EvaluateOptions {
   mixNeutral?: number;
   /** Seed of the clip order under `adapt`; default 1. */
   seed?: number;
+  /** Run the crowd detector (models/earshot-crowd) as pipeline.crowd does: suppress or mark. */
+  crowd?: 'suppress' | 'mark';
 }
 
 /** The audio change a robustness evaluation asks for (seeded per clip, so runs repeat), or none. */
@@ -185,7 +192,9 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
   }
   let kept = items.filter((i) => scored.includes(i.label));
-  const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig({ mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {} }) });
+  const crowd = opts.crowd ? await openCrowdDetector(opts.crowd, classifier.model.frontend, classifier.meta.name, (m) => process.stderr.write(`earshot: ${m}\n`)) : null;
+  const config = parsePipelineConfig({ mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {}, crowd: opts.crowd ?? 'off' });
+  const pipeline = new EmotionPipeline({ classifier, config, crowd });
   const seed = opts.seed ?? 1;
   if (opts.adapt) {
     if (!pipeline.baseline) {
@@ -224,9 +233,10 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     const affect = affectOf(Object.fromEntries(scored.map((l, k) => [l, probabilities[k]])));
     const warmup = !!opts.adapt && (a.segments.length === 0 || a.segments.some((s) => !s.adapted));
     const fused = !!opts.adapt && !warmup && classifier.head !== null;
-    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities, ...affect, warmup, fused });
+    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities, ...affect, warmup, fused, answered: a.overall !== null });
     opts.onProgress?.(predictions.length, kept.length);
   }
+  await crowd?.close();
   const truth = predictions.map((p) => p.truth);
   const matrix = confusionMatrix(scored, truth, predictions.map((p) => p.predicted));
   const wholeFile = scoreConfusion(scored, confusionMatrix(scored, truth, predictions.map((p) => p.wholeFile)));
@@ -235,6 +245,7 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     ...scoreConfusion(scored, matrix),
     confidence: confidenceReport(predictions, classifier.temperature, classifier.fusedTemperature),
     ...(opts.adapt ? { adaptation: { seed, warmup: part(predictions.filter((p) => p.warmup)), adapted: part(predictions.filter((p) => !p.warmup)) } } : {}),
+    ...(opts.crowd ? { crowd: crowdReport(opts.crowd, pipeline, predictions, scored) } : {}),
     model: classifier.meta.name,
     corpus: opts.corpus,
     scoredLabels: scored,
@@ -248,6 +259,14 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     seconds: (now() - t0) / 1000,
     inferenceMsPerAudioSecond: pipeline.stats().realTimeFactor * 1000,
   };
+}
+
+/** What the crowd detector held back or marked, and the figures of the clips that got an answer. */
+function crowdReport(mode: 'suppress' | 'mark', pipeline: EmotionPipeline, ps: Prediction[], scored: Emotion[]): NonNullable<EvalReport['crowd']> {
+  const answered = ps.filter((p) => p.answered);
+  const { crowdSuppressed, crowdMarked } = pipeline.stats();
+  const onAnswered = scoreConfusion(scored, confusionMatrix(scored, answered.map((p) => p.truth), answered.map((p) => p.predicted)));
+  return { mode, heldBack: crowdSuppressed ?? 0, marked: crowdMarked ?? 0, clips: ps.length, answered: answered.length, onAnswered };
 }
 
 /**
