@@ -65,20 +65,18 @@ def sample_weights(items):
     return w * len(w) / w.sum()
 
 
-def scores(truth, pred, labels):
-    """Accuracy, UAR and per-class recall over `labels`; binary arousal UAR (src/core/affect.ts)."""
-    t, p = np.array(truth), np.array(pred)
-    recall = {l: float(np.mean(p[t == l] == l)) for l in labels if np.any(t == l)}
-    hi_t, hi_p = np.isin(t, list(HIGH_AROUSAL)), np.isin(p, list(HIGH_AROUSAL))
-    arousal = [float(np.mean(hi_p[m] == hi_t[m])) for m in (hi_t, ~hi_t) if m.any()]
-    return {'accuracy': float(np.mean(t == p)), 'uar': float(np.mean(list(recall.values()))), 'recall': recall,
-            'arousalUar': float(np.mean(arousal)), 'n': int(len(t))}
-
-
 def arousal_uar(truth_high, pred_high):
     """Binary UAR of high against low arousal."""
     t, p = np.asarray(truth_high), np.asarray(pred_high)
     return float(np.mean([np.mean(p[m] == t[m]) for m in (t, ~t) if m.any()]))
+
+
+def scores(truth, pred, labels):
+    """Accuracy, UAR and per-class recall over `labels`; binary arousal UAR (src/core/affect.ts)."""
+    t, p = np.array(truth), np.array(pred)
+    recall = {l: float(np.mean(p[t == l] == l)) for l in labels if np.any(t == l)}
+    return {'accuracy': float(np.mean(t == p)), 'uar': float(np.mean(list(recall.values()))), 'recall': recall,
+            'arousalUar': arousal_uar(np.isin(t, list(HIGH_AROUSAL)), np.isin(p, list(HIGH_AROUSAL))), 'n': int(len(t))}
 
 
 def run(items, X, train_mask, test_mask, norm, C, seed=1, direct_arousal=False):

@@ -158,6 +158,24 @@ def dct_ortho(n_mels, n_mfcc):
     return d.astype(np.float32)
 
 
+def interpolate_columns(m, src):
+    """The columns of m at fractional positions `src` (linear interpolation between neighbours)."""
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, m.shape[1] - 1)
+    w = (src - lo).astype(np.float32)
+    return m[:, lo] * (1 - w) + m[:, hi] * w
+
+
+def resample_frames(x, factor):
+    """The frame sequence played `factor` times faster: round(T / factor) frames (at least 2), linear interpolation."""
+    n = max(2, int(round(x.shape[0] / factor)))
+    pos = np.linspace(0, x.shape[0] - 1, n)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, x.shape[0] - 1)
+    w = (pos - lo)[:, None].astype(np.float32)
+    return x[lo] * (1 - w) + x[hi] * w
+
+
 class VocalTractWarp:
     """VTLP (Jaitly & Hinton 2013) in the feature domain: warps the mel axis by a factor in
     [0.9, 1.1], which moves formants as a shorter or longer vocal tract would: a new "speaker" per
@@ -176,11 +194,7 @@ class VocalTractWarp:
             return x
         c = x[:, self.cols]
         logmel = c @ self.dct.T if self.dct is not None else c
-        src = np.clip(np.arange(self.n_mels) * alpha, 0, self.n_mels - 1)
-        lo = np.floor(src).astype(int)
-        hi = np.minimum(lo + 1, self.n_mels - 1)
-        w = (src - lo).astype(np.float32)
-        warped = logmel[:, lo] * (1 - w) + logmel[:, hi] * w
+        warped = interpolate_columns(logmel, np.clip(np.arange(self.n_mels) * alpha, 0, self.n_mels - 1))
         out = x.copy()
         out[:, self.cols] = warped @ self.dct if self.dct is not None else warped
         return out
@@ -236,21 +250,12 @@ class RoomAugment:
 
     def speed(self, x, alpha):
         src = np.interp(htk_mel(self.centre_hz / alpha), self.centre_mel, np.arange(len(self.mel)))
-        lo = np.floor(src).astype(int)
-        hi = np.minimum(lo + 1, len(self.mel) - 1)
-        w = (src - lo).astype(np.float32)
-        logmel = x[:, self.mel]
         out = x.copy()
-        out[:, self.mel] = logmel[:, lo] * (1 - w) + logmel[:, hi] * w
+        out[:, self.mel] = interpolate_columns(x[:, self.mel], src)
         if self.f0 is not None:
             voiced = out[:, self.voicing] > 0.5 if self.voicing is not None else out[:, self.f0] != 0
             out[voiced, self.f0] += np.float32(12.0 * np.log2(alpha))
-        n = max(2, int(round(x.shape[0] / alpha)))
-        pos = np.linspace(0, x.shape[0] - 1, n)
-        i0 = np.floor(pos).astype(int)
-        i1 = np.minimum(i0 + 1, x.shape[0] - 1)
-        f = (pos - i0)[:, None].astype(np.float32)
-        return out[i0] * (1 - f) + out[i1] * f
+        return resample_frames(out, alpha)
 
     def reverb(self, x, rt60, drr_db):
         """In place: power P_t + c * sum_k a^k P_(t-k), a = 10^(-6 hop / RT60) per band, c from the DRR."""
@@ -306,13 +311,7 @@ class Augment:
             s = r.integers(0, x.shape[0] - n + 1)
             x = x[s:s + n]
         if self.tempo and r.random() < 0.5:
-            f = r.uniform(0.9, 1.1)
-            n = max(2, int(round(x.shape[0] / f)))
-            pos = np.linspace(0, x.shape[0] - 1, n)
-            lo = np.floor(pos).astype(int)
-            hi = np.minimum(lo + 1, x.shape[0] - 1)
-            w = (pos - lo)[:, None].astype(np.float32)
-            x = x[lo] * (1 - w) + x[hi] * w
+            x = resample_frames(x, r.uniform(0.9, 1.1))
         else:
             x = x.copy()
         if self.specaugment:
