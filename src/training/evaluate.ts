@@ -217,26 +217,29 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
   let speaker: string | null = null;
   const filler = fillerClips(items, opts, seed);
   let owed = 0;
-  for (const item of kept) {
-    // a new speaker (under adapt): a new voice and room, so the baseline starts over
-    if (opts.adapt && item.speaker !== speaker) pipeline.resetBaseline();
-    speaker = item.speaker;
-    // everyday talk: neutral/calm clips of this speaker, heard but not scored, before the scored one
-    for (owed += filler.perScored; filler.perScored > 0 && owed >= 1; owed--) await analyzeFile(filler.next(item.speaker).path, pipeline, { adapt: true });
-    const a = await analyzeFile(item.path, pipeline, { transform: degrade(item, opts), adapt: opts.adapt });
-    if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
-    if (!a.overall) noSpeech++;
-    segments += a.segments.length;
-    const overall = a.overall ?? a.wholeFile;
-    const [predicted, confidence] = pick(overall);
-    const probabilities = scored.map((l) => overall.probabilities[l]);
-    const affect = affectOf(Object.fromEntries(scored.map((l, k) => [l, probabilities[k]])));
-    const warmup = !!opts.adapt && (a.segments.length === 0 || a.segments.some((s) => !s.adapted));
-    const fused = !!opts.adapt && !warmup && classifier.head !== null;
-    predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities, ...affect, warmup, fused, answered: a.overall !== null });
-    opts.onProgress?.(predictions.length, kept.length);
+  try {
+    for (const item of kept) {
+      // a new speaker (under adapt): a new voice and room, so the baseline starts over
+      if (opts.adapt && item.speaker !== speaker) pipeline.resetBaseline();
+      speaker = item.speaker;
+      // everyday talk: neutral/calm clips of this speaker, heard but not scored, before the scored one
+      for (owed += filler.perScored; filler.perScored > 0 && owed >= 1; owed--) await analyzeFile(filler.next(item.speaker).path, pipeline, { adapt: true });
+      const a = await analyzeFile(item.path, pipeline, { transform: degrade(item, opts), adapt: opts.adapt });
+      if (!a.wholeFile) throw new EarshotError('E_AUDIO_FORMAT', `${item.path}: shorter than one frame; nothing to score`);
+      if (!a.overall) noSpeech++;
+      segments += a.segments.length;
+      const overall = a.overall ?? a.wholeFile;
+      const [predicted, confidence] = pick(overall);
+      const probabilities = scored.map((l) => overall.probabilities[l]);
+      const affect = affectOf(Object.fromEntries(scored.map((l, k) => [l, probabilities[k]])));
+      const warmup = !!opts.adapt && (a.segments.length === 0 || a.segments.some((s) => !s.adapted));
+      const fused = !!opts.adapt && !warmup && classifier.head !== null;
+      predictions.push({ name: item.name, speaker: item.speaker, truth: item.label, predicted, confidence, wholeFile: pick(a.wholeFile)[0], speechSec: a.speechSec, probabilities, ...affect, warmup, fused, answered: a.overall !== null });
+      opts.onProgress?.(predictions.length, kept.length);
+    }
+  } finally {
+    await crowd?.close(); // the detector's session, whatever the loop ended with
   }
-  await crowd?.close();
   const truth = predictions.map((p) => p.truth);
   const matrix = confusionMatrix(scored, truth, predictions.map((p) => p.predicted));
   const wholeFile = scoreConfusion(scored, confusionMatrix(scored, truth, predictions.map((p) => p.wholeFile)));
