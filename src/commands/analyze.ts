@@ -17,6 +17,13 @@
  * before it (src/runtime/model/baseline.ts), and per utterance while it warms up. Without it each file starts cold.
  * How many utterances were judged warming up is said once, at the end (and marked `*` in the timeline).
  *
+ * `--crowd suppress|mark|off` runs the crowd detector (models/earshot-crowd) as pipeline.crowd does
+ * in the daemon, and defaults to the daemon's default (mark), so a file gives what the daemon would
+ * publish: marked utterances say `crowd` in the timeline (`crowd: true` in --json) and, like the
+ * daemon, stay out of the speaker baseline; held-back ones (suppress) are counted, not listed. Mark
+ * leaves every label and probability as it was. A model whose frontend the detector was not trained
+ * on is analysed unmarked under mark (a warning) and refused under suppress.
+ *
  * A file that cannot be read or decoded is reported on stderr, naming it; the other files are
  * still analysed and the exit code is 1.
  */
@@ -28,7 +35,8 @@ import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/config
 import { EarshotError, isEarshotError } from '../core/errors.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { analyzeFile, type FileAnalysis, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
-import { parsePipelineConfig, SEGMENT_MODES, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
+import { CROWD_MODES, parsePipelineConfig, PIPELINE_DEFAULTS, SEGMENT_MODES, type CrowdMode, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
+import { openCrowdDetector } from '../runtime/model/crowd.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 
 const pct = (p: number) => `${(p * 100).toFixed(0).padStart(3)}%`;
@@ -62,19 +70,22 @@ export function formatAnalysis(a: FileAnalysis, opts: FormatOptions = {}): strin
   const n = a.segments.length;
   const segs = `${n} ${a.mode}${n === 1 ? '' : 's'}`;
   let head: string;
-  if (!v) {
+  if (!v && a.crowd?.suppressed) {
+    head = `no verdict: ${a.crowd.suppressed} utterance(s) with no dominant talker held back (--crowd suppress) in ${a.durationSec.toFixed(1)} s`;
+  } else if (!v) {
     head = `no speech detected in ${a.durationSec.toFixed(1)} s${a.segmentsDropped > 0 ? ` (${a.segmentsDropped} speech segment(s) shorter than the model's minimum)` : ''}`;
   } else {
     const { score } = v;
     const what = v.source === 'utterances'
       ? `over ${segs} (${a.speechSec.toFixed(1)} s of speech in ${a.durationSec.toFixed(1)} s)`
       : `on the whole file (${a.durationSec.toFixed(1)} s, ${a.speechSec.toFixed(1)} s of it speech in ${segs})`;
-    head = `${score.label} ${pct(score.confidence).trim()} ${what}; arousal ${signed(score.arousal)}, valence ${signed(score.valence)}`;
+    const held = a.crowd?.suppressed ? `; ${a.crowd.suppressed} crowd utterance(s) held back` : '';
+    head = `${score.label} ${pct(score.confidence).trim()} ${what}; arousal ${signed(score.arousal)}, valence ${signed(score.valence)}${held}`;
   }
   const lines = [`${a.file}: ${head}`];
   if (opts.timeline) {
     for (const s of a.segments) {
-      lines.push(`  ${sec(s.start)} - ${sec(s.end)} s  ${s.label.padEnd(10)} ${pct(s.confidence)}  arousal ${signed(s.arousal)} valence ${signed(s.valence)}${a.adaptive && !s.adapted ? ' *' : ''}`);
+      lines.push(`  ${sec(s.start)} - ${sec(s.end)} s  ${s.label.padEnd(10)} ${pct(s.confidence)}  arousal ${signed(s.arousal)} valence ${signed(s.valence)}${s.crowd ? '  crowd' : ''}${a.adaptive && !s.adapted ? ' *' : ''}`);
     }
     if (v && a.segmentsDropped > 0) lines.push(`  (${a.segmentsDropped} speech segment(s) shorter than the model's minimum were skipped)`);
   }
@@ -85,6 +96,8 @@ export function formatAnalysis(a: FileAnalysis, opts: FormatOptions = {}): strin
 export class AnalyzeSummary {
   files = 0;
   noSpeech = 0;
+  /** files without a verdict because every utterance was held back (--crowd suppress) */
+  crowdOnly = 0;
   failed = 0;
   /** utterances judged before the speaker baseline was warm, and all utterances, of adaptive models */
   warmingUp = 0;
@@ -95,6 +108,7 @@ export class AnalyzeSummary {
     this.files++;
     const v = verdictOf(a, verdict);
     if (v) this.perLabel.set(v.score.label, (this.perLabel.get(v.score.label) ?? 0) + 1);
+    else if (a.crowd?.suppressed) this.crowdOnly++;
     else this.noSpeech++;
     if (a.adaptive) {
       this.adaptiveSegments += a.segments.length;
@@ -106,7 +120,8 @@ export class AnalyzeSummary {
   line(): string {
     const labels = [...this.perLabel].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([l, k]) => `${k} ${l}`);
     const total = this.files + this.failed;
-    return `summary: ${total} file${total === 1 ? '' : 's'}: ${[labels.join(', ') || 'no verdicts', `${this.noSpeech} no speech`, `${this.failed} failed`].join('; ')}`;
+    const crowd = this.crowdOnly > 0 ? [`${this.crowdOnly} only crowd (held back)`] : [];
+    return `summary: ${total} file${total === 1 ? '' : 's'}: ${[labels.join(', ') || 'no verdicts', `${this.noSpeech} no speech`, ...crowd, `${this.failed} failed`].join('; ')}`;
   }
 
   /** Said once per run instead of on every line: how many utterances were judged while the baseline warmed up. */
@@ -179,6 +194,7 @@ interface CliOptions {
   adapt?: boolean;
   uncertainBelow?: string;
   arithmetic?: string;
+  crowd: string;
 }
 
 export function registerAnalyze(program: Command): void {
@@ -195,52 +211,73 @@ export function registerAnalyze(program: Command): void {
     .option('--adapt', 'one speaker and room: carry the speaker baseline across the files in order (models trained with --norm prosody or speaker)')
     .option('--uncertain-below <p>', 'label a segment "uncertain" below this confidence (0..1)')
     .option('--arithmetic <kind>', "the frontend's arithmetic, f32 or q15 (fixed point), whatever the model was trained with (default: the model's own)")
+    .option('--crowd <mode>', `the crowd detector (models/earshot-crowd), as the daemon's pipeline.crowd: suppress (no answer for utterances with no dominant talker), mark (flag them) or off`, PIPELINE_DEFAULTS.crowd)
     .action(async (inputs: string[], opts: CliOptions) => {
       if (!(SEGMENT_MODES as readonly string[]).includes(opts.mode)) {
         throw new EarshotError('E_USAGE', `--mode ${opts.mode}: use one of ${SEGMENT_MODES.join(', ')}`);
       }
       if (!(VERDICTS as readonly string[]).includes(opts.verdict)) throw new EarshotError('E_USAGE', `--verdict ${opts.verdict}: use one of ${VERDICTS.join(', ')}`);
-      const verdict = opts.verdict as Verdict;
       if (opts.vad !== undefined && !(VAD_KINDS as readonly string[]).includes(opts.vad)) throw new EarshotError('E_USAGE', `--vad ${opts.vad}: use one of ${VAD_KINDS.join(', ')}`);
       if (opts.arithmetic !== undefined && opts.arithmetic !== 'f32' && opts.arithmetic !== 'q15') throw new EarshotError('E_USAGE', `--arithmetic ${opts.arithmetic}: use f32 or q15`);
+      if (!(CROWD_MODES as readonly string[]).includes(opts.crowd)) throw new EarshotError('E_USAGE', `--crowd ${opts.crowd}: use one of ${CROWD_MODES.join(', ')}`);
+      const crowdMode = opts.crowd as CrowdMode;
       const classifier = await EmotionClassifier.load(opts.model, { arithmetic: opts.arithmetic as 'f32' | 'q15' | undefined });
-      const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}), ...(opts.uncertainBelow !== undefined ? { uncertainBelow: Number(opts.uncertainBelow) } : {}) };
-      const pipeline = new EmotionPipeline({ classifier, config: parsePipelineConfig(config, 'analyze options') });
-      if (opts.adapt && !pipeline.baseline) {
-        process.stderr.write(`earshot analyze: --adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline, and has no functional head; the files are analysed as without --adapt\n`);
+      const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', crowd: crowdMode, ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}), ...(opts.uncertainBelow !== undefined ? { uncertainBelow: Number(opts.uncertainBelow) } : {}) };
+      const parsed = parsePipelineConfig(config, 'analyze options');
+      let crowd;
+      try {
+        crowd = await openCrowdDetector(crowdMode, classifier.model.frontend, classifier.meta.name, (m) => process.stderr.write(`earshot analyze: --crowd ${crowdMode}: ${m}\n`));
+      } catch (e) {
+        await classifier.close();
+        throw e;
       }
-      const { files, errors } = expandInputs(inputs);
-      const done: FileAnalysis[] = [];
-      const summary = new AnalyzeSummary();
-      const fail = (e: EarshotError, file?: string) => {
-        summary.failed++;
-        // decode errors already start with the path; others get it in front
-        process.stderr.write(`earshot analyze: ${!file || e.message.includes(file) ? e.message : `${file}: ${e.message}`}\n`);
-      };
-      for (const e of errors) fail(e);
-      // the whole-file pass only where it is printed: --json, or as the verdict
-      const wholeFile = opts.json === true || verdict === 'whole-file';
-      for (const file of files) {
-        try {
-          const a = await analyzeFile(file, pipeline, { adapt: opts.adapt, wholeFile });
-          summary.add(a, verdict);
-          if (opts.json) done.push(a);
-          else process.stdout.write(`${formatAnalysis(a, { verdict, timeline: opts.timeline })}\n`);
-        } catch (e) {
-          if (!isEarshotError(e)) throw e;
-          fail(e, file);
-        }
-      }
-      if (opts.json) process.stdout.write(`${JSON.stringify(done, null, 2)}\n`);
-      else {
-        const note = summary.warmUpNote(opts.adapt === true);
-        if (note) process.stdout.write(`${note}\n`);
-        if (files.length + errors.length > 1) process.stdout.write(`${summary.line()}\n`);
-      }
-      await classifier.close();
-      if (summary.failed > 0) {
-        process.stderr.write(`earshot analyze: ${summary.failed} of ${files.length + errors.length} input(s) could not be analysed\n`);
-        process.exitCode = 1;
+      try {
+        await analyzeAll(inputs, opts, new EmotionPipeline({ classifier, crowd, config: parsed }));
+      } finally {
+        // the sessions, whatever the files ended with
+        await crowd?.close();
+        await classifier.close();
       }
     });
+}
+
+/** Analyses every input with `pipeline`, printing as it goes; sets the exit code when some could not be read. */
+async function analyzeAll(inputs: string[], opts: CliOptions, pipeline: EmotionPipeline): Promise<void> {
+  const verdict = opts.verdict as Verdict;
+  if (opts.adapt && !pipeline.baseline) {
+    const meta = pipeline.classifier.meta;
+    process.stderr.write(`earshot analyze: --adapt: model ${meta.name} normalises per ${meta.normalization.mode}, not against a speaker baseline, and has no functional head; the files are analysed as without --adapt\n`);
+  }
+  const { files, errors } = expandInputs(inputs);
+  const done: FileAnalysis[] = [];
+  const summary = new AnalyzeSummary();
+  const fail = (e: EarshotError, file?: string) => {
+    summary.failed++;
+    // decode errors already start with the path; others get it in front
+    process.stderr.write(`earshot analyze: ${!file || e.message.includes(file) ? e.message : `${file}: ${e.message}`}\n`);
+  };
+  for (const e of errors) fail(e);
+  // the whole-file pass only where it is printed: --json, or as the verdict
+  const wholeFile = opts.json === true || verdict === 'whole-file';
+  for (const file of files) {
+    try {
+      const a = await analyzeFile(file, pipeline, { adapt: opts.adapt, wholeFile });
+      summary.add(a, verdict);
+      if (opts.json) done.push(a);
+      else process.stdout.write(`${formatAnalysis(a, { verdict, timeline: opts.timeline })}\n`);
+    } catch (e) {
+      if (!isEarshotError(e)) throw e;
+      fail(e, file);
+    }
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(done, null, 2)}\n`);
+  else {
+    const note = summary.warmUpNote(opts.adapt === true);
+    if (note) process.stdout.write(`${note}\n`);
+    if (files.length + errors.length > 1) process.stdout.write(`${summary.line()}\n`);
+  }
+  if (summary.failed > 0) {
+    process.stderr.write(`earshot analyze: ${summary.failed} of ${files.length + errors.length} input(s) could not be analysed\n`);
+    process.exitCode = 1;
+  }
 }

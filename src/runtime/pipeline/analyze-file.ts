@@ -4,6 +4,8 @@
  * overall label is the duration-weighted mean of its segments' probabilities (a file without
  * speech has none); `wholeFile` is the model run once on every frame, silence included. Used by
  * `earshot analyze` and by `earshot eval`, so a reported accuracy is that of the daemon's path.
+ * With a crowd detector in the pipeline, marked segments say `crowd: true` and held-back ones are
+ * only counted (`crowd`), as the daemon publishes them.
  */
 import { decodeAudioFile } from '../audio/decode.ts';
 import { openAudioFile, piecesOf, type AudioPieces } from '../audio/stream.ts';
@@ -28,6 +30,8 @@ export interface AnalyzedSegment {
   valence: number;
   /** normalised against a warm speaker baseline (models with normalisation "speaker" or "prosody") */
   adapted: boolean;
+  /** true: the crowd detector found no dominant talker (--crowd mark); absent otherwise, as in the MQTT event */
+  crowd?: true;
 }
 
 export interface LabelScore {
@@ -56,6 +60,8 @@ export interface FileAnalysis {
   segmentsDropped: number;
   /** the model normalises against a speaker baseline (each segment says whether it was warm) */
   adaptive: boolean;
+  /** when the crowd detector ran: its mode, utterances it marked (flagged in `segments`) and held back (not in `segments`) */
+  crowd?: { mode: 'suppress' | 'mark'; marked: number; suppressed: number };
 }
 
 export interface AnalyzeOptions {
@@ -97,10 +103,9 @@ export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts:
   const whole = keepWhole ? new Float32Array(reader.frames) : null;
   const segments: AnalyzedSegment[] = [];
   const onResult = (r: PipelineResult) => {
-    segments.push({ kind: r.kind, start: r.startSec, end: r.endSec, label: r.label, confidence: r.confidence, probabilities: r.probabilities, arousal: r.arousal, valence: r.valence, adapted: r.adapted });
+    segments.push({ kind: r.kind, start: r.startSec, end: r.endSec, label: r.label, confidence: r.confidence, probabilities: r.probabilities, arousal: r.arousal, valence: r.valence, adapted: r.adapted, ...(r.crowd ? { crowd: true as const } : {}) });
   };
-  const droppedBefore = pipeline.stats().segmentsDropped;
-  const lostBefore = pipeline.stats().droppedInferences;
+  const before = pipeline.stats();
   pipeline.reset();
   if (!opts.adapt) pipeline.resetBaseline();
   pipeline.on('result', onResult);
@@ -124,7 +129,8 @@ export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts:
     await reader.close();
   }
   const stats = pipeline.stats();
-  if (stats.droppedInferences !== lostBefore) throw new Error(`analyze: ${stats.droppedInferences - lostBefore} segments of ${path} were dropped despite back-pressure`);
+  if (stats.droppedInferences !== before.droppedInferences) throw new Error(`analyze: ${stats.droppedInferences - before.droppedInferences} segments of ${path} were dropped despite back-pressure`);
+  const mode = pipeline.crowdMode;
   return {
     file: path,
     model: pipeline.modelName,
@@ -135,8 +141,9 @@ export async function analyzeFile(path: string, pipeline: EmotionPipeline, opts:
     overall: weightedMean(segments, pipeline.labels),
     wholeFile: whole ? await classifyWholeFile(whole, rate, pipeline.classifier) : null,
     segments,
-    segmentsDropped: stats.segmentsDropped - droppedBefore,
+    segmentsDropped: stats.segmentsDropped - before.segmentsDropped,
     adaptive: pipeline.baseline !== null,
+    ...(mode !== 'off' ? { crowd: { mode, marked: (stats.crowdMarked ?? 0) - (before.crowdMarked ?? 0), suppressed: (stats.crowdSuppressed ?? 0) - (before.crowdSuppressed ?? 0) } } : {}),
   };
 }
 

@@ -5,6 +5,11 @@
  * instead of falling ever further behind. The segment's features are copied into a preallocated
  * slot when it is queued (the segmenter's ring moves on); no allocation per frame, one small
  * record per segment.
+ *
+ * The crowd detector (issue 32), when there is one, runs after the classifier (pipeline.crowd
+ * "mark": both answers are wanted), or before it when `holdBack` is set ("suppress"): a segment it
+ * holds back is never classified, so babble costs the detector's fraction of a millisecond instead
+ * of the emotion model's.
  */
 import type { BaselineStats } from '../model/baseline.ts';
 import type { Classification } from '../model/session.ts';
@@ -30,6 +35,8 @@ export interface Job<T> {
 export interface InferenceCallbacks<T> {
   /** the classification's arrays are reused by the classifier: copy what you keep, before returning */
   result(job: Job<T>, c: Classification, startedAt: number, doneAt: number): void;
+  /** a segment `holdBack` kept from the classifier (its `crowdScore` says why); required with holdBack */
+  held?(job: Job<T>, startedAt: number, doneAt: number): void;
   error(job: Job<T>, e: Error): void;
 }
 
@@ -38,8 +45,17 @@ export class InferenceQueue<T> {
   inferenceErrors = 0;
   /** ms spent inside classify() and the crowd detector */
   busyMs = 0;
-  /** Scores each segment after its classification (the crowd detector), or null. */
+  /** classify() calls (emotion model runs), and the ms spent in them and in the crowd detector */
+  classifications = 0;
+  classifyMs = 0;
+  crowdMs = 0;
+  /** Scores each segment (the crowd detector), after its classification unless `holdBack` is set; or null. */
   crowd: ((features: Float32Array, frames: number) => Promise<number>) | null = null;
+  /**
+   * With `crowd`: true for a score whose segment is not to be classified at all; the detector then
+   * runs first and such a segment goes to `held` instead of `result`. Null: classify everything.
+   */
+  holdBack: ((score: number) => boolean) | null = null;
   private readonly free: Float32Array[] = [];
   private readonly waiting: Job<T>[] = [];
   private running: Job<T> | null = null;
@@ -96,12 +112,11 @@ export class InferenceQueue<T> {
       this.running = job;
       const startedAt = this.now();
       try {
-        const features = job.features.subarray(0, job.frames * this.dim);
-        const c = await this.classifier.classify(features, job.frames, this.baseline());
-        if (this.crowd) job.crowdScore = await this.crowd(features, job.frames);
+        const c = await this.process(job);
         const doneAt = this.now();
         this.busyMs += doneAt - startedAt;
-        this.callbacks.result(job, c, startedAt, doneAt);
+        if (c) this.callbacks.result(job, c, startedAt, doneAt);
+        else this.callbacks.held?.(job, startedAt, doneAt);
       } catch (e) {
         this.busyMs += this.now() - startedAt;
         this.inferenceErrors++;
@@ -114,5 +129,37 @@ export class InferenceQueue<T> {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** Classifies the job and scores it for crowd, in the order `holdBack` asks; null: held back, not classified. */
+  private async process(job: Job<T>): Promise<Classification | null> {
+    const features = job.features.subarray(0, job.frames * this.dim);
+    if (this.crowd && this.holdBack) {
+      job.crowdScore = await this.scoreCrowd(features, job.frames);
+      if (this.holdBack(job.crowdScore)) return null;
+      return this.classify(features, job.frames);
+    }
+    const c = await this.classify(features, job.frames);
+    if (this.crowd) job.crowdScore = await this.scoreCrowd(features, job.frames);
+    return c;
+  }
+
+  private async classify(features: Float32Array, frames: number): Promise<Classification> {
+    const t0 = this.now();
+    this.classifications++;
+    try {
+      return await this.classifier.classify(features, frames, this.baseline());
+    } finally {
+      this.classifyMs += this.now() - t0;
+    }
+  }
+
+  private async scoreCrowd(features: Float32Array, frames: number): Promise<number> {
+    const t0 = this.now();
+    try {
+      return await this.crowd!(features, frames);
+    } finally {
+      this.crowdMs += this.now() - t0;
+    }
   }
 }

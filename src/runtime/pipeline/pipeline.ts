@@ -28,7 +28,7 @@ import { SpeakerBaseline } from '../model/baseline.ts';
 import { needsBaseline } from '../model/metadata.ts';
 import { FUNCTIONAL_NAMES } from '../model/functionals.ts';
 import { affectOf } from '../../core/affect.ts';
-import { PIPELINE_DEFAULTS, type PipelineConfig } from './config.ts';
+import { PIPELINE_DEFAULTS, type CrowdMode, type PipelineConfig } from './config.ts';
 import { InferenceQueue, type Job } from './inference.ts';
 import { Segmenter, type Segment } from './segmenter.ts';
 import { EmotionSmoother } from './smoother.ts';
@@ -106,6 +106,8 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   private crowdSuppressed = 0;
   private crowdMarked = 0;
   private readonly crowdThreshold: number = NaN;
+  /** What the crowd detector does here: config.crowd, or "off" when no detector was given. */
+  readonly crowdMode: CrowdMode = 'off';
 
   constructor(ctx: PipelineContext) {
     super(ctx.log ?? stderrPipelineLog, 'pipeline');
@@ -147,6 +149,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     vadSink = this.segmenter;
     this.queue = new InferenceQueue<SegmentInfo>(ctx.classifier, this.frontend.dim, this.segmenter.maxSegmentFrames, c.queueDepth, () => this.clock.now(), {
       result: (job, cl, _started, done) => this.onResult(job, cl, done),
+      held: (job) => this.onCrowdHeld(job),
       error: (job, e) => this.fire('error', new EarshotError('E_MODEL', `inference failed on ${job.info.startSec.toFixed(2)}-${job.info.endSec.toFixed(2)} s: ${e.message}`, { cause: e })),
     }, () => {
       const stats = this.baseline?.stats() ?? null;
@@ -154,8 +157,11 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       return stats;
     });
     if (ctx.crowd && c.crowd !== 'off') {
+      this.crowdMode = c.crowd;
       this.crowdThreshold = ctx.crowd.threshold;
       this.queue.crowd = (features, frames) => ctx.crowd!.score(features, frames);
+      // suppress: the detector first, and the emotion model only for what it lets through (issue 32)
+      if (c.crowd === 'suppress') this.queue.holdBack = (score) => score < this.crowdThreshold;
     }
     this.baseline =
       ctx.baseline !== undefined
@@ -290,6 +296,8 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       segmentsDropped: this.segmenter.droppedShort,
       crowdSuppressed: this.crowdSuppressed,
       crowdMarked: this.crowdMarked,
+      classifications: this.queue.classifications,
+      modelMs: { emotion: this.queue.classifyMs, crowd: this.queue.crowdMs },
       segments: this.segments,
       results: this.results,
       stateChanges: this.stateChanges,
@@ -348,15 +356,17 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     this.queue.submit(s, info, (dst) => this.segmenter.copyFrames(s.startFrame, s.endFrame, dst));
   }
 
+  /** pipeline.crowd "suppress": the detector found no dominant talker, so the segment was not classified and nothing is published. */
+  private onCrowdHeld(job: Job<SegmentInfo>): void {
+    this.crowdSuppressed++;
+    this.fire('crowd', { startSec: job.info.startSec, endSec: job.info.endSec, score: job.crowdScore! });
+  }
+
   private onResult(job: Job<SegmentInfo>, c: Classification, doneAt: number): void {
     const i = job.info;
-    // below the detector's threshold: no dominant talker (pipeline.crowd decides what that means)
+    // below the detector's threshold: no dominant talker; under "suppress" the queue held it back
+    // (onCrowdHeld), so here it is "mark"
     const crowd = job.crowdScore !== null && job.crowdScore < this.crowdThreshold;
-    if (crowd && this.config.crowd === 'suppress') {
-      this.crowdSuppressed++;
-      this.fire('crowd', { startSec: i.startSec, endSec: i.endSec, score: job.crowdScore! });
-      return;
-    }
     if (crowd) this.crowdMarked++;
     const latencyMs = doneAt - i.endArrival;
     const inferenceLatencyMs = doneAt - job.queuedAt;
@@ -384,8 +394,9 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       inferenceLatencyMs,
     };
     this.results++;
-    // label-free: every utterance joins the speaker baseline, after it was classified against it
-    this.baseline?.add(job.features, job.frames, c.functionals);
+    // label-free: every one-talker utterance joins the speaker baseline, after it was classified
+    // against it; babble (crowd) is other voices, and would pull the talker's baseline towards them
+    if (!crowd) this.baseline?.add(job.features, job.frames, c.functionals);
     // the smoother runs on stream time, so its dwell and reset times mean the same for a file
     // analysed at 100x real time as for a live microphone; an uncertain result leaves it alone
     const changed = uncertain ? null : this.smoother.update(c.probabilities, i.endSec * 1000);

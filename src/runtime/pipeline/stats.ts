@@ -72,6 +72,10 @@ export interface PipelineStats {
   /** utterances with no dominant talker: not published (pipeline.crowd "suppress"), published with crowd: true ("mark") */
   crowdSuppressed?: number;
   crowdMarked?: number;
+  /** Emotion-model runs (segments classified; under pipeline.crowd "suppress" the held-back ones are not). */
+  classifications?: number;
+  /** Wall time inside the emotion model (classify) and inside the crowd detector (ms), totals. */
+  modelMs?: { emotion: number; crowd: number };
   /** Segments handed to inference. */
   segments: number;
   /** Results emitted. */
