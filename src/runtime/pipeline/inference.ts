@@ -8,8 +8,8 @@
  *
  * The crowd detector (issue 32), when there is one, runs after the classifier (pipeline.crowd
  * "mark": both answers are wanted), or before it when `holdBack` is set ("suppress"): a segment it
- * holds back is never classified, so babble costs the detector's fraction of a millisecond instead
- * of the emotion model's.
+ * holds back is never classified, so an utterance of babble costs the detector's run (0.6-0.7 ms
+ * of CPU here) and not also the emotion model's (2-3 ms; docs/experiments/2026-12-07-crowds-and-cost.md).
  */
 import type { BaselineStats } from '../model/baseline.ts';
 import type { Classification } from '../model/session.ts';
