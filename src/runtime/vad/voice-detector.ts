@@ -19,6 +19,15 @@
  *   when the network is next needed, a longer one (beyond the look-back) restarts it as the gate
  *   does.
  *
+ * Cascade: windows whose answer cannot matter are not run until it can. A frame at or below
+ * minSpeechDb is never active whatever Silero says, so while the cascade runs only for such frames (the quiet end
+ * of the gate hold and of the hang-over) the windows it would run are owed, not run: the next frame
+ * that needs a probability runs them first, in order, so the recurrent state is the one of running
+ * them at once; and when the network restarts after a gap (reset, then the look-back) before any
+ * frame needed them, they are dropped unrun, since the reset discards what they would have left.
+ * Decisions are bit for bit those of running every window (test/unit/silero-vad.test.ts); only the
+ * number of calls falls (issue 32: the end of each utterance in a quiet room).
+ *
  * Timing: the window holding frame i's centre ends up to 312 samples after the frame does, so a
  * Silero decision trails the audio by at most `lagFrames` frames; frames wait in a small queue
  * until their window is complete. Decisions depend only on the samples, never on how they were
@@ -28,7 +37,7 @@
 import { EnergyVad, type VadSink } from './energy-vad.ts';
 import type { VadConfig } from './config.ts';
 import { FrameEnergy } from './frame-energy.ts';
-import { SILERO_RATE, SILERO_WINDOW, SileroState } from './silero.ts';
+import { SILERO_CONTEXT, SILERO_RATE, SILERO_WINDOW, SileroState } from './silero.ts';
 import { EarshotError } from '../../core/errors.ts';
 
 export interface Framing {
@@ -63,8 +72,13 @@ export class VoiceDetector {
   /** index of the next frame to decide */
   private nextFrame = 0;
   private lastGate = -Infinity;
+  /** the last window the network ran, and its probability */
   private lastWindow = -1;
   private lastProb = 0;
+  /** windows owed (planned, not run): [owedFrom, owedTo], after a reset when owedReset; owedTo -1 = none */
+  private owedFrom = 0;
+  private owedTo = -1;
+  private owedReset = false;
   private finishing = false;
 
   constructor(config: VadConfig, framing: Framing, sink: VadSink) {
@@ -100,6 +114,8 @@ export class VoiceDetector {
     }
     for (let off = 0; off < samples.length; off += PIECE) {
       const piece = samples.length <= PIECE ? samples : samples.subarray(off, Math.min(samples.length, off + PIECE));
+      // owed windows whose samples this piece would overwrite are run now (a long quiet hang-over)
+      if (this.owedTo >= 0 && this.owedFrom * SILERO_WINDOW - SILERO_CONTEXT < this.seen + piece.length - RING) this.runOwed();
       for (let i = 0; i < piece.length; i++) this.ring[(this.seen + i) & (RING - 1)] = piece[i];
       this.seen += piece.length;
       const n = this.energy.push(piece);
@@ -130,6 +146,7 @@ export class VoiceDetector {
     this.lastGate = -Infinity;
     this.lastWindow = -1;
     this.lastProb = 0;
+    this.owedTo = -1;
   }
 
   /** Frames that counted as speech since reset(). */
@@ -161,7 +178,11 @@ export class VoiceDetector {
         running = this.vad.inSpeech || f - this.lastGate <= this.holdFrames;
         trusted = c.sileroTrustDb > 0 && this.vad.inSpeech && this.vad.above(level, c.sileroTrustDb);
       }
-      const p = trusted ? 1 : running ? this.probability(w) : 0;
+      // at or below the absolute gate a frame is never active, so its probability is not needed yet
+      // (cascade only: "silero" runs every window as it comes, as its call count says)
+      const needed = running && !trusted && (c.kind !== 'cascade' || level > c.minSpeechDb);
+      if (running && !trusted && !needed) this.plan(w);
+      const p = trusted ? 1 : needed ? this.probability(w) : 0;
       const speech = this.vad.inSpeech ? p >= c.sileroNegThreshold : p >= c.sileroThreshold && (c.sileroOnsetDb === 0 || this.vad.above(level, c.sileroOnsetDb));
       this.vad.step(level, speech);
     }
@@ -169,15 +190,33 @@ export class VoiceDetector {
 
   /** Silero's probability for window w, running the windows up to it (after a gap: reset, then the look-back first). */
   private probability(w: number): number {
-    if (w === this.lastWindow) return this.lastProb;
-    const s = this.silero!;
-    let from = this.lastWindow + 1;
-    if (from < w - this.lookBackWindows || this.lastWindow < 0) {
-      s.reset();
-      from = Math.max(0, w - this.lookBackWindows);
-    }
-    for (let k = from; k <= w; k++) this.lastProb = s.run(this.sample, (k + 1) * SILERO_WINDOW);
-    this.lastWindow = w;
+    this.plan(w);
+    if (this.owedTo >= 0) this.runOwed();
     return this.lastProb;
+  }
+
+  /**
+   * Owes the windows up to w as running them now would run them: on from the last one planned, or
+   * after a gap longer than the look-back a reset and the look-back (which drops what was owed).
+   */
+  private plan(w: number): void {
+    const last = this.owedTo >= 0 ? this.owedTo : this.lastWindow;
+    if (w === last) return;
+    if (last + 1 < w - this.lookBackWindows || last < 0) {
+      this.owedReset = true;
+      this.owedFrom = Math.max(0, w - this.lookBackWindows);
+    } else if (this.owedTo < 0) {
+      this.owedReset = false;
+      this.owedFrom = last + 1;
+    }
+    this.owedTo = w;
+  }
+
+  private runOwed(): void {
+    const s = this.silero!;
+    if (this.owedReset) s.reset();
+    for (let k = this.owedFrom; k <= this.owedTo; k++) this.lastProb = s.run(this.sample, (k + 1) * SILERO_WINDOW);
+    this.lastWindow = this.owedTo;
+    this.owedTo = -1;
   }
 }
