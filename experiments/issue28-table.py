@@ -3,10 +3,11 @@
 for the new default, the old default and the classical baseline, from the JSON files the runs
 wrote (commands in MODELS.md). Missing runs print as "not run".
 
-    python3 experiments/issue28-table.py RUN_DIR EVAL_DIR BASELINE.json
-      RUN_DIR   earshot train --work W --name earshot-crnn-multi: W/earshot-crnn-multi (loco-C.eval.json, metrics.json)
+    python3 experiments/issue28-table.py RUN_DIR EVAL_DIR BASELINE.json [PREV_RUN_DIR PREV_EVAL_DIR]
+      RUN_DIR   earshot train --work W --name NAME: W/NAME (loco-C.eval.json, metrics.json)
       EVAL_DIR  earshot eval --json outputs: old-C-mix0.json, old-C-mix0.7.json, new-loco-C-mix0.7.json, and
                 fold K / loso-C-SPK models scored outside the run (foldK.eval.json, loso-C-SPK.eval.json)
+      PREV_*    the same two for the default the new one replaces (a row "previous default")
 """
 import json
 import os
@@ -48,8 +49,8 @@ def base_cell(b, key):
     return f"{pct(acc)} / {pct(r['uar'])} (ar {pct(r['arousalUar'])}{f', min {worst[0]} {pct(worst[1])}' if worst else ''})"
 
 
-def leave_speakers_out(dirs, metrics, c):
-    """Mean accuracy / UAR over the speaker (or fold) models: RAVDESS folds from metrics.json, another
+def leave_speakers_out(dirs, c):
+    """Mean accuracy / UAR over the speaker (or fold) models: RAVDESS foldK.eval.json, another
     corpus from its loso-C-SPK.eval.json files (each model scored on the one speaker it never heard)."""
     prefix = 'fold' if c == 'ravdess' else f'loso-{c}-'
     found = {}
@@ -65,17 +66,23 @@ def leave_speakers_out(dirs, metrics, c):
     return f"{pct(mean('accuracy'))} / {pct(mean('uar'))} ({len(rs)} {unit}, ar {pct(sum(r['confidence']['arousalUar'] for r in rs) / len(rs))})"
 
 
+def network_row(name, label, run_dir, eval_dir, c):
+    """One network's row: its leave-one-corpus-out model, its speaker models, its --mix-neutral 0.7 run."""
+    loco = load(os.path.join(run_dir, f'loco-{c}.eval.json'))
+    mix = load(os.path.join(eval_dir, f'new-loco-{c}-mix0.7.json'))
+    return f'| {name} | {label} | {cell(loco)} | {leave_speakers_out([run_dir, eval_dir], c)} | {cell(mix, ece=False)} |'
+
+
 def main():
     run_dir, eval_dir, baseline = sys.argv[1:4]
+    prev = sys.argv[4:6]
     b = load(baseline) or {}
-    metrics = (load(os.path.join(run_dir, 'metrics.json')) or {}).get('metrics', {})
     print('| corpus | model | leave one corpus out: acc / UAR | leave speakers out: acc / UAR | `--mix-neutral 0.7`: acc / UAR |')
     print('|---|---|---|---|---|')
     for c, name in CORPORA:
-        new_loco = load(os.path.join(run_dir, f'loco-{c}.eval.json'))
-        new_mix = load(os.path.join(eval_dir, f'new-loco-{c}-mix0.7.json'))
-        lso_cell = leave_speakers_out([run_dir, eval_dir], metrics, c)
-        print(f'| {name} | **new default** | {cell(new_loco)} | {lso_cell} | {cell(new_mix, ece=False)} |')
+        print(network_row(name, '**new default**', run_dir, eval_dir, c))
+        if prev:
+            print(network_row(name, 'previous default', *prev, c))
         if c == 'ravdess':
             print(f'| {name} | old default | trained on it: see leave speakers out | 67.5 / 67.0 (5 folds) | not run (its fold models are not kept) |')
         else:
