@@ -14,7 +14,7 @@ export function registerTrain(program: Command): void {
     .option('--data <dir>', 'folder holding ravdess/, tess/, emodb/ corpus roots', '../shared/data')
     .option('--name <name>', 'model name (models/NAME.onnx + NAME.json)', 'earshot-crnn')
     .option('--arch <id>', 'architecture: crnn, lstm-attn, bilstm, lstm2x64, rnn, cnn1d, stride-cnn, cnn2d (crnn and lstm-attn default to the shipped recipes)', 'crnn')
-    .option('--protocols <list>', 'any of folds,random,final,loco (leave one corpus out),loso-CORPUS (leave one speaker out, e.g. loso-nemo)', 'folds,random,final')
+    .option('--protocols <list>', 'any of folds,random,final,loco (leave one corpus out),loso-CORPUS (leave one speaker out, e.g. loso-nemo), loso-CORPUS/K (the speakers in K groups, e.g. loso-emotiontts-kr/5)', 'folds,random,final')
     .option('--folds <spec>', 'held-out actor folds, ";"-separated (default: 1-4;5-8;9-12;13-16;17-20)')
     .option('--tess', 'add TESS to the training data')
     .option('--corpora <list>', 'corpora every run trains on, comma list of ravdess, emodb, emotiontts-kr, nemo, tess (folders under --data); default: the recipe\'s unless --train-args is given (crnn, the default: all five; crnn-ravdess: ravdess), else ravdess')

@@ -76,12 +76,24 @@ export function parseCorpora(spec: string): CorpusKind[] {
   return ['ravdess', ...new Set(list.filter((c) => c !== 'ravdess'))] as CorpusKind[];
 }
 
-/** The protocols `earshot train` knows; loso-CORPUS for any corpus. */
+/** loso-CORPUS (one model per speaker) or loso-CORPUS/K (the speakers in K groups, one model per group). */
+const LOSO = /^loso-(.+?)(?:\/(\d+))?$/;
+
+/** The protocols `earshot train` knows; loso-CORPUS[/K] for any corpus. */
 function checkProtocol(p: string, corpora: CorpusKind[]): void {
   if (['folds', 'random', 'final', 'loco'].includes(p)) return;
-  const m = /^loso-(.+)$/.exec(p);
-  if (m && corpora.includes(m[1] as CorpusKind)) return;
-  throw new EarshotError('E_USAGE', `--protocols: "${p}" is not one of folds, random, final, loco, loso-CORPUS (a corpus of --corpora: ${corpora.join(', ')})`);
+  const m = LOSO.exec(p);
+  if (m && corpora.includes(m[1] as CorpusKind) && (m[2] === undefined || Number(m[2]) >= 2)) return;
+  throw new EarshotError('E_USAGE', `--protocols: "${p}" is not one of folds, random, final, loco, loso-CORPUS or loso-CORPUS/K (K >= 2 groups of speakers; a corpus of --corpora: ${corpora.join(', ')})`);
+}
+
+/** The held-out speaker groups of a loso protocol: each speaker alone, or the sorted speakers dealt into K groups. */
+export function speakerGroups(speakers: string[], groups?: number): string[][] {
+  const sorted = [...new Set(speakers)].sort();
+  if (!groups) return sorted.map((s) => [s]);
+  const out: string[][] = Array.from({ length: Math.min(groups, sorted.length) }, () => []);
+  sorted.forEach((s, i) => out[i % out.length].push(s));
+  return out;
 }
 
 function metric(r: EvalReport, protocol: string): ModelMetric {
@@ -229,14 +241,16 @@ export async function runTrain(
     const stem = join(runDir, `loco-${c}`);
     return [[[...locoBase.get(c)!, '--out', stem, '--name', `${opts.name}-loco-${c}`]], stem];
   };
-  // leave one speaker out of a corpus: [corpus, speaker] per run
+  // leave speakers out of a corpus: [corpus, held-out speakers] per run (one speaker, or a group of them)
   const losoRuns = [...protocols].flatMap((p) => {
-    const c = /^loso-(.+)$/.exec(p)?.[1] as CorpusKind | undefined;
-    return c ? [...new Set(corpusItems.get(c)!.map((i) => i.speaker))].sort().map((spk) => [c, spk] as const) : [];
+    const m = LOSO.exec(p);
+    if (!m) return [];
+    const c = m[1] as CorpusKind;
+    return speakerGroups(corpusItems.get(c)!.map((i) => i.speaker), m[2] ? Number(m[2]) : undefined).map((spks) => [c, spks] as const);
   });
-  const losoRun = (c: CorpusKind, spk: string): [string[][], string] => {
-    const stem = join(runDir, `loso-${c}-${spk}`);
-    return [runsOf(['--holdout', `${c}:${spk}`, '--out', stem, '--name', `${opts.name}-loso-${c}-${spk}`]), stem];
+  const losoRun = (c: CorpusKind, spks: readonly string[]): [string[][], string] => {
+    const stem = join(runDir, `loso-${c}-${spks.join('+')}`);
+    return [runsOf(['--holdout', `${c}:${spks.join(',')}`, '--out', stem, '--name', `${opts.name}-loso-${c}-${spks.join('+')}`]), stem];
   };
   const jobs = opts.jobs ?? 1;
   if (jobs > 1) {
@@ -249,7 +263,7 @@ export async function runTrain(
       ...(protocols.has('final') ? [[finalArgs, finalStem, finalRecipe] as [string[][], string, string]] : []),
       ...(protocols.has('random') ? [[randomArgs, randomStem] as [string[][], string]] : []),
       ...locoCorpora.map((c) => locoRun(c)),
-      ...losoRuns.map(([c, spk]) => losoRun(c, spk)),
+      ...losoRuns.map(([c, spks]) => losoRun(c, spks)),
     ];
     // [groups, stem, recipe file, tta]: a member is no model of its own, so it gets no tta
     const tasks = runs.flatMap((t): [string[][], string, string | undefined, Tta | undefined][] => {
@@ -357,18 +371,20 @@ export async function runTrain(
   }
   for (const c of new Set(losoRuns.map(([k]) => k))) {
     const reports: EvalReport[] = [];
-    for (const [, spk] of losoRuns.filter(([k]) => k === c)) {
-      log(`\n== leave one speaker out: ${c} ${spk}`);
-      const [args, stem] = losoRun(c, spk);
+    for (const [, spks] of losoRuns.filter(([k]) => k === c)) {
+      log(`\n== leave speakers out: ${c} ${spks.join(',')}`);
+      const [args, stem] = losoRun(c, spks);
       await trainOnce(runPython, args, stem, log, undefined, undefined, tta);
-      await addHead(`${stem}.json`, [`${c}:${spk}`]);
-      const r = await score(`${stem}.json`, filterSpeakers(corpusItems.get(c)!, [spk]), c, `${stem}.eval.json`, vad);
-      log(`${c} ${spk} (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
+      await addHead(`${stem}.json`, spks.map((s) => `${c}:${s}`));
+      const r = await score(`${stem}.json`, filterSpeakers(corpusItems.get(c)!, spks), c, `${stem}.eval.json`, vad);
+      log(`${c} ${spks.join(',')} (earshot eval): accuracy ${pct(r.accuracy)}%  UAR ${pct(r.uar)}%  n=${r.n}`);
       reports.push(r);
     }
     const acc = reports.map((r) => r.accuracy);
-    record(`${c}-leave-one-speaker-out`, { accuracy: mean(acc), uar: mean(reports.map((r) => r.uar)), f1Macro: mean(reports.map((r) => r.f1Macro)), accuracySd: sd(acc), n: reports.reduce((a, r) => a + r.n, 0), protocol: `${c} leave one speaker out (${reports.length} models, each trained on ${corpora.join(' + ')} without that speaker), mean over speakers`, measuredBy: 'earshot eval', labels: reports[0].scoredLabels });
-    log(`${c} leave one speaker out: accuracy ${pct(mean(acc))} ± ${pct(sd(acc))}%`);
+    const grouped = losoRuns.some(([k, spks]) => k === c && spks.length > 1);
+    const what = grouped ? `leave speakers out in ${reports.length} groups` : 'leave one speaker out';
+    record(`${c}-${grouped ? 'leave-speakers-out' : 'leave-one-speaker-out'}`, { accuracy: mean(acc), uar: mean(reports.map((r) => r.uar)), f1Macro: mean(reports.map((r) => r.f1Macro)), accuracySd: sd(acc), n: reports.reduce((a, r) => a + r.n, 0), protocol: `${c} ${what} (${reports.length} models, each trained on ${corpora.join(' + ')} without those speakers), mean over ${grouped ? 'groups' : 'speakers'}`, measuredBy: 'earshot eval', labels: reports[0].scoredLabels });
+    log(`${c} ${what}: accuracy ${pct(mean(acc))} ± ${pct(sd(acc))}%`);
   }
 
   summary.metrics = metrics;

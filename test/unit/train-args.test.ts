@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { babbleExclusions, noiseKinds } from '../../src/training/feature-cache.ts';
 import { parseFolds, RAVDESS_FOLDS } from '../../src/training/folds.ts';
 import { SHIPPED_RECIPES } from '../../src/training/recipes.ts';
+import { speakerGroups } from '../../src/training/run-train.ts';
 import { parseFrontendConfig } from '../../src/runtime/frontend/config.ts';
 import { ROOT } from '../helpers/paths.ts';
 import { EarshotError } from '../../src/core/errors.ts';
@@ -45,6 +46,7 @@ test('`earshot train` with no --config / --train-args rebuilds the shipped model
       assert.is(String(meta.training.options[key]), value(flag), `${name}: ${flag}`);
     }
     assert.is(meta.training.options.channels ?? '', args.includes('--channels') ? value('--channels') : '', `${name}: --channels`);
+    assert.is(meta.training.options.room ?? 0, args.includes('--room') ? Number(value('--room')) : 0, `${name}: --room`);
     const members = (a: string[]) => Number(a.includes('--ensemble') ? a[a.indexOf('--ensemble') + 1] : 1);
     const extra = recipe.extraMembers?.trainArgs.split(/\s+/);
     assert.is(meta.training.options.ensemble, members(args) + (extra ? members(extra) : 0), `${name}: ensemble members`);
@@ -95,3 +97,11 @@ test('babble copies for training: a clip babbles with its fold-mates only, so no
 });
 
 test.run();
+
+test('loso-CORPUS/K deals the sorted speakers into K groups; loso-CORPUS holds out one speaker at a time', () => {
+  const spk = ['m3', 'f1', 'm1', 'f2', 'f1', 'm2', 'f3'];
+  assert.equal(speakerGroups(spk), [['f1'], ['f2'], ['f3'], ['m1'], ['m2'], ['m3']]);
+  assert.equal(speakerGroups(spk, 3), [['f1', 'm1'], ['f2', 'm2'], ['f3', 'm3']]);
+  // more groups than speakers: one speaker each, no empty group
+  assert.equal(speakerGroups(['b', 'a'], 5), [['a'], ['b']]);
+});
