@@ -11,31 +11,16 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { FileAnalysis } from '../../src/runtime/pipeline/analyze-file.ts';
-import { crowdSplit } from '../../src/training/crowd-mixtures.ts';
-import { DATA, ROOT } from '../helpers/paths.ts';
+import { makeBabble, TALKERS } from '../helpers/crowd-talkers.ts';
+import { ROOT } from '../helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-analyze-crowd-'));
 process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const ravdess = (actor: string, clips: string[]) => clips.map((c) => join(DATA, 'ravdess', `Actor_${actor}`, `03-01-${c}-${actor}.flac`));
-const nemo = (speaker: string, clips: string[]) => clips.map((c) => join(DATA, 'nemo', 'samples', `${speaker}_${c}.flac`));
-// six talkers of the detector's test split (test/e2e/crowd.test.ts's), three sentences each
-const TALKERS: [string, string[]][] = [
-  ['ravdess:04', ravdess('04', ['01-01-01-01', '03-02-01-02', '05-01-02-01'])],
-  ['ravdess:09', ravdess('09', ['02-01-02-01', '04-02-01-02', '06-01-01-01'])],
-  ['ravdess:13', ravdess('13', ['03-01-01-01', '05-02-02-02', '07-01-02-01'])],
-  ['ravdess:18', ravdess('18', ['04-01-01-02', '06-02-02-01', '08-01-01-01'])],
-  ['nemo:MK0', nemo('MK0', ['anger_1', 'neutral_2', 'sadness_3'])],
-  ['nemo:MP0', nemo('MP0', ['happiness_1', 'neutral_4', 'surprised_12'])],
-];
 const BABBLE = join(tmp, 'babble.wav');
 const CLEAN = TALKERS[1][1][0];
 const TINY = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
 
-function sox(args: string[]): void {
-  const r = spawnSync('sox', args, { encoding: 'utf8' });
-  assert.is(r.status, 0, `sox ${args.join(' ')}: ${r.stderr}`);
-}
 
 const analyze = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'analyze', ...args], { encoding: 'utf8', cwd: ROOT });
 
@@ -46,13 +31,7 @@ function json(...args: string[]): FileAnalysis[] {
 }
 
 test('the babble: six talkers the detector never trained on', () => {
-  for (const [speaker] of TALKERS) assert.is(crowdSplit(speaker), 'test', speaker);
-  const tracks = TALKERS.map(([, files], i) => {
-    const t = join(tmp, `talker${i}.wav`);
-    sox(['--norm=-3', ...files, '-r', '16000', '-c', '1', t]);
-    return t;
-  });
-  sox(['-m', ...tracks, BABBLE, 'pad', '1', '1']);
+  makeBabble(tmp, BABBLE);
 });
 
 test('mark (the default): babble segments carry crowd: true, the clean sentence does not; every answer as with --crowd off', () => {

@@ -15,41 +15,18 @@ import { emotionEventSchema, type EmotionEvent } from '../../src/runtime/publish
 import { killDaemon, spawnDaemon, subscribe } from '../helpers/daemon.ts';
 import { deferAfterEach, waitUntil } from '../helpers/harness.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
+import { makeBabble, sox, TALKERS } from '../helpers/crowd-talkers.ts';
 import { DATA, ROOT } from '../helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'earshot-crowd-e2e-'));
 process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const defer = deferAfterEach(test);
 
-const ravdess = (actor: string, clips: string[]) => clips.map((c) => join(DATA, 'ravdess', `Actor_${actor}`, `03-01-${c}-${actor}.flac`));
-const nemo = (speaker: string, clips: string[]) => clips.map((c) => join(DATA, 'nemo', 'samples', `${speaker}_${c}.flac`));
-// six talkers of the detector's test split, three sentences each
-const TALKERS: [string, string[]][] = [
-  ['ravdess:04', ravdess('04', ['01-01-01-01', '03-02-01-02', '05-01-02-01'])],
-  ['ravdess:09', ravdess('09', ['02-01-02-01', '04-02-01-02', '06-01-01-01'])],
-  ['ravdess:13', ravdess('13', ['03-01-01-01', '05-02-02-02', '07-01-02-01'])],
-  ['ravdess:18', ravdess('18', ['04-01-01-02', '06-02-02-01', '08-01-01-01'])],
-  ['nemo:MK0', nemo('MK0', ['anger_1', 'neutral_2', 'sadness_3'])],
-  ['nemo:MP0', nemo('MP0', ['happiness_1', 'neutral_4', 'surprised_12'])],
-];
-
-function sox(args: string[]): void {
-  const r = spawnSync('sox', args, { encoding: 'utf8' });
-  assert.is(r.status, 0, `sox ${args.join(' ')}: ${r.stderr}`);
-}
-
 const BABBLE = join(tmp, 'babble.wav');
 const CLEAN = join(tmp, 'clean.wav');
 
 test('the clips are of speakers the detector never trained on', () => {
-  for (const [speaker] of TALKERS) assert.is(crowdSplit(speaker), 'test', speaker);
-  // each talker's sentences end to end, normalised to one peak level, then the six summed (sox -m), 1 s of silence around
-  const tracks = TALKERS.map(([, files], i) => {
-    const t = join(tmp, `talker${i}.wav`);
-    sox(['--norm=-3', ...files, '-r', '16000', '-c', '1', t]);
-    return t;
-  });
-  sox(['-m', ...tracks, BABBLE, 'pad', '1', '1']);
+  makeBabble(tmp, BABBLE);
   // one talker at a time: a sentence of each of four speakers, 1 s of silence between them
   const turns = [TALKERS[1][1][0], TALKERS[2][1][0], TALKERS[5][1][1], TALKERS[0][1][0]];
   sox([...turns.map((f) => `|sox --norm=-3 ${f} -r 16000 -c 1 -p pad 1 0`), CLEAN, 'pad', '0', '1']);
