@@ -15,8 +15,8 @@ import { EmotionClassifier } from '../../src/runtime/model/session.ts';
 import { analyzeFile } from '../../src/runtime/pipeline/analyze-file.ts';
 import { parsePipelineConfig, type CrowdMode } from '../../src/runtime/pipeline/config.ts';
 import { EmotionPipeline } from '../../src/runtime/pipeline/pipeline.ts';
-import type { PipelineResult } from '../../src/runtime/pipeline/types.ts';
 import { DATA, ROOT } from '../helpers/paths.ts';
+import { runPipeline } from '../helpers/pipeline-run.ts';
 
 const TINY = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
 const CLIPS = ['Actor_05/03-01-05-02-01-01-05.flac', 'Actor_10/03-01-07-02-02-02-10.flac'].map((c) => join(DATA, 'ravdess', c));
@@ -55,17 +55,8 @@ const newBaseline = () => new SpeakerBaseline(classifier.dim, hopSec, 'test');
 
 async function run(crowd: CrowdMode, s: CrowdScorer | null, baseline: SpeakerBaseline | null = null) {
   calls = [];
-  const p = new EmotionPipeline({ classifier, crowd: s, baseline, config: parsePipelineConfig({ crowd }) });
-  const results: PipelineResult[] = [];
-  const held: number[] = [];
-  p.on('result', (r) => results.push(r));
-  p.on('crowd', (u) => held.push(u.score));
-  for (let i = 0; i < audio.length; i += 1600) {
-    p.push({ samples: audio.subarray(i, i + 1600), sampleRate: 16000, time: i / 16000 });
-    if (p.busy) await p.drain();
-  }
-  await p.end();
-  return { results, held, stats: p.stats(), calls };
+  const r = await runPipeline(new EmotionPipeline({ classifier, crowd: s, baseline, config: parsePipelineConfig({ crowd }) }), audio);
+  return { ...r, calls };
 }
 
 const sums = (b: SpeakerBaseline) => {

@@ -14,11 +14,11 @@ import { loadModel } from '../../src/runtime/model/metadata.ts';
 import { EmotionClassifier } from '../../src/runtime/model/session.ts';
 import { parsePipelineConfig, PIPELINE_DEFAULTS, type CrowdMode } from '../../src/runtime/pipeline/config.ts';
 import { EmotionPipeline } from '../../src/runtime/pipeline/pipeline.ts';
-import type { PipelineResult } from '../../src/runtime/pipeline/types.ts';
 import { toEmotionEvent } from '../../src/runtime/publish/from-pipeline.ts';
 import { emotionEventSchema } from '../../src/runtime/publish/payloads.ts';
 import { keptAt, thresholdKeeping } from '../../src/training/crowd-eval.ts';
 import { DATA, ROOT } from '../helpers/paths.ts';
+import { runPipeline } from '../helpers/pipeline-run.ts';
 
 const TINY = join(ROOT, 'test/fixtures/models/tiny-lstm.json');
 const classifier = await EmotionClassifier.load(TINY);
@@ -41,17 +41,7 @@ function scorer(scores: number[]): CrowdScorer & { calls: number } {
 }
 
 async function run(crowd: CrowdMode, s: CrowdScorer | null) {
-  const p = new EmotionPipeline({ classifier, crowd: s, config: parsePipelineConfig({ crowd }) });
-  const results: PipelineResult[] = [];
-  const held: number[] = [];
-  p.on('result', (r) => results.push(r));
-  p.on('crowd', (u) => held.push(u.score));
-  for (let i = 0; i < audio.length; i += 1600) {
-    p.push({ samples: audio.subarray(i, i + 1600), sampleRate: 16000, time: i / 16000 });
-    if (p.busy) await p.drain();
-  }
-  await p.end();
-  return { results, held, stats: p.stats() };
+  return runPipeline(new EmotionPipeline({ classifier, crowd: s, config: parsePipelineConfig({ crowd }) }), audio);
 }
 
 test('suppress: a segment below the threshold is not published, but counted and reported; the others are', async () => {
