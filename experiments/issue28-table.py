@@ -62,7 +62,8 @@ def leave_speakers_out(dirs, c):
         return 'not run'
     rs = [load(p) for _, p in sorted(found.items())]
     mean = lambda k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
-    unit = 'folds' if c == 'ravdess' else 'speakers'
+    # loso-C-A+B+C: a group of speakers held out together (earshot train --protocols loso-C/K)
+    unit = 'folds' if c == 'ravdess' else 'speaker groups' if any('+' in f for f in found) else 'speakers'
     return f"{pct(mean('accuracy'))} / {pct(mean('uar'))} ({len(rs)} {unit}, ar {pct(sum(r['confidence']['arousalUar'] for r in rs) / len(rs))})"
 
 
