@@ -87,6 +87,11 @@ function checkProtocol(p: string, corpora: CorpusKind[]): void {
   throw new EarshotError('E_USAGE', `--protocols: "${p}" is not one of folds, random, final, loco, loso-CORPUS or loso-CORPUS/K (K >= 2 groups of speakers; a corpus of --corpora: ${corpora.join(', ')})`);
 }
 
+/** The model name of a leave-speakers-out run (its file stem joins the speakers with '+', which a model name may not hold: MODEL_NAME). */
+export function losoName(name: string, c: string, spks: readonly string[]): string {
+  return `${name}-loso-${c}-${spks.join('_')}`;
+}
+
 /** The held-out speaker groups of a loso protocol: each speaker alone, or the sorted speakers dealt into K groups. */
 export function speakerGroups(speakers: string[], groups?: number): string[][] {
   const sorted = [...new Set(speakers)].sort();
@@ -250,7 +255,7 @@ export async function runTrain(
   });
   const losoRun = (c: CorpusKind, spks: readonly string[]): [string[][], string] => {
     const stem = join(runDir, `loso-${c}-${spks.join('+')}`);
-    return [runsOf(['--holdout', `${c}:${spks.join(',')}`, '--out', stem, '--name', `${opts.name}-loso-${c}-${spks.join('+')}`]), stem];
+    return [runsOf(['--holdout', `${c}:${spks.join(',')}`, '--out', stem, '--name', losoName(opts.name, c, spks)]), stem];
   };
   const jobs = opts.jobs ?? 1;
   if (jobs > 1) {

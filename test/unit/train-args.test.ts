@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { babbleExclusions, noiseKinds } from '../../src/training/feature-cache.ts';
 import { parseFolds, RAVDESS_FOLDS } from '../../src/training/folds.ts';
 import { SHIPPED_RECIPES } from '../../src/training/recipes.ts';
-import { speakerGroups } from '../../src/training/run-train.ts';
+import { losoName, speakerGroups } from '../../src/training/run-train.ts';
+import { MODEL_NAME } from '../../src/runtime/model/metadata.ts';
 import { parseFrontendConfig } from '../../src/runtime/frontend/config.ts';
 import { ROOT } from '../helpers/paths.ts';
 import { EarshotError } from '../../src/core/errors.ts';
@@ -104,4 +105,6 @@ test('loso-CORPUS/K deals the sorted speakers into K groups; loso-CORPUS holds o
   assert.equal(speakerGroups(spk, 3), [['f1', 'm1'], ['f2', 'm2'], ['f3', 'm3']]);
   // more groups than speakers: one speaker each, no empty group
   assert.equal(speakerGroups(['b', 'a'], 5), [['a'], ['b']]);
+  // a group's model gets a name its metadata accepts
+  assert.ok(MODEL_NAME.test(losoName('earshot-crnn', 'emotiontts-kr', ['ema', 'nea', 'nek'])));
 });

@@ -97,12 +97,15 @@ export const ttaSchema = z.object({
 });
 export type Tta = z.infer<typeof ttaSchema>;
 
+/** What a model's name may be: letters, digits, dot, dash and underscore. */
+export const MODEL_NAME = /^[A-Za-z0-9._-]+$/;
+
 export const modelMetadataSchema = z
   .object({
     /** Schema version of this file. */
     schema: z.literal(1),
     /** Model name: the file stem in models/. */
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
+    name: z.string().regex(MODEL_NAME, 'letters, digits, dot, dash and underscore only'),
     /** Architecture id as in training/python/earshot_train/models.py (e.g. "lstm-attn"). */
     architecture: z.string(),
     description: z.string().default(''),
