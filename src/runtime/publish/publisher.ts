@@ -31,7 +31,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect as mqttConnect } from 'mqtt';
 import '../../core/mqtt-numbers.ts'; // the codec's 6 MB number cache off before the first packet
 import { EarshotError } from '../../core/errors.ts';
 import { redactUrl } from '../../core/redact.ts';
@@ -43,6 +42,7 @@ import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock, type QueueFs } from './offline-queue.ts';
 import { CommandGate } from './command-gate.ts';
 import { connectOptionsOf, parseBrokerUrl } from './broker-url.ts';
+import { connectMqtt } from './mqtt-connect.ts';
 import { judgeClaim, judgeRejoin, earlierTwin, liveAnswer, liveTwinError, livenessTopics, LIVENESS_TIMEOUT_MS, otherClaim, pongFor, PONGS_PER_SECOND } from './fleet-identity.ts';
 import { round3, topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
 
@@ -138,7 +138,7 @@ const defaultFactory: MqttClientFactory = (url, opts) => {
   const r = parseBrokerUrl(url);
   if (!r.ok) throw new EarshotError('E_CONFIG', `mqtt.url: ${r.problem}`);
   const endpoint = connectOptionsOf(r.endpoint);
-  return mqttConnect({ ...endpoint, ...opts, username: opts.username ?? endpoint.username, password: opts.password ?? endpoint.password });
+  return connectMqtt({ ...endpoint, ...opts, username: opts.username ?? endpoint.username, password: opts.password ?? endpoint.password });
 };
 
 export class MqttPublisher {
