@@ -2,7 +2,8 @@
 // dist/vendor/zod.js with English only (every zod entry point loads ~40 locale modules otherwise,
 // about 4 MB of private memory) and points the compiled code's `'zod'` imports at it. Checked here:
 // the bundle holds no other locale, offers every member of zod's `z`, gives zod's own messages, and
-// the built dist/ uses it with the same configuration errors as the sources.
+// the built dist/ uses it with the same configuration errors as the sources. The daemon's bundle
+// holds only the members of `z` the sources use, as TypeScript's checker finds them.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as zod from 'zod';
 // @ts-expect-error plain JavaScript, run by `npm run build`
-import { bundleZod, rewriteZodImports } from '../../scripts/bundle-zod.mjs';
+import { bundleZod, rewriteZodImports, zodMembersUsed } from '../../scripts/bundle-zod.mjs';
 import { loadDaemonConfig } from '../../src/daemon/config.ts';
 import { ROOT } from '../helpers/paths.ts';
 
@@ -68,6 +69,52 @@ test("the bundle's error messages are zod's own, byte for byte", () => {
     assert.is(JSON.stringify((got.error as zod.ZodError).issues), JSON.stringify((want.error as zod.ZodError).issues), name);
     assert.is(bundled.z.prettifyError(got.error as never), zod.z.prettifyError(want.error as zod.ZodError), name);
   }
+});
+
+test('zodMembersUsed finds z.member through the checker: not a local z, not types; z used as a value fails', () => {
+  // inside the repository, so 'zod' resolves as it does for the sources
+  const dir = mkdtempSync(join(ROOT, 'build', 'zod-members-'));
+  try {
+    const project = (files: Record<string, string>) => {
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.json'), include: Object.keys(files).map((f) => join(dir, f)), exclude: [] }));
+      return join(dir, 'tsconfig.json');
+    };
+    const good = project({
+      'a.ts': "import { z } from 'zod';\nexport const s = z\n  .strictObject({ n: z.number().int(), k: z.enum(['x']) });\nexport type S = z.infer<typeof s>;\n",
+      // a class field named z, read as this.z.fill: a text search would take `fill` for a zod member
+      'b.ts': "export class Head {\n  z = new Float64Array(3);\n  reset(): void {\n    this.z.fill(0);\n  }\n}\n",
+      'c.ts': "import type { z } from 'zod';\nexport type N = z.ZodNumber;\n",
+    });
+    assert.equal(zodMembersUsed(good), ['enum', 'number', 'strictObject']);
+    rmSync(join(dir, 'b.ts'));
+    rmSync(join(dir, 'c.ts'));
+    const bad = project({ 'a.ts': "import { z } from 'zod';\nconst keep = (x: unknown) => x;\nkeep(z);\nexport const s = z.string();\n" });
+    assert.throws(() => zodMembersUsed(bad), /a\.ts:3: z used as a value/);
+    const other = project({ 'a.ts': "import { z, ZodError } from 'zod';\nexport const s = z.string();\nexport const E = ZodError;\n" });
+    assert.throws(() => zodMembersUsed(other), /only `import \{ z \} from 'zod'` is bundled/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a narrowed bundle's z has exactly its members and gives zod's own messages; dist's has the sources' members", async () => {
+  const members = ['array', 'email', 'enum', 'iso', 'literal', 'number', 'object', 'strictObject', 'string', 'union', 'uuid'];
+  const file = join(tmp, 'narrow', 'zod.js');
+  await bundleZod(file, members);
+  const narrow = (await import(pathToFileURL(file).href)) as { z: Zod };
+  assert.equal(Object.keys(narrow.z).sort(), members);
+  assert.ok(readFileSync(file).length < bundleText.length * 0.7, 'smaller than the whole z');
+  const ours = cases(narrow.z);
+  for (const [name, schema, input] of cases(zod.z)) {
+    const want = schema.safeParse(input);
+    const got = ours.find(([n]) => n === name)![1].safeParse(input);
+    assert.is(JSON.stringify((got.error as zod.ZodError).issues), JSON.stringify((want.error as zod.ZodError).issues), name);
+  }
+  const unknown = await bundleZod(join(tmp, 'bad.js'), ['string', 'nosuchmember']).then(() => 'built', (e: Error) => e.message);
+  assert.match(unknown, 'z.nosuchmember is not a member of zod');
+  const dist = (await import(pathToFileURL(join(ROOT, 'dist', 'vendor', 'zod.js')).href)) as { z: object };
+  assert.equal(Object.keys(dist.z).sort(), zodMembersUsed(join(ROOT, 'tsconfig.build.json')), 'dist/vendor/zod.js holds what the sources use: run `npm run build`');
 });
 
 test("rewriteZodImports points `from 'zod'` at the bundle by a relative path, at any depth, and nothing else", () => {
