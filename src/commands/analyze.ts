@@ -35,7 +35,7 @@ import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/config
 import { EarshotError, isEarshotError } from '../core/errors.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { analyzeFile, type FileAnalysis, type LabelScore } from '../runtime/pipeline/analyze-file.ts';
-import { CROWD_MODES, parsePipelineConfig, PIPELINE_DEFAULTS, SEGMENT_MODES, type CrowdMode, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
+import { CROWD_MODES, parseCrowdFlag, parsePipelineConfig, PIPELINE_DEFAULTS, SEGMENT_MODES, type PipelineConfigInput } from '../runtime/pipeline/config.ts';
 import { openCrowdDetector } from '../runtime/model/crowd.ts';
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 
@@ -219,8 +219,7 @@ export function registerAnalyze(program: Command): void {
       if (!(VERDICTS as readonly string[]).includes(opts.verdict)) throw new EarshotError('E_USAGE', `--verdict ${opts.verdict}: use one of ${VERDICTS.join(', ')}`);
       if (opts.vad !== undefined && !(VAD_KINDS as readonly string[]).includes(opts.vad)) throw new EarshotError('E_USAGE', `--vad ${opts.vad}: use one of ${VAD_KINDS.join(', ')}`);
       if (opts.arithmetic !== undefined && opts.arithmetic !== 'f32' && opts.arithmetic !== 'q15') throw new EarshotError('E_USAGE', `--arithmetic ${opts.arithmetic}: use f32 or q15`);
-      if (!(CROWD_MODES as readonly string[]).includes(opts.crowd)) throw new EarshotError('E_USAGE', `--crowd ${opts.crowd}: use one of ${CROWD_MODES.join(', ')}`);
-      const crowdMode = opts.crowd as CrowdMode;
+      const crowdMode = parseCrowdFlag(opts.crowd, CROWD_MODES);
       const classifier = await EmotionClassifier.load(opts.model, { arithmetic: opts.arithmetic as 'f32' | 'q15' | undefined });
       const config: PipelineConfigInput = { mode: opts.mode as 'utterance' | 'window', crowd: crowdMode, ...(opts.vad ? { vad: { kind: opts.vad as VadKind } } : {}), ...(opts.uncertainBelow !== undefined ? { uncertainBelow: Number(opts.uncertainBelow) } : {}) };
       const parsed = parsePipelineConfig(config, 'analyze options');

@@ -23,6 +23,7 @@ import { evaluateItems, type EvalReport } from '../training/evaluate.ts';
 import { formatReport } from '../training/metrics.ts';
 import { EmotionClassifier } from '../runtime/model/session.ts';
 import { DEFAULT_VAD_KIND, VAD_KINDS, type VadKind } from '../runtime/vad/config.ts';
+import { parseCrowdFlag } from '../runtime/pipeline/config.ts';
 import { NOISE_KINDS, loadBabblePool, type BabblePool, type NoiseKind } from '../training/noise.ts';
 
 export interface EvalOptions {
@@ -125,11 +126,6 @@ export function reportJson(r: EvalReport & { arithmetic?: string; seenInTraining
 
 const toStdout = (s: string): void => void process.stdout.write(`${s}\n`);
 
-function crowdMode(v: string): 'suppress' | 'mark' {
-  if (v === 'suppress' || v === 'mark') return v;
-  throw new EarshotError('E_USAGE', `--crowd ${v}: use suppress or mark (off is the same as leaving --crowd out)`);
-}
-
 // eslint-disable-next-line complexity,max-lines-per-function -- the evaluation protocol in order (corpus, model, options, scoring, report), each step guarded by its flags; to be split per protocol like training (issue 30 item 1)
 export async function runEval(dir: string, opts: EvalOptions, log: (s: string) => void = toStdout): Promise<EvalReport> {
   const corpus = parseCorpusKind(opts.corpus);
@@ -170,7 +166,7 @@ export async function runEval(dir: string, opts: EvalOptions, log: (s: string) =
       vad,
       adapt: opts.adapt,
       ...(opts.mixNeutral !== undefined ? { mixNeutral: Number(opts.mixNeutral) } : {}),
-      ...(opts.crowd !== undefined ? { crowd: crowdMode(opts.crowd) } : {}),
+      ...(opts.crowd !== undefined ? { crowd: parseCrowdFlag(opts.crowd, ['suppress', 'mark'], ' (off is the same as leaving --crowd out)') } : {}),
       seed,
       onProgress: (done, total) => {
         const now = Date.now();

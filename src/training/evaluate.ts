@@ -32,6 +32,7 @@ import { analyzeFile, type LabelScore } from '../runtime/pipeline/analyze-file.t
 import { EmotionPipeline } from '../runtime/pipeline/pipeline.ts';
 import { parsePipelineConfig } from '../runtime/pipeline/config.ts';
 import { openCrowdDetector } from '../runtime/model/crowd.ts';
+import { needsBaseline } from '../runtime/model/metadata.ts';
 import { confusionMatrix, scoreConfusion, type EvalMetrics } from './metrics.ts';
 import { accuracyAtCoverage, binaryUar, expectedCalibrationError, tempered } from './calibration.ts';
 import { affectClassOf, affectOf } from '../core/affect.ts';
@@ -192,16 +193,18 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     throw new EarshotError('E_MODEL', `model ${classifier.meta.name} (labels ${classifier.labels.join(', ')}) shares fewer than 2 labels with ${opts.corpus}; nothing to score`);
   }
   let kept = items.filter((i) => scored.includes(i.label));
-  const crowd = opts.crowd ? await openCrowdDetector(opts.crowd, classifier.model.frontend, classifier.meta.name, (m) => process.stderr.write(`earshot: ${m}\n`)) : null;
-  const config = parsePipelineConfig({ mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {}, crowd: opts.crowd ?? 'off' });
-  const pipeline = new EmotionPipeline({ classifier, config, crowd });
   const seed = opts.seed ?? 1;
+  // every check that can refuse the run comes before the crowd detector's session is opened
+  const config = parsePipelineConfig({ mode: 'utterance', vad: opts.vad ? { kind: opts.vad } : {}, crowd: opts.crowd ?? 'off' });
   if (opts.adapt) {
-    if (!pipeline.baseline) {
+    if (!needsBaseline(classifier.meta)) {
       throw new EarshotError('E_CONFIG', `--adapt: model ${classifier.meta.name} normalises per ${classifier.meta.normalization.mode}, not against a speaker baseline, and has no functional head; adapt a model trained with earshot_train --norm prosody or speaker, or one with a functional head (training/python/earshot_train/functionals.py --export-head)`);
     }
     kept = streamOrder(kept, seed);
   }
+  const filler = fillerClips(items, opts, seed);
+  const crowd = opts.crowd ? await openCrowdDetector(opts.crowd, classifier.model.frontend, classifier.meta.name, (m) => process.stderr.write(`earshot: ${m}\n`)) : null;
+  const pipeline = new EmotionPipeline({ classifier, config, crowd });
   const predictions: Prediction[] = [];
   let noSpeech = 0;
   let segments = 0;
@@ -215,7 +218,6 @@ export async function evaluateItems(classifier: EmotionClassifier, items: Corpus
     return [best, r.probabilities[best] / mass];
   };
   let speaker: string | null = null;
-  const filler = fillerClips(items, opts, seed);
   let owed = 0;
   try {
     for (const item of kept) {

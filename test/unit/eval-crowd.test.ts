@@ -36,4 +36,17 @@ test('crowd: clean speech is answered; under loud babble suppress holds utteranc
   }
 });
 
+test('crowd: a run the flags refuse is refused before the detector is opened (its error is not the one shown)', async () => {
+  // earshot-lstm has another frontend than the detector: under suppress, opening the detector fails
+  const lstm = await EmotionClassifier.load(join(ROOT, 'models/earshot-lstm.json'));
+  const refusal = (opts: Parameters<typeof evaluateItems>[2]) => evaluateItems(lstm, items.slice(0, 2), opts).then(() => 'ran', (e: Error & { code?: string }) => `${e.code}: ${e.message}`);
+  try {
+    assert.match(await refusal({ corpus: 'ravdess', crowd: 'suppress' }), /^E_CONFIG: pipeline.crowd: .*another frontend/, 'the detector is opened when the flags are fine');
+    assert.match(await refusal({ corpus: 'ravdess', crowd: 'suppress', mixNeutral: 0.7 }), /^E_USAGE: --mix-neutral: only with --adapt/);
+    assert.match(await refusal({ corpus: 'ravdess', crowd: 'suppress', adapt: true }), /^E_CONFIG: --adapt: model earshot-lstm normalises per/);
+  } finally {
+    await lstm.close();
+  }
+});
+
 test.run();

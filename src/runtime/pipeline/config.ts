@@ -14,6 +14,16 @@ export const SEGMENT_MODES = ['utterance', 'window'] as const;
 export const CROWD_MODES = ['suppress', 'mark', 'off'] as const;
 export type CrowdMode = (typeof CROWD_MODES)[number];
 
+/**
+ * A command's `--crowd MODE`, checked against the modes that command takes (`earshot analyze`: all
+ * three; `earshot eval`: suppress or mark, since leaving the flag out is off there).
+ */
+export function parseCrowdFlag<M extends CrowdMode>(value: string, allowed: readonly M[], note = ''): M {
+  const mode = allowed.find((m) => m === value);
+  if (mode === undefined) throw new EarshotError('E_USAGE', `--crowd ${value}: use one of ${allowed.join(', ')}${note}`);
+  return mode;
+}
+
 export const pipelineConfigSchema = z.object({
   /** "utterance": one result per VAD segment; "window": sliding windows of the model's meta.window over speech. Default "utterance". */
   mode: z.enum(SEGMENT_MODES).default('utterance'),
