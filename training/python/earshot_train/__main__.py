@@ -89,6 +89,9 @@ def parse_args(argv):
     p.add_argument('--room', type=float, default=0.0,
                    help=('rooms and microphones on the raw features, drawn per training item: speed perturbation, reverberation, band limits, '
                          'each with this probability (data.RoomAugment); 0 = off'))
+    p.add_argument('--babble', type=float, default=0.0,
+                   help=('other talkers on the raw features, drawn per training item with this probability before the room: 2-8 other training '
+                         'spans at 0-20 dB under it, mixed as band powers (data.RoomAugment.talkers); 0 = off'))
     p.add_argument('--max-frames', type=int, default=400, help='truncate training utterances to this many frames')
     p.add_argument('--fixed-frames', type=int, default=0, help='(fixed-window archs) window length in frames')
     p.add_argument('--teacher',
@@ -110,8 +113,9 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not a.merge and not a.features:
         p.error('--features is required (or --merge STEM... to merge ensemble members)')
-    if a.room and a.norm in ('speaker', 'prosody'):
-        p.error('--room draws on the raw features, which --norm speaker and prosody normalise once per epoch: use --norm utterance, cmn, global or level')
+    if (a.room or a.babble) and a.norm in ('speaker', 'prosody'):
+        p.error('--room and --babble draw on the raw features, which --norm speaker and prosody normalise once per epoch: '
+                'use --norm utterance, cmn, global or level')
     if a.member and not 1 <= a.member <= a.ensemble:
         p.error(f'--member {a.member}: give 1..{a.ensemble} (the member of --ensemble {a.ensemble} to train)')
     return a
@@ -477,7 +481,7 @@ def main(argv):
         norm_item = lambda i, x: speaker_normalise(x, base_of(i), scols).astype(np.float32)  # noqa: E731
     else:
         # under --room the items stay raw: each draw is augmented, then normalised (fit)
-        xtr = [i['x'] if a.room else norm(i['x']) for i in train]
+        xtr = [i['x'] if a.room or a.babble else norm(i['x']) for i in train]
         norm_item = lambda i, x: norm(x)  # noqa: E731
     # a held-out clip under --vad is its list of spans (scored duration-weighted, as the daemon does)
     xte = [[norm_item(i, x) for x in i['segs']] if a.vad else norm_item(i, i['x']) for i in test]
@@ -495,7 +499,7 @@ def main(argv):
     seeds = [a.seed + 1000 * k for k in ks]
     for k, seed in zip(ks, seeds):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
-        room = (RoomAugment(fs.frontend, fs.feature_names, a.room), norm) if a.room else None
+        room = (RoomAugment(fs.frontend, fs.feature_names, a.room, babble=a.babble, pool=xtr if a.babble else None), norm) if a.room or a.babble else None
         members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm, soft, draw, allowed, room))
     fixed = members[0][1]
     model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
@@ -530,7 +534,8 @@ def main(argv):
     streaming = export_streaming(model, len(fs.feature_names), a.out + '.stream.onnx') if streams else None
     corpora = sorted({i['corpus'] for i in train})
     options = {k: getattr(a, k) for k in ['batch', 'lr', 'hidden', 'layers', 'stack', 'norm', 'no_specaugment', 'no_tempo', 'no_crop', 'no_jitter',
-                                          'vtlp', 'room', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights', 'balance', 'epoch_items']}
+                                          'vtlp', 'room', 'babble', 'max_frames', 'vad', 'mixup', 'ensemble', 'channels', 'side', 'weights', 'balance',
+                                          'epoch_items']}
     if a.teacher:
         with open(a.teacher) as fh:
             options['distillation'] = {'teachers': json.load(fh)['teachers'], 'weight': a.distill_weight, 'temperature': a.distill_temperature}

@@ -153,6 +153,29 @@ def test_room_speed_moves_formants_f0_and_duration_by_alpha():
     assert np.isclose(y[1, 42], 2.0 + 12 * np.log2(1.1) / 2, atol=0.1) or y[1, 42] >= 2.0  # interpolated between voiced and unvoiced
 
 
+def test_room_babble_adds_other_talkers_power_at_the_drawn_snr():
+    from earshot_train.data import RoomAugment
+    rng = np.random.default_rng(5)
+    others = [room_clip(frames=f) + np.float32(s) for f, s in ((50, 3.0), (80, -4.0), (120, 0.5))]
+    for o in others:
+        o[:, :40] += rng.normal(0, 1, (o.shape[0], 40)).astype(np.float32)  # talkers with spectra of their own
+        o[:, 40] = np.sqrt(np.exp(o[:, :40]).sum(1) / 40)
+    room = RoomAugment(ROOM_FRONTEND, ROOM_NAMES, 0.0, babble=1.0, pool=others)
+    x = room_clip(frames=300, peak_band=20)
+    y = room.talkers(x, others, 10.0, np.random.default_rng(1))
+    assert y.shape == x.shape
+    added = np.exp(y[:, :40].astype(np.float64)) - np.exp(x[:, :40].astype(np.float64))
+    assert np.all(added > 0)
+    assert np.isclose(10 * np.log10(np.exp(x[:, :40].astype(np.float64)).mean() / added.mean()), 10.0, atol=1e-3)
+    assert np.all(y[:, 41:] == x[:, 41:]), 'ZCR, f0 and voicing stay the talker\'s'
+    assert np.all(y[:, 40] > x[:, 40])
+    # the drawn path: with babble 1 and the room off, every item gets other talkers
+    z = room(x)
+    assert not np.allclose(z[:, :40], x[:, :40]) and z.shape == x.shape
+    off = RoomAugment(ROOM_FRONTEND, ROOM_NAMES, 0.0)
+    assert np.array_equal(off(x), x)
+
+
 def test_room_reverb_tail_decays_60_db_in_rt60_and_has_the_drawn_drr():
     from earshot_train.data import RoomAugment
     room = RoomAugment(ROOM_FRONTEND, ROOM_NAMES, 1.0)
