@@ -28,7 +28,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get as httpGet, type ClientRequest } from 'node:http';
-import { connect, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { connectOptionsOf, parseBrokerUrl } from '../runtime/publish/broker-url.ts';
+import { connectMqtt } from '../runtime/publish/mqtt-connect.ts';
 import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
 import { loadDaemonConfigIsolated } from '../daemon/config-isolated.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
@@ -136,17 +138,28 @@ function anonRss(): number | null {
   }
 }
 
-/** Rss and Private_Clean + Private_Dirty of /proc/PID/smaps_rollup in MB, or null where there is no such file. */
-export function smapsMemory(pid: number | 'self' = 'self'): { rssMb: number; privateMb: number } | null {
+/**
+ * Rss, Private_Clean + Private_Dirty and Anonymous of /proc/PID/smaps_rollup in MB, or null where
+ * there is no such file. Anonymous is the steadier figure: "private" also counts libonnxruntime's
+ * file pages while no other process maps them, which moves it by up to 19 MB between rounds.
+ */
+export function smapsMemory(pid: number | 'self' = 'self'): SmapsMemory | null {
   try {
     const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
     const rss = kb('Rss');
     const priv = kb('Private_Clean') + kb('Private_Dirty');
-    return Number.isFinite(rss) && Number.isFinite(priv) ? { rssMb: mb(rss * 1024), privateMb: mb(priv * 1024) } : null;
+    const anon = kb('Anonymous');
+    return Number.isFinite(rss) && Number.isFinite(priv) && Number.isFinite(anon) ? { rssMb: mb(rss * 1024), privateMb: mb(priv * 1024), anonMb: mb(anon * 1024) } : null;
   } catch {
     return null;
   }
+}
+
+export interface SmapsMemory {
+  rssMb: number;
+  privateMb: number;
+  anonMb: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -218,7 +231,11 @@ async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir:
     env: {},
   });
   const received = new Map<string, number>();
-  const client: MqttClient = connect(broker.url, { protocolVersion: 4, clientId: `bench-${process.pid}` });
+  // connected as the daemon's publisher connects (./publish/mqtt-connect.ts): mqtt.connect() would
+  // load the WebSocket transport into the measured process, which the daemon itself does not load
+  const endpoint = parseBrokerUrl(broker.url);
+  if (!endpoint.ok) throw new Error(`bench: the embedded broker's URL ${broker.url}: ${endpoint.problem}`);
+  const client: MqttClient = connectMqtt({ ...connectOptionsOf(endpoint.endpoint), protocolVersion: 4, clientId: `bench-${process.pid}` });
   client.on('message', (_topic, payload) => {
     const t = performance.now();
     received.set((JSON.parse(payload.toString()) as { id: string }).id, t);
@@ -357,7 +374,7 @@ function childEntry(): string[] {
  * (another checkout, for a side-by-side run). `sampled` gets the child's smaps memory as the parent
  * reads it during the paced window, the same way for either checkout.
  */
-async function inChild<T>(req: MeasureRequest, other?: string, sampled?: { rssMb: number; privateMb: number }[]): Promise<T> {
+async function inChild<T>(req: MeasureRequest, other?: string, sampled?: SmapsMemory[]): Promise<T> {
   const entry = other ? [join(other, 'dist/bench/daemon-child.js')] : childEntry();
   // each checkout as its own unit runs it; NODE_OPTIONS of this shell (tsx in development) is not the service's
   const launch = serviceLaunch(other ?? ROOT);
@@ -390,6 +407,7 @@ export interface SideBySideRow {
   /** the last in-window sample of the parent's reading of /proc/PID/smaps_rollup (MB) */
   rssMb: number[];
   privateMb: number[];
+  anonMb: number[];
 }
 
 export interface SideBySideResult {
@@ -408,13 +426,13 @@ export interface SideBySideResult {
  */
 export async function benchDaemonSideBySide(opts: DaemonBenchOptions, other: string, rounds: number): Promise<SideBySideResult> {
   const { model } = pickModel(opts.model);
-  const row = (checkout: string): SideBySideRow => ({ checkout, cpuPercent: [], p99Ms: [], p50Ms: [], events: [], rssMb: [], privateMb: [] });
+  const row = (checkout: string): SideBySideRow => ({ checkout, cpuPercent: [], p99Ms: [], p50Ms: [], events: [], rssMb: [], privateMb: [], anonMb: [] });
   const here = row(ROOT);
   const there = row(other);
   const start = loadavg();
   for (let i = 0; i < rounds; i++) {
     for (const [r, dir] of i % 2 === 0 ? ([[here, undefined], [there, other]] as const) : ([[there, other], [here, undefined]] as const)) {
-      const mem: { rssMb: number; privateMb: number }[] = [];
+      const mem: SmapsMemory[] = [];
       const p = await inChild<PacedResult>({ ...opts, model, mode: 'paced' }, dir, mem);
       r.cpuPercent.push(p.cpuPercentOfOneCore);
       r.p99Ms.push(p.decidedToReceivedMs.p99);
@@ -422,6 +440,7 @@ export async function benchDaemonSideBySide(opts: DaemonBenchOptions, other: str
       r.events.push(p.events);
       r.rssMb.push(mem.at(-1)?.rssMb ?? p.rssMb);
       r.privateMb.push(mem.at(-1)?.privateMb ?? NaN);
+      r.anonMb.push(mem.at(-1)?.anonMb ?? NaN);
     }
   }
   const name = model.replace(/^.*\//, '').replace(/\.json$/, '');
@@ -436,6 +455,7 @@ export function sideBySideReport(r: SideBySideResult): string {
     ['decided -> MQTT p50, ms', (x) => x.p50Ms, 1],
     ['RSS, MB', (x) => x.rssMb, 1],
     ['private, MB', (x) => x.privateMb, 1],
+    ['anonymous, MB', (x) => x.anonMb, 1],
     ['events', (x) => x.events, 0],
   ];
   const lines = [
