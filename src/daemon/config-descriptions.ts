@@ -66,7 +66,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "pipeline.adaptation.halfLifeSeconds": "Half-life of the baseline's memory, in seconds of speech (not wall time). Default 600.",
   "pipeline.adaptation.saveEverySeconds": "The daemon saves the baseline to its state directory after this much new speech (seconds), and on stop. Default 30.",
   "pipeline.adaptation.warmupSeconds": "Speech (seconds, decayed) needed before utterances are normalised against the baseline. Default 15.",
-  "pipeline.crowd": "Utterances with no dominant talker (babble, a crowd; models/earshot-crowd): \"suppress\" publishes nothing for them (counted), \"mark\" publishes them with `crowd: true`, \"off\" does not run the detector. Default \"mark\" (docs/experiments/2026-12-07-crowds-and-cost.md).",
+  "pipeline.crowd": "Utterances with no dominant talker (babble, a crowd; models/earshot-crowd): \"suppress\" publishes nothing for them (counted), \"mark\" publishes them with `crowd: true` (they leave the emotion state and the speaker baseline alone), \"off\" does not run the detector. Default \"mark\" (docs/experiments/2026-12-07-crowds-and-cost.md).",
   "pipeline.latencyWindow": "Results whose latency percentiles stats() reports. Default 256.",
   "pipeline.maxUtteranceSeconds": "Utterance mode: longer speech is cut into pieces of at most this many seconds. Default 6.",
   "pipeline.mode": "\"utterance\": one result per VAD segment; \"window\": sliding windows of the model's meta.window over speech. Default \"utterance\".",

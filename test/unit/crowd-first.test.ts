@@ -1,7 +1,8 @@
 // Crowds and cost (issue 32, second pass): under pipeline.crowd "suppress" the crowd detector runs
 // first and the emotion model never sees an utterance it holds back, while a one-talker utterance
 // gets exactly the answer it got before; under "mark" both run. An utterance the detector calls
-// crowd leaves the speaker baseline as it was (mark and suppress). `analyzeFile` carries the crowd
+// crowd leaves the speaker baseline and the smoothed emotion state as they were (mark and
+// suppress). `analyzeFile` carries the crowd
 // flag per segment and the counts per file. The tiny committed model classifies; the detector is a
 // scorer the test controls (its scores and the order of the calls are recorded).
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { SpeakerBaseline } from '../../src/runtime/model/baseline.ts';
 import type { CrowdScorer } from '../../src/runtime/model/crowd.ts';
 import { EmotionClassifier } from '../../src/runtime/model/session.ts';
 import { analyzeFile } from '../../src/runtime/pipeline/analyze-file.ts';
-import { parsePipelineConfig, type CrowdMode } from '../../src/runtime/pipeline/config.ts';
+import { parsePipelineConfig, type CrowdMode, type PipelineConfigInput } from '../../src/runtime/pipeline/config.ts';
 import { EmotionPipeline } from '../../src/runtime/pipeline/pipeline.ts';
 import { DATA, ROOT } from '../helpers/paths.ts';
 import { runPipeline } from '../helpers/pipeline-run.ts';
@@ -53,9 +54,9 @@ function scorer(scores: number[]): CrowdScorer & { seen: Float32Array[] } {
 
 const newBaseline = () => new SpeakerBaseline(classifier.dim, hopSec, 'test');
 
-async function run(crowd: CrowdMode, s: CrowdScorer | null, baseline: SpeakerBaseline | null = null) {
+async function run(crowd: CrowdMode, s: CrowdScorer | null, baseline: SpeakerBaseline | null = null, more: Omit<PipelineConfigInput, 'crowd'> = {}) {
   calls = [];
-  const r = await runPipeline(new EmotionPipeline({ classifier, crowd: s, baseline, config: parsePipelineConfig({ crowd }) }), audio);
+  const r = await runPipeline(new EmotionPipeline({ classifier, crowd: s, baseline, config: parsePipelineConfig({ ...more, crowd }) }), audio);
   return { ...r, calls };
 }
 
@@ -114,6 +115,21 @@ test('mark: an utterance called crowd leaves the speaker baseline unchanged', as
   const off = newBaseline();
   await run('off', null, off);
   assert.is(off.utterances, 2);
+});
+
+test('mark: an utterance called crowd is published but leaves the smoothed emotion state alone', async () => {
+  // every answer counts (the tiny model's answers are below the default floors)
+  const sure = { uncertainBelow: 0, smoothing: { minConfidence: 0, minDwellMs: 0, margin: 0 } };
+  const talker = await run('mark', scorer([2]), null, sure);
+  assert.ok(talker.states.length >= 1, 'one-talker utterances move the state');
+  const babble = await run('mark', scorer([-1]), null, sure);
+  assert.is(babble.results.length, talker.results.length, 'every utterance still published');
+  assert.equal(babble.states, [], 'no state from babble');
+  // babble first, then the talker: the one state is the talker's answer, as from a fresh smoother
+  const mixed = await run('mark', scorer([-1, 2]), null, sure);
+  assert.equal(mixed.results.map((r) => r.crowd), [true, undefined]);
+  assert.is(mixed.states.length, 1);
+  assert.equal(mixed.states[0].probabilities, mixed.results[1].probabilities);
 });
 
 test('suppress: a held-back utterance leaves the speaker baseline unchanged too', async () => {

@@ -40,8 +40,9 @@ export const pipelineConfigSchema = z.object({
   uncertainBelow: z.number().min(0).max(1).default(0),
   /**
    * Utterances with no dominant talker (babble, a crowd; models/earshot-crowd): "suppress" publishes
-   * nothing for them (counted), "mark" publishes them with `crowd: true`, "off" does not run the
-   * detector. Default "mark" (docs/experiments/2026-12-07-crowds-and-cost.md).
+   * nothing for them (counted), "mark" publishes them with `crowd: true` (they leave the emotion
+   * state and the speaker baseline alone), "off" does not run the detector. Default "mark"
+   * (docs/experiments/2026-12-07-crowds-and-cost.md).
    */
   crowd: z.enum(CROWD_MODES).default('mark'),
   vad: vadConfigSchema.prefault({}),

@@ -398,8 +398,9 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
     // against it; babble (crowd) is other voices, and would pull the talker's baseline towards them
     if (!crowd) this.baseline?.add(job.features, job.frames, c.functionals);
     // the smoother runs on stream time, so its dwell and reset times mean the same for a file
-    // analysed at 100x real time as for a live microphone; an uncertain result leaves it alone
-    const changed = uncertain ? null : this.smoother.update(c.probabilities, i.endSec * 1000);
+    // analysed at 100x real time as for a live microphone; an uncertain result leaves it alone, and
+    // so does a crowd one: the state is the talker's, and babble is not the talker
+    const changed = uncertain || crowd ? null : this.smoother.update(c.probabilities, i.endSec * 1000);
     this.fire('result', result);
     if (changed) {
       this.stateChanges++;
