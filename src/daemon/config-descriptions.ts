@@ -67,6 +67,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "pipeline.adaptation.saveEverySeconds": "The daemon saves the baseline to its state directory after this much new speech (seconds), and on stop. Default 30.",
   "pipeline.adaptation.warmupSeconds": "Speech (seconds, decayed) needed before utterances are normalised against the baseline. Default 15.",
   "pipeline.crowd": "Utterances with no dominant talker (babble, a crowd; models/earshot-crowd): \"suppress\" publishes nothing for them (counted), \"mark\" publishes them with `crowd: true` (they leave the emotion state and the speaker baseline alone), \"off\" does not run the detector. Default \"mark\" (docs/experiments/2026-12-07-crowds-and-cost.md).",
+  "pipeline.headMinSnrDb": "A model's functional head (prosody: pitch, jitter, shimmer, HNR) is fused only with utterances at least this many dB above the room's noise floor (the energy VAD's): below it, babble or noise ruins those measurements and the network answers alone. 0 = always fused. Default 15 (docs/experiments/2026-12-07-crowds-and-cost.md, \"The babble gap\").",
   "pipeline.latencyWindow": "Results whose latency percentiles stats() reports. Default 256.",
   "pipeline.maxUtteranceSeconds": "Utterance mode: longer speech is cut into pieces of at most this many seconds. Default 6.",
   "pipeline.mode": "\"utterance\": one result per VAD segment; \"window\": sliding windows of the model's meta.window over speech. Default \"utterance\".",

@@ -23,6 +23,8 @@ export interface Classification {
   confidence: number;
   /** with a functional head: the utterance's raw functionals (reused by the next call; the speaker baseline takes them in) */
   functionals?: Float64Array;
+  /** the functional head was fused into `probabilities` (a warm baseline, and `fuseHead`) */
+  fused?: boolean;
 }
 
 /** Bound of a feature normalised against a speaker baseline; training/python/earshot_train/data.py SPEAKER_CLIP is the same (why: there). */
@@ -140,7 +142,7 @@ export class EmotionClassifier {
    * `calibration`: `fusedTemperature` for fused ones, `temperature` for the network alone).
    */
   // eslint-disable-next-line complexity -- the classification steps in order (normalisation mode, test-time augmentation, functional head, calibration), each optional
-  async classify(features: Float32Array, frames: number, baseline: BaselineStats | null = null): Promise<Classification> {
+  async classify(features: Float32Array, frames: number, baseline: BaselineStats | null = null, fuseHead = true): Promise<Classification> {
     if (frames <= 0 || features.length < frames * this.dim) {
       throw new EarshotError('E_INTERNAL', `classify needs frames*${this.dim} features, got ${features.length} for ${frames} frames`);
     }
@@ -174,15 +176,16 @@ export class EmotionClassifier {
       for (let k = 0; k < this.probs.length; k++) this.probs[k] /= count;
     }
     this.head?.observe(features, frames, this.dim);
-    if (this.head && baseline?.functionals) {
-      this.head.fuse(this.probs, baseline.functionals);
+    const fused = this.head !== null && !!baseline?.functionals && fuseHead;
+    if (fused) {
+      this.head!.fuse(this.probs, baseline!.functionals!);
       if (this.invFusedTemperature !== 1) temper(this.probs, this.invFusedTemperature);
     } else if (this.invTemperature !== 1) {
       temper(this.probs, this.invTemperature);
     }
     let best = 0;
     for (let k = 1; k < this.probs.length; k++) if (this.probs[k] > this.probs[best]) best = k;
-    return { probabilities: this.probs, label: this.labels[best], confidence: this.probs[best], ...(this.head ? { functionals: this.head.raw } : {}) };
+    return { probabilities: this.probs, label: this.labels[best], confidence: this.probs[best], ...(this.head ? { functionals: this.head.raw, fused } : {}) };
   }
 
   /** Normalises frames [start, start+n) into the input buffer, pads to `length`, runs, softmaxes into `out`. */

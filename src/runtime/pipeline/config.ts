@@ -39,6 +39,13 @@ export const pipelineConfigSchema = z.object({
    */
   uncertainBelow: z.number().min(0).max(1).default(0),
   /**
+   * A model's functional head (prosody: pitch, jitter, shimmer, HNR) is fused only with utterances
+   * at least this many dB above the room's noise floor (the energy VAD's): below it, babble or noise
+   * ruins those measurements and the network answers alone. 0 = always fused. Default 15
+   * (docs/experiments/2026-12-07-crowds-and-cost.md, "The babble gap").
+   */
+  headMinSnrDb: z.number().min(0).max(60).default(15),
+  /**
    * Utterances with no dominant talker (babble, a crowd; models/earshot-crowd): "suppress" publishes
    * nothing for them (counted), "mark" publishes them with `crowd: true` (they leave the emotion
    * state and the speaker baseline alone), "off" does not run the detector. Default "mark"

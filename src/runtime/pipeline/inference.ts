@@ -17,7 +17,7 @@ import type { Segment } from './segmenter.ts';
 
 /** The part of EmotionClassifier the queue needs. */
 export interface Classifier {
-  classify(features: Float32Array, frames: number, baseline?: BaselineStats | null): Promise<Classification>;
+  classify(features: Float32Array, frames: number, baseline?: BaselineStats | null, fuseHead?: boolean): Promise<Classification>;
 }
 
 /** A queued segment with whatever the caller attached (timings, stream times). */
@@ -41,6 +41,8 @@ export interface InferenceCallbacks<T> {
 }
 
 export class InferenceQueue<T> {
+  /** Whether the classifier may fuse its functional head with this job (unset: always); see pipeline.headMinSnrDb. */
+  trustHead?: (job: Job<T>) => boolean;
   droppedInferences = 0;
   inferenceErrors = 0;
   /** ms spent inside classify() and the crowd detector */
@@ -137,18 +139,18 @@ export class InferenceQueue<T> {
     if (this.crowd && this.holdBack) {
       job.crowdScore = await this.scoreCrowd(features, job.frames);
       if (this.holdBack(job.crowdScore)) return null;
-      return this.classify(features, job.frames);
+      return this.classify(features, job);
     }
-    const c = await this.classify(features, job.frames);
+    const c = await this.classify(features, job);
     if (this.crowd) job.crowdScore = await this.scoreCrowd(features, job.frames);
     return c;
   }
 
-  private async classify(features: Float32Array, frames: number): Promise<Classification> {
+  private async classify(features: Float32Array, job: Job<T>): Promise<Classification> {
     const t0 = this.now();
     this.classifications++;
     try {
-      return await this.classifier.classify(features, frames, this.baseline());
+      return await this.classifier.classify(features, job.frames, this.baseline(), this.trustHead?.(job) ?? true);
     } finally {
       this.classifyMs += this.now() - t0;
     }

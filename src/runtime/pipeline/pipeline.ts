@@ -19,6 +19,7 @@
  */
 import type { AudioChunk } from '../capture/source.ts';
 import { EarshotError } from '../../core/errors.ts';
+import { featureNames } from '../frontend/config.ts';
 import { Frontend, type FrontendOptions } from '../frontend/frontend.ts';
 import { Resampler } from '../frontend/resampler.ts';
 import type { Classification, EmotionClassifier } from '../model/session.ts';
@@ -58,6 +59,21 @@ export interface PipelineContext {
   baseline?: SpeakerBaseline | null;
   /** The crowd detector (the daemon loads it unless config.crowd is "off"); none: every utterance counts as one talker. */
   crowd?: CrowdScorer | null;
+}
+
+/**
+ * A segment's speech level over the room's noise floor, in dB: the mean power of its frames (the
+ * frontend's `rms` column, column `rmsCol` of `dim`) against `floorDb`, the energy VAD's floor on
+ * the same 10 log10(mean x^2) scale. Infinity while there is no floor yet.
+ */
+export function speechSnrDb(features: Float32Array, frames: number, dim: number, rmsCol: number, floorDb: number): number {
+  if (!Number.isFinite(floorDb) || frames <= 0) return Infinity;
+  let power = 0;
+  for (let f = 0; f < frames; f++) {
+    const r = features[f * dim + rmsCol];
+    power += r * r;
+  }
+  return 10 * Math.log10(power / frames + 1e-12) - floorDb;
 }
 
 export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
@@ -156,6 +172,12 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
       this.lastAdapted = stats !== null;
       return stats;
     });
+    // the functional head only where the speech stands clear of the room's noise (pipeline.headMinSnrDb)
+    const rms = featureNames(fc).indexOf('rms');
+    if (ctx.classifier.head && c.headMinSnrDb > 0 && rms >= 0) {
+      const dim = this.frontend.dim;
+      this.queue.trustHead = (job) => speechSnrDb(job.features, job.frames, dim, rms, job.info.floorDb) >= c.headMinSnrDb;
+    }
     if (ctx.crowd && c.crowd !== 'off') {
       this.crowdMode = c.crowd;
       this.crowdThreshold = ctx.crowd.threshold;
@@ -351,7 +373,7 @@ export class EmotionPipeline extends GuardedEmitter<PipelineEvents> {
   private onSegment(s: Segment): void {
     const startSec = this.origin + (s.startFrame * this.hop) / this.sampleRate;
     const endSec = this.origin + ((s.endFrame - 1) * this.hop + this.frameLength) / this.sampleRate;
-    const info: SegmentInfo = { startSec, endSec, start: this.isoOf(startSec), end: this.isoOf(endSec), endArrival: this.arrivalOf(endSec) };
+    const info: SegmentInfo = { startSec, endSec, start: this.isoOf(startSec), end: this.isoOf(endSec), endArrival: this.arrivalOf(endSec), floorDb: this.vad.vad.noiseFloorDb };
     this.segments++;
     this.queue.submit(s, info, (dst) => this.segmenter.copyFrames(s.startFrame, s.endFrame, dst));
   }

@@ -68,6 +68,8 @@ export interface SegmentInfo {
   end: string;
   /** monotonic ms when the segment's last audio arrived */
   endArrival: number;
+  /** the energy VAD's noise floor (dB) when the segment ended (NaN before it has one) */
+  floorDb: number;
 }
 
 export type PipelineEvents = {
