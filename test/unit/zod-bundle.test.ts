@@ -73,6 +73,7 @@ test("the bundle's error messages are zod's own, byte for byte", () => {
 
 test('zodMembersUsed finds z.member through the checker: not a local z, not types; z used as a value fails', () => {
   // inside the repository, so 'zod' resolves as it does for the sources
+  mkdirSync(join(ROOT, 'build'), { recursive: true }); // not there in a fresh clone
   const dir = mkdtempSync(join(ROOT, 'build', 'zod-members-'));
   try {
     const project = (files: Record<string, string>) => {
