@@ -29,8 +29,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get as httpGet, type ClientRequest } from 'node:http';
 import type { MqttClient } from 'mqtt';
-import { connectOptionsOf, parseBrokerUrl } from '../runtime/publish/broker-url.ts';
-import { connectMqtt } from '../runtime/publish/mqtt-connect.ts';
+import { connectMqttUrl } from '../runtime/publish/mqtt-connect.ts';
 import { decodeAudioFile, type DecodedAudio } from '../runtime/audio/decode.ts';
 import { loadDaemonConfigIsolated } from '../daemon/config-isolated.ts';
 import { EarshotDaemon } from '../daemon/daemon.ts';
@@ -233,9 +232,7 @@ async function rig(model: string, audio: DecodedAudio, paced: boolean, stateDir:
   const received = new Map<string, number>();
   // connected as the daemon's publisher connects (./publish/mqtt-connect.ts): mqtt.connect() would
   // load the WebSocket transport into the measured process, which the daemon itself does not load
-  const endpoint = parseBrokerUrl(broker.url);
-  if (!endpoint.ok) throw new Error(`bench: the embedded broker's URL ${broker.url}: ${endpoint.problem}`);
-  const client: MqttClient = connectMqtt({ ...connectOptionsOf(endpoint.endpoint), protocolVersion: 4, clientId: `bench-${process.pid}` });
+  const client: MqttClient = connectMqttUrl(broker.url, { protocolVersion: 4, clientId: `bench-${process.pid}` });
   client.on('message', (_topic, payload) => {
     const t = performance.now();
     received.set((JSON.parse(payload.toString()) as { id: string }).id, t);

@@ -11,7 +11,8 @@
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { connect as mqttConnect, MqttClient, type IClientOptions } from 'mqtt';
-import type { BrokerScheme } from './broker-url.ts';
+import { EarshotError } from '../../core/errors.ts';
+import { connectOptionsOf, parseBrokerUrl, type BrokerScheme } from './broker-url.ts';
 
 type StreamBuilder = (client: MqttClient, opts: IClientOptions) => Duplex;
 
@@ -34,4 +35,16 @@ export function connectMqtt(opts: IClientOptions & { protocol: BrokerScheme }): 
   // as connect() does: an error with no listener of the caller's must not end the process
   client.on('error', () => {});
   return client;
+}
+
+/**
+ * Connects to the broker at `url` (mqtt.url, parsed by ./broker-url.ts, so mqtt.js gets an options
+ * object and never the URL string, which it would hand to Node's legacy url.parse); a user name or
+ * password in `opts` wins over the URL's.
+ */
+export function connectMqttUrl(url: string, opts: Omit<IClientOptions, 'protocol'>): MqttClient {
+  const r = parseBrokerUrl(url);
+  if (!r.ok) throw new EarshotError('E_CONFIG', `mqtt.url: ${r.problem}`);
+  const endpoint = connectOptionsOf(r.endpoint);
+  return connectMqtt({ ...endpoint, ...opts, username: opts.username ?? endpoint.username, password: opts.password ?? endpoint.password });
 }

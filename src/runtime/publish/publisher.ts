@@ -41,8 +41,7 @@ import { deviceDiscoveryMessage, MIGRATE_DISCOVERY, planMigration } from './disc
 import { loadInstallationId } from './installation.ts';
 import { OfflineQueue, type Clock, type QueueFs } from './offline-queue.ts';
 import { CommandGate } from './command-gate.ts';
-import { connectOptionsOf, parseBrokerUrl } from './broker-url.ts';
-import { connectMqtt } from './mqtt-connect.ts';
+import { connectMqttUrl } from './mqtt-connect.ts';
 import { judgeClaim, judgeRejoin, earlierTwin, liveAnswer, liveTwinError, livenessTopics, LIVENESS_TIMEOUT_MS, otherClaim, pongFor, PONGS_PER_SECOND } from './fleet-identity.ts';
 import { round3, topicsFor, type EmotionEvent, type EmotionState, type InstanceInfo, type Metrics, type Topics } from './payloads.ts';
 
@@ -133,13 +132,7 @@ const REDISCOVERY_DELAY_MS = 500;
 const REDISCOVERY_MIN_INTERVAL_MS = 5000;
 
 const silentLog: PublisherLog = { debug() {}, info() {}, warn() {}, error() {} };
-/** mqtt.js gets an options object, never the URL string (which it would hand to Node's legacy url.parse): ./broker-url.ts. */
-const defaultFactory: MqttClientFactory = (url, opts) => {
-  const r = parseBrokerUrl(url);
-  if (!r.ok) throw new EarshotError('E_CONFIG', `mqtt.url: ${r.problem}`);
-  const endpoint = connectOptionsOf(r.endpoint);
-  return connectMqtt({ ...endpoint, ...opts, username: opts.username ?? endpoint.username, password: opts.password ?? endpoint.password });
-};
+const defaultFactory: MqttClientFactory = (url, opts) => connectMqttUrl(url, opts);
 
 export class MqttPublisher {
   readonly topics: Topics;

@@ -458,6 +458,7 @@ def main(argv):
     mean, std = global_stats(train, 'utterance' if a.norm in SPEAKER_MODES else a.norm, cols)
     norm = lambda x: normalise(x, a.norm, mean, std, cols).astype(np.float32)  # noqa: E731
     ytr = [index[i['label']] for i in train]
+    draws_raw = bool(a.room or a.babble)
     renorm = None
     scols = speaker_columns(a.norm, fs.feature_names)
     if a.norm in SPEAKER_MODES:
@@ -480,8 +481,8 @@ def main(argv):
         base_of = lambda i, b=test_base: b.all_others((i['dir'], i['name']))  # noqa: E731
         norm_item = lambda i, x: speaker_normalise(x, base_of(i), scols).astype(np.float32)  # noqa: E731
     else:
-        # under --room the items stay raw: each draw is augmented, then normalised (fit)
-        xtr = [i['x'] if a.room or a.babble else norm(i['x']) for i in train]
+        # under --room or --babble the items stay raw: each draw is augmented, then normalised (fit)
+        xtr = [i['x'] if draws_raw else norm(i['x']) for i in train]
         norm_item = lambda i, x: norm(x)  # noqa: E731
     # a held-out clip under --vad is its list of spans (scored duration-weighted, as the daemon does)
     xte = [[norm_item(i, x) for x in i['segs']] if a.vad else norm_item(i, i['x']) for i in test]
@@ -499,7 +500,7 @@ def main(argv):
     seeds = [a.seed + 1000 * k for k in ks]
     for k, seed in zip(ks, seeds):
         tag = f'[member {k + 1}/{a.ensemble}] ' if a.ensemble > 1 else ''
-        room = (RoomAugment(fs.frontend, fs.feature_names, a.room, babble=a.babble, pool=xtr if a.babble else None), norm) if a.room or a.babble else None
+        room = (RoomAugment(fs.frontend, fs.feature_names, a.room, babble=a.babble, pool=xtr if a.babble else None), norm) if draws_raw else None
         members.append(fit(a, seed, n_in, len(labels), xtr, ytr, xte, yte, t0, tag, renorm, soft, draw, allowed, room))
     fixed = members[0][1]
     model = members[0][0] if len(members) == 1 else Ensemble([m for m, _ in members])
