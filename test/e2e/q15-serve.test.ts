@@ -47,7 +47,9 @@ interface Event { label: string; probabilities: Record<string, number>; duration
 async function serve(file: string, arithmetic: 'f32' | 'q15'): Promise<{ events: Event[]; stderr: string }> {
   const child = spawn(
     process.execPath,
-    ['bin/earshot.js', 'run', '--source', `file:${file}`, '--set', 'capture.realtime=false', '--stdout', '--set', `modelArithmetic=${arithmetic}`,
+    // unpaced, the file outruns inference: a queue of 64 holds all 45 utterances, so none is shed
+    // (the default queue of 1 drops the oldest waiting one, which made the two runs' events differ now and then)
+    ['bin/earshot.js', 'run', '--source', `file:${file}`, '--set', 'capture.realtime=false', '--set', 'pipeline.queueDepth=64', '--stdout', '--set', `modelArithmetic=${arithmetic}`,
       '--state-dir', join(tmp, `state-${arithmetic}`), '--http-port', '0', '--set', 'embeddedBroker.port=0', '--log-level', 'info'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
